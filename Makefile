@@ -1,0 +1,110 @@
+# shmapfs: top-level build.
+#
+# Each directory keeps its own rules in a fragment included below (fs/fs.mk,
+# lib/lib.mk, tests/tests.mk, ...), so that one concern lives in one place.
+# Fragments add their test runners to CHECKS, their outputs to CLEAN_FILES
+# and their install steps to INSTALL_TARGETS / UNINSTALL_TARGETS.
+#
+#   make            build the daemon and the library (in the tree)
+#   make deps       install the Debian packages the build and tests need
+#   make mount      build and mount a memory-backed shmapfs at $(MNT)
+#   make unmount    unmount it
+#   make check      build and run every test, then again under ASan/UBSan
+#   make bench      run the benchmark (tests/bench)
+#   make format / make format-check
+#
+# Objects and test binaries go under $(BUILD) (build/normal, or build/san
+# for SANITIZE=address,undefined), so that the two builds never mix. The
+# normal build links the daemon and the library in the tree (fs/shmapfs,
+# lib/libshmap.so); a sanitized build links them under $(BUILD).
+
+CC ?= cc
+SANITIZE ?=
+BUILD ?= build/$(if $(SANITIZE),san,normal)
+OUT = $(if $(SANITIZE),$(BUILD)/,)
+MNT ?= /run/shmap
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+PKGS_FUSE := $(shell pkg-config --cflags fuse3 2>/dev/null)
+LIBS_FUSE := $(shell pkg-config --libs fuse3 2>/dev/null)
+PKGS_CHECK := $(shell pkg-config --cflags check 2>/dev/null)
+LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE \
+	-DFUSE_USE_VERSION=314 -pthread
+LDFLAGS += -pthread
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+CHECKS :=
+CLEAN_FILES :=
+INSTALL_TARGETS :=
+UNINSTALL_TARGETS :=
+
+.PHONY: all deps mount unmount check check-run check-san clean install \
+	uninstall format format-check bench stress fuzz
+all:
+
+include mk/deps.mk
+include fs/fs.mk
+-include lib/lib.mk
+include tests/tests.mk
+-include tests/bench/bench.mk
+-include tests/stress/stress.mk
+-include tests/fuzz/fuzz.mk
+-include mount-helpers/helpers.mk
+
+# Objects go under $(BUILD), mirroring the source tree.
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+mount: deps all
+	@mkdir -p $(MNT)
+	@if mountpoint -q $(MNT); then \
+		echo "$(MNT) is already a mount point; 'make unmount' first"; \
+		exit 1; fi
+	fs/shmapfs -o size=50%,mode=1777,allow_other $(MNT)
+	@echo
+	@echo "shmapfs is mounted at $(MNT) (memory-backed, like tmpfs)."
+	@echo "  echo hello > $(MNT)/greeting; cat $(MNT)/greeting"
+	@echo "  python3 -c 'import mmap,os; f=os.open(\"$(MNT)/m\",os.O_RDWR|os.O_CREAT); os.ftruncate(f,4096); m=mmap.mmap(f,4096); m[:5]=b\"hello\"'"
+	@echo "  programs: open(\"$(MNT)/NAME\") and mmap(MAP_SHARED) it; see README.md"
+	@echo "Unmount with: make unmount   (or: umount $(MNT))"
+
+unmount:
+	fusermount3 -u $(MNT)
+
+# The tests proper, for one build (normal, or sanitized with B=...).
+check-run: all $(CHECKS)
+
+# make check: deps, the normal build and its tests, then the same tests
+# built and run under AddressSanitizer and UndefinedBehaviorSanitizer.
+check: deps format-check
+	$(MAKE) check-run
+	$(MAKE) check-san
+
+check-san:
+	$(MAKE) SANITIZE=address,undefined check-run
+
+FORMAT_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	clang-format -i $(FORMAT_SOURCES)
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_SOURCES) && \
+		echo "format-check: ok"
+
+install: all $(INSTALL_TARGETS)
+uninstall: $(UNINSTALL_TARGETS)
+
+clean:
+	rm -rf build $(CLEAN_FILES)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,248 @@
+/*
+ * Test harness: start a real shmapfs for a test, wait until it answers,
+ * unmount it and reap the daemon with bounded waits. See mount.h.
+ */
+#include "mount.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FUSE_SUPER_MAGIC 0x65735546
+#define MOUNT_WAIT_MS	 10000
+#define REAP_WAIT_MS	 20000
+
+/* The mount to clean up if the test process exits early (one per test). */
+static struct tmount *tm_pending;
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+const char *tmount_daemon(void)
+{
+	const char *bin = getenv("SHMAPFS_BIN");
+	return bin && *bin ? bin : "fs/shmapfs";
+}
+
+static const char *join(char *buf, const char *dir, const char *rel)
+{
+	snprintf(buf, PATH_MAX, "%s%s%s", dir, rel[0] ? "/" : "", rel);
+	return buf;
+}
+
+const char *tmount_path(const struct tmount *m, const char *rel)
+{
+	static __thread char bufs[4][PATH_MAX];
+	static __thread int next;
+	next = (next + 1) % 4;
+	return join(bufs[next], m->mnt, rel);
+}
+
+const char *tmount_bpath(const struct tmount *m, const char *rel)
+{
+	static __thread char bufs[4][PATH_MAX];
+	static __thread int next;
+	next = (next + 1) % 4;
+	return join(bufs[next], m->backing, rel);
+}
+
+int twait(pid_t pid, int timeout_ms)
+{
+	int status;
+	for (int waited = 0;; waited += 5) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0)
+			return -1;
+		if (waited >= timeout_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		sleep_ms(5);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int tsh(int timeout_s, const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		setpgid(0, 0);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	int st = twait(pid, timeout_s * 1000);
+	if (st < 0)
+		kill(-pid, SIGKILL);
+	return st;
+}
+
+static int is_mounted(const char *mnt)
+{
+	struct statfs sf;
+	return statfs(mnt, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC;
+}
+
+static void dump_log(const struct tmount *m)
+{
+	char cmd[PATH_MAX + 64];
+	snprintf(cmd, sizeof(cmd), "tail -n 20 '%s' >&2", m->log);
+	if (system(cmd) < 0)
+		perror("system");
+}
+
+static pid_t spawn_daemon(const struct tmount *m, const char *opts)
+{
+	const char *argv[8];
+	int argc = 0;
+	argv[argc++] = tmount_daemon();
+	argv[argc++] = "-f";
+	if (opts && *opts) {
+		argv[argc++] = "-o";
+		argv[argc++] = opts;
+	}
+	if (m->backing[0])
+		argv[argc++] = m->backing;
+	argv[argc++] = m->mnt;
+	argv[argc] = NULL;
+
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	/* The daemon unmounts itself on SIGTERM: a test that dies early
+	 * leaves no mount behind. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)
+		_exit(126);
+	int fd = open(m->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	execv(argv[0], (char *const *)argv);
+	perror("exec shmapfs");
+	_exit(127);
+}
+
+static void cleanup_at_exit(void)
+{
+	if (tm_pending && tm_pending->pid > 0)
+		tmount_stop(tm_pending);
+}
+
+static int wait_mounted(struct tmount *m)
+{
+	for (int waited = 0; waited < MOUNT_WAIT_MS; waited += 5) {
+		if (is_mounted(m->mnt))
+			return 0;
+		int status;
+		if (waitpid(m->pid, &status, WNOHANG) == m->pid) {
+			fprintf(stderr, "harness: shmapfs exited early (%d)\n",
+				WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+			dump_log(m);
+			m->pid = -1;
+			return -ECHILD;
+		}
+		sleep_ms(5);
+	}
+	fprintf(stderr, "harness: %s not mounted after %d ms\n", m->mnt,
+		MOUNT_WAIT_MS);
+	dump_log(m);
+	tmount_unmount(m);
+	return -ETIMEDOUT;
+}
+
+int tmount_restart(struct tmount *m, const char *opts)
+{
+	m->pid = spawn_daemon(m, opts);
+	if (m->pid < 0)
+		return -errno;
+	static int registered;
+	if (!registered) {
+		atexit(cleanup_at_exit);
+		registered = 1;
+	}
+	tm_pending = m;
+	return wait_mounted(m);
+}
+
+int tmount_start(struct tmount *m, int file_backed, const char *opts)
+{
+	memset(m, 0, sizeof(*m));
+	m->pid = -1;
+	snprintf(m->root, sizeof(m->root), "/tmp/shmapfs-test.XXXXXX");
+	if (!mkdtemp(m->root))
+		return -errno;
+	join(m->mnt, m->root, "mnt");
+	join(m->log, m->root, "daemon.log");
+	if (mkdir(m->mnt, 0755) < 0)
+		return -errno;
+	if (file_backed) {
+		join(m->backing, m->root, "backing");
+		if (mkdir(m->backing, 0755) < 0)
+			return -errno;
+	}
+	return tmount_restart(m, opts);
+}
+
+static void unmount_mnt(const char *mnt)
+{
+	for (int i = 0; i < 200 && is_mounted(mnt); i++) {
+		if (umount2(mnt, 0) == 0 || errno != EBUSY)
+			break;
+		sleep_ms(25);
+	}
+	if (is_mounted(mnt))
+		umount2(mnt, MNT_DETACH);
+}
+
+int tmount_unmount(struct tmount *m)
+{
+	if (m->pid <= 0)
+		return -1;
+	unmount_mnt(m->mnt);
+	int st = twait(m->pid, REAP_WAIT_MS);
+	if (st != 0) {
+		fprintf(stderr, "harness: shmapfs exit status %d\n", st);
+		dump_log(m);
+	}
+	/* A killed daemon leaves a dead connection mounted. */
+	if (st < 0)
+		umount2(m->mnt, MNT_DETACH);
+	m->pid = -1;
+	if (tm_pending == m)
+		tm_pending = NULL;
+	return st;
+}
+
+int tmount_stop(struct tmount *m)
+{
+	int st = tmount_unmount(m);
+	tsh(30, "rm -rf '%s'", m->root);
+	return st;
+}

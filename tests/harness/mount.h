@@ -1,0 +1,72 @@
+/*
+ * Test harness: mount a real shmapfs for one test and take it down again.
+ *
+ * tmount_start() makes a temporary directory (/tmp/shmapfs-test.XXXXXX)
+ * holding the mountpoint "mnt" and, for a file-backed mount, the backing
+ * directory "backing"; it starts the daemon in the foreground as a child
+ * (the binary named by $SHMAPFS_BIN, else fs/shmapfs) and waits, at most
+ * ten seconds, until the mount answers. tmount_stop() unmounts, reaps the
+ * daemon (bounded wait, SIGKILL past it) and returns its exit status, so a
+ * test can insist that the daemon exited 0. A test process that exits
+ * without calling tmount_stop() (a failed assertion) still unmounts: the
+ * harness registers an atexit handler, and the daemon gets SIGTERM when
+ * its parent dies.
+ *
+ * Every function returns 0 or a negative errno unless it says otherwise.
+ */
+#ifndef SHMAPFS_TEST_MOUNT_H
+#define SHMAPFS_TEST_MOUNT_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tmount {
+	char root[PATH_MAX];	/* temporary directory holding the rest */
+	char mnt[PATH_MAX];	/* the mountpoint */
+	char backing[PATH_MAX]; /* backing directory; "" if memory-backed */
+	char log[PATH_MAX];	/* the daemon's stderr */
+	pid_t pid;		/* the daemon, or -1 when not running */
+};
+
+/* The daemon binary the tests run: $SHMAPFS_BIN, else "fs/shmapfs". */
+const char *tmount_daemon(void);
+
+/*
+ * Mount a fresh shmapfs. file_backed: 0 for memory-backed, 1 for a new
+ * empty backing directory. opts: extra "-o" options, or NULL.
+ */
+int tmount_start(struct tmount *m, int file_backed, const char *opts);
+
+/*
+ * Mount again over the same backing directory (after tmount_unmount()),
+ * with other options if opts is not NULL.
+ */
+int tmount_restart(struct tmount *m, const char *opts);
+
+/*
+ * Unmount and reap the daemon, keeping the temporary directory (so that a
+ * file-backed mount can be started again with tmount_restart()). Returns
+ * the daemon's exit status (0-255), or -1 if it had to be killed or died
+ * of a signal.
+ */
+int tmount_unmount(struct tmount *m);
+
+/* tmount_unmount(), then remove the temporary directory. Same return. */
+int tmount_stop(struct tmount *m);
+
+/* Join the mountpoint (or backing directory) and a relative name. */
+const char *tmount_path(const struct tmount *m, const char *rel);
+const char *tmount_bpath(const struct tmount *m, const char *rel);
+
+/*
+ * Run a shell command with a time limit (seconds). Returns its exit status
+ * (0-255), or -1 if it timed out or died of a signal.
+ */
+int tsh(int timeout_s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Wait for a child, at most timeout_ms; its exit status or -1. */
+int twait(pid_t pid, int timeout_ms);
+
+#endif
