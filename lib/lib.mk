@@ -1,0 +1,109 @@
+# libshmap: lib/libshmap.so (soname libshmap.so.0; only shmap_* exported)
+# and lib/libshmap.a, the pkg-config file, the man page, the library's
+# tests (tests/lib) and its install rules.
+#
+#   make check-lib         Check tests against a real mount (each build)
+#   make check-lib-tsan    the thread test under ThreadSanitizer (clang)
+#   make check-lib-readme  build and run the README example program
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIBSHMAP_SONAME := libshmap.so.0
+LIBSHMAP_SO := $(OUT)lib/libshmap.so
+LIBSHMAP_A := $(OUT)lib/libshmap.a
+
+$(LIB_OBJS): CFLAGS += -fPIC -fvisibility=hidden
+
+all: $(LIBSHMAP_SO) $(LIBSHMAP_A) lib/shmap.pc
+
+$(OUT)lib/$(LIBSHMAP_SONAME): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(LIBSHMAP_SONAME) -o $@ $^
+
+$(LIBSHMAP_SO): $(OUT)lib/$(LIBSHMAP_SONAME)
+	ln -sf $(LIBSHMAP_SONAME) $@
+
+$(LIBSHMAP_A): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# In the tree the library and header both live in lib/; the rpath lets a
+# program built with PKG_CONFIG_PATH=lib run without LD_LIBRARY_PATH.
+, := ,
+PC_SED = sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(2)|' \
+	-e 's|@INCLUDEDIR@|$(3)|' -e 's|@EXTRA_LIBS@|$(4)|'
+
+lib/shmap.pc: lib/shmap.pc.in lib/lib.mk
+	$(call PC_SED,$(CURDIR),$${prefix}/lib,$${prefix}/lib, -Wl$(,)-rpath$(,)$${libdir}) $< > $@
+
+$(BUILD)/lib/shmap-install.pc: lib/shmap.pc.in lib/lib.mk
+	@mkdir -p $(dir $@)
+	$(call PC_SED,$(PREFIX),$${prefix}/lib,$${prefix}/include,) $< > $@
+
+CLEAN_FILES += lib/libshmap.so lib/libshmap.so.0 lib/libshmap.a lib/shmap.pc
+
+# Tests: Check programs that mount a real shmapfs through the harness.
+LIB_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/lib/check_*.c))
+LIB_TEST_OBJS := $(BUILD)/tests/harness/mount.o $(BUILD)/tests/lib/util.o
+
+$(BUILD)/tests/lib/check_%: $(BUILD)/tests/lib/check_%.o $(LIB_TEST_OBJS) \
+		$(LIBSHMAP_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt
+
+.PHONY: check-lib check-lib-tsan check-lib-readme
+check-lib: $(LIB_TESTS) $(SHMAPFS) $(LIBSHMAP_SO)
+	SHMAPFS_BIN=$(SHMAPFS) LIBSHMAP_SO=$(LIBSHMAP_SO) \
+		tests/run-tests.sh $(LIB_TESTS)
+
+# ThreadSanitizer: one test (threads creating, mapping, unmapping at
+# once) with the library and harness built by clang -fsanitize=thread.
+# It runs once per make check (with the normal build).
+TSAN_CC ?= clang
+TSAN_DIR := $(BUILD)/tsan
+TSAN_TEST := $(TSAN_DIR)/tests/lib/check_threads
+TSAN_OBJS := $(patsubst %.c,$(TSAN_DIR)/%.o,$(LIB_SRCS) \
+	tests/harness/mount.c tests/lib/util.c tests/lib/check_threads.c)
+
+$(TSAN_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(TSAN_CC) $(CFLAGS) -fsanitize=thread $(PKGS_CHECK) -Ilib \
+		-Itests/harness -MMD -MP -c -o $@ $<
+
+$(TSAN_TEST): $(TSAN_OBJS)
+	$(TSAN_CC) $(LDFLAGS) -fsanitize=thread -o $@ $^ $(LIBS_CHECK) -lrt
+
+check-lib-tsan: $(TSAN_TEST) $(SHMAPFS)
+	SHMAPFS_BIN=$(SHMAPFS) TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+		tests/run-tests.sh $(TSAN_TEST)
+
+check-lib-readme: $(LIBSHMAP_SO) lib/shmap.pc $(SHMAPFS)
+	SHMAPFS_BIN=$(SHMAPFS) tests/lib/readme-example.sh
+
+CHECKS += check-lib
+ifeq ($(SANITIZE),)
+CHECKS += check-lib-tsan check-lib-readme
+endif
+
+# Install: the library, header, pkg-config file and man page.
+LIB_DEST = $(DESTDIR)$(PREFIX)
+.PHONY: install-lib uninstall-lib
+install-lib: $(LIBSHMAP_SO) $(LIBSHMAP_A) $(BUILD)/lib/shmap-install.pc
+	install -d $(LIB_DEST)/lib/pkgconfig $(LIB_DEST)/include \
+		$(LIB_DEST)/share/man/man3
+	install -m 755 $(OUT)lib/$(LIBSHMAP_SONAME) $(LIB_DEST)/lib/
+	ln -sf $(LIBSHMAP_SONAME) $(LIB_DEST)/lib/libshmap.so
+	install -m 644 $(LIBSHMAP_A) $(LIB_DEST)/lib/
+	install -m 644 lib/shmap.h $(LIB_DEST)/include/
+	install -m 644 $(BUILD)/lib/shmap-install.pc \
+		$(LIB_DEST)/lib/pkgconfig/shmap.pc
+	install -m 644 lib/shmap.3 $(LIB_DEST)/share/man/man3/
+
+uninstall-lib:
+	rm -f $(LIB_DEST)/lib/$(LIBSHMAP_SONAME) $(LIB_DEST)/lib/libshmap.so \
+		$(LIB_DEST)/lib/libshmap.a $(LIB_DEST)/include/shmap.h \
+		$(LIB_DEST)/lib/pkgconfig/shmap.pc \
+		$(LIB_DEST)/share/man/man3/shmap.3
+
+INSTALL_TARGETS += install-lib
+UNINSTALL_TARGETS += uninstall-lib

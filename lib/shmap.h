@@ -1,0 +1,94 @@
+/*
+ * libshmap: named shared-memory mappings on a shmapfs mount, in the spirit
+ * of the Windows file-mapping API (CreateFileMapping, OpenFileMapping,
+ * MapViewOfFile(Ex), FlushViewOfFile, UnmapViewOfFile, LockFileEx,
+ * semaphores). See shmap(3).
+ *
+ * Names resolve under the directory named by $SHMAP_DIR (default
+ * /run/shmap); a name that begins with '/' is used as a path.
+ *
+ * Every function returns 0 or a negative errno (shmap_fd() and
+ * shmap_existed() return a value); results come back through
+ * out-parameters. All functions are thread-safe.
+ */
+#ifndef SHMAP_H
+#define SHMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMAP_EXPORT __attribute__((visibility("default")))
+
+/* The directory names resolve under when $SHMAP_DIR is not set. */
+#define SHMAP_DEFAULT_DIR "/run/shmap"
+
+/* Protection of a mapping (shmap_create). */
+#define SHMAP_READONLY	1 /* nobody may open it for writing */
+#define SHMAP_READWRITE 2 /* the default for files made otherwise */
+#define SHMAP_WRITECOPY 3 /* read, or private copy-on-write views */
+
+/* Access to a mapping (shmap_open) or a view (shmap_map). */
+#define SHMAP_READ  1 /* read-only shared */
+#define SHMAP_WRITE 2 /* read and write, shared */
+#define SHMAP_COPY  4 /* private copy-on-write */
+
+/* Flags of shmap_create and shmap_sem_open. */
+#define SHMAP_EXCL     1u /* -EEXIST if it exists already */
+#define SHMAP_NOCREATE 2u /* shmap_sem_open only: -ENOENT if missing */
+
+/* Flags of shmap_lock. */
+#define SHMAP_LOCK_SHARED    0
+#define SHMAP_LOCK_EXCLUSIVE 1
+#define SHMAP_LOCK_NONBLOCK  2 /* -EAGAIN instead of waiting */
+
+typedef struct shmap shmap_t;
+typedef struct shmap_sem shmap_sem_t;
+
+/* Mappings: create or open by name, size, duplicate, close. */
+SHMAP_EXPORT int shmap_create(const char *name, uint64_t size, int prot,
+			      unsigned flags, shmap_t **out);
+SHMAP_EXPORT int shmap_open(const char *name, int access, shmap_t **out);
+SHMAP_EXPORT int shmap_close(shmap_t *m);
+SHMAP_EXPORT int shmap_unlink(const char *name);
+SHMAP_EXPORT int shmap_size(const shmap_t *m, uint64_t *size);
+SHMAP_EXPORT int shmap_existed(const shmap_t *m);
+SHMAP_EXPORT int shmap_fd(const shmap_t *m);
+SHMAP_EXPORT int shmap_from_fd(int fd, shmap_t **out);
+
+/* Views. */
+SHMAP_EXPORT int shmap_map(shmap_t *m, uint64_t offset, size_t length,
+			   int access, void **view);
+SHMAP_EXPORT int shmap_map_at(shmap_t *m, uint64_t offset, size_t length,
+			      int access, void *hint, void **view);
+SHMAP_EXPORT int shmap_flush(void *addr, size_t length);
+SHMAP_EXPORT int shmap_unmap(void *view);
+
+/* Byte-range locks (open file description locks). */
+SHMAP_EXPORT int shmap_lock(shmap_t *m, uint64_t offset, uint64_t length,
+			    int flags);
+SHMAP_EXPORT int shmap_unlock(shmap_t *m, uint64_t offset, uint64_t length);
+
+/* Counting semaphores shared by name. */
+SHMAP_EXPORT int shmap_sem_open(const char *name, unsigned initial,
+				unsigned flags, shmap_sem_t **out);
+SHMAP_EXPORT int shmap_sem_wait(shmap_sem_t *s);
+SHMAP_EXPORT int shmap_sem_trywait(shmap_sem_t *s);
+SHMAP_EXPORT int shmap_sem_timedwait(shmap_sem_t *s,
+				     const struct timespec *abs_realtime);
+SHMAP_EXPORT int shmap_sem_post(shmap_sem_t *s);
+SHMAP_EXPORT int shmap_sem_value(shmap_sem_t *s, unsigned *value);
+SHMAP_EXPORT int shmap_sem_close(shmap_sem_t *s);
+
+/* A message for a (negative or positive) errno. */
+SHMAP_EXPORT const char *shmap_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
