@@ -1,0 +1,95 @@
+/*
+ * Runs the randomized exerciser (tests/stress/exerciser.c) against a real
+ * memory-backed and a real file-backed shmapfs mount, for
+ * $STRESS_DURATION seconds each (default 10), and insists that it finds no
+ * mismatch and that the daemon exits 0 at unmount. For the file-backed
+ * mount it also compares every backing file, after unmount, with what the
+ * exerciser says each mapping must contain.
+ *
+ * Environment: STRESS_EXERCISER (the exerciser binary), STRESS_DURATION,
+ * STRESS_SEED (repeat a run), SHMAPFS_BIN (the daemon).
+ */
+#include <check.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "mount.h"
+
+#define NFILES 3
+
+static int duration(void)
+{
+	const char *d = getenv("STRESS_DURATION");
+	int s = d && *d ? atoi(d) : 10;
+	return s > 0 ? s : 10;
+}
+
+static const char *exerciser(void)
+{
+	const char *e = getenv("STRESS_EXERCISER");
+	return e && *e ? e : "build/normal/tests/stress/exerciser";
+}
+
+static void run_on(int file_backed)
+{
+	struct tmount m;
+	char expect[PATH_MAX + 16], seed[64] = "";
+	const char *s = getenv("STRESS_SEED");
+
+	ck_assert_int_eq(tmount_start(&m, file_backed, NULL), 0);
+	snprintf(expect, sizeof(expect), "%s/expect", m.root);
+	ck_assert_int_eq(mkdir(expect, 0755), 0);
+	if (s && *s)
+		snprintf(seed, sizeof(seed), "--seed %s", s);
+	printf("stress: %s-backed mount, %d s\n",
+	       file_backed ? "file" : "memory", duration());
+	fflush(stdout);
+	int st =
+	    tsh(duration() + 600,
+		"'%s' --dir '%s' --files %d --duration %d --expect '%s' %s",
+		exerciser(), m.mnt, NFILES, duration(), expect, seed);
+	ck_assert_msg(st == 0, "exerciser failed (status %d)", st);
+
+	/* Everything must be in the backing files after unmount. */
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	for (int f = 0; file_backed && f < NFILES; f++) {
+		char b[32];
+		snprintf(b, sizeof(b), "map%d", f);
+		ck_assert_msg(tsh(60, "cmp '%s/map%d' '%s'", expect, f,
+				  tmount_bpath(&m, b)) == 0,
+			      "backing file %s differs from the model", b);
+	}
+	tsh(30, "rm -rf '%s'", m.root);
+}
+
+START_TEST(memory_backed)
+{
+	run_on(0);
+}
+END_TEST
+
+START_TEST(file_backed)
+{
+	run_on(1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("stress");
+	TCase *mem = tcase_create("memory");
+	TCase *file = tcase_create("file");
+	tcase_set_timeout(mem, duration() + 900);
+	tcase_set_timeout(file, duration() + 900);
+	tcase_add_test(mem, memory_backed);
+	tcase_add_test(file, file_backed);
+	suite_add_tcase(s, mem);
+	suite_add_tcase(s, file);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

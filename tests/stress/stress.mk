@@ -1,0 +1,69 @@
+# Reliability and security tests (issue 6).
+#
+#   tests/stress/exerciser.c    randomized, seeded exerciser (see its header)
+#   tests/stress/check_stress   runs it on a memory-backed and a file-backed
+#                               mount ($(CHECK_STRESS_DURATION) s each)
+#   tests/stress/check_faults   killed clients, SIGTERM with dirty views, a
+#                               backing filesystem that fills up
+#   tests/security/check_*      other users; the backing-directory boundary
+#   check-valgrind              one mount test with the daemon under valgrind
+#
+#   make stress DURATION=1800   the long run: both mount types at once
+#   STRESS_SEED=N               repeat a run (the exerciser prints its seed)
+
+STRESS_EXERCISER := $(BUILD)/tests/stress/exerciser
+STRESS_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/stress/check_*.c))
+SECURITY_TESTS := \
+	$(patsubst %.c,$(BUILD)/%,$(wildcard tests/security/check_*.c))
+VALGRIND_TEST := $(BUILD)/tests/stress/check_faults
+DURATION ?= 1800
+CHECK_STRESS_DURATION ?= 10
+STRESS_SEED ?=
+
+$(STRESS_EXERCISER): $(BUILD)/tests/stress/exerciser.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/tests/stress/check_%: $(BUILD)/tests/stress/check_%.o $(HARNESS_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt
+
+$(BUILD)/tests/security/check_%: $(BUILD)/tests/security/check_%.o \
+		$(HARNESS_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt
+
+STRESS_ENV = SHMAPFS_BIN=$(SHMAPFS) STRESS_EXERCISER=$(STRESS_EXERCISER) \
+	STRESS_SEED=$(STRESS_SEED)
+
+.PHONY: check-stress check-faults check-security check-valgrind
+check-stress: $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER) \
+		$(SHMAPFS)
+	$(STRESS_ENV) STRESS_DURATION=$(CHECK_STRESS_DURATION) \
+		tests/run-tests.sh $(BUILD)/tests/stress/check_stress
+
+check-faults: $(BUILD)/tests/stress/check_faults $(SHMAPFS)
+	SHMAPFS_BIN=$(SHMAPFS) tests/run-tests.sh $<
+
+check-security: $(SECURITY_TESTS) $(SHMAPFS)
+	SHMAPFS_BIN=$(SHMAPFS) tests/run-tests.sh $(SECURITY_TESTS)
+
+# The daemon under valgrind for one short mount test (the wrapper execs
+# valgrind, so signals reach the daemon and its exit status comes back;
+# 99 means valgrind found an error or a leak).
+check-valgrind: $(BUILD)/tests/stress/check_valgrind $(SHMAPFS)
+	SHMAPFS_BIN=tests/stress/valgrind-shmapfs.sh VALGRIND_DAEMON=$(SHMAPFS) \
+		tests/run-tests.sh $<
+
+CHECKS += check-stress
+
+# The long run: both mount types at once, each for $(DURATION) seconds
+# (the programs are run directly: tests/run-tests.sh clears every test
+# mount when one program ends, which would hit the other).
+STRESS_RUN = $(STRESS_ENV) STRESS_DURATION=$(DURATION) \
+	timeout -k 10 $$(( $(DURATION) + 900 )) \
+	$(BUILD)/tests/stress/check_stress
+stress: all $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER)
+	@echo "stress: $(DURATION) s on a memory-backed and a file-backed mount"
+	CK_RUN_CASE=memory $(STRESS_RUN) & mem=$$!; \
+	CK_RUN_CASE=file $(STRESS_RUN); file=$$?; \
+	wait $$mem; mem=$$?; \
+	echo "stress: memory-backed exit $$mem, file-backed exit $$file"; \
+	[ $$mem = 0 ] && [ $$file = 0 ]
