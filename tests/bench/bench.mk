@@ -1,0 +1,72 @@
+# The benchmark (issue 5): tests/bench/shmapbench runs one workload against
+# one directory; tests/bench/run-bench.py mounts the four backends (tmpfs,
+# libfuse's passthrough_ll over a tmpfs, shmapfs memory-backed, shmapfs
+# file-backed over a tmpfs), runs every workload on each, interleaved,
+# RUNS times, and prints one table (also written to BENCH_OUT).
+#
+#   make bench [SIZE_MB=512] [SEQ_MB=1024] [RAND_MB=256] [RUNS=5]
+#              [BENCH_MS=500] [BENCH_OUT=tests/bench/RESULTS.md]
+#              [SHMAPFS_OPTS=...] [PT_OPTS=...] [BACKENDS=tmpfs,pt,mem,file]
+#
+# make check runs it once on tiny sizes (check-bench, normal build only):
+# it fails if a backend does not mount, a workload errors or reads back
+# wrong data, or a daemon does not exit 0.
+
+BENCH_SRCS := $(wildcard tests/bench/*.c)
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(BENCH_SRCS))
+BENCH_BIN := $(BUILD)/tests/bench/shmapbench
+PASSTHROUGH_LL := $(BUILD)/bench/passthrough_ll
+FUSE_EXAMPLES ?= /usr/share/doc/libfuse3-dev/examples
+
+SIZE_MB ?= 512
+SEQ_MB ?= $(shell echo $$(( $(SIZE_MB) * 2 )))
+RAND_MB ?= $(shell echo $$(( ($(SIZE_MB) + 1) / 2 )))
+RUNS ?= 5
+BENCH_MS ?= 500
+BENCH_OUT ?= tests/bench/RESULTS.md
+BACKENDS ?= tmpfs,pt,mem,file
+SHMAPFS_OPTS ?=
+PT_OPTS ?=
+
+BENCH_ARGS = --bench $(BENCH_BIN) --shmapfs $(SHMAPFS) \
+	--passthrough $(PASSTHROUGH_LL) --backends $(BACKENDS) \
+	--shmapfs-opts '$(SHMAPFS_OPTS)' --pt-opts '$(PT_OPTS)'
+
+$(BENCH_BIN): $(BENCH_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+# passthrough_ll from the source libfuse3-dev ships (maybe gzip'ed),
+# copied under $(BUILD)/bench/ and built there with its own flags: it is
+# libfuse's example, not our code, so our -Werror does not apply to it.
+$(PASSTHROUGH_LL):
+	@mkdir -p $(dir $@)
+	@for f in passthrough_ll.c passthrough_helpers.h; do \
+		if [ -f $(FUSE_EXAMPLES)/$$f ]; then \
+			cp $(FUSE_EXAMPLES)/$$f $(dir $@)$$f; \
+		elif [ -f $(FUSE_EXAMPLES)/$$f.gz ]; then \
+			zcat $(FUSE_EXAMPLES)/$$f.gz > $(dir $@)$$f; \
+		else \
+			echo "bench: $(FUSE_EXAMPLES)/$$f missing" \
+				"(is libfuse3-dev installed?)" >&2; \
+			exit 1; \
+		fi; \
+	done
+	$(CC) -O2 -g -D_FILE_OFFSET_BITS=64 -pthread $(PKGS_FUSE) \
+		-o $@ $(dir $@)passthrough_ll.c $(LIBS_FUSE)
+
+bench: all $(BENCH_BIN) $(PASSTHROUGH_LL)
+	python3 tests/bench/run-bench.py $(BENCH_ARGS) --size-mb $(SIZE_MB) \
+		--seq-mb $(SEQ_MB) --rand-mb $(RAND_MB) --runs $(RUNS) \
+		--duration-ms $(BENCH_MS) --out $(BENCH_OUT)
+
+# Tiny sizes, one run, bounded: keeps the benchmark working. The daemon
+# under a sanitizer measures nothing useful, so only the normal build.
+.PHONY: check-bench
+check-bench: $(BENCH_BIN) $(PASSTHROUGH_LL) $(SHMAPFS)
+	timeout -k 10 100 python3 tests/bench/run-bench.py $(BENCH_ARGS) \
+		--size-mb 8 --seq-mb 16 --rand-mb 4 --runs 1 \
+		--duration-ms 100 --out $(BUILD)/bench/RESULTS-check.md
+
+ifeq ($(SANITIZE),)
+CHECKS += check-bench
+endif

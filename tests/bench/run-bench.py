@@ -1,0 +1,509 @@
+#!/usr/bin/env python3
+"""shmapfs benchmark driver (issue 5).
+
+Mounts four backends under one temporary directory -- a fresh tmpfs,
+libfuse's passthrough_ll over a tmpfs, shmapfs memory-backed, and shmapfs
+file-backed over a tmpfs -- then runs every workload of tests/bench/shmapbench
+on each, interleaved (workload by workload, the backends' order rotating
+from run to run), RUNS times. Prints one table of medians with the ratios
+to tmpfs and to passthrough_ll and the issue's targets, plus the daemons'
+memory, and writes it with the machine's description to --out.
+
+Every mount wait, workload and unmount is bounded; everything mounted is
+taken down on any exit (signals included). Exit status 0 only if every
+backend mounted, every workload ran and read back what it stored, and
+every daemon exited 0 after its unmount.
+"""
+
+import argparse
+import ctypes
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BACKENDS = {
+    "tmpfs": "tmpfs",
+    "pt": "passthrough_ll",
+    "mem": "shmapfs mem",
+    "file": "shmapfs file",
+}
+SHMAPFS_BACKENDS = ("mem", "file")
+
+# Interleaving steps: the workloads in one step run back to back on one
+# backend (seq-read reads what seq-write wrote). Per workload: the label,
+# which size it uses, and the issue's target (ratio to a baseline).
+STEPS = [
+    ["cold-mmap"], ["warm-mmap"], ["warm-read"], ["mmap-write"],
+    ["two-proc"], ["seq-write", "seq-read"], ["rand-pwrite"],
+    ["openmap"], ["meta"],
+]
+WORKLOADS = {
+    "openmap": ("1 open-map cycle (open, mmap 4K, store, close)",
+                "map", ("tmpfs", 0.25)),
+    "cold-mmap": ("2 cold fault-in, a byte per page", "map", ("pt", 3.0)),
+    "warm-mmap": ("3 warm mmap read, a byte per page", "map",
+                  ("tmpfs", 1.0)),
+    "warm-read": ("3 warm read(), 1 MiB blocks", "map", ("tmpfs", 1.0)),
+    "mmap-write": ("4 mmap store per page + msync", "map", ("pt", 2.0)),
+    "seq-write": ("5 seq write() 1 MiB + fsync", "seq", ("pt", 1.5)),
+    "seq-read": ("5 seq cold read() 1 MiB", "seq", None),
+    "rand-pwrite": ("6 random 4 KiB pwrite + fsync", "rand", ("pt", 5.0)),
+    "two-proc": ("7 two procs, disjoint halves + msync", "map", None),
+    "meta": ("8 create, ftruncate 64K, close, unlink", "map",
+             ("pt", 1.5)),
+}
+ORDER = ["openmap", "cold-mmap", "warm-mmap", "warm-read", "mmap-write",
+         "seq-write", "seq-read", "rand-pwrite", "two-proc", "meta"]
+MOUNT_WAIT_S = 10
+UNMOUNT_WAIT_S = 20
+
+
+class Interrupted(Exception):
+    pass
+
+
+def on_signal(signum, _frame):
+    raise Interrupted("signal %d" % signum)
+
+
+def die_with_parent():
+    """In a daemon child: get SIGTERM if the driver dies (PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def mounted(path):
+    path = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            if line.split()[4] == path:
+                return True
+    return False
+
+
+def sh(cmd, timeout=30):
+    return subprocess.run(cmd, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=timeout,
+                          check=False).returncode
+
+
+class Backend:
+    """One mounted backend: its directory, and its daemon if it has one."""
+
+    def __init__(self, key, root):
+        self.key = key
+        self.root = root
+        self.mnt = os.path.join(root, key)
+        self.src = None  # the tmpfs below a FUSE backend, if any
+        self.proc = None
+        self.log = os.path.join(root, key + ".log")
+        self.tmpfs = []  # tmpfs mounts to take down, innermost last
+        self.exit_status = None
+        self.own_peak = 0  # peak RssAnon + RssFile seen, bytes
+
+    def mount_tmpfs(self, path):
+        os.makedirs(path, exist_ok=True)
+        if sh(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs",
+               path]) != 0:
+            raise RuntimeError("cannot mount a tmpfs at " + path)
+        self.tmpfs.append(path)
+
+    def start(self, args):
+        os.makedirs(self.mnt)
+        if self.key == "tmpfs":
+            self.mount_tmpfs(self.mnt)
+            return
+        cmd = self.daemon_cmd(args)
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=log,
+                                         preexec_fn=die_with_parent)
+        deadline = time.monotonic() + MOUNT_WAIT_S
+        while not mounted(self.mnt):
+            if self.proc.poll() is not None:
+                raise RuntimeError("%s exited %d before mounting: %s" % (
+                    BACKENDS[self.key], self.proc.returncode,
+                    self.log_tail()))
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s did not mount in %d s: %s" % (
+                    BACKENDS[self.key], MOUNT_WAIT_S, self.log_tail()))
+            time.sleep(0.05)
+
+    def daemon_cmd(self, args):
+        if self.key == "pt":
+            self.src = os.path.join(self.root, "pt-src")
+            self.mount_tmpfs(self.src)
+            opts = ",".join(o for o in ["source=" + self.src, args.pt_opts]
+                            if o)
+            return [args.passthrough, "-f", "-o", opts, self.mnt]
+        cmd = [args.shmapfs, "-f"]
+        if args.shmapfs_opts:
+            cmd += ["-o", args.shmapfs_opts]
+        if self.key == "file":
+            self.src = os.path.join(self.root, "file-src")
+            self.mount_tmpfs(self.src)
+            return cmd + [self.src, self.mnt]
+        return cmd + [self.mnt]
+
+    def log_tail(self):
+        try:
+            with open(self.log) as f:
+                lines = f.read().strip().splitlines()
+            return lines[-1] if lines else "(no output)"
+        except OSError:
+            return "(no log)"
+
+    def status(self):
+        """The daemon's /proc status fields in bytes ({} if none)."""
+        if not self.proc or self.proc.poll() is not None:
+            return {}
+        out = {}
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    k, _, v = line.partition(":")
+                    if v.strip().endswith(" kB"):
+                        out[k] = int(v.split()[0]) * 1024
+        except OSError:
+            return {}
+        own = out.get("RssAnon", 0) + out.get("RssFile", 0)
+        self.own_peak = max(self.own_peak, own)
+        return out
+
+    def store_bytes(self, name):
+        """Bytes the backend holds for file @name, outside the page cache
+        of a FUSE inode: the tmpfs file, or the daemon's memfds."""
+        if self.key == "tmpfs":
+            return os.stat(os.path.join(self.mnt, name)).st_blocks * 512
+        total = 0
+        if self.src:
+            total += os.stat(os.path.join(self.src, name)).st_blocks * 512
+        if self.key in SHMAPFS_BACKENDS and self.proc:
+            fds = "/proc/%d/fd" % self.proc.pid
+            for fd in os.listdir(fds):
+                try:
+                    if os.readlink(os.path.join(fds, fd)).startswith(
+                            "/memfd:"):
+                        total += os.stat(os.path.join(fds, fd)).st_blocks \
+                            * 512
+                except OSError:
+                    pass
+        return total
+
+    def bdi(self, knobs):
+        """Set /sys/class/bdi knobs (name=value,...) of this FUSE mount."""
+        if not knobs or self.key == "tmpfs":
+            return
+        dev = os.stat(self.mnt).st_dev
+        path = "/sys/class/bdi/%d:%d" % (os.major(dev), os.minor(dev))
+        for kv in knobs.split(","):
+            k, _, v = kv.partition("=")
+            with open(os.path.join(path, k), "w") as f:
+                f.write(v)
+
+    def stop(self, errors):
+        """Unmount, reap the daemon (bounded), take the tmpfs mounts down."""
+        if self.proc:
+            if mounted(self.mnt):
+                sh(["fusermount3", "-u", self.mnt], timeout=UNMOUNT_WAIT_S)
+            try:
+                self.exit_status = self.proc.wait(timeout=UNMOUNT_WAIT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                self.exit_status = -1
+            if self.exit_status != 0:
+                errors.append("%s exited %s after unmount: %s" % (
+                    BACKENDS[self.key], self.exit_status, self.log_tail()))
+            if mounted(self.mnt):
+                sh(["umount", "-l", self.mnt])
+        for path in reversed(self.tmpfs):
+            if mounted(path):
+                sh(["umount", "-l", path])
+
+
+def run_workload(args, backend, name, gen):
+    """Run one workload; returns (value, unit, note) or raises RuntimeError."""
+    mb = {"map": args.size_mb, "seq": args.seq_mb,
+          "rand": args.rand_mb}[WORKLOADS[name][1] if name in WORKLOADS
+                                else "map"]
+    cmd = [args.bench, "-m", str(mb), "-t", str(args.duration_ms),
+           "-g", str(gen), name, backend.mnt]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True,
+                           timeout=args.timeout, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise RuntimeError("%s on %s: timed out after %d s" % (
+            name, BACKENDS[backend.key], args.timeout)) from e
+    if p.returncode != 0:
+        msg = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])
+        raise RuntimeError("%s on %s: %s" % (name, BACKENDS[backend.key],
+                                              msg[-1]))
+    tok = p.stdout.split()
+    return float(tok[0]), tok[1], " ".join(tok[2:])
+
+
+def run_all(args, backends, results, errors):
+    for b in backends.values():
+        run_workload(args, b, "prep", 0)
+    keys = list(backends)
+    for run in range(args.runs):
+        order = keys[run % len(keys):] + keys[:run % len(keys)]
+        for step in STEPS:
+            for key in order:
+                b = backends[key]
+                for name in step:
+                    try:
+                        v, unit, note = run_workload(args, b, name, run + 1)
+                    except RuntimeError as e:
+                        errors.append(str(e))
+                        continue
+                    results.setdefault((name, key), []).append(v)
+                    results[("unit", name)] = unit
+                    if note:
+                        results.setdefault(("note", name, key),
+                                           []).append(note)
+                b.status()
+
+
+def memory_phase(args, backends, mem, errors):
+    """What each backend holds for the data file, cached and dropped."""
+    size = args.size_mb << 20
+    for key, b in backends.items():
+        try:
+            cached, _, left = run_workload(args, b, "memory", 0)
+            # a tmpfs's page cache is its store, counted once below
+            cached, left = (0, 0) if key == "tmpfs" else (cached, int(left))
+            st = b.status()
+            own = st.get("RssAnon", 0) + st.get("RssFile", 0)
+            store = b.store_bytes("data")
+            mem[key] = {
+                "hwm": st.get("VmHWM"),
+                "own_peak": b.own_peak if b.proc else None,
+                "cached": (store + cached + own) / size,
+                "dropped": (store + left + own) / size,
+            }
+        except (RuntimeError, OSError, ValueError) as e:
+            errors.append("memory on %s: %s" % (BACKENDS[key], e))
+
+
+def fmt(v, unit):
+    if v is None:
+        return "-"
+    if unit == "ops/s":
+        return "%.1fk" % (v / 1e3) if v < 1e6 else "%.2fM" % (v / 1e6)
+    return "%.0f" % v
+
+
+def ratio(v, base):
+    return "%.2f" % (v / base) if v is not None and base else "-"
+
+
+def target_text(t):
+    if not t:
+        return ""
+    return "≥%g× %s" % (t[1], "tmpfs" if t[0] == "tmpfs" else "pt")
+
+
+def table(args, backends, results, mem):
+    keys = list(backends)
+    med = {}
+    for (name, key), vals in [(k, v) for k, v in results.items()
+                              if len(k) == 2 and k[0] != "unit"]:
+        med[(name, key)] = statistics.median(vals)
+    head = ["workload", "unit"] + [BACKENDS[k] for k in keys]
+    for k in keys:
+        if k in SHMAPFS_BACKENDS:
+            head += ["%s ×tmpfs" % k, "%s ×pt" % k]
+    head += ["target"] + ["%s meets" % k for k in keys
+                          if k in SHMAPFS_BACKENDS]
+    rows = [head]
+    for name in ORDER:
+        label, _, target = WORKLOADS[name]
+        unit = results.get(("unit", name), "")
+        row = [label, unit] + [fmt(med.get((name, k)), unit) for k in keys]
+        verdicts = []
+        for k in keys:
+            if k not in SHMAPFS_BACKENDS:
+                continue
+            v = med.get((name, k))
+            row += [ratio(v, med.get((name, "tmpfs"))),
+                    ratio(v, med.get((name, "pt")))]
+            base = med.get((name, target[0])) if target else None
+            if not target:
+                verdicts.append("")
+            elif v is None or not base:
+                verdicts.append("-")
+            else:
+                verdicts.append("yes" if v / base >= target[1] else "NO")
+        rows.append(row + [target_text(target)] + verdicts)
+    rows += memory_rows(args, keys, mem)
+    return rows
+
+
+def memory_rows(args, keys, mem):
+    mib = 1 << 20
+    limit = 64 * mib + 0.01 * ((args.size_mb + args.seq_mb) << 20)
+
+    def col(k, field, f):
+        v = mem.get(k, {}).get(field)
+        return f(v) if v is not None else "-"
+
+    def pad(vals, verdicts, target):
+        extra = []
+        for k in keys:
+            if k in SHMAPFS_BACKENDS:
+                extra += ["", ""]
+        return vals + extra + [target] + verdicts
+
+    def meets(k):
+        v = mem.get(k, {}).get("own_peak")
+        return "-" if v is None else ("yes" if v <= limit else "NO")
+
+    shm = [k for k in keys if k in SHMAPFS_BACKENDS]
+    return [
+        pad(["9 daemon peak RSS (VmHWM)", "MiB"] +
+            [col(k, "hwm", lambda v: "%.1f" % (v / mib)) for k in keys],
+            ["" for _ in shm], ""),
+        pad(["9 daemon own memory (peak RssAnon+RssFile)", "MiB"] +
+            [col(k, "own_peak", lambda v: "%.1f" % (v / mib))
+             for k in keys], [meets(k) for k in shm],
+            "≤64 MiB + 1%% of %d MiB" % (args.size_mb + args.seq_mb)),
+        pad(["9 held per byte of mapped data, cached", "B/B"] +
+            [col(k, "cached", lambda v: "%.2f" % v) for k in keys],
+            ["" for _ in shm], ""),
+        pad(["9 held per byte, page cache dropped", "B/B"] +
+            [col(k, "dropped", lambda v: "%.2f" % v) for k in keys],
+            ["" for _ in shm], ""),
+    ]
+
+
+def markdown(rows):
+    out = ["| " + " | ".join(rows[0]) + " |",
+           "|" + "|".join(["---"] * len(rows[0])) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(out)
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        memkb = int(f.readline().split()[1])
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10,
+                             check=False).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        rev = ""
+    return ("%d CPUs (nproc), %s; Linux %s; %.1f GiB RAM; %s; commit %s"
+            % (os.cpu_count(), model, platform.release(), memkb / 2**20,
+               time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+               rev or "?"))
+
+
+def report(args, backends, results, mem, errors):
+    notes = []
+    for (tag, *rest), vals in results.items():
+        if tag == "note":
+            notes.append("%s on %s: %s" % (rest[0], BACKENDS[rest[1]],
+                                           ", ".join(vals)))
+    text = ["# shmapfs benchmark results", "",
+            "Machine: " + machine() + ".", "",
+            ("Sizes: mapping %d MiB, sequential %d MiB, random %d MiB; "
+             "%d runs (medians), timed loops %d ms; MB = 10^6 bytes. "
+             "shmapfs options: '%s'; passthrough_ll options: '%s'; "
+             "BDI knobs: '%s'.") % (
+                 args.size_mb, args.seq_mb, args.rand_mb, args.runs,
+                 args.duration_ms, args.shmapfs_opts, args.pt_opts,
+                 args.bdi),
+            "",
+            markdown(table(args, backends, results, mem)), ""]
+    if notes:
+        text += ["Notes (cold runs: share of the file still in the page "
+                 "cache after dropping it):", ""]
+        text += ["- " + n for n in notes] + [""]
+    if errors:
+        text += ["ERRORS:", ""] + ["- " + e for e in errors] + [""]
+    text = "\n".join(text)
+    print(text)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as f:
+        f.write(text)
+    print("written to %s" % args.out)
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--bench", required=True)
+    p.add_argument("--shmapfs", default="fs/shmapfs")
+    p.add_argument("--passthrough", required=True)
+    p.add_argument("--backends", default="tmpfs,pt,mem,file")
+    p.add_argument("--shmapfs-opts", default="")
+    p.add_argument("--pt-opts", default="")
+    p.add_argument("--bdi", default="",
+                   help="knob=value,... for the FUSE mounts' BDIs")
+    p.add_argument("--size-mb", type=int, default=512)
+    p.add_argument("--seq-mb", type=int, default=1024)
+    p.add_argument("--rand-mb", type=int, default=256)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--duration-ms", type=int, default=500)
+    p.add_argument("--timeout", type=int, default=300,
+                   help="seconds one workload may take")
+    p.add_argument("--out", default="tests/bench/RESULTS.md")
+    args = p.parse_args()
+    for name in ("bench", "shmapfs", "passthrough"):
+        setattr(args, name, os.path.abspath(getattr(args, name)))
+    args.backends = [k for k in args.backends.split(",") if k]
+    if any(k not in BACKENDS for k in args.backends):
+        p.error("backends are: " + ",".join(BACKENDS))
+    return args
+
+
+def main():
+    args = parse_args()
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    root = tempfile.mkdtemp(prefix="shmapfs-bench.", dir="/tmp")
+    backends = {k: Backend(k, root) for k in args.backends}
+    results, mem, errors = {}, {}, []
+    try:
+        for b in backends.values():
+            b.start(args)
+            b.bdi(args.bdi)
+        run_all(args, backends, results, errors)
+        memory_phase(args, backends, mem, errors)
+    except (RuntimeError, OSError, Interrupted) as e:
+        errors.append(str(e))
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for b in backends.values():
+            b.stop(errors)
+        if not any(mounted(os.path.join(root, d)) for d in os.listdir(root)):
+            shutil.rmtree(root, ignore_errors=True)
+    report(args, backends, results, mem, errors)
+    if errors:
+        print("bench: %d error(s), see above" % len(errors), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
