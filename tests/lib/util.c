@@ -1,0 +1,70 @@
+/* Helpers shared by the libshmap tests; see util.h. */
+#include "util.h"
+
+#include <check.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+struct tmount lt_mnt;
+
+void lt_mount(int file_backed)
+{
+	int err = tmount_start(&lt_mnt, file_backed, NULL);
+	ck_assert_msg(err == 0, "cannot mount %s: %d", tmount_daemon(), err);
+	setenv("SHMAP_DIR", lt_mnt.mnt, 1);
+}
+
+void lt_unmount(void)
+{
+	ck_assert_int_eq(tmount_stop(&lt_mnt), 0);
+}
+
+void lt_setup_memory(void)
+{
+	lt_mount(0);
+}
+
+void lt_setup_file(void)
+{
+	lt_mount(1);
+}
+
+void lt_teardown(void)
+{
+	lt_unmount();
+}
+
+pid_t lt_fork(int (*fn)(void *), void *arg)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(fn(arg));
+	return pid;
+}
+
+int lt_wait(pid_t pid, int timeout_ms)
+{
+	return twait(pid, timeout_ms);
+}
+
+long long lt_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+int lt_barrier(volatile int *word, int n, int timeout_ms)
+{
+	__atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);
+	long long end = lt_now_ms() + timeout_ms;
+	while (__atomic_load_n(word, __ATOMIC_SEQ_CST) < n) {
+		if (lt_now_ms() > end)
+			return -1;
+		sched_yield();
+	}
+	return 0;
+}
