@@ -64,7 +64,7 @@ const char *tmount_bpath(const struct tmount *m, const char *rel);
  * (0-255), or -1 if it timed out or died of a signal.
  */
 int tsh(int timeout_s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Wait for a child, at most timeout_ms; its exit status or -1. */
 int twait(pid_t pid, int timeout_ms);

@@ -1,0 +1,146 @@
+/*
+ * Attributes: stat, setattr (chmod, chown, truncate, utimens) and statfs.
+ */
+#include "backing.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_mode = n->type | n->mode;
+	st->st_nlink = n->nlink;
+	st->st_uid = n->uid;
+	st->st_gid = n->gid;
+	st->st_rdev = n->rdev;
+	st->st_size = (off_t)n->size;
+	st->st_blksize = 4096;
+	uint64_t blocks = 0;
+	if (n->store && n->store->ops->blocks(n->store, &blocks) == 0)
+		st->st_blocks = (blkcnt_t)blocks;
+	if (S_ISDIR(n->type))
+		st->st_size = (off_t)(n->nchildren + 2) * 20;
+	st->st_atim = n->atime;
+	st->st_mtim = n->mtime;
+	st->st_ctim = n->ctime;
+	(void)r;
+}
+
+int registry_getattr(struct registry *r, struct node *n, struct stat *st)
+{
+	pthread_rwlock_rdlock(&n->lock);
+	node_stat_locked(r, n, st);
+	pthread_rwlock_unlock(&n->lock);
+	return 0;
+}
+
+/* Change a regular file's size: the mapping object and the reservation. */
+static int resize_locked(struct registry *r, struct node *n, uint64_t size)
+{
+	if (S_ISDIR(n->type))
+		return -EISDIR;
+	if (!S_ISREG(n->type))
+		return -EINVAL;
+	if (n->protect != SHMAP_PROTECT_READWRITE)
+		return -EACCES;
+	if (size > SHMAP_MAX_FILESIZE)
+		return -EFBIG;
+	if (!n->store)
+		return -EBUSY;
+	int res = cap_reserve(r, n->size, size);
+	if (res < 0)
+		return res;
+	res = n->store->ops->resize(n->store, n->size, size);
+	if (res < 0) {
+		cap_release(r, size, n->size);
+		return res;
+	}
+	cap_release(r, n->size, size);
+	n->size = size;
+	now(&n->mtime);
+	n->ctime = n->mtime;
+	return 0;
+}
+
+static int change_times_locked(struct registry *r, struct node *n,
+			       const struct setattr_req *q)
+{
+	struct timespec t[2], nowts;
+	now(&nowts);
+	t[0] = q->valid & SET_ATIME_NOW ? nowts : q->atime;
+	t[1] = q->valid & SET_MTIME_NOW ? nowts : q->mtime;
+	if (!(q->valid & (SET_ATIME | SET_ATIME_NOW)))
+		t[0] = n->atime;
+	if (!(q->valid & (SET_MTIME | SET_MTIME_NOW)))
+		t[1] = n->mtime;
+	int res = backing_utimens(r, n, t);
+	if (res < 0)
+		return res;
+	n->atime = t[0];
+	n->mtime = t[1];
+	return 0;
+}
+
+int registry_setattr(struct registry *r, struct node *n,
+		     const struct setattr_req *q, struct stat *st)
+{
+	if (r->cfg.read_only)
+		return -EROFS;
+	int res = 0;
+	pthread_rwlock_wrlock(&n->lock);
+	if (q->valid & SET_SIZE)
+		res = resize_locked(r, n, q->size);
+	if (!res && (q->valid & SET_MODE)) {
+		res = backing_chmod(r, n, q->mode & 07777);
+		if (!res)
+			n->mode = q->mode & 07777;
+	}
+	if (!res && (q->valid & (SET_UID | SET_GID))) {
+		uid_t uid = q->valid & SET_UID ? q->uid : n->uid;
+		gid_t gid = q->valid & SET_GID ? q->gid : n->gid;
+		res = backing_chown(r, n, uid, gid);
+		if (!res) {
+			n->uid = uid;
+			n->gid = gid;
+		}
+	}
+	if (!res && (q->valid &
+		     (SET_ATIME | SET_MTIME | SET_ATIME_NOW | SET_MTIME_NOW)))
+		res = change_times_locked(r, n, q);
+	if (!res)
+		now(&n->ctime);
+	if (!res && (q->valid & SET_CTIME))
+		n->ctime = q->ctime;
+	node_stat_locked(r, n, st);
+	pthread_rwlock_unlock(&n->lock);
+	return res;
+}
+
+int registry_statfs(struct registry *r, struct statvfs *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!r->memory_backed) {
+		if (fstatvfs(r->cfg.backing_dirfd, st) < 0)
+			return -errno;
+		if (st->f_namemax > SHMAP_NAME_MAX)
+			st->f_namemax = SHMAP_NAME_MAX;
+		return 0;
+	}
+	uint64_t used = atomic_load(&r->used);
+	st->f_bsize = st->f_frsize = 4096;
+	st->f_blocks = r->cfg.capacity / 4096;
+	st->f_bfree = st->f_bavail =
+	    used < r->cfg.capacity ? (r->cfg.capacity - used) / 4096 : 0;
+	pthread_mutex_lock(&r->lock);
+	uint64_t nodes = r->nnodes;
+	pthread_mutex_unlock(&r->lock);
+	st->f_files = r->cfg.max_nodes;
+	st->f_ffree = st->f_favail =
+	    nodes < r->cfg.max_nodes ? r->cfg.max_nodes - nodes : 0;
+	st->f_namemax = SHMAP_NAME_MAX;
+	return 0;
+}

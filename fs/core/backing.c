@@ -1,0 +1,421 @@
+/*
+ * The backing directory of a file-backed mount: scanning it at mount time,
+ * and mirroring every change of names and metadata onto it. See backing.h
+ * for the boundary rules.
+ */
+#include "backing.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define SCAN_DEPTH_MAX 256
+
+static int file_open_flags(struct registry *r)
+{
+	return (r->cfg.read_only ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC |
+	       O_NOCTTY;
+}
+
+int backing_wrap_store(struct registry *r, struct store **s)
+{
+	if (!r->cfg.fault_write && !r->cfg.fault_resize)
+		return 0;
+	struct store *w;
+	int res = store_faulty_wrap(*s, r->cfg.fault_write, r->cfg.fault_resize,
+				    -EIO, &w);
+	if (res < 0)
+		return res;
+	*s = w;
+	return 0;
+}
+
+/* Own fd as n's store (locking it), or fail and close it. */
+static int adopt(struct registry *r, int fd, struct store **out)
+{
+	struct store *s;
+	int res = store_file_adopt(fd, &s);
+	if (res < 0) {
+		close(fd);
+		return res;
+	}
+	fd = -1; /* now owned by the store */
+	res = backing_wrap_store(r, &s);
+	if (res < 0) {
+		store_destroy(s);
+		return res;
+	}
+	*out = s;
+	return 0;
+}
+
+int backing_open_store(struct registry *r, struct dentry *d, struct store **out)
+{
+	int fd = openat(d->dir->dirfd, d->name, file_open_flags(r));
+	if (fd < 0)
+		return -errno;
+	return adopt(r, fd, out);
+}
+
+static void chown_new(int dirfd, const char *name, int fd, struct node *n)
+{
+	/* Only root can give a file away; others keep the daemon's uid. */
+	if (geteuid() != 0)
+		return;
+	if (fd >= 0)
+		(void)!fchown(fd, n->uid, n->gid);
+	else
+		(void)!fchownat(dirfd, name, n->uid, n->gid,
+				AT_SYMLINK_NOFOLLOW);
+}
+
+static int create_file(struct registry *r, int dirfd, const char *name,
+		       struct node *n)
+{
+	int fd = openat(dirfd, name,
+			O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+			n->mode & 07777);
+	if (fd < 0)
+		return -errno;
+	chown_new(dirfd, name, fd, n);
+	int res = adopt(r, fd, &n->store);
+	if (res < 0)
+		unlinkat(dirfd, name, 0);
+	return res;
+}
+
+static int create_dir(int dirfd, const char *name, struct node *n)
+{
+	if (mkdirat(dirfd, name, n->mode & 07777) < 0)
+		return -errno;
+	n->dirfd = openat(dirfd, name,
+			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (n->dirfd < 0) {
+		int res = -errno;
+		unlinkat(dirfd, name, AT_REMOVEDIR);
+		return res;
+	}
+	chown_new(dirfd, name, n->dirfd, n);
+	return 0;
+}
+
+static int create_other(int dirfd, const char *name, struct node *n)
+{
+	int res =
+	    S_ISLNK(n->type)
+		? symlinkat(n->symlink, dirfd, name)
+		: mknodat(dirfd, name, n->type | (n->mode & 07777), n->rdev);
+	if (res < 0)
+		return -errno;
+	chown_new(dirfd, name, -1, n);
+	return 0;
+}
+
+int backing_create(struct registry *r, struct node *dir, const char *name,
+		   struct node *n)
+{
+	if (r->memory_backed) {
+		if (!S_ISREG(n->type))
+			return 0;
+		int res = store_memfd_new(name, &n->store);
+		if (res == 0)
+			res = backing_wrap_store(r, &n->store);
+		return res;
+	}
+	if (S_ISREG(n->type))
+		return create_file(r, dir->dirfd, name, n);
+	if (S_ISDIR(n->type))
+		return create_dir(dir->dirfd, name, n);
+	return create_other(dir->dirfd, name, n);
+}
+
+void backing_undo_create(struct registry *r, struct node *dir, const char *name,
+			 struct node *n)
+{
+	if (!r->memory_backed)
+		unlinkat(dir->dirfd, name, S_ISDIR(n->type) ? AT_REMOVEDIR : 0);
+}
+
+int backing_link(struct registry *r, struct dentry *old, struct node *dir,
+		 const char *name)
+{
+	if (r->memory_backed)
+		return 0;
+	if (linkat(old->dir->dirfd, old->name, dir->dirfd, name, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int backing_remove(struct registry *r, struct node *dir, const char *name,
+		   int is_dir)
+{
+	if (r->memory_backed)
+		return 0;
+	if (unlinkat(dir->dirfd, name, is_dir ? AT_REMOVEDIR : 0) < 0)
+		return -errno;
+	return 0;
+}
+
+int backing_rename(struct registry *r, struct node *dir, const char *name,
+		   struct node *newdir, const char *newname, unsigned int flags)
+{
+	if (r->memory_backed)
+		return 0;
+	if (renameat2(dir->dirfd, name, newdir->dirfd, newname, flags) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The descriptor that stands for n, or -1 (symlinks, fifos, ...). */
+static int node_fd(struct node *n)
+{
+	if (S_ISDIR(n->type))
+		return n->dirfd;
+	return n->store ? n->store->fd : -1;
+}
+
+int backing_chmod(struct registry *r, struct node *n, mode_t mode)
+{
+	if (r->memory_backed || S_ISLNK(n->type))
+		return 0;
+	int fd = node_fd(n);
+	int res = fd >= 0      ? fchmod(fd, mode)
+		  : n->aliases ? fchmodat(n->aliases->dir->dirfd,
+					  n->aliases->name, mode, 0)
+			       : 0;
+	return res < 0 ? -errno : 0;
+}
+
+int backing_chown(struct registry *r, struct node *n, uid_t uid, gid_t gid)
+{
+	if (r->memory_backed || geteuid() != 0)
+		return 0;
+	int fd = node_fd(n);
+	int res = fd >= 0 ? fchown(fd, uid, gid)
+		  : n->aliases
+		      ? fchownat(n->aliases->dir->dirfd, n->aliases->name, uid,
+				 gid, AT_SYMLINK_NOFOLLOW)
+		      : 0;
+	return res < 0 ? -errno : 0;
+}
+
+int backing_utimens(struct registry *r, struct node *n,
+		    const struct timespec ts[2])
+{
+	if (r->memory_backed)
+		return 0;
+	int fd = node_fd(n);
+	int res = fd >= 0 ? futimens(fd, ts)
+		  : n->aliases
+		      ? utimensat(n->aliases->dir->dirfd, n->aliases->name, ts,
+				  AT_SYMLINK_NOFOLLOW)
+		      : 0;
+	return res < 0 ? -errno : 0;
+}
+
+int backing_setxattr(struct registry *r, struct node *n, const char *name,
+		     const void *value, size_t size)
+{
+	if (r->memory_backed)
+		return 0;
+	int fd = node_fd(n);
+	if (fd < 0)
+		return -EBUSY;
+	int res = value ? fsetxattr(fd, name, value, size, 0)
+			: fremovexattr(fd, name);
+	if (res < 0 && !value && errno == ENODATA)
+		return 0;
+	return res < 0 ? -errno : 0;
+}
+
+/* Take n's user.* extended attributes from its backing object. */
+int backing_load_xattrs(struct registry *r, struct node *n)
+{
+	int fd = node_fd(n);
+	if (fd < 0)
+		return 0;
+	char names[SHMAP_XATTR_TOTAL];
+	ssize_t len = flistxattr(fd, names, sizeof(names));
+	if (len < 0)
+		return errno == ENOTSUP || errno == ERANGE ? 0 : -errno;
+	for (char *p = names; p < names + len; p += strlen(p) + 1) {
+		if (strncmp(p, "user.", 5) != 0)
+			continue;
+		char value[SHMAP_XATTR_TOTAL];
+		ssize_t vlen = fgetxattr(fd, p, value, sizeof(value));
+		if (vlen < 0)
+			continue;
+		int res = xattr_set_local(n, p, value, (size_t)vlen);
+		if (res < 0)
+			reg_log(r, LOG_WARNING,
+				"ignoring extended attribute %s of inode "
+				"%llu: %s",
+				p, (unsigned long long)n->ino, strerror(-res));
+	}
+	return 0;
+}
+
+/* Hard links found while scanning: backing inode number to node. */
+struct link_map {
+	struct link_ent {
+		dev_t dev;
+		ino_t ino;
+		struct node *node;
+	} * ents;
+	size_t count, cap;
+};
+
+static struct node *link_find(struct link_map *m, const struct stat *st)
+{
+	for (size_t i = 0; i < m->count; i++)
+		if (m->ents[i].ino == st->st_ino &&
+		    m->ents[i].dev == st->st_dev)
+			return m->ents[i].node;
+	return NULL;
+}
+
+static int link_add(struct link_map *m, const struct stat *st, struct node *n)
+{
+	if (m->count == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		void *p = realloc(m->ents, cap * sizeof(*m->ents));
+		if (!p)
+			return -ENOMEM;
+		m->ents = p;
+		m->cap = cap;
+	}
+	m->ents[m->count++] = (struct link_ent){st->st_dev, st->st_ino, n};
+	return 0;
+}
+
+static void node_take_stat(struct node *n, const struct stat *st)
+{
+	n->mode = st->st_mode & 07777;
+	n->uid = st->st_uid;
+	n->gid = st->st_gid;
+	n->rdev = st->st_rdev;
+	n->atime = st->st_atim;
+	n->mtime = st->st_mtim;
+	n->ctime = st->st_ctim;
+	if (S_ISREG(st->st_mode))
+		n->size = (uint64_t)st->st_size;
+}
+
+static int scan_dir(struct registry *r, struct node *dir, int depth,
+		    struct link_map *links);
+
+/* Give the scanned entry name in dir its object: store, fd, target. */
+static int scan_object(struct registry *r, struct node *dir, const char *name,
+		       struct node *n, int depth, struct link_map *links)
+{
+	if (S_ISREG(n->type)) {
+		int fd = openat(dir->dirfd, name, file_open_flags(r));
+		int res = fd < 0 ? -errno : adopt(r, fd, &n->store);
+		if (res == -EBUSY)
+			reg_log(r, LOG_WARNING,
+				"backing file %s is locked by another process:"
+				" the mapping is unavailable (EBUSY) until it "
+				"is released",
+				name);
+		else if (res < 0)
+			reg_log(r, LOG_WARNING,
+				"cannot open backing file %s: %s", name,
+				strerror(-res));
+		return backing_load_xattrs(r, n);
+	}
+	if (S_ISLNK(n->type)) {
+		char target[SHMAP_SYMLINK_MAX + 1];
+		ssize_t len =
+		    readlinkat(dir->dirfd, name, target, sizeof(target) - 1);
+		if (len < 0)
+			return -errno;
+		target[len] = '\0';
+		n->symlink = strdup(target);
+		n->size = (uint64_t)len;
+		return n->symlink ? 0 : -ENOMEM;
+	}
+	if (S_ISDIR(n->type)) {
+		n->dirfd =
+		    openat(dir->dirfd, name,
+			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (n->dirfd < 0)
+			return -errno;
+		int res = backing_load_xattrs(r, n);
+		return res < 0 ? res : scan_dir(r, n, depth + 1, links);
+	}
+	return 0;
+}
+
+static int scan_entry(struct registry *r, struct node *dir, const char *name,
+		      int depth, struct link_map *links)
+{
+	if (name_check(name) < 0)
+		return 0; /* ".", "..", or a name we cannot serve */
+	struct stat st;
+	if (fstatat(dir->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	struct node *n = st.st_nlink > 1 && !S_ISDIR(st.st_mode)
+			     ? link_find(links, &st)
+			     : NULL;
+	if (n)
+		return dentry_add(r, dir, name, n);
+	int res = node_alloc(r, st.st_mode & S_IFMT, st.st_mode & 07777,
+			     st.st_uid, st.st_gid, &n);
+	if (res < 0)
+		return res;
+	node_take_stat(n, &st);
+	res = dentry_add(r, dir, name, n);
+	if (res < 0) {
+		node_free(r, n);
+		return res;
+	}
+	if (st.st_nlink > 1 && !S_ISDIR(st.st_mode))
+		res = link_add(links, &st, n);
+	if (res == 0)
+		res = scan_object(r, dir, name, n, depth, links);
+	return res;
+}
+
+static int scan_dir(struct registry *r, struct node *dir, int depth,
+		    struct link_map *links)
+{
+	if (depth > SCAN_DEPTH_MAX)
+		return -ELOOP;
+	int fd = openat(dir->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		int res = -errno;
+		if (fd >= 0)
+			close(fd);
+		return res;
+	}
+	int res = 0;
+	struct dirent *e;
+	while (res == 0 && (errno = 0, e = readdir(d)))
+		res = scan_entry(r, dir, e->d_name, depth, links);
+	if (res == 0 && errno)
+		res = -errno;
+	closedir(d);
+	return res;
+}
+
+int backing_scan(struct registry *r)
+{
+	struct stat st;
+	if (fstat(r->root->dirfd, &st) < 0)
+		return -errno;
+	node_take_stat(r->root, &st);
+	struct link_map links = {0};
+	int res = backing_load_xattrs(r, r->root);
+	if (res == 0)
+		res = scan_dir(r, r->root, 0, &links);
+	free(links.ents);
+	return res;
+}

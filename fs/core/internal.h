@@ -1,0 +1,133 @@
+/*
+ * The core's private structures: nodes (one per mapping, directory or other
+ * entry), dentries (names), and the registry that holds them. Only the
+ * core's .c files include this; the FUSE glue sees registry.h.
+ *
+ * Locking. Two levels, always taken in this order:
+ *   1. registry.lock (mutex): the namespace. Guards every dentry, the
+ *      hash table, each node's nlink / lookups / opens / writers / aliases
+ *      / children, the node list and node count, and all changes to the
+ *      backing directory's names. Held briefly; never across data I/O.
+ *   2. node.lock (rwlock): one node's attributes and data. Writers take it
+ *      exclusively, so that write()s, truncates and fallocates of one
+ *      mapping never interleave; reads and getattr take it shared.
+ * Capacity (registry.used) is an atomic counter, reserved before a mapping
+ * grows and released when it shrinks or dies; it needs no lock.
+ */
+#ifndef SHMAPFS_INTERNAL_H
+#define SHMAPFS_INTERNAL_H
+
+#include "registry.h"
+#include "store.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define SHMAP_NAME_MAX	   255
+#define SHMAP_SYMLINK_MAX  4095
+#define SHMAP_XATTR_TOTAL  65536 /* bytes of names and values per node */
+#define SHMAP_MAX_FILESIZE ((uint64_t)INT64_MAX)
+
+struct xattr {
+	struct xattr *next;
+	char *name;
+	void *value;
+	size_t size;
+};
+
+struct dentry {
+	struct node *dir;  /* the directory holding the name */
+	struct node *node; /* what the name refers to */
+	char *name;	   /* NUL-terminated */
+	size_t namelen;
+	uint32_t hash;		  /* of (dir, name) */
+	struct dentry *hash_next; /* chain in registry.buckets */
+	struct dentry *sib_prev;  /* order of dir's entries */
+	struct dentry *sib_next;
+	struct dentry *alias_next; /* node's other names */
+};
+
+struct node {
+	uint64_t ino;  /* st_ino; immutable */
+	mode_t type;   /* S_IFMT bits; immutable */
+	char *symlink; /* target of a symlink; immutable */
+
+	/* Guarded by registry.lock: */
+	uint64_t lookups;	    /* references the kernel holds */
+	uint32_t opens;		    /* open handles */
+	uint32_t writers;	    /* handles open for writing */
+	uint32_t nlink;		    /* names, plus 1 and subdirs for a dir */
+	struct dentry *aliases;	    /* the names of this node */
+	struct dentry *first_child; /* a directory's entries, in order */
+	struct dentry *last_child;
+	uint64_t nchildren;
+	struct node *all_prev; /* registry.all_nodes */
+	struct node *all_next;
+	int dirfd; /* directory's backing fd, or -1 */
+
+	/* Guarded by lock: */
+	pthread_rwlock_t lock;
+	mode_t mode; /* permission bits (and suid/sgid/sticky) */
+	uid_t uid;
+	gid_t gid;
+	dev_t rdev;
+	struct timespec atime, mtime, ctime;
+	uint64_t size; /* regular file's size: what is reserved */
+	enum shmap_protect protect;
+	struct xattr *xattrs;
+	size_t xattr_bytes;
+	struct store *store; /* a regular file's mapping object, or NULL
+			      * while its backing file is locked elsewhere */
+};
+
+struct registry {
+	struct registry_config cfg; /* immutable after registry_new */
+	int memory_backed;	    /* cfg.backing_dirfd < 0 */
+	struct node *root;	    /* immutable */
+	atomic_uint_fast64_t used;  /* bytes reserved (memory-backed) */
+	atomic_uint_fast64_t next_ino;
+
+	pthread_mutex_t lock;	 /* see the top of this file */
+	struct dentry **buckets; /* guarded by lock */
+	size_t nbuckets;	 /* guarded by lock; power of two */
+	size_t ndentries;	 /* guarded by lock */
+	uint64_t nnodes;	 /* guarded by lock; root excluded */
+	struct node *all_nodes;	 /* guarded by lock */
+};
+
+/* registry.c */
+void reg_log(struct registry *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
+	       gid_t gid, struct node **out);
+void node_free(struct registry *r, struct node *n);
+void node_put_locked(struct registry *r, struct node *n);
+struct dentry *dentry_find(struct registry *r, struct node *dir,
+			   const char *name);
+int dentry_add(struct registry *r, struct node *dir, const char *name,
+	       struct node *n);
+void dentry_remove(struct registry *r, struct dentry *d);
+int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size);
+void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size);
+void now(struct timespec *ts);
+int name_check(const char *name);
+
+/* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
+int xattr_set_local(struct node *n, const char *name, const void *value,
+		    size_t size);
+
+/* attr.c */
+void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
+
+/* backing.c */
+int backing_scan(struct registry *r);
+int backing_open_store(struct registry *r, struct dentry *d,
+		       struct store **out);
+int backing_wrap_store(struct registry *r, struct store **s);
+int backing_load_xattrs(struct registry *r, struct node *n);
+
+#endif

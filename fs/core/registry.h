@@ -1,0 +1,163 @@
+/*
+ * The core of shmapfs: the registry of named mappings and every operation
+ * on it, with no FUSE in sight. The FUSE glue (fs/fuse_ops.c) decodes a
+ * request, calls one of these, and replies.
+ *
+ * Every function returns 0 or a negative errno. A function that hands out
+ * a node (lookup, create, mkdir, ...) adds one kernel reference to it,
+ * which registry_forget() takes back, as FUSE's lookup count works.
+ */
+#ifndef SHMAPFS_REGISTRY_H
+#define SHMAPFS_REGISTRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+struct registry;
+struct node;
+
+enum shmap_protect {
+	SHMAP_PROTECT_READWRITE = 0,
+	SHMAP_PROTECT_READONLY,
+	SHMAP_PROTECT_WRITECOPY,
+};
+
+#define SHMAP_XATTR_PROTECT "user.shmap.protect"
+
+struct registry_config {
+	uint64_t capacity;  /* bytes; enforced when memory-backed */
+	uint64_t max_nodes; /* entries of any kind, root excluded */
+	mode_t root_mode;
+	uid_t root_uid;
+	gid_t root_gid;
+	int backing_dirfd; /* -1: memory-backed; else owned by registry */
+	int read_only;
+	unsigned fault_write; /* see store_faulty_wrap(); 0: off */
+	unsigned fault_resize;
+	/* Where the core reports events a person wants to know about. */
+	void (*log)(void *ctx, int level, const char *msg);
+	void *log_ctx;
+};
+
+/* Who is asking, from the request's context. */
+struct caller {
+	uid_t uid;
+	gid_t gid;
+};
+
+/* What a setattr changes; valid is a mask of SET_*. */
+enum {
+	SET_MODE = 1 << 0,
+	SET_UID = 1 << 1,
+	SET_GID = 1 << 2,
+	SET_SIZE = 1 << 3,
+	SET_ATIME = 1 << 4,
+	SET_MTIME = 1 << 5,
+	SET_ATIME_NOW = 1 << 6,
+	SET_MTIME_NOW = 1 << 7,
+	SET_CTIME = 1 << 8,
+};
+
+struct setattr_req {
+	unsigned valid;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	uint64_t size;
+	struct timespec atime, mtime, ctime;
+};
+
+/* One entry of a directory listing taken at opendir. */
+struct dir_entry {
+	uint64_t ino;
+	mode_t type;
+	char *name;
+};
+
+struct dir_snapshot {
+	size_t count;
+	struct dir_entry *entries;
+};
+
+/*
+ * Build a registry. For a file-backed one (cfg->backing_dirfd >= 0), scan
+ * the backing directory: every file there becomes a mapping, each backing
+ * file opened and locked. Returns -EBUSY if the directory is in use by
+ * another shmapfs.
+ */
+int registry_new(const struct registry_config *cfg, struct registry **out);
+
+/* Sync every store; returns the first error (all are tried). */
+int registry_sync_all(struct registry *r);
+
+/* Release every node and store (and so every lock). */
+void registry_free(struct registry *r);
+
+struct node *registry_root(struct registry *r);
+/* The number FUSE knows a node by (1 for the root), and back. */
+uint64_t registry_node_id(struct registry *r, struct node *n);
+struct node *registry_node(struct registry *r, uint64_t id);
+
+/* Namespace (namespace.c). */
+int registry_lookup(struct registry *r, struct node *dir, const char *name,
+		    struct node **out, struct stat *st);
+void registry_forget(struct registry *r, struct node *n, uint64_t nlookup);
+int registry_mknod(struct registry *r, struct node *dir, const char *name,
+		   mode_t mode, dev_t rdev, const struct caller *c,
+		   struct node **out, struct stat *st);
+int registry_mkdir(struct registry *r, struct node *dir, const char *name,
+		   mode_t mode, const struct caller *c, struct node **out,
+		   struct stat *st);
+int registry_symlink(struct registry *r, struct node *dir, const char *name,
+		     const char *target, const struct caller *c,
+		     struct node **out, struct stat *st);
+int registry_link(struct registry *r, struct node *n, struct node *dir,
+		  const char *name, struct stat *st);
+int registry_unlink(struct registry *r, struct node *dir, const char *name);
+int registry_rmdir(struct registry *r, struct node *dir, const char *name);
+int registry_rename(struct registry *r, struct node *dir, const char *name,
+		    struct node *newdir, const char *newname,
+		    unsigned int flags);
+int registry_readlink(struct registry *r, struct node *n, const char **out);
+int registry_opendir(struct registry *r, struct node *dir,
+		     struct dir_snapshot **out);
+void registry_closedir(struct dir_snapshot *snap);
+
+/* Attributes (attr.c). */
+int registry_getattr(struct registry *r, struct node *n, struct stat *st);
+int registry_setattr(struct registry *r, struct node *n,
+		     const struct setattr_req *req, struct stat *st);
+int registry_statfs(struct registry *r, struct statvfs *st);
+
+/* Data (data.c). flags are open(2)'s. */
+int registry_open(struct registry *r, struct node *n, int flags);
+void registry_release(struct registry *r, struct node *n, int flags);
+int registry_create(struct registry *r, struct node *dir, const char *name,
+		    mode_t mode, int flags, const struct caller *c,
+		    struct node **out, struct stat *st);
+int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
+		  uint64_t off, size_t *got);
+int registry_write(struct registry *r, struct node *n, const void *buf,
+		   size_t size, uint64_t off);
+int registry_fallocate(struct registry *r, struct node *n, int mode,
+		       uint64_t off, uint64_t len);
+int registry_fsync(struct registry *r, struct node *n, int datasync);
+
+/* Extended attributes and protection (xattr.c). */
+int registry_setxattr(struct registry *r, struct node *n,
+		      const struct caller *c, const char *name,
+		      const void *value, size_t size, int flags);
+/* *len gets the value's size; with size 0 only that is asked. */
+int registry_getxattr(struct registry *r, struct node *n, const char *name,
+		      void *buf, size_t size, size_t *len);
+int registry_listxattr(struct registry *r, struct node *n, char *buf,
+		       size_t size, size_t *len);
+int registry_removexattr(struct registry *r, struct node *n,
+			 const struct caller *c, const char *name);
+const char *protect_name(enum shmap_protect p);
+int protect_parse(const char *s, size_t len, enum shmap_protect *out);
+
+#endif

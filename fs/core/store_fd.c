@@ -1,0 +1,187 @@
+/*
+ * The two real stores: a memfd (memory-backed) and a locked backing file
+ * (file-backed). Both are a descriptor with the same read and write paths;
+ * they differ in how they grow, zero ranges, sync and die.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static ssize_t fd_pread(struct store *s, void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pread(s->fd, (char *)buf + done, n - done,
+				  (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t fd_pwrite(struct store *s, const void *buf, size_t n,
+			 uint64_t off)
+{
+	size_t done = 0;
+	while (done < n) {
+		ssize_t r = pwrite(s->fd, (const char *)buf + done, n - done,
+				   (off_t)(off + done));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EIO;
+		done += (size_t)r;
+	}
+	return (ssize_t)done;
+}
+
+static int fd_truncate(struct store *s, uint64_t size)
+{
+	return ftruncate(s->fd, (off_t)size) < 0 ? -errno : 0;
+}
+
+static int memfd_resize(struct store *s, uint64_t old_size, uint64_t size)
+{
+	(void)old_size;
+	return fd_truncate(s, size);
+}
+
+/*
+ * A backing file grows by allocation where the filesystem can, so that a
+ * full disk shows as ENOSPC on the truncate, not as a lost write-back later.
+ */
+static int file_resize(struct store *s, uint64_t old_size, uint64_t size)
+{
+	if (size > old_size &&
+	    fallocate(s->fd, 0, (off_t)old_size, (off_t)(size - old_size)) == 0)
+		return 0;
+	if (size > old_size && errno != EOPNOTSUPP)
+		return -errno;
+	return fd_truncate(s, size);
+}
+
+/*
+ * Zero a range by punching a hole, then allocating it again (tmpfs and
+ * memfd have no FALLOC_FL_ZERO_RANGE).
+ */
+static int fd_zero_range(struct store *s, int keep_size, uint64_t off,
+			 uint64_t len)
+{
+	int keep = keep_size ? FALLOC_FL_KEEP_SIZE : 0;
+	if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE | keep, (off_t)off,
+		      (off_t)len) == 0)
+		return 0;
+	if (errno != EOPNOTSUPP)
+		return -errno;
+	if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)len) < 0 &&
+	    errno != EOPNOTSUPP)
+		return -errno;
+	if (fallocate(s->fd, keep, (off_t)off, (off_t)len) < 0)
+		return -errno;
+	return 0;
+}
+
+static int fd_fallocate(struct store *s, int mode, uint64_t off, uint64_t len)
+{
+	if (mode & FALLOC_FL_ZERO_RANGE)
+		return fd_zero_range(s, mode & FALLOC_FL_KEEP_SIZE, off, len);
+	if (fallocate(s->fd, mode, (off_t)off, (off_t)len) < 0)
+		return -errno;
+	return 0;
+}
+
+static int memfd_sync(struct store *s, int datasync)
+{
+	(void)s;
+	(void)datasync;
+	return 0;
+}
+
+static int file_sync(struct store *s, int datasync)
+{
+	int r = datasync ? fdatasync(s->fd) : fsync(s->fd);
+	return r < 0 ? -errno : 0;
+}
+
+static int fd_blocks(struct store *s, uint64_t *blocks)
+{
+	struct stat st;
+	if (fstat(s->fd, &st) < 0)
+		return -errno;
+	*blocks = (uint64_t)st.st_blocks;
+	return 0;
+}
+
+static void fd_destroy(struct store *s)
+{
+	/* Closing the descriptor frees a memfd and drops a file's lock. */
+	close(s->fd);
+	free(s);
+}
+
+static const struct store_ops memfd_ops = {
+    .pread = fd_pread,
+    .pwrite = fd_pwrite,
+    .resize = memfd_resize,
+    .fallocate = fd_fallocate,
+    .sync = memfd_sync,
+    .blocks = fd_blocks,
+    .destroy = fd_destroy,
+};
+
+static const struct store_ops file_ops = {
+    .pread = fd_pread,
+    .pwrite = fd_pwrite,
+    .resize = file_resize,
+    .fallocate = fd_fallocate,
+    .sync = file_sync,
+    .blocks = fd_blocks,
+    .destroy = fd_destroy,
+};
+
+static int store_new(const struct store_ops *ops, int fd, struct store **out)
+{
+	struct store *s = malloc(sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->ops = ops;
+	s->fd = fd;
+	*out = s;
+	return 0;
+}
+
+int store_memfd_new(const char *name, struct store **out)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = store_new(&memfd_ops, fd, out);
+	if (r < 0)
+		close(fd);
+	return r;
+}
+
+int store_file_adopt(int fd, struct store **out)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	int r = store_new(&file_ops, fd, out);
+	if (r < 0)
+		flock(fd, LOCK_UN);
+	return r;
+}

@@ -1,0 +1,241 @@
+/*
+ * Extended attributes: user.* attributes stored with each node (and in the
+ * backing file of a file-backed mapping), and the protection of a mapping,
+ * user.shmap.protect, which every regular file has (readwrite by default).
+ */
+#include "backing.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/limits.h>
+#include <sys/xattr.h>
+
+static const char *const protect_names[] = {
+    [SHMAP_PROTECT_READWRITE] = "readwrite",
+    [SHMAP_PROTECT_READONLY] = "readonly",
+    [SHMAP_PROTECT_WRITECOPY] = "writecopy",
+};
+
+const char *protect_name(enum shmap_protect p)
+{
+	return protect_names[p];
+}
+
+int protect_parse(const char *s, size_t len, enum shmap_protect *out)
+{
+	/* Accept a trailing NUL or newline, as shells and C programs send. */
+	while (len && (s[len - 1] == '\0' || s[len - 1] == '\n'))
+		len--;
+	for (int p = 0; p < 3; p++) {
+		if (strlen(protect_names[p]) == len &&
+		    !memcmp(s, protect_names[p], len)) {
+			*out = (enum shmap_protect)p;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static struct xattr **xattr_find(struct node *n, const char *name)
+{
+	struct xattr **pp = &n->xattrs;
+	while (*pp && strcmp((*pp)->name, name))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static int is_protect(struct node *n, const char *name)
+{
+	return S_ISREG(n->type) && !strcmp(name, SHMAP_XATTR_PROTECT);
+}
+
+int xattr_set_local(struct node *n, const char *name, const void *value,
+		    size_t size)
+{
+	if (is_protect(n, name))
+		return protect_parse(value, size, &n->protect);
+	struct xattr **pp = xattr_find(n, name);
+	size_t old = *pp ? strlen(name) + (*pp)->size : 0;
+	size_t need = strlen(name) + size;
+	if (n->xattr_bytes - old + need > SHMAP_XATTR_TOTAL)
+		return -ENOSPC;
+	void *v = malloc(size ? size : 1);
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, value, size);
+	struct xattr *x = *pp;
+	if (!x) {
+		x = calloc(1, sizeof(*x));
+		char *nm = strdup(name);
+		if (!x || !nm) {
+			free(x);
+			free(nm);
+			free(v);
+			return -ENOMEM;
+		}
+		x->name = nm;
+		*pp = x;
+	}
+	free(x->value);
+	x->value = v;
+	x->size = size;
+	n->xattr_bytes = n->xattr_bytes - old + need;
+	return 0;
+}
+
+static int name_ok(struct node *n, const char *name)
+{
+	if (strncmp(name, "user.", 5) != 0)
+		return -EOPNOTSUPP;
+	if (strlen(name) > XATTR_NAME_MAX || !name[5])
+		return -ERANGE;
+	/* As on Linux: user attributes only on files and directories. */
+	if (!S_ISREG(n->type) && !S_ISDIR(n->type))
+		return -EPERM;
+	return 0;
+}
+
+/* Only the owner, or root, may change how a mapping may be opened. */
+static int protect_set_locked(struct registry *r, struct node *n,
+			      const struct caller *c, const void *value,
+			      size_t size, int flags)
+{
+	enum shmap_protect p;
+	if (c->uid != 0 && c->uid != n->uid)
+		return -EPERM;
+	if (flags & XATTR_CREATE)
+		return -EEXIST;
+	int res = protect_parse(value, size, &p);
+	if (res == 0)
+		res =
+		    backing_setxattr(r, n, SHMAP_XATTR_PROTECT, protect_name(p),
+				     strlen(protect_name(p)));
+	if (res == 0)
+		n->protect = p;
+	return res;
+}
+
+int registry_setxattr(struct registry *r, struct node *n,
+		      const struct caller *c, const char *name,
+		      const void *value, size_t size, int flags)
+{
+	int res = name_ok(n, name);
+	if (res < 0)
+		return res;
+	if (size > XATTR_SIZE_MAX)
+		return -E2BIG;
+	if (r->cfg.read_only)
+		return -EROFS;
+	pthread_rwlock_wrlock(&n->lock);
+	if (is_protect(n, name)) {
+		res = protect_set_locked(r, n, c, value, size, flags);
+	} else {
+		int exists = *xattr_find(n, name) != NULL;
+		if ((flags & XATTR_CREATE) && exists)
+			res = -EEXIST;
+		else if ((flags & XATTR_REPLACE) && !exists)
+			res = -ENODATA;
+		else
+			res = backing_setxattr(r, n, name, value, size);
+		if (res == 0)
+			res = xattr_set_local(n, name, value, size);
+	}
+	if (res == 0)
+		now(&n->ctime);
+	pthread_rwlock_unlock(&n->lock);
+	return res;
+}
+
+static int copy_out(const void *v, size_t len, void *buf, size_t size,
+		    size_t *out)
+{
+	*out = len;
+	if (size == 0)
+		return 0;
+	if (size < len)
+		return -ERANGE;
+	memcpy(buf, v, len);
+	return 0;
+}
+
+int registry_getxattr(struct registry *r, struct node *n, const char *name,
+		      void *buf, size_t size, size_t *len)
+{
+	(void)r;
+	int res = -ENODATA;
+	pthread_rwlock_rdlock(&n->lock);
+	if (is_protect(n, name)) {
+		const char *p = protect_name(n->protect);
+		res = copy_out(p, strlen(p), buf, size, len);
+	} else {
+		struct xattr *x = *xattr_find(n, name);
+		if (x)
+			res = copy_out(x->value, x->size, buf, size, len);
+	}
+	pthread_rwlock_unlock(&n->lock);
+	return res;
+}
+
+int registry_listxattr(struct registry *r, struct node *n, char *buf,
+		       size_t size, size_t *len)
+{
+	(void)r;
+	pthread_rwlock_rdlock(&n->lock);
+	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
+	for (struct xattr *x = n->xattrs; x; x = x->next)
+		need += strlen(x->name) + 1;
+	int res = 0;
+	*len = need;
+	if (size && size < need)
+		res = -ERANGE;
+	if (size && !res) {
+		char *p = buf;
+		if (S_ISREG(n->type)) {
+			memcpy(p, SHMAP_XATTR_PROTECT,
+			       sizeof(SHMAP_XATTR_PROTECT));
+			p += sizeof(SHMAP_XATTR_PROTECT);
+		}
+		for (struct xattr *x = n->xattrs; x; x = x->next) {
+			size_t l = strlen(x->name) + 1;
+			memcpy(p, x->name, l);
+			p += l;
+		}
+	}
+	pthread_rwlock_unlock(&n->lock);
+	return res;
+}
+
+int registry_removexattr(struct registry *r, struct node *n,
+			 const struct caller *c, const char *name)
+{
+	int res = name_ok(n, name);
+	if (res < 0)
+		return res;
+	if (r->cfg.read_only)
+		return -EROFS;
+	pthread_rwlock_wrlock(&n->lock);
+	if (is_protect(n, name)) {
+		res = c->uid != 0 && c->uid != n->uid ? -EPERM : 0;
+		if (!res)
+			res = backing_setxattr(r, n, name, NULL, 0);
+		if (!res)
+			n->protect = SHMAP_PROTECT_READWRITE;
+	} else {
+		struct xattr **pp = xattr_find(n, name);
+		struct xattr *x = *pp;
+		res = x ? backing_setxattr(r, n, name, NULL, 0) : -ENODATA;
+		if (!res) {
+			*pp = x->next;
+			n->xattr_bytes -= strlen(x->name) + x->size;
+			free(x->name);
+			free(x->value);
+			free(x);
+		}
+	}
+	if (!res)
+		now(&n->ctime);
+	pthread_rwlock_unlock(&n->lock);
+	return res;
+}

@@ -1,0 +1,516 @@
+/*
+ * The FUSE glue: one thin handler per low-level request. Each decodes the
+ * request, calls the core (fs/core/registry.h), and replies; a negative
+ * errno from the core becomes an error reply here and nowhere else.
+ *
+ * Caching policy (see design.md): the daemon is the only way into a
+ * mapping, so the kernel's cache of it never goes stale. Every open keeps
+ * the page cache (FOPEN_KEEP_CACHE: an open must not drop pages others
+ * have mapped), entries and attributes live long, and the kernel does not
+ * invalidate data on a changed mtime.
+ */
+#include "fuse_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TIMEOUT	    86400.0    /* entries and attributes, seconds */
+#define MAX_REQUEST (1u << 20) /* max_write and max_readahead */
+
+static struct registry *reg(fuse_req_t req)
+{
+	return ((struct shmapfs *)fuse_req_userdata(req))->reg;
+}
+
+static struct node *node(fuse_req_t req, fuse_ino_t ino)
+{
+	return registry_node(reg(req), ino);
+}
+
+static struct caller caller(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	return (struct caller){ctx->uid, ctx->gid};
+}
+
+static void reply_err(fuse_req_t req, int res)
+{
+	fuse_reply_err(req, -res);
+}
+
+/* Reply with a node the core handed out (with one lookup reference). */
+static void reply_entry(fuse_req_t req, int res, struct node *n,
+			const struct stat *st)
+{
+	if (res < 0) {
+		reply_err(req, res);
+		return;
+	}
+	struct fuse_entry_param e = {
+	    .ino = registry_node_id(reg(req), n),
+	    .attr = *st,
+	    .attr_timeout = TIMEOUT,
+	    .entry_timeout = TIMEOUT,
+	};
+	if (fuse_reply_entry(req, &e) != 0)
+		registry_forget(reg(req), n, 1);
+}
+
+static void reply_attr(fuse_req_t req, int res, const struct stat *st)
+{
+	if (res < 0)
+		reply_err(req, res);
+	else
+		fuse_reply_attr(req, st, TIMEOUT);
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->max_write = MAX_REQUEST;
+	conn->max_readahead = MAX_REQUEST;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	conn->time_gran = 1;
+	/* The daemon is the only writer: mtime changes are not news. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)
+		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
+		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+}
+
+static void op_destroy(void *userdata)
+{
+	struct shmapfs *fs = userdata;
+	fs->sync_error = registry_sync_all(fs->reg);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *n = NULL;
+	struct stat st;
+	int res = registry_lookup(reg(req), node(req, parent), name, &n, &st);
+	if (res == -ENOENT) {
+		/* Every change of names comes through this mount, so a
+		 * missing name may be remembered as missing. */
+		struct fuse_entry_param e = {.entry_timeout = TIMEOUT};
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	reply_entry(req, res, n, &st);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	registry_forget(reg(req), node(req, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count,
+			    struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		registry_forget(reg(req), node(req, forgets[i].ino),
+				forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct stat st;
+	int res = registry_getattr(reg(req), node(req, ino), &st);
+	reply_attr(req, res, &st);
+}
+
+static unsigned setattr_mask(int to_set)
+{
+	static const struct {
+		int fuse;
+		unsigned core;
+	} map[] = {
+	    {FUSE_SET_ATTR_MODE, SET_MODE},
+	    {FUSE_SET_ATTR_UID, SET_UID},
+	    {FUSE_SET_ATTR_GID, SET_GID},
+	    {FUSE_SET_ATTR_SIZE, SET_SIZE},
+	    {FUSE_SET_ATTR_ATIME, SET_ATIME},
+	    {FUSE_SET_ATTR_MTIME, SET_MTIME},
+	    {FUSE_SET_ATTR_ATIME_NOW, SET_ATIME_NOW},
+	    {FUSE_SET_ATTR_MTIME_NOW, SET_MTIME_NOW},
+	    {FUSE_SET_ATTR_CTIME, SET_CTIME},
+	};
+	unsigned valid = 0;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (to_set & map[i].fuse)
+			valid |= map[i].core;
+	return valid;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct setattr_req q = {
+	    .valid = setattr_mask(to_set),
+	    .mode = attr->st_mode,
+	    .uid = attr->st_uid,
+	    .gid = attr->st_gid,
+	    .size = (uint64_t)attr->st_size,
+	    .atime = attr->st_atim,
+	    .mtime = attr->st_mtim,
+	    .ctime = attr->st_ctim,
+	};
+	if ((q.valid & SET_SIZE) && attr->st_size < 0) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	struct stat st;
+	int res = registry_setattr(reg(req), node(req, ino), &q, &st);
+	reply_attr(req, res, &st);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	const char *target;
+	int res = registry_readlink(reg(req), node(req, ino), &target);
+	if (res < 0)
+		reply_err(req, res);
+	else
+		fuse_reply_readlink(req, target);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	struct caller c = caller(req);
+	struct node *n = NULL;
+	struct stat st;
+	int res = registry_mknod(reg(req), node(req, parent), name, mode, rdev,
+				 &c, &n, &st);
+	reply_entry(req, res, n, &st);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	struct caller c = caller(req);
+	struct node *n = NULL;
+	struct stat st;
+	int res = registry_mkdir(reg(req), node(req, parent), name, mode, &c,
+				 &n, &st);
+	reply_entry(req, res, n, &st);
+}
+
+static void op_symlink(fuse_req_t req, const char *target, fuse_ino_t parent,
+		       const char *name)
+{
+	struct caller c = caller(req);
+	struct node *n = NULL;
+	struct stat st;
+	int res = registry_symlink(reg(req), node(req, parent), name, target,
+				   &c, &n, &st);
+	reply_entry(req, res, n, &st);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	struct stat st;
+	struct node *n = node(req, ino);
+	int res =
+	    registry_link(reg(req), n, node(req, newparent), newname, &st);
+	reply_entry(req, res, n, &st);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, registry_unlink(reg(req), node(req, parent), name));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_err(req, registry_rmdir(reg(req), node(req, parent), name));
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	reply_err(req, registry_rename(reg(req), node(req, parent), name,
+				       node(req, newparent), newname, flags));
+}
+
+static void set_open_flags(struct fuse_file_info *fi)
+{
+	fi->keep_cache = 1; /* never drop pages that others have mapped */
+	fi->noflush = 1;    /* views write back at munmap; write() is sync */
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	int res = registry_open(reg(req), node(req, ino), fi->flags);
+	if (res < 0) {
+		reply_err(req, res);
+		return;
+	}
+	set_open_flags(fi);
+	if (fuse_reply_open(req, fi) != 0)
+		registry_release(reg(req), node(req, ino), fi->flags);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	struct caller c = caller(req);
+	struct node *n = NULL;
+	struct stat st;
+	int res = registry_create(reg(req), node(req, parent), name, mode,
+				  fi->flags, &c, &n, &st);
+	if (res < 0) {
+		reply_err(req, res);
+		return;
+	}
+	set_open_flags(fi);
+	struct fuse_entry_param e = {
+	    .ino = registry_node_id(reg(req), n),
+	    .attr = st,
+	    .attr_timeout = TIMEOUT,
+	    .entry_timeout = TIMEOUT,
+	};
+	if (fuse_reply_create(req, &e, fi) != 0) {
+		registry_release(reg(req), n, fi->flags);
+		registry_forget(reg(req), n, 1);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (off < 0 || size > MAX_REQUEST) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	size_t got;
+	int res = registry_read(reg(req), node(req, ino), buf, size,
+				(uint64_t)off, &got);
+	if (res < 0)
+		reply_err(req, res);
+	else
+		fuse_reply_buf(req, buf, got);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (off < 0) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	int res =
+	    registry_write(reg(req), node(req, ino), buf, size, (uint64_t)off);
+	if (res < 0)
+		reply_err(req, res);
+	else
+		fuse_reply_write(req, size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	registry_release(reg(req), node(req, ino), fi->flags);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+		     struct fuse_file_info *fi)
+{
+	(void)fi;
+	reply_err(req, registry_fsync(reg(req), node(req, ino), datasync));
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino,
+		       struct fuse_file_info *fi)
+{
+	struct dir_snapshot *snap;
+	int res = registry_opendir(reg(req), node(req, ino), &snap);
+	if (res < 0) {
+		reply_err(req, res);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)snap;
+	if (fuse_reply_open(req, fi) != 0)
+		registry_closedir(snap);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)ino;
+	struct dir_snapshot *snap = (struct dir_snapshot *)(uintptr_t)fi->fh;
+	if (size > MAX_REQUEST)
+		size = MAX_REQUEST;
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	size_t used = 0;
+	for (size_t i = off < 0 ? snap->count : (size_t)off; i < snap->count;
+	     i++) {
+		const struct dir_entry *e = &snap->entries[i];
+		struct stat st = {.st_ino = e->ino, .st_mode = e->type};
+		size_t len = fuse_add_direntry(req, buf + used, size - used,
+					       e->name, &st, (off_t)(i + 1));
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	registry_closedir((struct dir_snapshot *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+			struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct statvfs st;
+	int res = registry_statfs(reg(req), &st);
+	if (res < 0)
+		reply_err(req, res);
+	else
+		fuse_reply_statfs(req, &st);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct caller c = caller(req);
+	reply_err(req, registry_setxattr(reg(req), node(req, ino), &c, name,
+					 value, size, flags));
+}
+
+/* Reply to getxattr/listxattr: the size alone when size was 0. */
+static void reply_xattr(fuse_req_t req, int res, const void *buf, size_t size,
+			size_t len)
+{
+	if (res < 0)
+		reply_err(req, res);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else
+		fuse_reply_buf(req, buf, len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	size_t len = 0;
+	int res = size && !buf ? -ENOMEM : 0;
+	if (!res)
+		res = registry_getxattr(reg(req), node(req, ino), name, buf,
+					size, &len);
+	reply_xattr(req, res, buf, size, len);
+	free(buf);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	size_t len = 0;
+	int res = size && !buf ? -ENOMEM : 0;
+	if (!res)
+		res = registry_listxattr(reg(req), node(req, ino), buf, size,
+					 &len);
+	reply_xattr(req, res, buf, size, len);
+	free(buf);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct caller c = caller(req);
+	reply_err(req,
+		  registry_removexattr(reg(req), node(req, ino), &c, name));
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+			 off_t length, struct fuse_file_info *fi)
+{
+	(void)fi;
+	if (offset < 0 || length <= 0) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	reply_err(req, registry_fallocate(reg(req), node(req, ino), mode,
+					  (uint64_t)offset, (uint64_t)length));
+}
+
+const struct fuse_lowlevel_ops shmapfs_ops = {
+    .init = op_init,
+    .destroy = op_destroy,
+    .lookup = op_lookup,
+    .forget = op_forget,
+    .forget_multi = op_forget_multi,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .readlink = op_readlink,
+    .mknod = op_mknod,
+    .mkdir = op_mkdir,
+    .symlink = op_symlink,
+    .link = op_link,
+    .unlink = op_unlink,
+    .rmdir = op_rmdir,
+    .rename = op_rename,
+    .open = op_open,
+    .create = op_create,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .release = op_release,
+    .fsync = op_fsync,
+    .opendir = op_opendir,
+    .readdir = op_readdir,
+    .releasedir = op_releasedir,
+    .fsyncdir = op_fsyncdir,
+    .statfs = op_statfs,
+    .setxattr = op_setxattr,
+    .getxattr = op_getxattr,
+    .listxattr = op_listxattr,
+    .removexattr = op_removexattr,
+    .fallocate = op_fallocate,
+};

@@ -1,0 +1,19 @@
+/*
+ * The FUSE low-level operations table of shmapfs and the private data its
+ * handlers reach through fuse_req_userdata().
+ */
+#ifndef SHMAPFS_FUSE_OPS_H
+#define SHMAPFS_FUSE_OPS_H
+
+#include <fuse_lowlevel.h>
+
+#include "registry.h"
+
+struct shmapfs {
+	struct registry *reg; /* the core; thread-safe on its own */
+	int sync_error;	      /* set once, by destroy */
+};
+
+extern const struct fuse_lowlevel_ops shmapfs_ops;
+
+#endif

@@ -1,0 +1,408 @@
+/*
+ * shmapfs: the daemon's entry point. Parses the command line, checks the
+ * mountpoint and the backing directory, builds the registry, mounts, and
+ * runs the multi-threaded FUSE loop. A dedicated thread takes SIGTERM and
+ * SIGINT: it syncs the mount (so pages dirty in other processes' views
+ * reach the daemon), then unmounts it, which ends the loop; every
+ * file-backed mapping is then written out before the daemon exits.
+ *
+ * Exit codes (documented in shmapfs.8):
+ *   0 success, 1 usage or option error, 2 backing directory unusable,
+ *   3 mount failed, 4 internal error (including a failed write-out).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "fuse_ops.h"
+#include "options.h"
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,
+	EXIT_BACKING = 2,
+	EXIT_MOUNT = 3,
+	EXIT_INTERNAL = 4,
+};
+
+struct cmdline {
+	int foreground;
+	int debug;
+	const char *backing; /* NULL: memory-backed */
+	char mountpoint[PATH_MAX];
+	struct shmapfs_options opts;
+};
+
+struct logger {
+	int use_syslog; /* once detached */
+};
+
+struct signal_thread {
+	pthread_t thread;
+	const char *mountpoint;
+	struct logger *log;
+};
+
+static void log_msg(void *ctx, int level, const char *msg)
+{
+	struct logger *lg = ctx;
+	if (lg->use_syslog)
+		syslog(level, "%s", msg);
+	else
+		fprintf(stderr, "shmapfs: %s\n", msg);
+}
+
+static void logf_(struct logger *lg, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void logf_(struct logger *lg, int level, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(lg, level, msg);
+}
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: shmapfs [-f] [-d] [-o OPT[,OPT...]] "
+		    "[BACKING_DIR|none|memory] MOUNTPOINT\n"
+		    "\n"
+		    "  -f            stay in the foreground\n"
+		    "  -d            log every request (implies -f)\n"
+		    "  -o size=N[k|m|g|%%]  capacity of a memory-backed mount "
+		    "(default 50%%)\n"
+		    "  -o nr_mappings=N     most entries\n"
+		    "  -o mode=M,uid=U,gid=G  of the root directory\n"
+		    "  -o ro, allow_other, and libfuse's other mount options\n"
+		    "\nSee shmapfs(8).\n");
+}
+
+static uint64_t ram_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long psize = sysconf(_SC_PAGESIZE);
+	return pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize
+				      : (uint64_t)1 << 30;
+}
+
+static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
+{
+	const char *pos[3];
+	int npos = 0;
+	char err[256];
+	uint64_t ram = ram_bytes();
+	options_init(&cl->opts, ram, getuid(), getgid());
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout);
+			exit(EXIT_OK);
+		} else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			printf("shmapfs 0.1 (libfuse %s)\n", fuse_pkgversion());
+			exit(EXIT_OK);
+		} else if (!strcmp(a, "-f")) {
+			cl->foreground = 1;
+		} else if (!strcmp(a, "-d")) {
+			cl->debug = cl->foreground = 1;
+		} else if (!strncmp(a, "-o", 2)) {
+			const char *list = a[2] ? a + 2 : argv[++i];
+			if (!list) {
+				fprintf(stderr, "shmapfs: -o needs options\n");
+				return -EINVAL;
+			}
+			if (options_parse(&cl->opts, list, ram, err,
+					  sizeof(err)) < 0) {
+				fprintf(stderr, "shmapfs: %s\n", err);
+				return -EINVAL;
+			}
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "shmapfs: unknown option '%s'\n", a);
+			return -EINVAL;
+		} else if (npos < 3) {
+			pos[npos++] = a;
+		} else {
+			npos++;
+		}
+	}
+	if (npos < 1 || npos > 2) {
+		fprintf(stderr, "shmapfs: expected [BACKING_DIR] MOUNTPOINT "
+				"(try --help)\n");
+		return -EINVAL;
+	}
+	const char *mnt = pos[npos - 1];
+	if (npos == 2 && strcmp(pos[0], "none") && strcmp(pos[0], "memory"))
+		cl->backing = pos[0];
+	if (strlen(mnt) >= sizeof(cl->mountpoint)) {
+		fprintf(stderr, "shmapfs: mountpoint name too long\n");
+		return -EINVAL;
+	}
+	strcpy(cl->mountpoint, mnt);
+	return 0;
+}
+
+/* The mountpoint must be an existing directory; make its name absolute. */
+static int check_mountpoint(struct cmdline *cl)
+{
+	char abs[PATH_MAX];
+	struct stat st;
+	if (stat(cl->mountpoint, &st) < 0 || !realpath(cl->mountpoint, abs)) {
+		fprintf(stderr, "shmapfs: mountpoint %s: %s\n", cl->mountpoint,
+			strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "shmapfs: mountpoint %s is not a directory\n",
+			cl->mountpoint);
+		return -ENOTDIR;
+	}
+	strcpy(cl->mountpoint, abs);
+	return 0;
+}
+
+/* Open the backing directory; apply mode=/uid=/gid= to it if given. */
+static int open_backing(const struct cmdline *cl, int *out)
+{
+	int fd = open(cl->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "shmapfs: backing directory %s: %s\n",
+			cl->backing, strerror(errno));
+		return -errno;
+	}
+	struct statvfs sv;
+	if (fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_RDONLY) &&
+	    !cl->opts.read_only) {
+		fprintf(stderr,
+			"shmapfs: backing directory %s is on a read-only "
+			"filesystem (mount with -o ro to serve it read-only)\n",
+			cl->backing);
+		close(fd);
+		return -EROFS;
+	}
+	const struct shmapfs_options *o = &cl->opts;
+	if (o->root_attrs_set && !o->read_only &&
+	    (fchmod(fd, o->mode) < 0 ||
+	     (geteuid() == 0 && fchown(fd, o->uid, o->gid) < 0))) {
+		fprintf(stderr, "shmapfs: backing directory %s: %s\n",
+			cl->backing, strerror(errno));
+		close(fd);
+		return -errno;
+	}
+	*out = fd;
+	return 0;
+}
+
+static int build_registry(const struct cmdline *cl, struct logger *lg,
+			  struct registry **out)
+{
+	struct registry_config cfg = {
+	    .capacity = cl->opts.size,
+	    .max_nodes = cl->opts.nr_mappings,
+	    .root_mode = cl->opts.mode,
+	    .root_uid = cl->opts.uid,
+	    .root_gid = cl->opts.gid,
+	    .backing_dirfd = -1,
+	    .read_only = cl->opts.read_only,
+	    .fault_write = cl->opts.fault_write,
+	    .fault_resize = cl->opts.fault_resize,
+	    .log = log_msg,
+	    .log_ctx = lg,
+	};
+	if (cl->backing && open_backing(cl, &cfg.backing_dirfd) < 0)
+		return -EBADF;
+	int res = registry_new(&cfg, out);
+	if (res == -EBUSY)
+		fprintf(stderr,
+			"shmapfs: backing directory %s is in use by another "
+			"shmapfs\n",
+			cl->backing);
+	else if (res < 0)
+		fprintf(stderr, "shmapfs: backing directory %s: %s\n",
+			cl->backing ? cl->backing : "(memory)", strerror(-res));
+	return res;
+}
+
+/* Append s to the fuse option string, escaping commas (fuse_opt's \,). */
+static void append_escaped(char *buf, size_t size, const char *s)
+{
+	size_t len = strlen(buf);
+	for (; *s && len + 3 < size; s++) {
+		if (*s == ',' || *s == '\\')
+			buf[len++] = '\\';
+		buf[len++] = *s;
+	}
+	buf[len] = '\0';
+}
+
+static struct fuse_session *new_session(const struct cmdline *cl,
+					struct shmapfs *fs)
+{
+	char opts[PATH_MAX + 8192] = "default_permissions,subtype=shmapfs,"
+				     "fsname=";
+	append_escaped(opts, sizeof(opts),
+		       cl->backing ? cl->backing : "shmapfs");
+	if (cl->opts.passthrough_len) {
+		if (strlen(opts) + cl->opts.passthrough_len + 2 > sizeof(opts))
+			return NULL;
+		strcat(opts, ",");
+		strcat(opts, cl->opts.passthrough);
+	}
+	char *argv[] = {"shmapfs", "-o", opts, cl->debug ? "-d" : NULL, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(cl->debug ? 4 : 3, argv);
+	struct fuse_session *se =
+	    fuse_session_new(&args, &shmapfs_ops, sizeof(shmapfs_ops), fs);
+	fuse_opt_free_args(&args);
+	return se;
+}
+
+static void unmount_self(const char *mnt)
+{
+	if (geteuid() == 0) {
+		if (umount2(mnt, 0) < 0)
+			umount2(mnt, MNT_DETACH); /* busy: as umount -l */
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", "--", mnt,
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+static void *signal_main(void *arg)
+{
+	struct signal_thread *st = arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	int sig = 0;
+	sigwait(&set, &sig);
+	if (sig == SIGUSR1) /* the loop ended on its own */
+		return NULL;
+	logf_(st->log, LOG_INFO, "%s: unmounting %s", strsignal(sig),
+	      st->mountpoint);
+	/* Bring pages dirtied through other processes' views to us while
+	 * the connection still stands. Our workers serve it. */
+	int fd = open(st->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		syncfs(fd);
+		close(fd);
+	}
+	unmount_self(st->mountpoint);
+	return NULL;
+}
+
+static int run_loop(struct fuse_session *se, const struct cmdline *cl,
+		    struct logger *lg)
+{
+	struct signal_thread st = {.mountpoint = cl->mountpoint, .log = lg};
+	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0)
+		return -EAGAIN;
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	int res = cfg ? 0 : -ENOMEM;
+	if (cfg) {
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		fuse_loop_cfg_set_idle_threads(cfg, 16);
+		fuse_loop_cfg_set_max_threads(cfg, 64);
+		res = fuse_session_loop_mt(se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	pthread_kill(st.thread, SIGUSR1);
+	pthread_join(st.thread, NULL);
+	return res;
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void block_signals(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+}
+
+static int serve(struct cmdline *cl, struct logger *lg)
+{
+	struct shmapfs fs = {0};
+	if (build_registry(cl, lg, &fs.reg) < 0)
+		return EXIT_BACKING;
+	int code = EXIT_OK;
+	struct fuse_session *se = new_session(cl, &fs);
+	if (!se) {
+		fprintf(stderr, "shmapfs: bad mount options\n");
+		code = EXIT_USAGE;
+	} else if (fuse_session_mount(se, cl->mountpoint) != 0) {
+		fprintf(stderr, "shmapfs: cannot mount on %s\n",
+			cl->mountpoint);
+		code = EXIT_MOUNT;
+	} else {
+		if (fuse_daemonize(cl->foreground) != 0)
+			code = EXIT_INTERNAL;
+		if (!cl->foreground) {
+			openlog("shmapfs", LOG_PID, LOG_DAEMON);
+			lg->use_syslog = 1;
+		}
+		logf_(lg, LOG_INFO, "mounted %s on %s",
+		      cl->backing ? cl->backing : "memory", cl->mountpoint);
+		if (code == EXIT_OK && run_loop(se, cl, lg) != 0)
+			code = EXIT_INTERNAL;
+		fuse_session_unmount(se);
+	}
+	if (se)
+		fuse_session_destroy(se); /* calls destroy: the write-out */
+	if (fs.sync_error)
+		code = EXIT_INTERNAL;
+	registry_free(fs.reg);
+	if (code == EXIT_OK)
+		logf_(lg, LOG_INFO, "unmounted %s", cl->mountpoint);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline cl = {0};
+	struct logger lg = {0};
+	if (parse_cmdline(argc, argv, &cl) < 0)
+		return EXIT_USAGE;
+	if (check_mountpoint(&cl) < 0) {
+		options_free(&cl.opts);
+		return EXIT_MOUNT;
+	}
+	umask(0); /* modes of backing files are exactly the callers' */
+	raise_fd_limit();
+	block_signals();
+	int code = serve(&cl, &lg);
+	options_free(&cl.opts);
+	return code;
+}
