@@ -40,7 +40,12 @@ const char *tmount_daemon(void)
 
 static const char *join(char *buf, const char *dir, const char *rel)
 {
-	snprintf(buf, PATH_MAX, "%s%s%s", dir, rel[0] ? "/" : "", rel);
+	int n = snprintf(buf, PATH_MAX, "%s%s%s", dir, rel[0] ? "/" : "",
+			 rel);
+	if (n < 0 || n >= PATH_MAX) {
+		fprintf(stderr, "harness: path too long: %s/%s\n", dir, rel);
+		abort();
+	}
 	return buf;
 }
 
