@@ -52,7 +52,7 @@ check-valgrind: $(BUILD)/tests/stress/check_valgrind $(SHMAPFS)
 	SHMAPFS_BIN=tests/stress/valgrind-shmapfs.sh VALGRIND_DAEMON=$(SHMAPFS) \
 		tests/run-tests.sh $<
 
-CHECKS += check-stress check-faults
+CHECKS += check-stress check-faults check-security
 
 # The long run: both mount types at once, each for $(DURATION) seconds
 # (the programs are run directly: tests/run-tests.sh clears every test
