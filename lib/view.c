@@ -28,6 +28,22 @@
 #define PICK_ALIGN (2ULL << 20)
 #define PICK_TRIES 16
 
+/*
+ * ThreadSanitizer allows application mappings only in its own ranges (it
+ * turns a MAP_FIXED_NOREPLACE elsewhere into a mapping at 0), so under
+ * it the library leaves the choice to the kernel.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define PICK_QUIET 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PICK_QUIET 0
+#endif
+#endif
+#ifndef PICK_QUIET
+#define PICK_QUIET 1
+#endif
+
 static int view_prot(int access)
 {
 	return access == SHMAP_READ ? PROT_READ : PROT_READ | PROT_WRITE;
@@ -145,14 +161,14 @@ static uint64_t random_u64(void)
 
 /*
  * Pick a base for a mapping of size bytes: a random free spot in the
- * quiet part of the address space, else (a sanitizer that forbids it)
+ * quiet part of the address space, else (none free, or ThreadSanitizer)
  * wherever the kernel would put it.
  */
 static int pick_base(uint64_t size, uintptr_t *base)
 {
 	size_t len = size ? (size_t)size : shmap__page_size();
 	uint64_t slots = (PICK_HIGH - PICK_LOW - len) / PICK_ALIGN;
-	for (int i = 0; i < PICK_TRIES; i++) {
+	for (int i = 0; PICK_QUIET && i < PICK_TRIES; i++) {
 		uintptr_t a = PICK_LOW + (random_u64() % slots) * PICK_ALIGN;
 		if (range_free(a, len)) {
 			*base = a;
