@@ -1,0 +1,77 @@
+#!/bin/bash
+# Build the example program of the README's libshmap section as it stands
+# (cc example.c $(pkg-config --cflags --libs shmap), PKG_CONFIG_PATH=lib)
+# and run it against a fresh memory-backed mount, insisting that it and
+# the daemon exit 0.
+#   tests/lib/readme-example.sh [FILE]   (default README.md, else
+#                                         lib/README-section.md)
+set -eu
+cd "$(dirname "$0")/../.."
+daemon=${SHMAPFS_BIN:-fs/shmapfs}
+
+# The first ```c block after the "## libshmap" heading, before the next.
+extract() {
+	awk '/^## libshmap/ { s = 1; next }
+	     s && /^## / { exit }
+	     s && /^```c$/ { c = 1; next }
+	     c && /^```$/ { exit }
+	     c { print }' "$1"
+}
+
+tmp=$(mktemp -d /tmp/shmapfs-test.XXXXXX)
+pid=""
+cleanup() {
+	if mountpoint -q "$tmp/mnt" 2>/dev/null; then
+		umount -l "$tmp/mnt" || true
+	fi
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+file=${1:-README.md}
+if [ -f "$file" ]; then
+	extract "$file" >"$tmp/example.c"
+fi
+if [ ! -s "$tmp/example.c" ] && [ $# -eq 0 ]; then
+	file=lib/README-section.md
+	extract "$file" >"$tmp/example.c"
+fi
+if [ ! -s "$tmp/example.c" ]; then
+	echo "readme-example: no \`\`\`c block under '## libshmap' in $file" >&2
+	exit 1
+fi
+echo "readme-example: the example from $file"
+
+flags=$(PKG_CONFIG_PATH=lib pkg-config --cflags --libs shmap)
+# shellcheck disable=SC2086 # the flags are words
+cc -Wall -Wextra -Werror -o "$tmp/example" "$tmp/example.c" $flags
+
+mkdir "$tmp/mnt"
+"$daemon" -f "$tmp/mnt" 2>"$tmp/daemon.log" &
+pid=$!
+for _ in $(seq 200); do
+	mountpoint -q "$tmp/mnt" && break
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
+if ! mountpoint -q "$tmp/mnt"; then
+	echo "readme-example: cannot mount $daemon" >&2
+	cat "$tmp/daemon.log" >&2
+	exit 1
+fi
+
+SHMAP_DIR=$tmp/mnt timeout 60 "$tmp/example"
+
+umount "$tmp/mnt"
+rc=0
+wait "$pid" || rc=$?
+pid=""
+if [ "$rc" != 0 ]; then
+	echo "readme-example: shmapfs exited $rc" >&2
+	cat "$tmp/daemon.log" >&2
+	exit 1
+fi
+echo "readme-example: ok"
