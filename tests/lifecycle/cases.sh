@@ -85,12 +85,12 @@ test_helper_options()
 {
 	local out
 	out=$(helper_says none /m -o rw,defaults,auto,noauto,nofail,_netdev,user,users,nouser,owner,group,comment=x,x-systemd.requires=a.mount,x-gvfs-show,size=1g,mode=1777,nosuid)
-	[ "$out" = "-o size=1g,mode=1777,nosuid /m" ] ||
+	[ "$out" = "-o size=1g,mode=1777,nosuid,fsname=none /m" ] ||
 		fail "memory-backed: got '$out'"
 	out=$(helper_says memory /m)
-	[ "$out" = "/m" ] || fail "memory: got '$out'"
-	out=$(helper_says shmapfs /m -o defaults)
-	[ "$out" = "/m" ] || fail "shmapfs spec: got '$out'"
+	[ "$out" = "-o fsname=memory /m" ] || fail "memory: got '$out'"
+	out=$(helper_says shmapfs /m -o defaults,fsname=mine)
+	[ "$out" = "-o fsname=mine /m" ] || fail "shmapfs spec: got '$out'"
 	out=$(cd / && helper_says var/b m -s -n -o ro -t fuse.shmapfs)
 	[ "$out" = "-o ro /var/b /m" ] || fail "relative paths: got '$out'"
 	out=$(helper_says /b /m -oro,noatime -o allow_other)
@@ -115,9 +115,10 @@ test_mount_memory()
 	local mnt
 	mnt=$(newdir mnt)
 	lc_mount "$mnt" -t shmapfs none "$mnt" -o size=16m,mode=1777
-	note "type: $(fs_type "$mnt"), source: $(findmnt -rn -o SOURCE "$mnt")"
+	[ "$(findmnt -rn -o SOURCE "$mnt")" = none ] ||
+		fail "source shows as $(findmnt -rn -o SOURCE "$mnt"), not none"
 	case $(fs_type "$mnt") in
-	fuse.shmapfs | fuse) ;;
+	fuse.shmapfs) ;;
 	*) fail "type $(fs_type "$mnt")" ;;
 	esac
 	[ "$(stat -c %a "$mnt")" = 1777 ] ||
@@ -186,6 +187,12 @@ test_fstab()
 	is_mounted "$m2" || fail "mount -a did not mount $m2"
 	! is_mounted "$m3" || fail "mount -a mounted a noauto line"
 	d2=$(daemon_pid "$m2") || fail "no daemon for $m2"
+	# Again: what is mounted is seen as such, not mounted twice.
+	must mount -a -T "$tab"
+	[ "$(grep -c " $m1 " /proc/self/mountinfo)" = 1 ] ||
+		fail "mount -a mounted $m1 a second time"
+	[ "$(grep -c " $m2 " /proc/self/mountinfo)" = 1 ] ||
+		fail "mount -a mounted $m2 a second time"
 	echo kept >"$m2/f"
 	must umount "$m1"
 	must umount "$m2"
