@@ -1,0 +1,294 @@
+/*
+ * Unit tests of the mount option parser (fs/core/options.c): sizes with
+ * suffixes and percentages, shmapfs's own options, what is passed through
+ * to libfuse, malformed values, and the defaults.
+ */
+#include "options.h"
+
+#include <check.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RAM (8ULL << 30) /* 8 GiB of pretend RAM */
+
+static uint64_t size_of(const char *s)
+{
+	uint64_t v = 0;
+	ck_assert_int_eq(options_parse_size(s, RAM, &v), 0);
+	return v;
+}
+
+/* N% of RAM, allowing for the parser's integer rounding (< 100 bytes). */
+static void size_is_percent(const char *s, uint64_t pct)
+{
+	uint64_t v = size_of(s);
+	uint64_t want = RAM / 100 * pct + RAM % 100 * pct / 100;
+	ck_assert_msg(v <= want && want - v < 100,
+		      "size '%s' gave %llu, want about %llu", s,
+		      (unsigned long long)v, (unsigned long long)want);
+}
+
+static void size_refused(const char *s)
+{
+	uint64_t v = 12345;
+	ck_assert_msg(options_parse_size(s, RAM, &v) == -EINVAL,
+		      "size '%s' accepted", s);
+	ck_assert_msg(v == 12345, "size '%s' changed the output", s);
+}
+
+START_TEST(size_suffixes)
+{
+	ck_assert_uint_eq(size_of("1"), 1);
+	ck_assert_uint_eq(size_of("4096"), 4096);
+	ck_assert_uint_eq(size_of("1k"), 1024);
+	ck_assert_uint_eq(size_of("3K"), 3 * 1024);
+	ck_assert_uint_eq(size_of("5m"), 5ULL << 20);
+	ck_assert_uint_eq(size_of("5M"), 5ULL << 20);
+	ck_assert_uint_eq(size_of("2g"), 2ULL << 30);
+	ck_assert_uint_eq(size_of("7G"), 7ULL << 30);
+	ck_assert_uint_eq(size_of("1t"), 1ULL << 40);
+	ck_assert_uint_eq(size_of("2T"), 2ULL << 40);
+}
+END_TEST
+
+START_TEST(size_percent)
+{
+	size_is_percent("50%", 50);
+	size_is_percent("100%", 100);
+	size_is_percent("1%", 1);
+	size_is_percent("33%", 33);
+	size_refused("101%");
+	size_refused("1000%");
+	size_refused("%");
+	size_refused("0%");
+	size_refused("-5%");
+	/* A percentage that comes to nothing is no capacity at all. */
+	uint64_t v;
+	ck_assert_int_eq(options_parse_size("1%", 50, &v), -EINVAL);
+}
+END_TEST
+
+START_TEST(size_refusals)
+{
+	size_refused("");
+	size_refused("0");
+	size_refused("0k");
+	size_refused("k");
+	size_refused("-1");
+	size_refused("+1");
+	size_refused(" 1");
+	size_refused("1 ");
+	size_refused("1x");
+	size_refused("1kb");
+	size_refused("1.5g");
+	size_refused("abc");
+	size_refused("0x10");
+	/* Overflow: of the number itself, and of number times suffix. */
+	size_refused("18446744073709551616");
+	size_refused("99999999999999999999999");
+	size_refused("16777216t");
+	size_refused("17179869184g");
+	size_refused("123456789012345678901234567890123"); /* > 32 chars */
+	/* The largest that fits is still fine. */
+	ck_assert_uint_eq(size_of("16777215t"), 16777215ULL << 40);
+	ck_assert_uint_eq(size_of("18446744073709551615"), UINT64_MAX);
+}
+END_TEST
+
+START_TEST(defaults)
+{
+	struct shmapfs_options o;
+	memset(&o, 0xa5, sizeof(o));
+	options_init(&o, RAM, 1000, 2000);
+	ck_assert_uint_eq(o.size, RAM / 2);
+	ck_assert_uint_eq(o.nr_mappings, RAM / 8192);
+	ck_assert_uint_eq(o.mode, 01777);
+	ck_assert_uint_eq(o.uid, 1000);
+	ck_assert_uint_eq(o.gid, 2000);
+	ck_assert_int_eq(o.read_only, 0);
+	ck_assert_int_eq(o.root_attrs_set, 0);
+	ck_assert_uint_eq(o.fault_write, 0);
+	ck_assert_uint_eq(o.fault_resize, 0);
+	ck_assert_ptr_null(o.passthrough);
+	ck_assert_uint_eq(o.passthrough_len, 0);
+	/* Tiny RAM still gives a usable number of mappings. */
+	options_init(&o, 4096, 0, 0);
+	ck_assert_uint_gt(o.nr_mappings, 0);
+	options_free(&o);
+}
+END_TEST
+
+/* Parse list over fresh defaults; err gets the message. */
+static int parse(struct shmapfs_options *o, const char *list, char *err,
+		 size_t errlen)
+{
+	options_init(o, RAM, 1000, 1000);
+	err[0] = '\0';
+	return options_parse(o, list, RAM, err, errlen);
+}
+
+START_TEST(own_options)
+{
+	struct shmapfs_options o;
+	char err[256];
+	ck_assert_int_eq(parse(&o,
+			       "size=64m,nr_mappings=100,mode=0750,uid=12,"
+			       "gid=34",
+			       err, sizeof(err)),
+			 0);
+	ck_assert_uint_eq(o.size, 64ULL << 20);
+	ck_assert_uint_eq(o.nr_mappings, 100);
+	ck_assert_uint_eq(o.mode, 0750);
+	ck_assert_uint_eq(o.uid, 12);
+	ck_assert_uint_eq(o.gid, 34);
+	ck_assert_int_eq(o.root_attrs_set, 1);
+	ck_assert_int_eq(o.read_only, 0);
+	/* None of ours reach libfuse. */
+	ck_assert_ptr_null(o.passthrough);
+	options_free(&o);
+
+	/* mode is octal, with or without a leading 0; sticky bit kept. */
+	ck_assert_int_eq(parse(&o, "mode=1777", err, sizeof(err)), 0);
+	ck_assert_uint_eq(o.mode, 01777);
+	ck_assert_int_eq(parse(&o, "mode=17", err, sizeof(err)), 0);
+	ck_assert_uint_eq(o.mode, 017);
+	/* Later options override earlier ones. */
+	ck_assert_int_eq(parse(&o, "size=1g,size=2k", err, sizeof(err)), 0);
+	ck_assert_uint_eq(o.size, 2048);
+	ck_assert_int_eq(parse(&o, "size=25%", err, sizeof(err)), 0);
+	ck_assert_uint_le(o.size, RAM / 4);
+	ck_assert_uint_gt(o.size, RAM / 4 - 100);
+	ck_assert_int_eq(parse(&o, "uid=0,gid=0", err, sizeof(err)), 0);
+	ck_assert_uint_eq(o.uid, 0);
+	ck_assert_uint_eq(o.gid, 0);
+	ck_assert_int_eq(o.root_attrs_set, 1);
+	/* size alone does not touch the root's attributes. */
+	ck_assert_int_eq(parse(&o, "size=1m", err, sizeof(err)), 0);
+	ck_assert_int_eq(o.root_attrs_set, 0);
+	ck_assert_int_eq(
+	    parse(&o, "fault_write=3,fault_resize=2", err, sizeof(err)), 0);
+	ck_assert_uint_eq(o.fault_write, 3);
+	ck_assert_uint_eq(o.fault_resize, 2);
+	ck_assert_ptr_null(o.passthrough);
+	options_free(&o);
+}
+END_TEST
+
+START_TEST(ro_rw_and_passthrough)
+{
+	struct shmapfs_options o;
+	char err[256];
+	ck_assert_int_eq(parse(&o, "allow_other,ro,size=1m,foo=bar,rw,ro,x",
+			       err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(o.read_only, 1);
+	ck_assert_uint_eq(o.size, 1ULL << 20);
+	/* Unknown options in order; ro and rw seen by libfuse too. */
+	ck_assert_str_eq(o.passthrough, "allow_other,ro,foo=bar,rw,ro,x");
+	ck_assert_uint_eq(o.passthrough_len, strlen(o.passthrough));
+	options_free(&o);
+	ck_assert_ptr_null(o.passthrough);
+
+	ck_assert_int_eq(parse(&o, "ro,rw", err, sizeof(err)), 0);
+	ck_assert_int_eq(o.read_only, 0);
+	options_free(&o);
+
+	/* An empty list changes nothing. */
+	ck_assert_int_eq(parse(&o, "", err, sizeof(err)), 0);
+	ck_assert_ptr_null(o.passthrough);
+	ck_assert_uint_eq(o.size, RAM / 2);
+
+	/* Two calls (two -o) accumulate. */
+	ck_assert_int_eq(parse(&o, "a", err, sizeof(err)), 0);
+	ck_assert_int_eq(
+	    options_parse(&o, "b=1,size=3k", RAM, err, sizeof(err)), 0);
+	ck_assert_str_eq(o.passthrough, "a,b=1");
+	ck_assert_uint_eq(o.size, 3072);
+	options_free(&o);
+}
+END_TEST
+
+static void refused(const char *list, const char *in_msg)
+{
+	struct shmapfs_options o;
+	char err[256];
+	ck_assert_msg(parse(&o, list, err, sizeof(err)) == -EINVAL,
+		      "'%s' accepted", list);
+	ck_assert_msg(err[0] != '\0', "no message for '%s'", list);
+	ck_assert_msg(strchr(err, '\n') == NULL, "message not one line");
+	ck_assert_msg(strstr(err, in_msg) != NULL,
+		      "message '%s' for '%s' does not name '%s'", err, list,
+		      in_msg);
+	options_free(&o);
+}
+
+START_TEST(malformed)
+{
+	refused("size", "size");
+	refused("size=", "size");
+	refused("size=0", "size");
+	refused("size=12q", "size=12q");
+	refused("size=200%", "size");
+	refused("allow_other,size=-1", "size");
+	refused("nr_mappings=0", "nr_mappings");
+	refused("nr_mappings=", "nr_mappings");
+	refused("nr_mappings=ten", "nr_mappings");
+	refused("nr_mappings=-3", "nr_mappings");
+	refused("mode=8", "mode");
+	refused("mode=0999", "mode");
+	refused("mode=17777", "mode");
+	refused("mode=", "mode");
+	refused("mode", "mode");
+	refused("mode=rw", "mode");
+	refused("uid=-1", "uid");
+	refused("uid=4294967295", "uid");
+	refused("uid=99999999999", "uid");
+	refused("uid=abc", "uid");
+	refused("uid", "uid");
+	refused("gid=1.5", "gid");
+	refused("gid=", "gid");
+	refused("fault_write=x", "fault_write");
+	refused("a,,b", "a,,b");
+	refused(",a", ",a");
+}
+END_TEST
+
+START_TEST(small_error_buffer)
+{
+	struct shmapfs_options o;
+	char err[8];
+	memset(err, 'z', sizeof(err));
+	ck_assert_int_eq(parse(&o, "size=bogusbogusbogus", err, sizeof(err)),
+			 -EINVAL);
+	ck_assert_uint_lt(strnlen(err, sizeof(err)), sizeof(err));
+	options_free(&o);
+}
+END_TEST
+
+static Suite *options_suite(void)
+{
+	Suite *s = suite_create("options");
+	TCase *tc = tcase_create("options");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, size_suffixes);
+	tcase_add_test(tc, size_percent);
+	tcase_add_test(tc, size_refusals);
+	tcase_add_test(tc, defaults);
+	tcase_add_test(tc, own_options);
+	tcase_add_test(tc, ro_rw_and_passthrough);
+	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, small_error_buffer);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(options_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
