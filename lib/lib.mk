@@ -4,7 +4,8 @@
 #
 #   make check-lib         Check tests against a real mount (each build)
 #   make check-lib-tsan    the thread test under ThreadSanitizer (clang)
-#   make check-lib-readme  build and run the README example program
+#   make check-lib-readme  build and run the README example program, and
+#                          check that the man page renders cleanly
 
 LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
@@ -36,10 +37,6 @@ PC_SED = sed -e 's|@PREFIX@|$(1)|' -e 's|@LIBDIR@|$(2)|' \
 
 lib/shmap.pc: lib/shmap.pc.in lib/lib.mk
 	$(call PC_SED,$(CURDIR),$${prefix}/lib,$${prefix}/lib, -Wl$(,)-rpath$(,)$${libdir}) $< > $@
-
-$(BUILD)/lib/shmap-install.pc: lib/shmap.pc.in lib/lib.mk
-	@mkdir -p $(dir $@)
-	$(call PC_SED,$(PREFIX),$${prefix}/lib,$${prefix}/include,) $< > $@
 
 CLEAN_FILES += lib/libshmap.so lib/libshmap.so.0 lib/libshmap.a lib/shmap.pc
 
@@ -77,8 +74,21 @@ check-lib-tsan: $(TSAN_TEST) $(SHMAPFS)
 	SHMAPFS_BIN=$(SHMAPFS) TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
 		tests/run-tests.sh $(TSAN_TEST)
 
+# The README example builds and runs; the man page renders without a
+# warning.
+# It builds against the in-tree library, then against an installed copy.
+LIB_TEST_DESTDIR := $(CURDIR)/$(BUILD)/tests/lib/destdir
 check-lib-readme: $(LIBSHMAP_SO) lib/shmap.pc $(SHMAPFS)
 	SHMAPFS_BIN=$(SHMAPFS) tests/lib/readme-example.sh
+	rm -rf $(LIB_TEST_DESTDIR)
+	$(MAKE) --no-print-directory install-lib PREFIX=/usr \
+		DESTDIR=$(LIB_TEST_DESTDIR) >/dev/null
+	SHMAPFS_BIN=$(SHMAPFS) INSTALLED=$(LIB_TEST_DESTDIR) \
+		tests/lib/readme-example.sh
+	rm -rf $(LIB_TEST_DESTDIR)
+	@out=$$(groff -man -ww -z lib/shmap.3 2>&1) && [ -z "$$out" ] || \
+		{ echo "lib/shmap.3: $$out" >&2; exit 1; }
+	@echo "lib/shmap.3: renders without warnings"
 
 CHECKS += check-lib
 ifeq ($(SANITIZE),)
@@ -88,15 +98,15 @@ endif
 # Install: the library, header, pkg-config file and man page.
 LIB_DEST = $(DESTDIR)$(PREFIX)
 .PHONY: install-lib uninstall-lib
-install-lib: $(LIBSHMAP_SO) $(LIBSHMAP_A) $(BUILD)/lib/shmap-install.pc
+install-lib: $(LIBSHMAP_SO) $(LIBSHMAP_A)
 	install -d $(LIB_DEST)/lib/pkgconfig $(LIB_DEST)/include \
 		$(LIB_DEST)/share/man/man3
 	install -m 755 $(OUT)lib/$(LIBSHMAP_SONAME) $(LIB_DEST)/lib/
 	ln -sf $(LIBSHMAP_SONAME) $(LIB_DEST)/lib/libshmap.so
 	install -m 644 $(LIBSHMAP_A) $(LIB_DEST)/lib/
 	install -m 644 lib/shmap.h $(LIB_DEST)/include/
-	install -m 644 $(BUILD)/lib/shmap-install.pc \
-		$(LIB_DEST)/lib/pkgconfig/shmap.pc
+	$(call PC_SED,$(PREFIX),$${prefix}/lib,$${prefix}/include,) \
+		lib/shmap.pc.in > $(LIB_DEST)/lib/pkgconfig/shmap.pc
 	install -m 644 lib/shmap.3 $(LIB_DEST)/share/man/man3/
 
 uninstall-lib:

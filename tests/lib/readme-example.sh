@@ -2,7 +2,8 @@
 # Build the example program of the README's libshmap section as it stands
 # (cc example.c $(pkg-config --cflags --libs shmap), PKG_CONFIG_PATH=lib)
 # and run it against a fresh memory-backed mount, insisting that it and
-# the daemon exit 0.
+# the daemon exit 0. With INSTALLED=DESTDIR (a `make install-lib
+# PREFIX=/usr DESTDIR=...` tree), build against that installed copy.
 #   tests/lib/readme-example.sh [FILE]   (default README.md, else
 #                                         lib/README-section.md)
 set -eu
@@ -45,7 +46,16 @@ if [ ! -s "$tmp/example.c" ]; then
 fi
 echo "readme-example: the example from $file"
 
-flags=$(PKG_CONFIG_PATH=lib pkg-config --cflags --libs shmap)
+installed=${INSTALLED:-}
+if [ -n "$installed" ]; then
+	flags=$(PKG_CONFIG_SYSROOT_DIR=$installed \
+		PKG_CONFIG_LIBDIR=$installed/usr/lib/pkgconfig \
+		pkg-config --cflags --libs shmap)
+	export LD_LIBRARY_PATH=$installed/usr/lib
+	echo "readme-example: built against $installed: $flags"
+else
+	flags=$(PKG_CONFIG_PATH=lib pkg-config --cflags --libs shmap)
+fi
 # shellcheck disable=SC2086 # the flags are words
 cc -Wall -Wextra -Werror -o "$tmp/example" "$tmp/example.c" $flags
 
