@@ -422,8 +422,9 @@ def report(args, backends, results, mem, errors):
     notes = []
     for (tag, *rest), vals in results.items():
         if tag == "note":
-            notes.append("%s on %s: %s" % (rest[0], BACKENDS[rest[1]],
-                                           ", ".join(vals)))
+            uniq = sorted(set(vals))
+            notes.append("%s on %s: %s" % (rest[0], BACKENDS[rest[1]], ", ".join(
+                "%s (%d×)" % (v, vals.count(v)) for v in uniq)))
     text = ["# shmapfs benchmark results", "",
             "Machine: " + machine() + ".", "",
             ("Sizes: mapping %d MiB, sequential %d MiB, random %d MiB; "
