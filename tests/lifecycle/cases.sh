@@ -110,6 +110,25 @@ test_helper_options()
 
 # --- mounting with mount(8) -------------------------------------------------
 
+# mount -N: the helper mounts in another mount namespace, not in ours.
+test_mount_namespace()
+{
+	local mnt ns
+	mnt=$(newdir mnt)
+	unshare --mount --propagation private sleep 60 &
+	ns=$!
+	wait_for 5 "[ \"\$(readlink /proc/$ns/ns/mnt)\" != \"\$(readlink /proc/self/ns/mnt)\" ]" ||
+		fail "no new mount namespace"
+	must mount -N "$ns" -t shmapfs none "$mnt" -o size=4m
+	! is_mounted "$mnt" || fail "mounted in our namespace, not in $ns's"
+	grep -q " $mnt " "/proc/$ns/mountinfo" ||
+		fail "not mounted in the namespace of $ns"
+	DAEMON=$(daemon_pid "$mnt") || fail "no daemon"
+	must nsenter --target "$ns" --mount umount "$mnt"
+	expect_exit0 "$DAEMON"
+	kill "$ns"
+}
+
 test_mount_memory()
 {
 	local mnt
