@@ -8,8 +8,14 @@ passed=0
 failed=0
 failed_progs=""
 
+# Mounts of this run live under a directory of its own, so that clearing
+# what a crashed test left never touches another run's mounts.
+SHMAPFS_TEST_TMP=$(mktemp -d /tmp/shmapfs-run.XXXXXX)
+chmod 755 "$SHMAPFS_TEST_TMP"
+export SHMAPFS_TEST_TMP
+
 clear_leftovers() {
-	grep -o ' /tmp/shmapfs-test\.[^ ]*' /proc/mounts 2>/dev/null |
+	grep -o " $SHMAPFS_TEST_TMP/[^ ]*" /proc/mounts 2>/dev/null |
 		while read -r m; do umount -l "$m" 2>/dev/null; done
 }
 
@@ -34,6 +40,7 @@ for prog in "$@"; do
 	fi
 	clear_leftovers
 done
+rm -rf "$SHMAPFS_TEST_TMP"
 [ -n "$failed_progs" ] && echo "failed programs:$failed_progs"
 echo "$passed passed, $failed failed"
 [ -z "$failed_progs" ]

@@ -3,7 +3,7 @@
 # Each check_*.c is one Check program; tests/run-tests.sh runs them with a
 # time limit, clears any mount a crashed test left, and prints one summary.
 
-HARNESS_OBJ := $(BUILD)/tests/harness/mount.o
+HARNESS_OBJ := $(BUILD)/tests/harness/mount.o $(BUILD)/tests/harness/util.o
 UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/check_*.c))
 MOUNT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/check_*.c))
 TEST_HELPERS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/helpers/*.c))

@@ -39,7 +39,7 @@ int registry_getattr(struct registry *r, struct node *n, struct stat *st)
 }
 
 /* Change a regular file's size: the mapping object and the reservation. */
-static int resize_locked(struct registry *r, struct node *n, uint64_t size)
+int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 {
 	if (S_ISDIR(n->type))
 		return -EISDIR;
@@ -93,7 +93,7 @@ int registry_setattr(struct registry *r, struct node *n,
 	int res = 0;
 	pthread_rwlock_wrlock(&n->lock);
 	if (q->valid & SET_SIZE)
-		res = resize_locked(r, n, q->size);
+		res = node_resize_locked(r, n, q->size);
 	if (!res && (q->valid & SET_MODE)) {
 		res = backing_chmod(r, n, q->mode & 07777);
 		if (!res)

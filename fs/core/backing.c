@@ -124,7 +124,10 @@ int backing_create(struct registry *r, struct node *dir, const char *name,
 	if (r->memory_backed) {
 		if (!S_ISREG(n->type))
 			return 0;
-		int res = store_memfd_new(name, &n->store);
+		/* memfd names are for /proc only, and shorter than ours. */
+		char tag[64];
+		snprintf(tag, sizeof(tag), "shmapfs:%.48s", name);
+		int res = store_memfd_new(tag, &n->store);
 		if (res == 0)
 			res = backing_wrap_store(r, &n->store);
 		return res;

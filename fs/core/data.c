@@ -55,9 +55,16 @@ int registry_open(struct registry *r, struct node *n, int flags)
 	int res = S_ISREG(n->type) ? ensure_store(r, n) : 0;
 	if (res < 0)
 		return res;
-	pthread_rwlock_rdlock(&n->lock);
+	/* O_TRUNC arrives here (atomic_o_trunc), not as a setattr. */
+	int trunc = writing && (flags & O_TRUNC) && S_ISREG(n->type);
+	if (trunc)
+		pthread_rwlock_wrlock(&n->lock);
+	else
+		pthread_rwlock_rdlock(&n->lock);
 	if (writing && n->protect != SHMAP_PROTECT_READWRITE)
 		res = -EACCES;
+	if (!res && trunc && n->size)
+		res = node_resize_locked(r, n, 0);
 	pthread_rwlock_unlock(&n->lock);
 	if (res < 0)
 		return res;

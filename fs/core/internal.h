@@ -122,6 +122,8 @@ int xattr_set_local(struct node *n, const char *name, const void *value,
 
 /* attr.c */
 void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
+/* Resize a regular file, checking protection and capacity (lock held). */
+int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 
 /* backing.c */
 int backing_scan(struct registry *r);

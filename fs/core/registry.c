@@ -227,13 +227,26 @@ void node_free(struct registry *r, struct node *n)
 	free(n);
 }
 
-/* Free n if nothing refers to it any more: no name, no kernel reference,
- * no open handle. Called with registry.lock held. */
+/*
+ * Drop what nothing can reach any more. A mapping with no name and no open
+ * handle (views hold one) can never be read again: free its memory now, as
+ * tmpfs does, though the kernel may keep the inode a while. The node itself
+ * goes once the kernel forgets it too. Called with registry.lock held.
+ */
 void node_put_locked(struct registry *r, struct node *n)
 {
-	if (n == r->root || n->aliases || n->lookups || n->opens)
+	if (n == r->root || n->aliases || n->opens)
 		return;
-	node_free(r, n);
+	if (n->store) {
+		pthread_rwlock_wrlock(&n->lock);
+		cap_release(r, n->size, 0);
+		n->size = 0;
+		store_destroy(n->store);
+		n->store = NULL;
+		pthread_rwlock_unlock(&n->lock);
+	}
+	if (!n->lookups)
+		node_free(r, n);
 }
 
 struct node *registry_root(struct registry *r)

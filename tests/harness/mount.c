@@ -40,8 +40,7 @@ const char *tmount_daemon(void)
 
 static const char *join(char *buf, const char *dir, const char *rel)
 {
-	int n = snprintf(buf, PATH_MAX, "%s%s%s", dir, rel[0] ? "/" : "",
-			 rel);
+	int n = snprintf(buf, PATH_MAX, "%s%s%s", dir, rel[0] ? "/" : "", rel);
 	if (n < 0 || n >= PATH_MAX) {
 		fprintf(stderr, "harness: path too long: %s/%s\n", dir, rel);
 		abort();
@@ -200,8 +199,11 @@ int tmount_start(struct tmount *m, int file_backed, const char *opts)
 {
 	memset(m, 0, sizeof(*m));
 	m->pid = -1;
-	snprintf(m->root, sizeof(m->root), "/tmp/shmapfs-test.XXXXXX");
-	if (!mkdtemp(m->root))
+	const char *tmp = getenv("SHMAPFS_TEST_TMP");
+	snprintf(m->root, sizeof(m->root), "%s/shmapfs-test.XXXXXX",
+		 tmp && *tmp ? tmp : "/tmp");
+	/* Readable by all: tests run some steps as other users. */
+	if (!mkdtemp(m->root) || chmod(m->root, 0755) < 0)
 		return -errno;
 	join(m->mnt, m->root, "mnt");
 	join(m->log, m->root, "daemon.log");

@@ -1,7 +1,8 @@
 /*
  * Test harness: mount a real shmapfs for one test and take it down again.
  *
- * tmount_start() makes a temporary directory (/tmp/shmapfs-test.XXXXXX)
+ * tmount_start() makes a temporary directory ($SHMAPFS_TEST_TMP, else /tmp,
+ * /shmapfs-test.XXXXXX)
  * holding the mountpoint "mnt" and, for a file-backed mount, the backing
  * directory "backing"; it starts the daemon in the foreground as a child
  * (the binary named by $SHMAPFS_BIN, else fs/shmapfs) and waits, at most
