@@ -254,6 +254,44 @@ START_TEST(create_races_create_and_open)
 }
 END_TEST
 
+/* Exclusive creators of the same names: exactly one wins each. */
+static int *winners;
+
+static int excl_child(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < ROUNDS; r++) {
+		char name[32];
+		snprintf(name, sizeof(name), "excl/%d", r);
+		shmap_t *m;
+		int err =
+		    shmap_create(name, 4096, SHMAP_READWRITE, SHMAP_EXCL, &m);
+		if (err == -EEXIST)
+			continue;
+		if (err)
+			return 10;
+		__atomic_add_fetch(&winners[r], 1, __ATOMIC_SEQ_CST);
+		shmap_close(m);
+	}
+	return 0;
+}
+
+START_TEST(exclusive_create_has_one_winner)
+{
+	winners = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(winners, MAP_FAILED);
+	pid_t pids[RACERS];
+	for (int i = 0; i < RACERS; i++)
+		pids[i] = lt_fork(excl_child, NULL);
+	for (int i = 0; i < RACERS; i++)
+		ck_assert_int_eq(lt_wait(pids[i], 30000), 0);
+	for (int r = 0; r < ROUNDS; r++)
+		ck_assert_int_eq(winners[r], 1);
+	munmap(winners, 4096);
+}
+END_TEST
+
 /* Send one descriptor over a Unix socket. */
 static int send_fd(int sock, int fd)
 {
@@ -407,6 +445,7 @@ static Suite *mapping_suite(void)
 	tcase_add_test(tc, protection_is_enforced);
 	tcase_add_test(tc, unlink_and_close);
 	tcase_add_test(tc, create_races_create_and_open);
+	tcase_add_test(tc, exclusive_create_has_one_winner);
 	tcase_add_test(tc, from_fd_over_scm_rights);
 	tcase_add_test(tc, from_fd_checks_its_descriptor);
 	suite_add_tcase(s, tc);

@@ -13,7 +13,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/seccomp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +109,42 @@ START_TEST(sem_counts)
 	ck_assert_int_eq(shmap_sem_timedwait(s, &past), 0);
 	ck_assert_int_eq(shmap_sem_value(s, &v), 0);
 	ck_assert_uint_eq(v, 4);
+	ck_assert_int_eq(shmap_sem_close(s), 0);
+}
+END_TEST
+
+/*
+ * Uncontended waits and posts are atomic operations on the shared page:
+ * under seccomp strict mode (read, write, exit and sigreturn only) any
+ * other system call kills the child with SIGKILL.
+ */
+static int no_syscall_child(void *arg)
+{
+	shmap_sem_t *s = arg;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+		return 10;
+	int bad = 0;
+	for (int i = 0; i < 1000; i++) {
+		bad |= shmap_sem_wait(s) | shmap_sem_post(s);
+		bad |= shmap_sem_trywait(s) | shmap_sem_post(s);
+		struct timespec past = {1, 0};
+		bad |= shmap_sem_timedwait(s, &past) | shmap_sem_post(s);
+	}
+	unsigned v = 0;
+	bad |= shmap_sem_value(s, &v) | (v != 1);
+	/* exit, not exit_group: strict mode allows only the former. */
+	syscall(SYS_exit, bad ? 11 : 0);
+	return 12;
+}
+
+START_TEST(sem_uncontended_makes_no_system_call)
+{
+	shmap_sem_t *s;
+	ck_assert_int_eq(shmap_sem_open("s", 1, 0, &s), 0);
+	ck_assert_int_eq(lt_wait(lt_fork(no_syscall_child, s), 10000), 0);
+	unsigned v;
+	ck_assert_int_eq(shmap_sem_value(s, &v), 0);
+	ck_assert_uint_eq(v, 1);
 	ck_assert_int_eq(shmap_sem_close(s), 0);
 }
 END_TEST
@@ -238,6 +277,7 @@ static Suite *sem_suite(void)
 	tcase_add_test(tc, sem_open_creates_or_opens);
 	tcase_add_test(tc, sem_rejects_bad_arguments);
 	tcase_add_test(tc, sem_counts);
+	tcase_add_test(tc, sem_uncontended_makes_no_system_call);
 	tcase_add_test(tc, sem_timedwait_times_out);
 	tcase_add_test(tc, sem_wait_is_woken_by_another_process);
 	tcase_add_test(tc, sem_as_mutex_for_four_processes);
