@@ -1,0 +1,534 @@
+/*
+ * Mount tests of mappings (issue 2, behaviours 2-9): one locked mapping
+ * object per name, coherent views across processes and open/close cycles,
+ * serialized writes, durability, protection, unlinked-but-open mappings,
+ * capacity, and hostile requests.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "mount.h"
+#include "util.h"
+
+#define MB (1 << 20)
+
+static struct tmount m;
+
+static void mount_memory(void)
+{
+	ck_assert_int_eq(tmount_start(&m, 0, "size=32m,allow_other"), 0);
+}
+
+static void mount_file(void)
+{
+	ck_assert_int_eq(tmount_start(&m, 1, "allow_other"), 0);
+}
+
+static void unmount(void)
+{
+	ck_assert_int_eq(tmount_stop(&m), 0);
+}
+
+static const char *P(const char *rel)
+{
+	return tmount_path(&m, rel);
+}
+
+static int new_mapping(const char *rel, off_t size)
+{
+	int fd = open(P(rel), O_RDWR | O_CREAT, 0666);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, size), 0);
+	return fd;
+}
+
+static char *map_shared(int fd, size_t len)
+{
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
+}
+
+/* Behaviour 3: stores through one view are seen at once by the others,
+ * by read() in a third process, and writes are seen by the views. */
+static int child_store(void *arg)
+{
+	int fd = open(arg, O_RDWR);
+	if (fd < 0)
+		return 1;
+	char *p = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return 2;
+	memcpy(p + 4096, "from-child", 10);
+	/* Wait (bounded) for the parent's answer through the view. */
+	for (int i = 0; i < 5000 && memcmp(p + 100, "answer", 6); i++)
+		usleep(1000);
+	return memcmp(p + 100, "answer", 6) ? 3 : 0;
+}
+
+static int child_open_close(void *arg)
+{
+	for (int i = 0; i < 50; i++) {
+		int fd = open(arg, O_RDWR);
+		if (fd < 0)
+			return 1;
+		char c;
+		if (pread(fd, &c, 1, 0) != 1)
+			return 2;
+		close(fd);
+	}
+	return 0;
+}
+
+START_TEST(coherent_views)
+{
+	int fd = new_mapping("m", 8192);
+	char *p = map_shared(fd, 8192);
+	strcpy(p, "parent");
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(child_store((void *)P("m")));
+	for (int i = 0; i < 5000 && memcmp(p + 4096, "from-child", 10); i++)
+		usleep(1000);
+	ck_assert_mem_eq(p + 4096, "from-child", 10);
+	memcpy(p + 100, "answer", 6);
+	ck_assert_int_eq(twait(pid, 10000), 0);
+	/* read() by another process sees the stores, no msync needed. */
+	char back[16];
+	int rd = open(P("m"), O_RDONLY);
+	ck_assert_int_eq(pread(rd, back, 10, 4096), 10);
+	ck_assert_mem_eq(back, "from-child", 10);
+	/* write() is seen by the view at once. */
+	ck_assert_int_eq(tsh(10, "printf written > '%s'", P("w")), 0);
+	ck_assert_int_eq(tsh(10,
+			     "dd if='%s' of='%s' bs=7 count=1 seek=2 "
+			     "oflag=seek_bytes conv=notrunc status=none",
+			     P("w"), P("m")),
+			 0);
+	ck_assert_mem_eq(p + 2, "written", 7);
+	/* Other processes opening and closing it drop nothing. */
+	memcpy(p + 5000, "kept", 4);
+	ck_assert_int_eq(in_child(child_open_close, (void *)P("m"), -1, -1, 20),
+			 0);
+	ck_assert_mem_eq(p + 5000, "kept", 4);
+	ck_assert_int_eq(pread(rd, back, 4, 5000), 4);
+	ck_assert_mem_eq(back, "kept", 4);
+	/* cat sees the same bytes. */
+	ck_assert_int_eq(tsh(10, "cat '%s' | grep -q from-child", P("m")), 0);
+	munmap(p, 8192);
+	close(rd);
+	close(fd);
+}
+END_TEST
+
+/* Behaviour 4: whole records, never mixed, from concurrent writers. */
+#define RECORD	(1536 * 1024) /* over max_write: several requests */
+#define RECORDS 3
+#define WRITERS 4
+#define ROUNDS	12
+
+static int writer(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	char *buf = malloc(RECORD);
+	int fd = open(P("rec"), O_WRONLY);
+	if (!buf || fd < 0)
+		return 1;
+	memset(buf, 'A' + id, RECORD);
+	for (int round = 0; round < ROUNDS; round++) {
+		off_t off = (off_t)((round + id) % RECORDS) * RECORD;
+		if (pwrite(fd, buf, RECORD, off) != RECORD)
+			return 2;
+	}
+	close(fd);
+	free(buf);
+	return 0;
+}
+
+static int truncator(void *arg)
+{
+	(void)arg;
+	int fd = open(P("rec"), O_WRONLY);
+	for (int i = 0; i < ROUNDS; i++) {
+		if (ftruncate(fd, RECORD / 2) < 0 ||
+		    ftruncate(fd, (off_t)RECORDS * RECORD) < 0)
+			return 1;
+		usleep(2000);
+	}
+	close(fd);
+	return 0;
+}
+
+static void check_records(int with_truncate)
+{
+	char *buf = malloc(RECORD);
+	int fd = open(P("rec"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	for (int r = 0; r < RECORDS; r++) {
+		ck_assert_int_eq(pread(fd, buf, RECORD, (off_t)r * RECORD),
+				 RECORD);
+		/* A record is wholly one writer's; with a truncate in the
+		 * mix, zeroes may stand where the truncate came last. */
+		char first = buf[0];
+		ck_assert(first >= 'A' || (with_truncate && first == 0));
+		size_t i = 0;
+		while (i < RECORD && buf[i] == first)
+			i++;
+		if (with_truncate && first != 0 && i == RECORD / 2) {
+			while (i < RECORD && buf[i] == 0)
+				i++;
+		}
+		ck_assert_msg(i == RECORD, "record %d torn at byte %zu", r, i);
+	}
+	close(fd);
+	free(buf);
+}
+
+static void run_writers(int with_truncate)
+{
+	int fd = new_mapping("rec", (off_t)RECORDS * RECORD);
+	close(fd);
+	pid_t pids[WRITERS + 1];
+	for (int i = 0; i < WRITERS; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0)
+			_exit(writer((void *)(intptr_t)i));
+	}
+	if (with_truncate) {
+		pids[WRITERS] = fork();
+		if (pids[WRITERS] == 0)
+			_exit(truncator(NULL));
+	}
+	for (int i = 0; i < WRITERS + with_truncate; i++)
+		ck_assert_int_eq(twait(pids[i], 60000), 0);
+	check_records(with_truncate);
+}
+
+START_TEST(serialized_writes)
+{
+	run_writers(0);
+}
+END_TEST
+
+START_TEST(truncate_never_tears_a_write)
+{
+	run_writers(1);
+}
+END_TEST
+
+/* Behaviour 5: msync and fsync make data durable in the backing file;
+ * after unmount everything is there and a new mount shows it. */
+START_TEST(durability)
+{
+	int fd = new_mapping("d", 3 * 4096);
+	char *p = map_shared(fd, 3 * 4096);
+	memcpy(p, "synced-view", 11);
+	ck_assert_int_eq(msync(p, 4096, MS_SYNC), 0);
+	char back[16];
+	ck_assert_int_eq(get_file(tmount_bpath(&m, "d"), back, 11), 11);
+	ck_assert_mem_eq(back, "synced-view", 11);
+	ck_assert_int_eq(pwrite(fd, "synced-write", 12, 4096), 12);
+	ck_assert_int_eq(fsync(fd), 0);
+	int bfd = open(tmount_bpath(&m, "d"), O_RDONLY);
+	ck_assert_int_eq(pread(bfd, back, 12, 4096), 12);
+	ck_assert_mem_eq(back, "synced-write", 12);
+	close(bfd);
+	/* Stores with no msync at all, still mapped at unmount time... */
+	memcpy(p + 8192, "unsynced", 8);
+	munmap(p, 3 * 4096);
+	close(fd);
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	ck_assert_int_eq(get_file(tmount_bpath(&m, "d"), back, 16), 16);
+	bfd = open(tmount_bpath(&m, "d"), O_RDONLY);
+	ck_assert_int_eq(pread(bfd, back, 8, 8192), 8);
+	ck_assert_mem_eq(back, "unsynced", 8);
+	close(bfd);
+	/* ...and a new mount shows it all. */
+	ck_assert_int_eq(tmount_restart(&m, "allow_other"), 0);
+	fd = open(P("d"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, back, 11, 0), 11);
+	ck_assert_mem_eq(back, "synced-view", 11);
+	ck_assert_int_eq(pread(fd, back, 8, 8192), 8);
+	ck_assert_mem_eq(back, "unsynced", 8);
+	close(fd);
+}
+END_TEST
+
+/* Behaviour 2: the daemon holds each backing file locked; a backing
+ * file locked by someone else is refused with EBUSY, until released. */
+START_TEST(backing_files_locked)
+{
+	int fd = new_mapping("l", 4096);
+	int bfd = open(tmount_bpath(&m, "l"), O_RDONLY);
+	ck_assert_int_eq(flock(bfd, LOCK_EX | LOCK_NB), -1);
+	ck_assert_int_eq(errno, EWOULDBLOCK);
+	close(bfd);
+	close(fd);
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	/* Released at unmount. */
+	bfd = open(tmount_bpath(&m, "l"), O_RDONLY);
+	ck_assert_int_eq(flock(bfd, LOCK_EX | LOCK_NB), 0);
+	/* Held by us across a mount: the mapping is refused. */
+	ck_assert_int_eq(tmount_restart(&m, "allow_other"), 0);
+	ck_assert_int_eq(open(P("l"), O_RDWR), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	ck_assert_int_eq(flock(bfd, LOCK_UN), 0);
+	fd = open(P("l"), O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	close(bfd);
+}
+END_TEST
+
+/* Behaviour 6: protection, enforced at open for root too. */
+static int set_protect(const char *rel, const char *p)
+{
+	return setxattr(P(rel), "user.shmap.protect", p, strlen(p), 0) < 0
+		   ? -errno
+		   : 0;
+}
+
+static int other_sets_protect(void *arg)
+{
+	return set_protect(arg, "readwrite") == -EPERM ? 0 : 1;
+}
+
+START_TEST(protection)
+{
+	int fd = new_mapping("p", 4096);
+	ck_assert_int_eq(pwrite(fd, "original", 8, 0), 8);
+	close(fd);
+	char val[32] = {0};
+	ck_assert_int_eq(getxattr(P("p"), "user.shmap.protect", val, 32), 9);
+	ck_assert_str_eq(val, "readwrite");
+	ck_assert_int_eq(set_protect("p", "readonly"), 0);
+	ck_assert_int_eq(open(P("p"), O_RDWR), -1);
+	ck_assert_int_eq(errno, EACCES);
+	ck_assert_int_eq(open(P("p"), O_WRONLY | O_TRUNC), -1);
+	ck_assert_int_eq(errno, EACCES);
+	ck_assert_int_eq(truncate(P("p"), 0), -1);
+	ck_assert_int_eq(errno, EACCES);
+	fd = open(P("p"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	char *ro = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(ro, MAP_FAILED);
+	ck_assert_mem_eq(ro, "original", 8);
+	/* writecopy: private copy-on-write views, the mapping unchanged. */
+	ck_assert_int_eq(set_protect("p", "writecopy"), 0);
+	ck_assert_int_eq(open(P("p"), O_RDWR), -1);
+	ck_assert_int_eq(errno, EACCES);
+	char *cow =
+	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	ck_assert_ptr_ne(cow, MAP_FAILED);
+	memcpy(cow, "modified", 8);
+	ck_assert_mem_eq(ro, "original", 8);
+	ck_assert_int_eq(pread(fd, val, 8, 0), 8);
+	ck_assert_mem_eq(val, "original", 8);
+	ck_assert_int_eq(set_protect("p", "bogus"), -EINVAL);
+	/* Only the owner (or root) sets it. */
+	ck_assert_int_eq(chmod(P("p"), 0666), 0);
+	ck_assert_int_eq(in_child(other_sets_protect, "p", 4321, 4321, 10), 0);
+	ck_assert_int_eq(set_protect("p", "readwrite"), 0);
+	int rw = open(P("p"), O_RDWR);
+	ck_assert_int_ge(rw, 0);
+	close(rw);
+	munmap(ro, 4096);
+	munmap(cow, 4096);
+	close(fd);
+}
+END_TEST
+
+START_TEST(protection_persists)
+{
+	int fd = new_mapping("p", 4096);
+	close(fd);
+	ck_assert_int_eq(set_protect("p", "readonly"), 0);
+	char val[32] = {0};
+	ck_assert_int_eq(
+	    getxattr(tmount_bpath(&m, "p"), "user.shmap.protect", val, 32), 8);
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	ck_assert_int_eq(tmount_restart(&m, "allow_other"), 0);
+	ck_assert_int_eq(open(P("p"), O_RDWR), -1);
+	ck_assert_int_eq(errno, EACCES);
+}
+END_TEST
+
+/* Behaviour 7: an unlinked mapping lives while a handle or view does. */
+START_TEST(unlinked_mapping_lives_on)
+{
+	struct statfs sf0, sf;
+	ck_assert_int_eq(statfs(P(""), &sf0), 0);
+	int fd = new_mapping("u", 4 * MB);
+	char *p = map_shared(fd, 4 * MB);
+	memset(p, 'u', 4 * MB);
+	ck_assert_int_eq(unlink(P("u")), 0);
+	ck_assert_int_eq(access(P("u"), F_OK), -1);
+	close(fd);
+	/* Shared with a child through fork: still one mapping. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		p[MB] = 'c';
+		_exit(0);
+	}
+	ck_assert_int_eq(twait(pid, 10000), 0);
+	ck_assert_int_eq(p[MB], 'c');
+	ck_assert_int_eq(p[3 * MB], 'u');
+	ck_assert_int_eq(statfs(P(""), &sf), 0);
+	ck_assert_int_eq(sf0.f_bfree - sf.f_bfree, 4 * MB / sf.f_bsize);
+	munmap(p, 4 * MB);
+	/* The last view gone, the memory is freed (bounded wait: the
+	 * kernel releases the file asynchronously). */
+	for (int i = 0; i < 200 && sf.f_bfree != sf0.f_bfree; i++) {
+		usleep(10000);
+		ck_assert_int_eq(statfs(P(""), &sf), 0);
+	}
+	ck_assert_int_eq(sf.f_bfree, sf0.f_bfree);
+}
+END_TEST
+
+START_TEST(unlinked_backing_file_removed)
+{
+	int fd = new_mapping("u", 8192);
+	char *p = map_shared(fd, 8192);
+	ck_assert_int_eq(unlink(P("u")), 0);
+	ck_assert_int_eq(access(tmount_bpath(&m, "u"), F_OK), -1);
+	strcpy(p, "still here");
+	ck_assert_int_eq(msync(p, 8192, MS_SYNC), 0);
+	char back[16];
+	ck_assert_int_eq(pread(fd, back, 10, 0), 10);
+	ck_assert_mem_eq(back, "still here", 10);
+	munmap(p, 8192);
+	close(fd);
+}
+END_TEST
+
+/* Behaviour 8: capacity. */
+static int store_past_end(void *arg)
+{
+	(void)arg;
+	int fd = open(P("small"), O_RDWR);
+	char *v = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (v == MAP_FAILED)
+		return 1;
+	v[0] = 1;    /* inside the mapping: fine */
+	v[4096] = 1; /* past its end: SIGBUS, as on any file */
+	return 0;
+}
+
+START_TEST(capacity)
+{
+	int keep = new_mapping("keep", MB);
+	ck_assert_int_eq(pwrite(keep, "precious", 8, 0), 8);
+	int fd = open(P("big"), O_RDWR | O_CREAT, 0644);
+	ck_assert_int_eq(ftruncate(fd, 64 * MB), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	ck_assert_int_eq(fallocate(fd, 0, 0, 64 * MB), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	char *buf = calloc(1, MB);
+	int err = 0;
+	for (int i = 0; i < 40 && !err; i++)
+		if (write(fd, buf, MB) < 0)
+			err = errno;
+	ck_assert_int_eq(err, ENOSPC);
+	free(buf);
+	/* Within the capacity, everything keeps working. */
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(ftruncate(fd, 16 * MB), 0);
+	char back[8];
+	ck_assert_int_eq(pread(keep, back, 8, 0), 8);
+	ck_assert_mem_eq(back, "precious", 8);
+	close(fd);
+	close(keep);
+	/* A view cannot reach past the capacity: only past the end of
+	 * its file, and that is SIGBUS on every filesystem. */
+	int small = new_mapping("small", 4096);
+	close(small);
+	ck_assert_int_eq(child_signal(store_past_end, NULL, 10), SIGBUS);
+}
+END_TEST
+
+/* Behaviour 9: requests a client can make that no file should take. */
+START_TEST(hostile_requests)
+{
+	int fd = new_mapping("h", 4096);
+	char b[16];
+	ck_assert_int_eq(pread(fd, b, 8, INT64_MAX - 8), 0);
+	ck_assert_int_eq(pread(fd, b, 16, INT64_MAX - 8), -1); /* VFS: EINVAL */
+	ck_assert_int_eq(pwrite(fd, "x", 1, INT64_MAX), -1);
+	ck_assert_int_eq(pwrite(fd, "x", 1, -1), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(fallocate(fd, 0x40 /* unknown */, 0, 10), -1);
+	ck_assert_int_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 10), -1);
+	ck_assert_int_eq(ftruncate(fd, INT64_MAX), -1);
+	char huge[70000];
+	memset(huge, 'v', sizeof(huge));
+	ck_assert_int_eq(setxattr(P("h"), "user.big", huge, sizeof(huge), 0),
+			 -1);
+	ck_assert_int_eq(setxattr(P("h"), "trusted.x", "v", 1, 0), -1);
+	ck_assert_int_eq(getxattr(P("h"), "user.none", b, 16), -1);
+	ck_assert_int_eq(errno, ENODATA);
+	ck_assert_int_eq(getxattr(P("h"), "user.shmap.protect", b, 2), -1);
+	ck_assert_int_eq(errno, ERANGE);
+	ck_assert_int_eq(mknod(P("x"), S_IFMT | 0644, 0), -1);
+	ck_assert_int_eq(rename(P("h"), P("")), -1);
+	/* ... and the daemon still serves. */
+	ck_assert_int_eq(pwrite(fd, "alive", 5, 0), 5);
+	ck_assert_int_eq(pread(fd, b, 5, 0), 5);
+	ck_assert_mem_eq(b, "alive", 5);
+	close(fd);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("mapping");
+	TCase *mem = tcase_create("memory");
+	tcase_add_checked_fixture(mem, mount_memory, unmount);
+	tcase_set_timeout(mem, 120);
+	tcase_add_test(mem, coherent_views);
+	tcase_add_test(mem, serialized_writes);
+	tcase_add_test(mem, truncate_never_tears_a_write);
+	tcase_add_test(mem, protection);
+	tcase_add_test(mem, unlinked_mapping_lives_on);
+	tcase_add_test(mem, capacity);
+	tcase_add_test(mem, hostile_requests);
+	suite_add_tcase(s, mem);
+
+	TCase *file = tcase_create("file-backed");
+	tcase_add_checked_fixture(file, mount_file, unmount);
+	tcase_set_timeout(file, 120);
+	tcase_add_test(file, coherent_views);
+	tcase_add_test(file, serialized_writes);
+	tcase_add_test(file, durability);
+	tcase_add_test(file, backing_files_locked);
+	tcase_add_test(file, protection);
+	tcase_add_test(file, protection_persists);
+	tcase_add_test(file, unlinked_backing_file_removed);
+	tcase_add_test(file, hostile_requests);
+	suite_add_tcase(s, file);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
