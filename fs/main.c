@@ -360,8 +360,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	int code = EXIT_OK;
 	struct fuse_session *se = new_session(cl, &fs);
 	if (!se) {
-		fprintf(stderr, "shmapfs: bad mount options\n");
-		code = EXIT_USAGE;
+		code = EXIT_USAGE; /* libfuse said which option, in one line */
 	} else if (fuse_session_mount(se, cl->mountpoint) != 0) {
 		fprintf(stderr, "shmapfs: cannot mount on %s\n",
 			cl->mountpoint);
