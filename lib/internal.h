@@ -17,9 +17,10 @@
 #define SHMAP__XATTR_BASE    "user.shmap.base"
 
 struct shmap {
-	int fd;	     /* owned; O_RDWR for SHMAP_WRITE, else O_RDONLY */
-	int access;  /* SHMAP_READ, SHMAP_WRITE or SHMAP_COPY */
-	int existed; /* 1 if shmap_create found it there already */
+	int fd;		/* owned; O_RDWR for SHMAP_WRITE, else O_RDONLY */
+	int access;	/* SHMAP_READ, SHMAP_WRITE or SHMAP_COPY */
+	int existed;	/* 1 if shmap_create found it there already */
+	uintptr_t base; /* the agreed base once known, else 0; atomic */
 };
 
 /*

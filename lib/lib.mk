@@ -4,6 +4,7 @@
 #
 #   make check-lib         Check tests against a real mount (each build)
 #   make check-lib-tsan    the thread test under ThreadSanitizer (clang)
+#   make bench-lib         a small benchmark of the library
 #   make check-lib-readme  build and run the README example program, and
 #                          check that the man page renders cleanly
 
@@ -52,6 +53,16 @@ $(BUILD)/tests/lib/check_%: $(BUILD)/tests/lib/check_%.o $(LIB_TEST_OBJS) \
 check-lib: $(LIB_TESTS) $(SHMAPFS) $(LIBSHMAP_SO)
 	SHMAPFS_BIN=$(SHMAPFS) LIBSHMAP_SO=$(LIBSHMAP_SO) \
 		tests/run-tests.sh $(LIB_TESTS)
+
+# make bench-lib: what semaphores, creation and views cost on a mount.
+BENCH_LIB := $(BUILD)/tests/lib/bench_lib
+$(BENCH_LIB): $(BUILD)/tests/lib/bench_lib.o $(BUILD)/tests/harness/mount.o \
+		$(LIBSHMAP_A)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+.PHONY: bench-lib
+bench-lib: $(BENCH_LIB) $(SHMAPFS)
+	SHMAPFS_BIN=$(SHMAPFS) $(BENCH_LIB)
 
 # ThreadSanitizer: one test (threads creating, mapping, unmapping at
 # once) with the library and harness built by clang -fsanitize=thread.

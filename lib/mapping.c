@@ -151,10 +151,10 @@ static int open_path(const char *path, int access, shmap_t **out)
 		err = -errno;
 	else if (!S_ISREG(st.st_mode))
 		err = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-	else
+	else if (access == SHMAP_WRITE)
 		err = shmap__protection(fd, &prot);
 	/* The daemon enforces this at open; check too for other filesystems. */
-	if (!err && access == SHMAP_WRITE && prot != SHMAP_READWRITE)
+	if (!err && prot != SHMAP_READWRITE)
 		err = -EACCES;
 	if (!err)
 		err = new_handle(fd, access, 0, out);

@@ -223,10 +223,14 @@ int shmap_map_at(shmap_t *m, uint64_t offset, size_t length, int access,
 	int err = check_view(m, offset, &length, access);
 	if (err)
 		return err;
-	uintptr_t base;
-	err = agree_base(m, hint, &base);
-	if (err)
-		return err;
+	/* Once agreed, a base never changes: ask the daemon only once. */
+	uintptr_t base = __atomic_load_n(&m->base, __ATOMIC_RELAXED);
+	if (!base) {
+		err = agree_base(m, hint, &base);
+		if (err)
+			return err;
+		__atomic_store_n(&m->base, base, __ATOMIC_RELAXED);
+	}
 	if (base + offset < base)
 		return -EADDRINUSE;
 	return do_map(m, (void *)(base + offset), 1, offset, length, access,
