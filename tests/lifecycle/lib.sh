@@ -123,7 +123,8 @@ lc_mount()
 	shift
 	must mount "$@"
 	is_mounted "$mnt" || fail "mount $* returned 0 but $mnt is not mounted"
-	DAEMON=$(daemon_pid "$mnt") || fail "no daemon found for $mnt"
+	DAEMON=$(daemon_pid "$mnt") ||
+		fail "no daemon found for $mnt: $(ps -eo pid,ppid,comm,args | grep -F "$mnt")"
 }
 
 # A fresh directory under LC_ROOT.
