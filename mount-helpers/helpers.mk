@@ -18,7 +18,8 @@ HELPERS_UNITS := mount-helpers/run-shmap.mount
 
 # Every file install puts down, without DESTDIR: uninstall removes these.
 HELPERS_FILES := $(BINDIR)/shmapfs $(MAN8DIR)/shmapfs.8 \
-	$(MAN8DIR)/mount.shmapfs.8 $(SBINDIR)/mount.shmapfs \
+	$(MAN8DIR)/mount.shmapfs.8 $(MAN8DIR)/mount.fuse.shmapfs.8 \
+	$(SBINDIR)/mount.shmapfs \
 	$(SBINDIR)/mount.fuse.shmapfs \
 	$(addprefix $(SYSTEMDUNITDIR)/,$(notdir $(HELPERS_UNITS)))
 
@@ -32,6 +33,7 @@ install-helpers: all
 	if [ -f fs/shmapfs.8 ]; then \
 		install -m 0644 fs/shmapfs.8 $(DESTDIR)$(MAN8DIR)/shmapfs.8; fi
 	install -m 0644 mount-helpers/mount.shmapfs.8 $(DESTDIR)$(MAN8DIR)
+	ln -sf mount.shmapfs.8 $(DESTDIR)$(MAN8DIR)/mount.fuse.shmapfs.8
 	sed 's|^installed_daemon=$$|installed_daemon=$(BINDIR)/shmapfs|' \
 		mount-helpers/mount.shmapfs >$(DESTDIR)$(SBINDIR)/mount.shmapfs
 	chmod 0755 $(DESTDIR)$(SBINDIR)/mount.shmapfs

@@ -34,6 +34,7 @@ install_roundtrip()
 	(cd "$dest" && find . ! -type d | sed 's|^\.||' | sort) >"$LC_ROOT/list"
 	note "installed: $(tr '\n' ' ' <"$LC_ROOT/list")"
 	for f in "$prefix/bin/shmapfs" "$prefix/share/man/man8/mount.shmapfs.8" \
+		"$prefix/share/man/man8/mount.fuse.shmapfs.8" \
 		/usr/sbin/mount.shmapfs /usr/sbin/mount.fuse.shmapfs \
 		/lib/systemd/system/run-shmap.mount; do
 		grep -qxF "$f" "$LC_ROOT/list" || fail "install did not put $f"
