@@ -106,8 +106,11 @@ ifeq ($(SANITIZE),)
 CHECKS += check-lib-tsan check-lib-readme
 endif
 
-# Install: the library, header, pkg-config file and man page.
+# Install: the library, header, pkg-config file and man page, with a
+# page per function that sources shmap.3 (so that man shmap_map works).
 LIB_DEST = $(DESTDIR)$(PREFIX)
+LIB_FUNCS := $(shell sed -n \
+	's/^SHMAP_EXPORT .*[ *]\(shmap_[a-z_]*\)([^)]*.*/\1/p' lib/shmap.h)
 .PHONY: install-lib uninstall-lib
 install-lib: $(LIBSHMAP_SO) $(LIBSHMAP_A)
 	install -d $(LIB_DEST)/lib/pkgconfig $(LIB_DEST)/include \
@@ -119,12 +122,16 @@ install-lib: $(LIBSHMAP_SO) $(LIBSHMAP_A)
 	$(call PC_SED,$(PREFIX),$${prefix}/lib,$${prefix}/include,) \
 		lib/shmap.pc.in > $(LIB_DEST)/lib/pkgconfig/shmap.pc
 	install -m 644 lib/shmap.3 $(LIB_DEST)/share/man/man3/
+	for f in $(LIB_FUNCS); do \
+		echo '.so man3/shmap.3' > $(LIB_DEST)/share/man/man3/$$f.3; \
+	done
 
 uninstall-lib:
 	rm -f $(LIB_DEST)/lib/$(LIBSHMAP_SONAME) $(LIB_DEST)/lib/libshmap.so \
 		$(LIB_DEST)/lib/libshmap.a $(LIB_DEST)/include/shmap.h \
 		$(LIB_DEST)/lib/pkgconfig/shmap.pc \
-		$(LIB_DEST)/share/man/man3/shmap.3
+		$(LIB_DEST)/share/man/man3/shmap.3 \
+		$(LIB_FUNCS:%=$(LIB_DEST)/share/man/man3/%.3)
 
 INSTALL_TARGETS += install-lib
 UNINSTALL_TARGETS += uninstall-lib
