@@ -268,6 +268,24 @@ START_TEST(sem_as_mutex_for_four_processes)
 }
 END_TEST
 
+/* A file-backed semaphore keeps its count across a remount. */
+START_TEST(sem_survives_remount)
+{
+	shmap_sem_t *s;
+	ck_assert_int_eq(shmap_sem_open("kept", 5, 0, &s), 0);
+	ck_assert_int_eq(shmap_sem_trywait(s), 0);
+	ck_assert_int_eq(shmap_sem_trywait(s), 0);
+	ck_assert_int_eq(shmap_sem_close(s), 0);
+	ck_assert_int_eq(tmount_unmount(&lt_mnt), 0);
+	ck_assert_int_eq(tmount_restart(&lt_mnt, NULL), 0);
+	ck_assert_int_eq(shmap_sem_open("kept", 9, SHMAP_NOCREATE, &s), 0);
+	unsigned v;
+	ck_assert_int_eq(shmap_sem_value(s, &v), 0);
+	ck_assert_uint_eq(v, 3);
+	ck_assert_int_eq(shmap_sem_close(s), 0);
+}
+END_TEST
+
 static Suite *sem_suite(void)
 {
 	Suite *s = suite_create("sem");
@@ -287,6 +305,7 @@ static Suite *sem_suite(void)
 	tcase_set_timeout(fb, 60);
 	tcase_add_checked_fixture(fb, lt_setup_file, lt_teardown);
 	tcase_add_test(fb, sem_as_mutex_for_four_processes);
+	tcase_add_test(fb, sem_survives_remount);
 	suite_add_tcase(s, fb);
 	return s;
 }
