@@ -10,7 +10,7 @@
 #   SHMAPFS_BIN  the daemon under test (absolute path)
 #   LC_STATUS    the reaper's file of "PID STATUS" lines: how every
 #                descendant of the test ended, detached daemons included
-#   LC_ROOT      this test's own temporary directory (/tmp/shmapfs-test.*)
+#   LC_ROOT      this test's own temporary directory (/tmp/shmapfs-lc.*)
 #   LC_TOP       the top of the source tree
 
 # Fail the test with a message (and the daemon logs we know of).
@@ -124,7 +124,7 @@ lc_mount()
 	must mount "$@"
 	is_mounted "$mnt" || fail "mount $* returned 0 but $mnt is not mounted"
 	DAEMON=$(daemon_pid "$mnt") ||
-		fail "no daemon found for $mnt: $(ps -eo pid,ppid,comm,args | grep -F "$mnt")"
+		fail "no daemon found for $mnt; processes: $(pgrep -af -- "$mnt")"
 }
 
 # A fresh directory under LC_ROOT.

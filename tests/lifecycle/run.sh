@@ -79,7 +79,9 @@ failed=0
 failed_names=""
 start=$(date +%s)
 for t in $tests; do
-	root=$(mktemp -d /tmp/shmapfs-test.lc.XXXXXX)
+	# Not /tmp/shmapfs-test.*: run-tests.sh clears mounts there after each
+	# program, and a concurrent run of the other tests would take ours.
+	root=$(mktemp -d /tmp/shmapfs-lc.XXXXXX)
 	status=$(mktemp /tmp/shmapfs-lc-status.XXXXXX)
 	log=$(mktemp /tmp/shmapfs-lc-log.XXXXXX)
 	t0=$(date +%s%N)
