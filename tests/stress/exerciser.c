@@ -582,6 +582,7 @@ struct coord {
 	struct report last[MAX_WORKERS];
 	uint64_t rng;
 	uint64_t resizes;
+	uint64_t drops; /* page-cache drops between phases */
 };
 
 static void kill_workers(struct coord *c)
@@ -648,14 +649,17 @@ static int resize_all(struct coord *c)
 	for (int f = 0; f < c->o->files; f++) {
 		size_t cur = c->sh->size[f], nsz = next_size(c, cur);
 		unsigned char *sh = shadow_of(c->o, c->sh, f);
+		const char *how = "ftruncate";
 		int r;
 		if (nsz == cur)
 			continue;
 		if (nsz > cur && rnd(&c->rng, 3) == 0) {
+			how = "fallocate";
 			r = fallocate(c->fd[f], 0, 0, (off_t)nsz);
 		} else if (rnd(&c->rng, 3) == 0) {
 			char path[PATH_MAX];
 			map_name(path, sizeof(path), c->o->dir, f);
+			how = "truncate";
 			r = truncate(path, (off_t)nsz);
 		} else {
 			r = ftruncate(c->fd[f], (off_t)nsz);
@@ -663,8 +667,8 @@ static int resize_all(struct coord *c)
 		if (r < 0) {
 			fprintf(stderr,
 				"exerciser: seed=%" PRIu64 " resizing map%d "
-				"from %zu to %zu: %s\n",
-				c->o->seed, f, cur, nsz, strerror(errno));
+				"from %zu to %zu with %s: %s\n",
+				c->o->seed, f, cur, nsz, how, strerror(errno));
 			return -1;
 		}
 		if (nsz < cur)
@@ -672,6 +676,31 @@ static int resize_all(struct coord *c)
 		c->sh->size[f] = nsz;
 		c->resizes++;
 	}
+	return 0;
+}
+
+/*
+ * Between phases, now and then: write everything back and drop the page
+ * cache of every mapping (no view is mapped then), so that the next checks
+ * read what the daemon holds rather than what the kernel kept.
+ */
+static int drop_caches(struct coord *c, int always)
+{
+	if (!always && rnd(&c->rng, 2))
+		return 0;
+	for (int f = 0; f < c->o->files; f++) {
+		int r = fsync(c->fd[f]);
+		if (!r)
+			r = posix_fadvise(c->fd[f], 0, 0, POSIX_FADV_DONTNEED);
+		if (r) {
+			fprintf(stderr,
+				"exerciser: seed=%" PRIu64 " dropping the "
+				"cache of map%d: %s\n",
+				c->o->seed, f, strerror(r < 0 ? errno : r));
+			return -1;
+		}
+	}
+	c->drops++;
 	return 0;
 }
 
@@ -843,6 +872,14 @@ static int create_maps(struct coord *c)
 				strerror(errno));
 			return -1;
 		}
+		struct stat st;
+		if (fstat(c->fd[f], &st) < 0 || st.st_size != 0) {
+			fprintf(stderr,
+				"exerciser: %s: open(O_TRUNC) left %lld "
+				"bytes\n",
+				path, (long long)st.st_size);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -945,8 +982,8 @@ static int run(struct coord *c, double *elapsed, uint64_t tot[4], int *phases)
 	long per_phase = o->phase_ops * o->workers;
 	int phase = 0;
 	for (;; phase++) {
-		if (resize_all(c) < 0 || send_all(c, phase) < 0 ||
-		    collect(c, phase) < 0)
+		if (resize_all(c) < 0 || drop_caches(c, 0) < 0 ||
+		    send_all(c, phase) < 0 || collect(c, phase) < 0)
 			return -1;
 		long done = (phase + 1) * per_phase;
 		if ((o->ops && done >= o->ops) ||
@@ -1009,6 +1046,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "exerciser: a worker did not exit cleanly\n");
 		return 1;
 	}
+	/* The final check reads what the daemon holds, not the cache. */
+	if (drop_caches(&c, 1) < 0)
+		return 1;
 	for (int f = 0; f < o.files; f++)
 		close(c.fd[f]);
 	uint64_t fbytes = 0;
@@ -1023,10 +1063,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("exerciser: ok seed=%" PRIu64 " %.1f s, %d phases, %" PRIu64
-	       " resizes, %" PRIu64 " operations, %" PRIu64
+	       " resizes, %" PRIu64 " cache drops, %" PRIu64
+	       " operations, %" PRIu64
 	       " checks (%.1f MiB compared), final check %.1f MiB, %" PRIu64
 	       " ZERO_RANGE refused (EOPNOTSUPP)\n",
-	       o.seed, elapsed, phases, c.resizes, tot[0], tot[1],
+	       o.seed, elapsed, phases, c.resizes, c.drops, tot[0], tot[1],
 	       tot[2] / 1048576.0, fbytes / 1048576.0, tot[3]);
 	return 0;
 }
