@@ -111,13 +111,14 @@ int shmap_create(const char *name, uint64_t size, int prot, unsigned flags,
 	    (flags & ~SHMAP_EXCL))
 		return -EINVAL;
 	char path[PATH_MAX];
-	int err = shmap__path(name, path);
+	size_t root;
+	int err = shmap__path(name, path, &root);
 	if (err)
 		return err;
 	struct create_args a = {size, prot};
 	for (int i = 0; i < CREATE_RETRIES; i++) {
 		int fd;
-		err = shmap__create_file(path, init_mapping, &a, &fd);
+		err = shmap__create_file(path, root, init_mapping, &a, &fd);
 		if (!err) {
 			err = new_handle(fd, access_for_prot(prot), 0, out);
 			if (err) {
@@ -169,7 +170,7 @@ int shmap_open(const char *name, int access, shmap_t **out)
 		     access != SHMAP_COPY))
 		return -EINVAL;
 	char path[PATH_MAX];
-	int err = shmap__path(name, path);
+	int err = shmap__path(name, path, NULL);
 	if (err)
 		return err;
 	return open_path(path, access, out);
@@ -178,7 +179,7 @@ int shmap_open(const char *name, int access, shmap_t **out)
 int shmap_unlink(const char *name)
 {
 	char path[PATH_MAX];
-	int err = shmap__path(name, path);
+	int err = shmap__path(name, path, NULL);
 	if (err)
 		return err;
 	return unlink(path) < 0 ? -errno : 0;

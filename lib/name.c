@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int shmap__path(const char *name, char path[PATH_MAX])
+int shmap__path(const char *name, char path[PATH_MAX], size_t *root)
 {
 	if (!name || !name[0] || name[strlen(name) - 1] == '/')
 		return -EINVAL;
@@ -29,15 +29,19 @@ int shmap__path(const char *name, char path[PATH_MAX])
 	    snprintf(path, PATH_MAX, "%s%s%s", dir, dir[0] ? "/" : "", name);
 	if (n < 0 || n >= PATH_MAX)
 		return -ENAMETOOLONG;
+	if (root)
+		*root = dir[0] ? strlen(dir) + 1 : 1;
 	return 0;
 }
 
-int shmap__mkparents(const char *path)
+int shmap__mkparents(const char *path, size_t root)
 {
 	char buf[PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", path);
-	/* Each prefix ending before a '/', skipping the root itself. */
-	for (char *p = buf + 1; (p = strchr(p, '/')); p++) {
+	if (root > strlen(buf))
+		return -EINVAL;
+	/* Each prefix ending before a '/' past the root. */
+	for (char *p = buf + root; (p = strchr(p, '/')); p++) {
 		*p = '\0';
 		if (mkdir(buf, 0777) < 0 && errno != EEXIST)
 			return -errno;
@@ -89,13 +93,13 @@ static int link_into_place(const char *tmp, const char *path)
 	return 0;
 }
 
-int shmap__create_file(const char *path, shmap__init_fn init, void *arg,
-		       int *fd_out)
+int shmap__create_file(const char *path, size_t root, shmap__init_fn init,
+		       void *arg, int *fd_out)
 {
 	char tmp[PATH_MAX];
 	int fd = open_tmp(path, tmp);
 	if (fd == -ENOENT) {
-		int err = shmap__mkparents(path);
+		int err = shmap__mkparents(path, root);
 		if (err)
 			return err;
 		fd = open_tmp(path, tmp);

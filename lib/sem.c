@@ -56,12 +56,13 @@ static int init_sem(int *fd, const char *tmp, void *arg)
 }
 
 /* Open (creating if allowed) the semaphore file: an O_RDWR fd. */
-static int sem_file(const char *path, unsigned initial, unsigned flags, int *fd)
+static int sem_file(const char *path, size_t root, unsigned initial,
+		    unsigned flags, int *fd)
 {
 	for (int i = 0; i < 100; i++) {
 		if (!(flags & SHMAP_NOCREATE)) {
-			int err =
-			    shmap__create_file(path, init_sem, &initial, fd);
+			int err = shmap__create_file(path, root, init_sem,
+						     &initial, fd);
 			if (err != -EEXIST || (flags & SHMAP_EXCL))
 				return err;
 		}
@@ -107,9 +108,10 @@ int shmap_sem_open(const char *name, unsigned initial, unsigned flags,
 	    (flags & SHMAP_EXCL && flags & SHMAP_NOCREATE))
 		return -EINVAL;
 	char path[PATH_MAX];
-	int fd, err = shmap__path(name, path);
+	size_t root;
+	int fd, err = shmap__path(name, path, &root);
 	if (!err)
-		err = sem_file(path, initial, flags, &fd);
+		err = sem_file(path, root, initial, flags, &fd);
 	if (err)
 		return err;
 	err = map_sem(fd, out);

@@ -112,6 +112,12 @@ START_TEST(create_makes_namespace_directories)
 	ck_assert_int_eq(shmap_create(abs, 100, SHMAP_READWRITE, 0, &m), 0);
 	ck_assert_int_eq(shmap_close(m), 0);
 	ck_assert_int_eq(shmap_open("ns1/abs", SHMAP_READ, &m), -ENOENT);
+	/* A missing SHMAP_DIR (no mount there) is not made. */
+	ck_assert_int_eq(shmap_create("x/y", 100, SHMAP_READWRITE, 0, &m),
+			 -ENOENT);
+	shmap_sem_t *s;
+	ck_assert_int_eq(shmap_sem_open("x/y", 0, 0, &s), -ENOENT);
+	ck_assert_int_eq(access("/nonexistent", F_OK), -1);
 	setenv("SHMAP_DIR", lt_mnt.mnt, 1);
 	ck_assert_int_eq(shmap_open("ns1/abs", SHMAP_READ, &m), 0);
 	ck_assert_int_eq(shmap_close(m), 0);
