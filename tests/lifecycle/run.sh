@@ -86,7 +86,11 @@ for t in $tests; do
 	log=$(mktemp /tmp/shmapfs-lc-log.XXXXXX)
 	t0=$(date +%s%N)
 	rc=0
+	# A detached daemon's stderr is /dev/null: sanitizer reports go to
+	# files (mount(8) passes the environment on), shown if the test fails.
 	LC_ROOT=$root LC_STATUS=$status LC_TOP=$top SHMAPFS_BIN=$SHMAPFS_BIN \
+		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$log.san \
+		UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$log.san \
 		"$LC_REAPER" "$status" timeout -k 5 "$limit" \
 		bash "$here/cases.sh" "$t" >"$log" 2>&1 || rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
@@ -100,7 +104,7 @@ for t in $tests; do
 		failed_names="$failed_names $t"
 		[ "$rc" = 124 ] && echo "(timed out after ${limit}s)" >>"$log"
 		printf 'FAIL %-36s %5ss\n' "$t" "$secs"
-		sed 's/^/     | /' "$log"
+		cat "$log" "$log".san.* 2>/dev/null | sed 's/^/     | /'
 	fi
 	# Belt and braces: the test's own trap should have left nothing.
 	awk -v r="$root" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo |
@@ -108,7 +112,7 @@ for t in $tests; do
 		echo "run.sh: $t left $m mounted" >&2
 		umount -l "$m" || true
 	done
-	rm -rf --one-file-system "$root" "$status" "$log"
+	rm -rf --one-file-system "$root" "$status" "$log" "$log".san.*
 done
 echo "lifecycle: $(($(date +%s) - start))s"
 [ -n "$failed_names" ] && echo "failed:$failed_names"
