@@ -112,6 +112,14 @@ static const char *in_devshm(const char *rel)
 	return bufs[next];
 }
 
+/*
+ * Where the daemons' logs go: made by the runner before the tests and
+ * removed after them, because Check ends a failed test with _exit(), so
+ * no test can be relied on to clean up after itself (its mount goes with
+ * its namespace, but a directory in /tmp would stay).
+ */
+static char log_base[PATH_MAX];
+
 /* Mount shmapfs over /dev/shm in a private namespace, as a container's
  * init would; m->root only holds the daemon's log. */
 static void mount_devshm(struct tmount *m)
@@ -445,6 +453,11 @@ END_TEST
 
 int main(void)
 {
+	snprintf(log_base, sizeof(log_base), "/tmp/shmapfs-devshm.XXXXXX");
+	if (!mkdtemp(log_base)) {
+		perror("mkdtemp");
+		return 1;
+	}
 	Suite *s = suite_create("devshm");
 	TCase *tc = tcase_create("devshm");
 	/* Each test unshares its own mount namespace: never in the runner. */
@@ -462,5 +475,6 @@ int main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	tsh(30, "rm -rf '%s'", log_base);
 	return failed ? 1 : 0;
 }

@@ -11,10 +11,14 @@
  * owns something. Then, ROUNDS times: the producer writes record i into
  * the object and posts ping; the consumer waits for ping, checks record i,
  * stores i + 1 in the acknowledgement word and posts pong; the producer
- * waits for pong and checks the acknowledgement. A lost post shows as a
- * wait that times out, a spurious one as a semaphore left non-zero, a
- * lost store as a wrong record. Nothing is unlinked: the test looks at the
- * names afterwards.
+ * waits for pong and checks the acknowledgement. Then a stream of
+ * STREAM * ROUNDS records through the object as a ring buffer of NREC
+ * slots, the classic bounded buffer: pong counts free slots (the consumer
+ * first grants NREC), ping counts full ones, and both sides run flat out,
+ * so posts and waits race. A lost post shows as a wait that times out, a
+ * spurious one as a semaphore count off at the end or as a record
+ * overwritten before it was read, a lost store as a wrong record.
+ * Nothing is unlinked: the test looks at the names afterwards.
  *
  * Object layout: the acknowledgement (a uint64_t) at offset 0; record i
  * (seq, then bytes derived from seq) at RECORDS + (i % NREC) * RECSIZE.
@@ -33,6 +37,7 @@
 #define RECSIZE	  64
 #define NREC	  1024
 #define SIZE	  (RECORDS + NREC * RECSIZE)
+#define STREAM	  10
 #define WAIT_S	  10
 #define OPEN_WAIT 10000 /* ms to wait for the other side's semaphore */
 
@@ -157,6 +162,44 @@ static int consume(struct side *s)
 	return 0;
 }
 
+/* The bounded buffer: wait for a free slot, fill it, post it. */
+static int produce_stream(struct side *s)
+{
+	/* Numbered on from the round trips, so no stale record passes. */
+	for (long i = s->rounds; i < s->rounds * (STREAM + 1); i++) {
+		if (timed_wait(s->pong) < 0)
+			return fail("sem_timedwait free slot", i);
+		write_record(record(s, i), i);
+		if (sem_post(s->ping) < 0)
+			return fail("sem_post full slot", i);
+	}
+	return 0;
+}
+
+static int consume_stream(struct side *s)
+{
+	for (int k = 0; k < NREC; k++)
+		if (sem_post(s->pong) < 0)
+			return fail("sem_post free slot", -1);
+	for (long i = s->rounds; i < s->rounds * (STREAM + 1); i++) {
+		if (timed_wait(s->ping) < 0)
+			return fail("sem_timedwait full slot", i);
+		if (!record_ok(record(s, i), i)) {
+			errno = EPROTO;
+			return fail("stream record lost or overwritten", i);
+		}
+		if (sem_post(s->pong) < 0)
+			return fail("sem_post free slot", i);
+	}
+	/* Every slot is free again, and no full one is left. */
+	int v = -1;
+	if (sem_getvalue(s->pong, &v) < 0 || v != NREC) {
+		errno = EPROTO;
+		return fail("free-slot count off at the end", v);
+	}
+	return 0;
+}
+
 static int setup_producer(struct side *s, const char *ping, const char *pong)
 {
 	int fd = shm_open(s->name, O_CREAT | O_EXCL | O_RDWR, 0666);
@@ -219,13 +262,18 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (producer ? produce(&s) : consume(&s))
 		return 1;
-	/* The producer's last wait may follow the consumer's check. */
-	if (!sem_is_zero(s.ping) || (producer && !sem_is_zero(s.pong))) {
-		fprintf(stderr, "shmpingpong: a semaphore is not back to 0\n");
+	long pingpong_ms = elapsed_ms(&t0);
+	if (producer ? produce_stream(&s) : consume_stream(&s))
+		return 1;
+	/* The producer's last waits may follow the consumer's check. */
+	if (!producer && !sem_is_zero(s.ping)) {
+		fprintf(stderr, "shmpingpong: full-slot count not back to 0\n");
 		return 1;
 	}
 	if (producer)
-		printf("shmpingpong: %ld round trips in %ld ms\n", s.rounds,
-		       elapsed_ms(&t0));
+		printf("shmpingpong: %ld round trips in %ld ms, %ld records "
+		       "streamed in %ld ms\n",
+		       s.rounds, pingpong_ms, s.rounds * STREAM,
+		       elapsed_ms(&t0) - pingpong_ms);
 	return 0;
 }
