@@ -103,6 +103,11 @@ test_helper_options()
 	*"echo -o size=1m /b /m") ;;
 	*) fail "-fv: got '$out'" ;;
 	esac
+	out=$(helper_says none /m -fv -o remount,ro,size=1g,nosuid 2>&1)
+	case $out in
+	*": mount -i -o remount,ro,nosuid /m") ;;
+	*) fail "remount: got '$out'" ;;
+	esac
 	must_fail "$LC_TOP/mount-helpers/mount.shmapfs" 2>/dev/null
 	[ "$rc" = "$EXIT_USAGE" ] || fail "no arguments: exit $rc, not 1"
 	must_fail "$LC_TOP/mount-helpers/mount.shmapfs" none 2>/dev/null
@@ -110,6 +115,27 @@ test_helper_options()
 }
 
 # --- mounting with mount(8) -------------------------------------------------
+
+# mount -o remount: no second daemon; the generic flags change in place
+# (also with fstab's own options, size= and all, merged in by mount(8)).
+test_remount()
+{
+	local mnt tab=$LC_ROOT/fstab
+	mnt=$(newdir mnt)
+	echo "none $mnt shmapfs size=8m,mode=1777,nofail 0 0" >"$tab"
+	lc_mount "$mnt" -T "$tab" "$mnt"
+	echo a >"$mnt/a"
+	must mount -T "$tab" -o remount,ro "$mnt"
+	[ "$(grep -c " $mnt " /proc/self/mountinfo)" = 1 ] ||
+		fail "remount mounted a second shmapfs"
+	[ "$(daemon_pid "$mnt")" = "$DAEMON" ] || fail "another daemon runs"
+	! (echo b >"$mnt/b") 2>/dev/null || fail "writable after remount,ro"
+	[ "$(cat "$mnt/a")" = a ] || fail "unreadable after remount,ro"
+	must mount -T "$tab" -o remount,rw "$mnt"
+	echo c >"$mnt/c" || fail "read-only after remount,rw"
+	must umount "$mnt"
+	expect_exit0 "$DAEMON"
+}
 
 # mount -N: the helper mounts in another mount namespace, not in ours.
 test_mount_namespace()
