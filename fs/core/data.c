@@ -139,6 +139,8 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 		return res;
 	if (r->cfg.read_only)
 		return -EROFS;
+	if (size == 0)
+		return 0; /* changes nothing, not even the size */
 	pthread_rwlock_wrlock(&n->lock);
 	uint64_t end = off + size;
 	res = n->store ? 0 : -EBUSY;

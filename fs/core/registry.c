@@ -278,12 +278,25 @@ static int registry_init_root(struct registry *r)
 	return 0;
 }
 
-/* One shmapfs per backing directory: the directory itself is locked. */
+/*
+ * One shmapfs per backing directory: the directory itself is locked. A
+ * daemon that was just unmounted still holds it while it writes its
+ * mappings out, so wait a little (bounded) before refusing: umount
+ * followed at once by mount must work.
+ */
+#define BACKING_LOCK_WAIT_MS 5000
+
 static int lock_backing_dir(struct registry *r)
 {
-	if (flock(r->cfg.backing_dirfd, LOCK_EX | LOCK_NB) == 0)
-		return 0;
-	return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	for (int waited = 0;; waited += 50) {
+		if (flock(r->cfg.backing_dirfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		if (waited >= BACKING_LOCK_WAIT_MS)
+			return -EBUSY;
+		usleep(50 * 1000);
+	}
 }
 
 int registry_new(const struct registry_config *cfg, struct registry **out)
