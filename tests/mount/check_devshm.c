@@ -41,6 +41,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mount.h"
@@ -191,6 +192,28 @@ static int shmop(const char *user, const char *op, const char *name,
 	ck_assert_msg(st >= 0, "shmop %s %s %s hung or crashed", user, op,
 		      name);
 	return st;
+}
+
+/* Run NRACERS shmop OP NAME at once, alternately as U1 and U2; their
+ * exit statuses go to st[]. */
+#define NRACERS 16
+static void race(const char *op, const char *name, int st[NRACERS])
+{
+	pid_t pids[NRACERS];
+	struct timespec now;
+	char at[32];
+	clock_gettime(CLOCK_REALTIME, &now);
+	/* Late enough for every racer to have started. */
+	snprintf(at, sizeof(at), "%lld",
+		 (long long)now.tv_sec * 1000000000 + now.tv_nsec + 300000000);
+	ck_assert_int_eq(setenv("SHMOP_START_AT", at, 1), 0);
+	for (int i = 0; i < NRACERS; i++) {
+		const char *argv[] = {"shmop", i % 2 ? U2 : U1, op, name, NULL};
+		pids[i] = spawn(argv);
+	}
+	unsetenv("SHMOP_START_AT");
+	for (int i = 0; i < NRACERS; i++)
+		st[i] = twait(pids[i], HELPER_WAIT_MS);
 }
 
 static void assert_owner(const char *rel, const char *user, mode_t mode)
@@ -407,6 +430,37 @@ START_TEST(unlinked_and_sizes)
 }
 END_TEST
 
+/* Racing creators: one wins O_EXCL; sem_open(O_CREAT) joins one. */
+START_TEST(creation_races)
+{
+	struct tmount m;
+	int st[NRACERS], winners = 0, winner = -1;
+	mount_devshm(&m);
+	race("excl", "/r", st);
+	for (int i = 0; i < NRACERS; i++) {
+		ck_assert_msg(st[i] == 0 || st[i] == EEXIST,
+			      "racer %d: status %d", i, st[i]);
+		if (st[i] == 0) {
+			winners++;
+			winner = i;
+		}
+	}
+	ck_assert_int_eq(winners, 1);
+	assert_owner("r", winner % 2 ? U2 : U1, 0600);
+
+	/* glibc creates a temporary file and link()s it into place: all
+	 * racers must share the one semaphore, and no temporary remain. */
+	race("sem-join", "/j", st);
+	for (int i = 0; i < NRACERS; i++)
+		ck_assert_msg(st[i] == 0, "racer %d: status %d", i, st[i]);
+	char n[16];
+	snprintf(n, sizeof(n), "%d", NRACERS);
+	ck_assert_int_eq(shmop(U1, "sem-value", "/j", n, NULL), 0);
+	ck_assert_str_eq(listing(), "r sem.j");
+	unmount_devshm(&m);
+}
+END_TEST
+
 /*
  * Python's multiprocessing, unmodified, as a non-root user: a
  * SharedMemory block (shm_open) and a Semaphore (sem_open) shared with a
@@ -468,6 +522,7 @@ int main(void)
 	tcase_add_test(tc, permissions);
 	tcase_add_test(tc, exclusive_create);
 	tcase_add_test(tc, unlinked_and_sizes);
+	tcase_add_test(tc, creation_races);
 	tcase_add_test(tc, python_multiprocessing);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

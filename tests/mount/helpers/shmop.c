@@ -26,7 +26,12 @@
  *   sem-attach NAME VALUE  sem_open(O_CREAT, 0666, 99): must attach to the
  *                          existing semaphore, whose value is VALUE
  *   sem-value NAME VALUE   sem_open(NAME, 0); its value must be VALUE
+ *   sem-join NAME          sem_open(O_CREAT, 0666, 0), then sem_post
  *   sem-unlink NAME        sem_unlink
+ *
+ * With SHMOP_START_AT=NS in the environment, the operation waits until
+ * CLOCK_REALTIME reaches NS nanoseconds, so that racing helpers start
+ * together.
  */
 #include <fcntl.h>
 #include <semaphore.h>
@@ -34,6 +39,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "become.h"
 
@@ -220,6 +226,27 @@ static int sem_has(sem_t *s, const char *name, int value)
 	return 0;
 }
 
+static int op_sem_join(const char *name)
+{
+	sem_t *s = sem_open(name, O_CREAT, 0666, 0);
+	if (s == SEM_FAILED)
+		return errno;
+	return sem_post(s) < 0 ? errno : 0;
+}
+
+static void wait_for_start(void)
+{
+	const char *at = getenv("SHMOP_START_AT");
+	if (!at)
+		return;
+	long long ns = atoll(at);
+	struct timespec t = {(time_t)(ns / 1000000000),
+			     (long)(ns % 1000000000)};
+	while (clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &t, NULL) ==
+	       EINTR)
+		;
+}
+
 static int run(int argc, char **argv)
 {
 	const char *op = argv[2], *name = argv[3];
@@ -248,6 +275,8 @@ static int run(int argc, char **argv)
 			       (int)arg);
 	if (!strcmp(op, "sem-value") && argc == 5)
 		return sem_has(sem_open(name, 0), name, (int)arg);
+	if (!strcmp(op, "sem-join"))
+		return op_sem_join(name);
 	if (!strcmp(op, "sem-unlink"))
 		return sem_unlink(name) < 0 ? errno : 0;
 	return USAGE;
@@ -265,6 +294,7 @@ int main(int argc, char **argv)
 			strerror(-r));
 		return HELPER_NOT_RUN;
 	}
+	wait_for_start();
 	r = run(argc, argv);
 	if (r == USAGE)
 		fprintf(stderr, "shmop: bad operation or arguments: %s\n",
