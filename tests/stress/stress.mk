@@ -15,7 +15,6 @@ STRESS_EXERCISER := $(BUILD)/tests/stress/exerciser
 STRESS_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/stress/check_*.c))
 SECURITY_TESTS := \
 	$(patsubst %.c,$(BUILD)/%,$(wildcard tests/security/check_*.c))
-VALGRIND_TEST := $(BUILD)/tests/stress/check_faults
 DURATION ?= 1800
 CHECK_STRESS_DURATION ?= 10
 STRESS_SEED ?=
@@ -53,6 +52,9 @@ check-valgrind: $(BUILD)/tests/stress/check_valgrind $(SHMAPFS)
 		tests/run-tests.sh $<
 
 CHECKS += check-stress check-faults check-security
+ifeq ($(SANITIZE),)
+CHECKS += check-valgrind
+endif
 
 # The long run: both mount types at once, each for $(DURATION) seconds
 # (the programs are run directly: tests/run-tests.sh clears every test
