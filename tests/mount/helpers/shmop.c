@@ -22,6 +22,9 @@
  *                          must follow, and regrown space read zero
  *   unlinked NAME          shm_unlink a mapped object: the name goes, the
  *                          mapping stays usable (also in a forked child)
+ *   extras NAME            what programs do besides: posix_fallocate,
+ *                          fchmod, an executable view (JITs), O_TRUNC
+ *                          on reopen, fstatvfs (free space in /dev/shm)
  *   sem-create NAME VALUE  sem_open(O_CREAT|O_EXCL, 0666, VALUE)
  *   sem-attach NAME VALUE  sem_open(O_CREAT, 0666, 99): must attach to the
  *                          existing semaphore, whose value is VALUE
@@ -38,6 +41,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -205,6 +209,38 @@ static int op_unlinked(const char *name)
 	return check_fd(fd, name, (off_t)len, 1);
 }
 
+static int op_extras(const char *name)
+{
+	struct statvfs sv;
+	struct stat st;
+	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+	if (fd < 0 || ftruncate(fd, 4096) < 0)
+		return errno;
+	int r = posix_fallocate(fd, 0, 1 << 20);
+	if (r)
+		return r;
+	if ((r = check_fd(fd, name, 1 << 20, 1)))
+		return r;
+	if (fchmod(fd, 0640) < 0 || fstat(fd, &st) < 0)
+		return errno;
+	if ((st.st_mode & 07777) != 0640)
+		return wrong(name, "fchmod did not change the mode");
+	void *x = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	if (x == MAP_FAILED)
+		return errno;
+	int fd2 = shm_open(name, O_RDWR | O_TRUNC, 0);
+	if (fd2 < 0)
+		return errno;
+	if ((r = check_fd(fd, name, 0, 1)) || (r = check_fd(fd2, name, 0, 1)))
+		return r;
+	if (fstatvfs(fd, &sv) < 0)
+		return errno;
+	if (sv.f_bsize == 0 || sv.f_blocks == 0 || sv.f_bavail == 0 ||
+	    sv.f_bavail > sv.f_blocks)
+		return wrong(name, "fstatvfs reports no space");
+	return 0;
+}
+
 static int op_sem_create(const char *name, unsigned value)
 {
 	sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0666, value);
@@ -268,6 +304,8 @@ static int run(int argc, char **argv)
 		return op_sizes(name);
 	if (!strcmp(op, "unlinked"))
 		return op_unlinked(name);
+	if (!strcmp(op, "extras"))
+		return op_extras(name);
 	if (!strcmp(op, "sem-create") && argc == 5)
 		return op_sem_create(name, (unsigned)arg);
 	if (!strcmp(op, "sem-attach") && argc == 5)
