@@ -113,6 +113,8 @@ START_TEST(file_backed_sigterm)
 	ck_assert_int_eq(kill(m.pid, SIGTERM), 0);
 	int st = twait(m.pid, 60000);
 	m.pid = -1;
+	if (st != 0)
+		tsh(10, "cat '%s' >&2", m.log);
 	ck_assert_msg(st == 0, "daemon under valgrind: exit status %d", st);
 	struct stat sb;
 	ck_assert_int_eq(stat(tmount_bpath(&m, "dir/f7"), &sb), 0);
