@@ -22,7 +22,9 @@
  *  - shm_unlink removes the name but not the mapping; ftruncate sizes
  *    show in fstat, also from another process; posix_fallocate, fchmod,
  *    PROT_EXEC views, O_TRUNC and statvfs work as programs expect;
- *  - racing creators: one O_EXCL winner, one shared semaphore.
+ *  - racing creators: one O_EXCL winner, one shared semaphore;
+ *  - a lazy unmount while an object is mapped leaves the mapping working
+ *    and the daemon exits 0 when it is gone.
  *
  * The namespace dies with its last process: a test that fails half-way
  * takes its mount with it (the daemon gets SIGTERM when the test process
@@ -484,6 +486,28 @@ START_TEST(creation_races)
 }
 END_TEST
 
+/* Unmount while a process still maps an object (a container stopping):
+ * umount is refused, a lazy one detaches /dev/shm at once, the process
+ * keeps a working mapping, and the daemon exits 0 once it is gone. */
+START_TEST(lazy_unmount_while_mapped)
+{
+	struct tmount m;
+	mount_devshm(&m);
+	const char *argv[] = {"shmop", U1, "hold", "/held", "1000", NULL};
+	pid_t holder = spawn(argv);
+	for (int i = 0; i < 500 && !exists("held"); i++)
+		usleep(10000);
+	ck_assert(exists("held"));
+	ck_assert_int_eq(umount2(DEVSHM, 0), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	ck_assert_int_eq(umount2(DEVSHM, MNT_DETACH), 0);
+	ck_assert(!is_fuse(DEVSHM));
+	ck_assert_int_eq(twait(holder, HELPER_WAIT_MS), 0);
+	/* The harness finds nothing left to unmount and reaps the daemon. */
+	unmount_devshm(&m);
+}
+END_TEST
+
 /*
  * Python's multiprocessing, unmodified, as a non-root user: a
  * SharedMemory block (shm_open) and a Semaphore (sem_open) shared with a
@@ -546,6 +570,7 @@ int main(void)
 	tcase_add_test(tc, exclusive_create);
 	tcase_add_test(tc, unlinked_and_sizes);
 	tcase_add_test(tc, creation_races);
+	tcase_add_test(tc, lazy_unmount_while_mapped);
 	tcase_add_test(tc, python_multiprocessing);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

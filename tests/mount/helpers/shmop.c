@@ -25,6 +25,9 @@
  *   extras NAME            what programs do besides: posix_fallocate,
  *                          fchmod, an executable view (JITs), O_TRUNC
  *                          on reopen, fstatvfs (free space in /dev/shm)
+ *   hold NAME MS           create a 1 MiB object, store through a view,
+ *                          sleep MS ms, then store to a new page and
+ *                          check both (the mount is detached meanwhile)
  *   sem-create NAME VALUE  sem_open(O_CREAT|O_EXCL, 0666, VALUE)
  *   sem-attach NAME VALUE  sem_open(O_CREAT, 0666, 99): must attach to the
  *                          existing semaphore, whose value is VALUE
@@ -241,6 +244,26 @@ static int op_extras(const char *name)
 	return 0;
 }
 
+static int op_hold(const char *name, long ms)
+{
+	const size_t len = 1 << 20;
+	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+	if (fd < 0 || ftruncate(fd, (off_t)len) < 0)
+		return errno;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return errno;
+	memcpy(p, "before", 6);
+	struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
+	nanosleep(&t, NULL);
+	memcpy(p + len / 2, "after", 5);
+	if (memcmp(p, "before", 6) || memcmp(p + len / 2, "after", 5))
+		return wrong(name, "stores lost while the mount was detached");
+	if (msync(p, len, MS_SYNC) < 0)
+		return errno;
+	return check_fd(fd, name, (off_t)len, 1);
+}
+
 static int op_sem_create(const char *name, unsigned value)
 {
 	sem_t *s = sem_open(name, O_CREAT | O_EXCL, 0666, value);
@@ -304,6 +327,8 @@ static int run(int argc, char **argv)
 		return op_sizes(name);
 	if (!strcmp(op, "unlinked"))
 		return op_unlinked(name);
+	if (!strcmp(op, "hold") && argc == 5)
+		return op_hold(name, arg);
 	if (!strcmp(op, "extras"))
 		return op_extras(name);
 	if (!strcmp(op, "sem-create") && argc == 5)
