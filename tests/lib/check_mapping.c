@@ -203,6 +203,32 @@ START_TEST(unlink_and_close)
 }
 END_TEST
 
+/* A full or read-only mount: the error, and nothing left behind. */
+START_TEST(create_fails_cleanly_when_it_cannot)
+{
+	struct tmount small;
+	ck_assert_int_eq(tmount_start(&small, 0, "size=1m"), 0);
+	setenv("SHMAP_DIR", small.mnt, 1);
+	shmap_t *m;
+	ck_assert_int_eq(shmap_create("big", 4 << 20, SHMAP_READWRITE, 0, &m),
+			 -ENOSPC);
+	ck_assert_int_eq(shmap_open("big", SHMAP_READ, &m), -ENOENT);
+	ck_assert_int_eq(tsh(10, "test -z \"$(ls -A '%s')\"", small.mnt), 0);
+	ck_assert_int_eq(shmap_create("fits", 4096, SHMAP_READWRITE, 0, &m), 0);
+	ck_assert_int_eq(shmap_close(m), 0);
+	ck_assert_int_eq(tmount_stop(&small), 0);
+
+	struct tmount ro;
+	ck_assert_int_eq(tmount_start(&ro, 1, "ro"), 0);
+	setenv("SHMAP_DIR", ro.mnt, 1);
+	ck_assert_int_eq(shmap_create("x", 4096, SHMAP_READWRITE, 0, &m),
+			 -EROFS);
+	shmap_sem_t *s;
+	ck_assert_int_eq(shmap_sem_open("s", 0, 0, &s), -EROFS);
+	ck_assert_int_eq(tmount_stop(&ro), 0);
+}
+END_TEST
+
 START_TEST(strerror_names_errors)
 {
 	ck_assert_str_eq(shmap_strerror(0), "success");
@@ -467,6 +493,7 @@ static Suite *mapping_suite(void)
 	TCase *plain = tcase_create("no-mount");
 	tcase_set_timeout(plain, 30);
 	tcase_add_test(plain, strerror_names_errors);
+	tcase_add_test(plain, create_fails_cleanly_when_it_cannot);
 	tcase_add_test(plain, only_shmap_symbols_exported);
 	suite_add_tcase(s, plain);
 	return s;

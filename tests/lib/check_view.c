@@ -334,6 +334,8 @@ START_TEST(map_at_base_survives_remount)
 	shmap_t *m = make("kept", 4 * PAGE);
 	void *v;
 	ck_assert_int_eq(shmap_map_at(m, 0, 0, SHMAP_WRITE, hint, &v), 0);
+	*(char **)v = (char *)v + 100;
+	strcpy((char *)v + 100, "still here");
 	ck_assert_int_eq(shmap_unmap(v), 0);
 	ck_assert_int_eq(shmap_close(m), 0);
 	ck_assert_int_eq(tmount_unmount(&lt_mnt), 0);
@@ -341,6 +343,9 @@ START_TEST(map_at_base_survives_remount)
 	ck_assert_int_eq(shmap_open("kept", SHMAP_WRITE, &m), 0);
 	ck_assert_int_eq(shmap_map_at(m, 0, 0, SHMAP_WRITE, NULL, &v), 0);
 	ck_assert_ptr_eq(v, hint);
+	/* So do the contents, and pointers into them. */
+	ck_assert_ptr_eq(*(char **)v, (char *)hint + 100);
+	ck_assert_str_eq((char *)hint + 100, "still here");
 	ck_assert_int_eq(shmap_unmap(v), 0);
 	ck_assert_int_eq(shmap_close(m), 0);
 }
