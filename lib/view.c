@@ -167,8 +167,9 @@ static uint64_t random_u64(void)
 static int pick_base(uint64_t size, uintptr_t *base)
 {
 	size_t len = size ? (size_t)size : shmap__page_size();
-	uint64_t slots = (PICK_HIGH - PICK_LOW - len) / PICK_ALIGN;
-	for (int i = 0; PICK_QUIET && i < PICK_TRIES; i++) {
+	int quiet = PICK_QUIET && len < PICK_HIGH - PICK_LOW - PICK_ALIGN;
+	uint64_t slots = quiet ? (PICK_HIGH - PICK_LOW - len) / PICK_ALIGN : 1;
+	for (int i = 0; quiet && i < PICK_TRIES; i++) {
 		uintptr_t a = PICK_LOW + (random_u64() % slots) * PICK_ALIGN;
 		if (range_free(a, len)) {
 			*base = a;
