@@ -1,0 +1,102 @@
+/*
+ * libFuzzer target: the mount option parser (fs/core/options.c) on
+ * arbitrary bytes. The input is split at its first NUL byte: what comes
+ * before is given to options_parse() as an -o list, what comes after to
+ * options_parse_size() on its own. Besides the sanitizers, it checks what
+ * a successful parse promises: values in range, and a passthrough list that
+ * is exactly what was not ours, with its length right.
+ */
+#include "options.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define RAM_BYTES (8ULL << 30)
+
+static void fail(const char *what, const char *input)
+{
+	fprintf(stderr, "fuzz_options: %s (input '%s')\n", what, input);
+	abort();
+}
+
+/* What a successful options_parse() must leave behind. */
+static void check_parsed(const struct shmapfs_options *o, const char *list,
+			 size_t max_passthrough)
+{
+	if (o->size == 0)
+		fail("size 0 accepted", list);
+	if (o->nr_mappings == 0)
+		fail("nr_mappings 0 accepted", list);
+	if (o->mode & ~07777)
+		fail("mode out of range", list);
+	if (o->uid == (uid_t)-1 || o->gid == (gid_t)-1)
+		fail("uid or gid -1 accepted", list);
+	if (!o->passthrough != !o->passthrough_len)
+		fail("passthrough and its length disagree", list);
+	if (o->passthrough && strlen(o->passthrough) != o->passthrough_len)
+		fail("passthrough length is wrong", list);
+	if (o->passthrough && o->passthrough_len > max_passthrough)
+		fail("passthrough longer than the input", list);
+	if (o->passthrough && (o->passthrough[0] == ',' ||
+			       o->passthrough[o->passthrough_len - 1] == ','))
+		fail("passthrough has an empty option", list);
+}
+
+static void fuzz_list(const char *list)
+{
+	struct shmapfs_options o;
+	char err[256];
+	options_init(&o, RAM_BYTES, 1000, 1000);
+	err[0] = '\0';
+	int res = options_parse(&o, list, RAM_BYTES, err, sizeof(err));
+	if (res != 0 && res != -EINVAL && res != -ENOMEM)
+		fail("options_parse returned an unexpected error", list);
+	size_t len = strlen(list);
+	if (res == 0)
+		check_parsed(&o, list, len);
+	else if (!err[0])
+		fail("options_parse failed without a reason", list);
+	/* A second parse on top of the first (as with two -o) appends to
+	 * the passthrough list; it must not leak or break. */
+	if (res == 0 &&
+	    options_parse(&o, list, RAM_BYTES, err, sizeof(err)) == 0)
+		check_parsed(&o, list, 2 * len + 1);
+	options_free(&o);
+	if (o.passthrough || o.passthrough_len)
+		fail("options_free left the passthrough", list);
+}
+
+static void fuzz_size(const char *s)
+{
+	uint64_t out = 0;
+	int res = options_parse_size(s, RAM_BYTES, &out);
+	if (res != 0 && res != -EINVAL)
+		fail("options_parse_size returned an unexpected error", s);
+	if (res == 0 && out == 0)
+		fail("options_parse_size accepted 0", s);
+	if (res == 0 && s[strlen(s) - 1] == '%' && out > RAM_BYTES)
+		fail("a percentage above 100% of RAM", s);
+	/* Small RAM: a percentage that rounds to 0 must be refused. */
+	res = options_parse_size(s, 99, &out);
+	if (res == 0 && out == 0)
+		fail("options_parse_size accepted 0 of a small RAM", s);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *copy = malloc(size + 1);
+	if (!copy)
+		return 0;
+	memcpy(copy, data, size);
+	copy[size] = '\0';
+	fuzz_list(copy);
+	size_t first = strlen(copy);
+	fuzz_size(first < size ? copy + first + 1 : copy);
+	free(copy);
+	return 0;
+}
