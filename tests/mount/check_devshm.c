@@ -23,6 +23,8 @@
  *    show in fstat, also from another process; posix_fallocate, fchmod,
  *    PROT_EXEC views, O_TRUNC and statvfs work as programs expect;
  *  - racing creators: one O_EXCL winner, one shared semaphore;
+ *  - a robust process-shared mutex in an object serializes two users
+ *    (shmmutex) and survives its holder's death (EOWNERDEAD);
  *  - a lazy unmount while an object is mapped leaves the mapping working
  *    and the daemon exits 0 when it is gone.
  *
@@ -486,6 +488,27 @@ START_TEST(creation_races)
 }
 END_TEST
 
+/* A robust process-shared mutex in an object: two users count under it
+ * at once and none is lost; its holder dies and the next one recovers. */
+START_TEST(shared_mutexes)
+{
+	struct tmount m;
+	mount_devshm(&m);
+	const char *init[] = {"shmmutex", U1, "init", "/mx", NULL};
+	const char *c1[] = {"shmmutex", U1, "count", "/mx", "1000000", NULL};
+	const char *c2[] = {"shmmutex", U2, "count", "/mx", "1000000", NULL};
+	const char *die[] = {"shmmutex", U2, "die", "/mx", NULL};
+	const char *rec[] = {"shmmutex", U1, "recover", "/mx", "2000001", NULL};
+	ck_assert_int_eq(twait(spawn(init), HELPER_WAIT_MS), 0);
+	pid_t p1 = spawn(c1), p2 = spawn(c2);
+	ck_assert_int_eq(twait(p1, HELPER_WAIT_MS), 0);
+	ck_assert_int_eq(twait(p2, HELPER_WAIT_MS), 0);
+	ck_assert_int_eq(twait(spawn(die), HELPER_WAIT_MS), 0);
+	ck_assert_int_eq(twait(spawn(rec), HELPER_WAIT_MS), 0);
+	unmount_devshm(&m);
+}
+END_TEST
+
 /* Unmount while a process still maps an object (a container stopping):
  * umount is refused, a lazy one detaches /dev/shm at once, the process
  * keeps a working mapping, and the daemon exits 0 once it is gone. */
@@ -570,6 +593,7 @@ int main(void)
 	tcase_add_test(tc, exclusive_create);
 	tcase_add_test(tc, unlinked_and_sizes);
 	tcase_add_test(tc, creation_races);
+	tcase_add_test(tc, shared_mutexes);
 	tcase_add_test(tc, lazy_unmount_while_mapped);
 	tcase_add_test(tc, python_multiprocessing);
 	suite_add_tcase(s, tc);
