@@ -214,6 +214,7 @@ END_TEST
 START_TEST(lifetime_lookup)
 {
 	struct node *f = mkfile(R, root(), "f");
+	write_str(R, f, "content", 0);
 	ck_assert_uint_eq(nodes_used(R), 1);
 	struct node *g;
 	ck_assert_int_eq(lookup(R, root(), "f", &g, NULL), 0);
@@ -222,9 +223,12 @@ START_TEST(lifetime_lookup)
 	ck_assert_int_eq(lookup(R, root(), "f", &g, NULL), 0);
 	ck_assert_int_eq(registry_unlink(R, root(), "f"), 0);
 	ck_assert_int_eq(lookup(R, root(), "f", NULL, NULL), -ENOENT);
-	/* Unlinked but looked up: still there, still usable. */
+	/* Unlinked but looked up: the node stays for the kernel, but with no
+	 * name and no handle its memory can never be reached: freed now. */
 	ck_assert_uint_eq(nodes_used(R), 1);
 	ck_assert_uint_eq(getattr(R, f).st_nlink, 0);
+	ck_assert_uint_eq(getattr(R, f).st_size, 0);
+	ck_assert_uint_eq(bytes_free(R), CAP);
 	registry_forget(R, f, 2);
 	ck_assert_uint_eq(nodes_used(R), 1);
 	ck_assert_uint_eq(getattr(R, f).st_nlink, 0);
@@ -914,8 +918,10 @@ START_TEST(capacity_released)
 	struct node *f = mkfile(R, root(), "f");
 	ck_assert_int_eq(registry_write(R, f, big, sizeof(big), 0), 0);
 	ck_assert_uint_eq(bytes_free(R), CAP - sizeof(big));
-	/* A closed mapping: released when its name and references go. */
+	/* A closed mapping: released with its last name, before the kernel
+	 * forgets the node. */
 	ck_assert_int_eq(registry_unlink(R, root(), "f"), 0);
+	ck_assert_uint_eq(bytes_free(R), CAP);
 	registry_forget(R, f, 1);
 	ck_assert_uint_eq(bytes_free(R), CAP);
 	/* An open one: only at its last release. */
@@ -939,6 +945,7 @@ START_TEST(capacity_released)
 	ck_assert_int_eq(registry_write(R, k, big, 4 * PAGE, 0), 0);
 	ck_assert_uint_eq(bytes_free(R), CAP - 12 * PAGE);
 	ck_assert_int_eq(rename_("h", "k", 0), 0);
+	ck_assert_uint_eq(bytes_free(R), CAP - 8 * PAGE);
 	registry_forget(R, k, 1);
 	ck_assert_uint_eq(bytes_free(R), CAP - 8 * PAGE);
 	registry_forget(R, h, 1);
@@ -1027,6 +1034,36 @@ START_TEST(empty_write_past_eof)
 	ck_assert_uint_eq(getattr(R, f).st_size, 3);
 	ck_assert_uint_eq(bytes_free(R), CAP - PAGE);
 	registry_forget(R, f, 1);
+}
+END_TEST
+
+START_TEST(open_trunc)
+{
+	struct node *f = mkfile(R, root(), "f");
+	static char big[4 * PAGE];
+	memset(big, 'T', sizeof(big));
+	ck_assert_int_eq(registry_write(R, f, big, sizeof(big), 0), 0);
+	/* O_TRUNC with a read-only open truncates nothing. */
+	ck_assert_int_eq(registry_open(R, f, O_RDONLY | O_TRUNC), 0);
+	registry_release(R, f, O_RDONLY | O_TRUNC);
+	ck_assert_uint_eq(getattr(R, f).st_size, sizeof(big));
+	/* With a write open it does, and gives the space back. */
+	ck_assert_int_eq(registry_open(R, f, O_WRONLY | O_TRUNC), 0);
+	ck_assert_uint_eq(getattr(R, f).st_size, 0);
+	ck_assert_uint_eq(bytes_free(R), CAP);
+	write_str(R, f, "new", 0);
+	registry_release(R, f, O_WRONLY | O_TRUNC);
+	/* Through create of an existing name too. */
+	struct node *g;
+	struct stat st;
+	ck_assert_int_eq(registry_create(R, root(), "f", 0644,
+					 O_RDWR | O_CREAT | O_TRUNC, &USER, &g,
+					 &st),
+			 0);
+	ck_assert_ptr_eq(g, f);
+	ck_assert_uint_eq(getattr(R, f).st_size, 0);
+	registry_release(R, f, O_RDWR);
+	registry_forget(R, f, 2);
 }
 END_TEST
 
@@ -1135,6 +1172,7 @@ START_TEST(protection)
 			 -EACCES);
 	ck_assert_int_eq(registry_open(R, f, O_RDONLY), 0);
 	registry_release(R, f, O_RDONLY);
+	expect_data(R, f, 0, "DATA", 4);
 	/* No truncate or fallocate either. */
 	struct setattr_req q = {.valid = SET_SIZE, .size = 0};
 	ck_assert_int_eq(registry_setattr(R, f, &q, &st), -EACCES);
@@ -1387,15 +1425,12 @@ static Suite *registry_suite(void)
 	     {getattr_basics, times_move_forward, setattr_all, statfs_counts,
 	      read_only, NULL}},
 	    {"capacity", {capacity_enospc, capacity_released, max_nodes, NULL}},
-	    {"data", {read_write, fallocate_modes, NULL}},
+	    {"data",
+	     {read_write, empty_write_past_eof, open_trunc, fallocate_modes,
+	      NULL}},
 	    {"xattr", {protection, xattrs, xattr_limits, NULL}},
 	    {"faults", {fault_write, fault_resize, NULL}},
 	};
-	/* FIXME(fs/core/data.c registry_write): a 0-byte write at an offset
-	 * past EOF sets the size to that offset (and reserves capacity)
-	 * without growing the store. Re-enable by putting
-	 * empty_write_past_eof back in "data" above once fixed. */
-	(void)empty_write_past_eof;
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
 		tcase_set_timeout(tc, 10);
