@@ -7,7 +7,8 @@
  * rest of the machine keeps its /dev/shm. Then unmodified programs use
  * it through glibc: the helpers in tests/mount/helpers (shmop: one
  * shm_open / sem_open operation; shmpingpong: a producer and a consumer
- * that talk through shared memory and two named semaphores), each run as
+ * that talk through shared memory and two named semaphores; shmmutex: a
+ * robust process-shared mutex in shared memory), each run as
  * one of two non-root users (shmaptest1, shmaptest2, made with useradd if
  * missing), and Python's multiprocessing. Checked:
  *
@@ -15,7 +16,8 @@
  *    the unmount, the mount is invisible outside the namespace, and the
  *    daemon exits 0;
  *  - a producer and a consumer, two users at once, pass data both ways
- *    through one object and 10,000 round trips through two semaphores;
+ *    through one object: 10,000 round trips through two semaphores, then
+ *    100,000 records through a bounded buffer (shmpingpong);
  *  - each user owns what it creates, the sticky 1777 directory keeps
  *    others from unlinking it, 0600 keeps them from opening it;
  *  - O_CREAT|O_EXCL gives EEXIST for shm_open and sem_open;
@@ -30,7 +32,8 @@
  *
  * The namespace dies with its last process: a test that fails half-way
  * takes its mount with it (the daemon gets SIGTERM when the test process
- * dies, and a killed daemon's mount goes with the namespace).
+ * dies, Check kills what is left of the test's process group, and a
+ * killed daemon's mount goes with the namespace).
  */
 #include <check.h>
 #include <dirent.h>
