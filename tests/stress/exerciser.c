@@ -89,6 +89,8 @@ enum op {
 	OP_MSYNC,
 	OP_MSYNC_ASYNC,
 	OP_MSYNC_INVAL,
+	OP_REMAP,  /* unmap the view and map it again */
+	OP_REOPEN, /* close the descriptor and open the name again */
 	OP_COUNT
 };
 
@@ -100,11 +102,12 @@ static const char *const op_names[OP_COUNT] = {
     "fallocate",   "fsync",
     "fdatasync",   "msync",
     "msync_async", "msync_invalidate",
+    "remap",	   "reopen",
 };
 
 /* Relative weights of the operations. */
-static const int op_weights[OP_COUNT] = {20, 8, 14, 5, 8, 4, 5,
-					 3,  2, 2,  1, 4, 1, 1};
+static const int op_weights[OP_COUNT] = {20, 8, 14, 5, 8, 4, 5, 3,
+					 2,  2, 1,  4, 1, 1, 1, 1};
 
 /* Where a worker is, for error messages and the SIGBUS handler. */
 struct where {
@@ -424,6 +427,27 @@ static void do_msync(struct worker *w, int f, off_t off, size_t len, int how)
 		die_sys(&w->at, "msync", errno);
 }
 
+static void do_remap(struct worker *w, int f)
+{
+	munmap(w->view[f], w->vlen[f]);
+	void *p = mmap(NULL, w->vlen[f], PROT_READ | PROT_WRITE, MAP_SHARED,
+		       w->fd[f], 0);
+	if (p == MAP_FAILED)
+		die_sys(&w->at, "mmap (remap)", errno);
+	w->view[f] = p;
+}
+
+static void do_reopen(struct worker *w, int f)
+{
+	char path[PATH_MAX];
+	map_name(path, sizeof(path), w->o->dir, f);
+	if (close(w->fd[f]) < 0)
+		die_sys(&w->at, "close", errno);
+	w->fd[f] = open(path, O_RDWR);
+	if (w->fd[f] < 0)
+		die_sys(&w->at, "open (reopen)", errno);
+}
+
 static void do_op(struct worker *w, enum op op)
 {
 	int f;
@@ -479,6 +503,12 @@ static void do_op(struct worker *w, enum op op)
 		break;
 	case OP_MSYNC_INVAL:
 		do_msync(w, f, off, len, MS_SYNC | MS_INVALIDATE);
+		break;
+	case OP_REMAP:
+		do_remap(w, f);
+		break;
+	case OP_REOPEN:
+		do_reopen(w, f);
 		break;
 	case OP_COUNT:
 		break;
