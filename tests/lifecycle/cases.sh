@@ -365,6 +365,18 @@ signal_writes_out()
 	lock_free "$back/v" || fail "SIG$sig: lock not released"
 }
 
+# A memory-backed mount goes down on SIGTERM too: unmounted, exit 0.
+test_sigterm_memory()
+{
+	local mnt
+	mnt=$(newdir mnt)
+	lc_mount "$mnt" -t shmapfs none "$mnt" -o size=4m
+	echo gone >"$mnt/f"
+	kill -TERM "$DAEMON"
+	expect_exit0 "$DAEMON"
+	! is_mounted "$mnt" || fail "still mounted after SIGTERM"
+}
+
 test_sigterm_writes_out()
 {
 	signal_writes_out TERM
