@@ -1005,16 +1005,35 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		o->duration = 10;
 }
 
+/* A line a minute on long runs, so that a log shows how far it got. */
+static void progress(const struct coord *c, int phases, double t)
+{
+	uint64_t ops = 0, checks = 0;
+	for (int i = 0; i < c->o->workers; i++) {
+		ops += c->last[i].ops;
+		checks += c->last[i].checks;
+	}
+	printf("exerciser: seed=%" PRIu64 " %.0f s: %d phases, %" PRIu64
+	       " operations, %" PRIu64 " checks so far\n",
+	       c->o->seed, t, phases, ops, checks);
+	fflush(stdout);
+}
+
 static int run(struct coord *c, double *elapsed, uint64_t tot[4], int *phases)
 {
 	const struct opts *o = c->o;
 	double t0 = now();
 	long per_phase = o->phase_ops * o->workers;
 	int phase = 0;
+	double last_note = t0;
 	for (;; phase++) {
 		if (resize_all(c) < 0 || drop_caches(c, 0) < 0 ||
 		    send_all(c, phase) < 0 || collect(c, phase) < 0)
 			return -1;
+		if (now() - last_note >= 60) {
+			last_note = now();
+			progress(c, phase + 1, last_note - t0);
+		}
 		long done = (phase + 1) * per_phase;
 		if ((o->ops && done >= o->ops) ||
 		    (o->duration && now() - t0 >= o->duration))
