@@ -10,7 +10,9 @@
  *  - a backing filesystem that fills up (a 4 MiB tmpfs): the writer gets
  *    ENOSPC or EIO from write, fsync or msync, what fsync or msync said was
  *    written is in the backing file after unmount, other mappings are
- *    intact, and the daemon keeps serving once space is freed.
+ *    intact, and the daemon keeps serving once space is freed;
+ *  - a memory-backed mount at its size= capacity: ENOSPC past it, never
+ *    for stores inside a mapping's size, space back after an unlink.
  *
  * A mapping here is an array of 4 KiB records; record i of generation g
  * has a header (magic, i, g), a body derived from (i, g) and a trailer
@@ -528,6 +530,58 @@ START_TEST(backing_fs_full)
 }
 END_TEST
 
+/*
+ * A memory-backed mount at its size= capacity: ENOSPC for whoever grows a
+ * mapping past it, never for stores inside a mapping's size (capacity is
+ * reserved by size), and space comes back when a mapping goes.
+ */
+START_TEST(memory_capacity_full)
+{
+	struct tmount m;
+	int err;
+	const size_t clen = 256 << 10;
+	ck_assert_int_eq(tmount_start(&m, 0, "size=2m"), 0);
+	ck_assert_int_eq(write_synced(&m, "a", 256 << 10, 1), 0);
+	int cfd = open(tmount_path(&m, "c"), O_RDWR | O_CREAT, 0644);
+	ck_assert_int_ge(cfd, 0);
+	ck_assert_int_eq(ftruncate(cfd, clen), 0);
+
+	size_t good = fill_until_error(&m, &err);
+	ck_assert_msg(err == ENOSPC, "writer past size=2m got %s",
+		      err ? strerror(err) : "no error");
+	ck_assert_msg(good <= (2 << 20), "%zu bytes stored in 2 MiB", good);
+	ck_assert_int_eq(ftruncate(cfd, 4 << 20), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	ck_assert_int_eq(fallocate(cfd, 0, 0, 4 << 20), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+
+	/* Stores inside the size reserved before the mount filled up. */
+	unsigned char *v =
+	    mmap(NULL, clen, PROT_READ | PROT_WRITE, MAP_SHARED, cfd, 0);
+	ck_assert_ptr_ne(v, MAP_FAILED);
+	pattern(v, clen, 3);
+	ck_assert_int_eq(msync(v, clen, MS_SYNC), 0);
+	munmap(v, clen);
+	ck_assert_int_eq(fsync(cfd), 0);
+	close(cfd);
+	assert_pattern(tmount_path(&m, "c"), clen, 3);
+	assert_pattern(tmount_path(&m, "a"), 256 << 10, 1);
+	unsigned char *want = malloc(16 << 20);
+	pattern(want, 16 << 20, 2);
+	unsigned char *got = read_all(tmount_path(&m, "b"), good);
+	ck_assert_msg(memcmp(got, want, good) == 0, "written data changed");
+	free(got);
+	free(want);
+
+	/* Space comes back with the mapping. */
+	ck_assert_int_eq(unlink(tmount_path(&m, "b")), 0);
+	ck_assert_int_eq(write_synced(&m, "d", 512 << 10, 5), 0);
+	assert_pattern(tmount_path(&m, "d"), 512 << 10, 5);
+	check_serving(&m);
+	ck_assert_int_eq(tmount_stop(&m), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("faults");
@@ -545,6 +599,7 @@ int main(void)
 	TCase *f = tcase_create("full");
 	tcase_set_timeout(f, 120);
 	tcase_add_test(f, backing_fs_full);
+	tcase_add_test(f, memory_capacity_full);
 	suite_add_tcase(s, f);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
