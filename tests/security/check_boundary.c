@@ -6,7 +6,7 @@
  * file outside), and the tests then do every operation they can through
  * the mount: open, create, write, truncate, mmap, setxattr, lchown,
  * utimensat, link, rename, unlink, mkdir and create inside a linked
- * directory.
+ * directory. A FIFO planted there must not hang the daemon either.
  *
  * Outside the backing directory sits a sentinel tree (a file "target",
  * a directory "dir" holding "inner"). After the operations, while still
@@ -214,13 +214,14 @@ static void abuse_name(const char *p)
 	char q[PATH_MAX + 64];
 	struct stat st;
 	int shown = lstat(p, &st);
-	int fd = open(p, O_RDWR | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO shown as such must not block the test. */
+	int fd = open(p, O_RDWR | O_NOFOLLOW | O_NONBLOCK);
 	if (fd >= 0)
 		abuse_fd(fd);
-	fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW, 0644);
+	fd = open(p, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0644);
 	if (fd >= 0)
 		abuse_fd(fd);
-	fd = open(p, O_RDONLY | O_NOFOLLOW);
+	fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
 	if (fd >= 0) {
 		flock(fd, LOCK_EX | LOCK_NB);
 		close(fd);
@@ -291,6 +292,8 @@ START_TEST(links_planted_before_mount)
 	plant(B("sub/up_file"), "../../outside/target");
 	plant(B("sub/up_dir"), "../../outside/dir");
 	plant(B("sub/up_dangling"), "../../outside/dir/created");
+	/* A FIFO: a daemon that opened it to serve a lookup would hang. */
+	ck_assert_int_eq(mkfifo(B("fifo"), 0666), 0);
 	ck_assert_int_eq(tsh(10, "printf real > '%s/real'", m.backing), 0);
 	take(&before);
 
@@ -356,6 +359,9 @@ START_TEST(links_planted_while_mounted)
 	abuse_name(tmount_path(&m, "late"));
 	abuse_name(tmount_path(&m, "sub/late"));
 	abuse_name(tmount_path(&m, "sub/late_dir"));
+	/* A link made through the mount itself, if the mount makes links. */
+	if (symlink(out("target"), tmount_path(&m, "made")) == 0)
+		abuse_name(tmount_path(&m, "made"));
 	rename(tmount_path(&m, "d/target"), tmount_path(&m, "d/t2"));
 	unlink(tmount_path(&m, "d/t2"));
 	unlink(tmount_path(&m, "d/target"));
@@ -365,6 +371,7 @@ START_TEST(links_planted_while_mounted)
 		unlink(tmount_path(&m, "late"));
 		unlink(tmount_path(&m, "sub/late"));
 		unlink(tmount_path(&m, "sub/late_dir"));
+		unlink(tmount_path(&m, "made"));
 		rmdir(tmount_path(&m, "d/newdir"));
 		rmdir(tmount_path(&m, "d"));
 	}
