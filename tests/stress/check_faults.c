@@ -13,6 +13,8 @@
  *    ENOSPC or EIO from write, fsync or msync, what fsync or msync said was
  *    written is in the backing file after unmount, other mappings are
  *    intact, and the daemon keeps serving once space is freed;
+ *  - the daemon SIGKILLed: errors rather than hangs, fsynced data in the
+ *    backing file, and a new daemon mounts the backing directory at once;
  *  - a memory-backed mount at its size= capacity: ENOSPC past it, never
  *    for stores inside a mapping's size, space back after an unlink.
  *
@@ -535,6 +537,42 @@ START_TEST(backing_fs_full)
 END_TEST
 
 /*
+ * The daemon itself SIGKILLed: clients get errors rather than hanging,
+ * what fsync said was written is in the backing file, and a new daemon
+ * can mount the same backing directory at once (the dead one's locks went
+ * with it).
+ */
+START_TEST(daemon_killed)
+{
+	struct tmount m;
+	char buf[16];
+	ck_assert_int_eq(tmount_start(&m, 1, NULL), 0);
+	ck_assert_int_eq(write_synced(&m, "a", 512 << 10, 6), 0);
+	int fd = open(tmount_path(&m, "a"), O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(kill(m.pid, SIGKILL), 0);
+	ck_assert_int_eq(twait(m.pid, 10000), -1);
+	m.pid = -1;
+	/* A dead connection: errors, no hang (run-tests.sh bounds us). */
+	ck_assert_int_lt(pwrite(fd, "x", 1, 0), 0);
+	close(fd);
+	ck_assert_int_lt(open(tmount_path(&m, "b"), O_RDWR | O_CREAT, 0644), 0);
+	ck_assert_int_eq(umount2(m.mnt, MNT_DETACH), 0);
+	assert_pattern(tmount_bpath(&m, "a"), 512 << 10, 6);
+
+	ck_assert_int_eq(tmount_restart(&m, NULL), 0);
+	assert_pattern(tmount_path(&m, "a"), 512 << 10, 6);
+	fd = open(tmount_path(&m, "a"), O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "after", 5, 0), 5);
+	ck_assert_int_eq(pread(fd, buf, 5, 0), 5);
+	ck_assert_int_eq(memcmp(buf, "after", 5), 0);
+	close(fd);
+	ck_assert_int_eq(tmount_stop(&m), 0);
+}
+END_TEST
+
+/*
  * A memory-backed mount at its size= capacity: ENOSPC for whoever grows a
  * mapping past it, never for stores inside a mapping's size (capacity is
  * reserved by size), and space comes back when a mapping goes.
@@ -599,6 +637,7 @@ int main(void)
 	TCase *t = tcase_create("sigterm");
 	tcase_set_timeout(t, 120);
 	tcase_add_loop_test(t, sigterm_with_dirty_view, 0, 2); /* and SIGINT */
+	tcase_add_test(t, daemon_killed);
 	suite_add_tcase(s, t);
 	TCase *f = tcase_create("full");
 	tcase_set_timeout(f, 120);
