@@ -2,8 +2,11 @@
  * Randomized exerciser: several processes at once hammer a few shared
  * mappings under a directory (a shmapfs mount) with mmap stores and loads,
  * read, write, pwrite, fallocate (plain, PUNCH_HOLE|KEEP_SIZE, ZERO_RANGE),
- * fsync, fdatasync and msync, and check every step against a model of what
- * each mapping must contain.
+ * fsync, fdatasync, msync, stores through small views at an offset,
+ * remapping views and reopening descriptors, and check every step against
+ * a model of what each mapping must contain. Between phases the mappings
+ * are resized (ftruncate, truncate, fallocate) and, now and then, their
+ * page cache is written back and dropped so that checks read the daemon.
  *
  * The model is exact under concurrency because nobody races on data: each
  * mapping is cut into page-aligned stripes and worker w owns the stripes
@@ -91,6 +94,7 @@ enum op {
 	OP_MSYNC_INVAL,
 	OP_REMAP,  /* unmap the view and map it again */
 	OP_REOPEN, /* close the descriptor and open the name again */
+	OP_WINDOW, /* store through a second, small view at an offset */
 	OP_COUNT
 };
 
@@ -106,8 +110,8 @@ static const char *const op_names[OP_COUNT] = {
 };
 
 /* Relative weights of the operations. */
-static const int op_weights[OP_COUNT] = {20, 8, 14, 5, 8, 4, 5, 3,
-					 2,  2, 1,  4, 1, 1, 1, 1};
+static const int op_weights[OP_COUNT] = {20, 8, 14, 5, 8, 4, 5, 3, 2,
+					 2,  1, 4,  1, 1, 1, 1, 4};
 
 /* Where a worker is, for error messages and the SIGBUS handler. */
 struct where {
@@ -448,6 +452,23 @@ static void do_reopen(struct worker *w, int f)
 		die_sys(&w->at, "open (reopen)", errno);
 }
 
+/* A view of just the pages around [off, off + len), as MapViewOfFile
+ * with an offset would make: stores through it show in the other view. */
+static void do_window(struct worker *w, int f, off_t off, size_t len)
+{
+	off_t a = off & ~(off_t)(PAGE - 1);
+	size_t l = (size_t)(off - a) + len;
+	unsigned char *p =
+	    mmap(NULL, l, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd[f], a);
+	if (p == MAP_FAILED)
+		die_sys(&w->at, "mmap (window)", errno);
+	fill_pattern(w->buf, len, &w->rng);
+	memcpy(p + (off - a), w->buf, len);
+	memcpy(shadow_of(w->o, w->sh, f) + off, w->buf, len);
+	if (munmap(p, l) < 0)
+		die_sys(&w->at, "munmap (window)", errno);
+}
+
 static void do_op(struct worker *w, enum op op)
 {
 	int f;
@@ -509,6 +530,9 @@ static void do_op(struct worker *w, enum op op)
 		break;
 	case OP_REOPEN:
 		do_reopen(w, f);
+		break;
+	case OP_WINDOW:
+		do_window(w, f, off, len);
 		break;
 	case OP_COUNT:
 		break;
