@@ -27,6 +27,8 @@
  *  - racing creators: one O_EXCL winner, one shared semaphore;
  *  - a robust process-shared mutex in an object serializes two users
  *    (shmmutex) and survives its holder's death (EOWNERDEAD);
+ *  - file-backed (a backing directory), objects and semaphores outlive
+ *    the mount; the tests marked so run both memory- and file-backed;
  *  - a lazy unmount while an object is mapped leaves the mapping working
  *    and the daemon exits 0 when it is gone.
  *
@@ -131,8 +133,9 @@ static const char *in_devshm(const char *rel)
 static char log_base[PATH_MAX];
 
 /* Mount shmapfs over /dev/shm in a private namespace, as a container's
- * init would; m->root only holds the daemon's log. */
-static void mount_devshm(struct tmount *m)
+ * init would: memory-backed, or file-backed by m->root/backing; m->root
+ * holds the daemon's log. */
+static void mount_devshm(struct tmount *m, int file_backed)
 {
 	struct stat st;
 	ensure_users();
@@ -141,11 +144,18 @@ static void mount_devshm(struct tmount *m)
 	enter_private_namespace();
 	memset(m, 0, sizeof(*m));
 	m->pid = -1;
-	snprintf(m->root, sizeof(m->root), "/tmp/shmapfs-test.XXXXXX");
+	int n = snprintf(m->root, sizeof(m->root), "%s/t.XXXXXX", log_base);
+	ck_assert(n > 0 && (size_t)n < sizeof(m->root));
 	ck_assert_ptr_nonnull(mkdtemp(m->root));
 	snprintf(m->mnt, sizeof(m->mnt), DEVSHM);
-	int n = snprintf(m->log, sizeof(m->log), "%s/daemon.log", m->root);
+	n = snprintf(m->log, sizeof(m->log), "%s/daemon.log", m->root);
 	ck_assert(n > 0 && (size_t)n < sizeof(m->log));
+	if (file_backed) {
+		n = snprintf(m->backing, sizeof(m->backing), "%s/backing",
+			     m->root);
+		ck_assert(n > 0 && (size_t)n < sizeof(m->backing));
+		ck_assert_int_eq(mkdir(m->backing, 0755), 0);
+	}
 	ck_assert_int_eq(tmount_restart(m, OPTS), 0);
 
 	ck_assert(is_fuse(DEVSHM));
@@ -310,7 +320,7 @@ START_TEST(hides_and_restores)
 	ck_assert_int_eq(write(fd, "before", 6), 6);
 	close(fd);
 
-	mount_devshm(&m);
+	mount_devshm(&m, 0);
 	ck_assert_int_eq(access(mark, F_OK), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	ck_assert_str_eq(listing(), "");
@@ -337,7 +347,7 @@ START_TEST(producer_consumer)
 {
 	struct tmount m;
 	uint64_t ack = 0;
-	mount_devshm(&m);
+	mount_devshm(&m, _i);
 	const char *prod[] = {"shmpingpong", U1,     "producer",
 			      "/pc",	     ROUNDS, NULL};
 	const char *cons[] = {"shmpingpong", U2,     "consumer",
@@ -381,7 +391,7 @@ END_TEST
 START_TEST(permissions)
 {
 	struct tmount m;
-	mount_devshm(&m);
+	mount_devshm(&m, _i);
 	ck_assert_int_eq(shmop(U1, "create", "/priv", "0600", "4096"), 0);
 	ck_assert_int_eq(shmop(U1, "create", "/pub", "0644", "8192"), 0);
 	assert_owner("priv", U1, 0600);
@@ -410,7 +420,7 @@ END_TEST
 START_TEST(exclusive_create)
 {
 	struct tmount m;
-	mount_devshm(&m);
+	mount_devshm(&m, _i);
 	ck_assert_int_eq(shmop(U1, "create", "/x", "0644", "4096"), 0);
 	ck_assert_int_eq(shmop(U1, "excl", "/x", NULL, NULL), EEXIST);
 	ck_assert_int_eq(shmop(U2, "excl", "/x", NULL, NULL), EEXIST);
@@ -435,12 +445,39 @@ START_TEST(exclusive_create)
 }
 END_TEST
 
+/* File-backed, /dev/shm outlives the mount: objects and semaphores come
+ * back, with their owners, data and counts, when it is mounted again. */
+START_TEST(file_backed_persists)
+{
+	struct tmount m;
+	struct stat st;
+	mount_devshm(&m, 1);
+	ck_assert_int_eq(shmop(U1, "create", "/keep", "0644", "8192"), 0);
+	ck_assert_int_eq(shmop(U1, "sem-create", "/ks", "3", NULL), 0);
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	ck_assert(!is_fuse(DEVSHM));
+	ck_assert_int_eq(stat(tmount_bpath(&m, "keep"), &st), 0);
+	ck_assert_int_eq(st.st_uid, uid_of(U1));
+	ck_assert_int_eq(st.st_size, 8192);
+	ck_assert_int_eq(stat(tmount_bpath(&m, "sem.ks"), &st), 0);
+
+	ck_assert_int_eq(tmount_restart(&m, OPTS), 0);
+	ck_assert(is_fuse(DEVSHM));
+	ck_assert_str_eq(listing(), "keep sem.ks");
+	assert_owner("keep", U1, 0644);
+	assert_owner("sem.ks", U1, 0666);
+	ck_assert_int_eq(shmop(U2, "check", "/keep", "8192", NULL), 0);
+	ck_assert_int_eq(shmop(U2, "sem-value", "/ks", "3", NULL), 0);
+	unmount_devshm(&m);
+}
+END_TEST
+
 /* shm_unlink takes the name, not the mapping; sizes follow ftruncate. */
 START_TEST(unlinked_and_sizes)
 {
 	struct tmount m;
 	struct stat st;
-	mount_devshm(&m);
+	mount_devshm(&m, 0);
 	ck_assert_int_eq(shmop(U1, "unlinked", "/gone", NULL, NULL), 0);
 	ck_assert(!exists("gone"));
 
@@ -465,7 +502,7 @@ START_TEST(creation_races)
 {
 	struct tmount m;
 	int st[NRACERS], winners = 0, winner = -1;
-	mount_devshm(&m);
+	mount_devshm(&m, _i);
 	race("excl", "/r", st);
 	for (int i = 0; i < NRACERS; i++) {
 		ck_assert_msg(st[i] == 0 || st[i] == EEXIST,
@@ -496,12 +533,12 @@ END_TEST
 START_TEST(shared_mutexes)
 {
 	struct tmount m;
-	mount_devshm(&m);
+	mount_devshm(&m, 0);
 	const char *init[] = {"shmmutex", U1, "init", "/mx", NULL};
-	const char *c1[] = {"shmmutex", U1, "count", "/mx", "1000000", NULL};
-	const char *c2[] = {"shmmutex", U2, "count", "/mx", "1000000", NULL};
+	const char *c1[] = {"shmmutex", U1, "count", "/mx", "200000", NULL};
+	const char *c2[] = {"shmmutex", U2, "count", "/mx", "200000", NULL};
 	const char *die[] = {"shmmutex", U2, "die", "/mx", NULL};
-	const char *rec[] = {"shmmutex", U1, "recover", "/mx", "2000001", NULL};
+	const char *rec[] = {"shmmutex", U1, "recover", "/mx", "400001", NULL};
 	ck_assert_int_eq(twait(spawn(init), HELPER_WAIT_MS), 0);
 	pid_t p1 = spawn(c1), p2 = spawn(c2);
 	ck_assert_int_eq(twait(p1, HELPER_WAIT_MS), 0);
@@ -518,7 +555,7 @@ END_TEST
 START_TEST(lazy_unmount_while_mapped)
 {
 	struct tmount m;
-	mount_devshm(&m);
+	mount_devshm(&m, 0);
 	const char *argv[] = {"shmop", U1, "hold", "/held", "1000", NULL};
 	pid_t holder = spawn(argv);
 	for (int i = 0; i < 500 && !exists("held"); i++)
@@ -565,7 +602,7 @@ END_TEST
 START_TEST(python_multiprocessing)
 {
 	struct tmount m;
-	mount_devshm(&m);
+	mount_devshm(&m, 0);
 	/* Debian's python3, not whatever PATH finds first. */
 	const char *argv[] = {
 	    "setpriv",		"--reuid=" U1, "--regid=" U1, "--clear-groups",
@@ -590,12 +627,14 @@ int main(void)
 	/* Each test unshares its own mount namespace: never in the runner. */
 	tcase_set_timeout(tc, 30);
 	tcase_add_unchecked_fixture(tc, NULL, remove_marker);
+	/* Loop tests: _i 0 memory-backed, 1 file-backed. */
 	tcase_add_test(tc, hides_and_restores);
-	tcase_add_test(tc, producer_consumer);
-	tcase_add_test(tc, permissions);
-	tcase_add_test(tc, exclusive_create);
+	tcase_add_loop_test(tc, producer_consumer, 0, 2);
+	tcase_add_loop_test(tc, permissions, 0, 2);
+	tcase_add_loop_test(tc, exclusive_create, 0, 2);
 	tcase_add_test(tc, unlinked_and_sizes);
-	tcase_add_test(tc, creation_races);
+	tcase_add_test(tc, file_backed_persists);
+	tcase_add_loop_test(tc, creation_races, 0, 2);
 	tcase_add_test(tc, shared_mutexes);
 	tcase_add_test(tc, lazy_unmount_while_mapped);
 	tcase_add_test(tc, python_multiprocessing);
