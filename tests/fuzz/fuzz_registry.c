@@ -47,13 +47,14 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * Known bug (tests/fuzz/regressions/fuzz_registry/zero-size-write-past-eof):
- * a write of 0 bytes past the end grows the mapping's size but not its
- * store. The kernel never sends one; until the core is fixed, neither does
- * the fuzzer, so that it can go on finding others. Set to 0 once fixed.
+ * Known bug (regressions/fuzz_registry/symlink-free-releases-capacity):
+ * freeing a symlink on a memory-backed registry releases capacity it never
+ * reserved (its size is its target's length), and the reservation wraps.
+ * Until the core is fixed the fuzzer makes no symlinks there, so that it
+ * can go on finding other bugs. Set to 0 once fixed.
  */
-#ifndef AVOID_ZERO_WRITE_PAST_EOF
-#define AVOID_ZERO_WRITE_PAST_EOF 1
+#ifndef AVOID_SYMLINK_CAPACITY_BUG
+#define AVOID_SYMLINK_CAPACITY_BUG 1
 #endif
 
 #define NSLOTS	   12	      /* nodes the fuzzer holds references on */
@@ -196,7 +197,7 @@ static struct model *model_live(struct fuzz *f, struct node *n)
 static void model_write(struct model *m, const uint8_t *buf, size_t size,
 			uint64_t off)
 {
-	if (!m || !m->known)
+	if (!m || !m->known || size == 0) /* 0 bytes: not even the size */
 		return;
 	if (off + size > m->size && model_resize(m, off + size) < 0)
 		return;
@@ -241,6 +242,7 @@ static void hold(struct fuzz *f, struct node *n)
 static void release_handle(struct fuzz *f, int h)
 {
 	struct handle *hd = &f->handles[h];
+	TRACE("release(%llu, %#o)\n", ino_of(f->slots[hd->slot].n), hd->flags);
 	registry_release(f->r, f->slots[hd->slot].n, hd->flags);
 	hd->slot = -1;
 }
@@ -255,6 +257,7 @@ static void drop_slot(struct fuzz *f, int i, uint64_t count)
 	struct slot *s = &f->slots[i];
 	if (count == 0 || count > s->lookups)
 		count = s->lookups;
+	TRACE("forget(%llu, %llu)\n", ino_of(s->n), (unsigned long long)count);
 	/* Forget in pieces sometimes, as batch forgets arrive. */
 	registry_forget(f->r, s->n, count);
 	s->lookups -= count;
@@ -509,11 +512,8 @@ static void op_forget(struct fuzz *f)
 	int i;
 	pick_node(f, &i);
 	uint64_t count = in_u8(&f->in) % 3;
-	if (i >= 0) {
-		TRACE("forget(%llu, %llu)\n", ino_of(f->slots[i].n),
-		      (unsigned long long)count);
+	if (i >= 0)
 		drop_slot(f, i, count);
-	}
 }
 
 static const char *const short_targets[] = {"", "../x", "/etc", "."};
@@ -543,7 +543,10 @@ static void op_mknod(struct fuzz *f, int kind)
 		if (len < 8)
 			snprintf(target, sizeof(target), "%s",
 				 short_targets[len % 4]);
-		res = registry_symlink(f->r, dir, name, target, &c, &n, &st);
+		res = AVOID_SYMLINK_CAPACITY_BUG && !FUZZ_BACKED
+			  ? -ENOSYS
+			  : registry_symlink(f->r, dir, name, target, &c, &n,
+					     &st);
 	}
 	TRACE("%s(%llu, \"%.40s\", 0%o, uid %u) = %d%s%llu\n",
 	      (const char *[]){"mknod", "mkdir", "symlink"}[kind], ino_of(dir),
@@ -639,12 +642,8 @@ static void op_open(struct fuzz *f)
 static void op_release(struct fuzz *f)
 {
 	int h = in_u8(&f->in) % NHANDLES;
-	if (f->handles[h].slot >= 0) {
-		TRACE("release(%llu, %#o)\n",
-		      ino_of(f->slots[f->handles[h].slot].n),
-		      f->handles[h].flags);
+	if (f->handles[h].slot >= 0)
 		release_handle(f, h);
-	}
 }
 
 static void op_create(struct fuzz *f)
@@ -740,8 +739,6 @@ static void op_write(struct fuzz *f)
 	for (size_t i = 0; i < size; i++)
 		io_buf[i] = (uint8_t)(fill + (off + i) / 7);
 	struct model *m = S_ISREG(n->type) ? model_live(f, n) : NULL;
-	if (AVOID_ZERO_WRITE_PAST_EOF && size == 0 && off > n->size)
-		return;
 	int res = registry_write(f->r, n, io_buf, size, off);
 	TRACE("write(%llu, size %zu, off %llu) = %d\n", ino_of(n), size,
 	      (unsigned long long)off, res);
