@@ -10,7 +10,8 @@
  *  - without allow_other nobody but the mounting user (root) gets in;
  *  - in a mode=1777 mount a creator owns what it creates (uid and gid) and
  *    the sticky bit keeps others from deleting or renaming it;
- *  - uid=/gid=/mode= give the root directory to a user.
+ *  - uid=/gid=/mode= give the root directory to a user;
+ *  - file-backed: owner and mode survive a remount (so does the denial).
  *
  * Every "cannot" is paired with a "can" for the right user, so that a
  * test cannot pass because nobody gets anywhere.
@@ -324,6 +325,26 @@ START_TEST(root_directory_owner)
 }
 END_TEST
 
+/* File-backed: owner and mode survive a remount, so does the denial. */
+START_TEST(remount_keeps_owner_and_mode)
+{
+	struct tmount m;
+	struct stat st;
+	start(&m, 1, "allow_other,mode=1777");
+	const char *secret = tmount_path(&m, "secret");
+	ck_assert_int_eq(create_as(U1, secret, 0600), 0);
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	ck_assert_int_eq(tmount_restart(&m, "allow_other,mode=1777"), 0);
+	ck_assert_int_eq(stat(secret, &st), 0);
+	ck_assert_int_eq(st.st_uid, uid_of(U1));
+	ck_assert_int_eq(st.st_gid, gid_of(U1));
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(call_as(U2, C_OPEN_RO, secret), EACCES);
+	ck_assert_int_eq(call_as(U1, C_OPEN_RW, secret), 0);
+	ck_assert_int_eq(tmount_stop(&m), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("users");
@@ -334,6 +355,7 @@ int main(void)
 	tcase_add_loop_test(tc, no_allow_other_no_entry, 0, 2);
 	tcase_add_loop_test(tc, sticky_and_ownership, 0, 2);
 	tcase_add_loop_test(tc, root_directory_owner, 0, 2);
+	tcase_add_test(tc, remount_keeps_owner_and_mode);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
