@@ -7,7 +7,8 @@
  * exerciser says each mapping must contain.
  *
  * Environment: STRESS_EXERCISER (the exerciser binary), STRESS_DURATION,
- * STRESS_SEED (repeat a run), SHMAPFS_BIN (the daemon).
+ * STRESS_SEED (repeat a run), STRESS_OPTS (mount options, e.g.
+ * writeback_cache), SHMAPFS_BIN (the daemon).
  */
 #include <check.h>
 #include <limits.h>
@@ -38,13 +39,15 @@ static void run_on(int file_backed)
 	char expect[PATH_MAX + 16], seed[64] = "";
 	const char *s = getenv("STRESS_SEED");
 
-	ck_assert_int_eq(tmount_start(&m, file_backed, NULL), 0);
+	const char *opts = getenv("STRESS_OPTS");
+	ck_assert_int_eq(tmount_start(&m, file_backed, opts), 0);
 	snprintf(expect, sizeof(expect), "%s/expect", m.root);
 	ck_assert_int_eq(mkdir(expect, 0755), 0);
 	if (s && *s)
 		snprintf(seed, sizeof(seed), "--seed %s", s);
-	printf("stress: %s-backed mount, %d s\n",
-	       file_backed ? "file" : "memory", duration());
+	printf("stress: %s-backed mount%s%s, %d s\n",
+	       file_backed ? "file" : "memory", opts && *opts ? " -o " : "",
+	       opts ? opts : "", duration());
 	fflush(stdout);
 	int st =
 	    tsh(duration() + 600,

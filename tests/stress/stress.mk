@@ -10,6 +10,7 @@
 #
 #   make stress DURATION=1800   the long run: both mount types at once
 #   STRESS_SEED=N               repeat a run (the exerciser prints its seed)
+#   STRESS_OPTS=OPTS            mount options (e.g. writeback_cache)
 
 STRESS_EXERCISER := $(BUILD)/tests/stress/exerciser
 STRESS_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/stress/check_*.c))
@@ -18,6 +19,7 @@ SECURITY_TESTS := \
 DURATION ?= 1800
 CHECK_STRESS_DURATION ?= 10
 STRESS_SEED ?=
+STRESS_OPTS ?=
 
 $(STRESS_EXERCISER): $(BUILD)/tests/stress/exerciser.o
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -30,7 +32,7 @@ $(BUILD)/tests/security/check_%: $(BUILD)/tests/security/check_%.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt
 
 STRESS_ENV = SHMAPFS_BIN=$(SHMAPFS) STRESS_EXERCISER=$(STRESS_EXERCISER) \
-	STRESS_SEED=$(STRESS_SEED)
+	STRESS_SEED=$(STRESS_SEED) STRESS_OPTS=$(STRESS_OPTS)
 
 .PHONY: check-stress check-faults check-security check-valgrind
 check-stress: $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER) \
