@@ -68,7 +68,9 @@ static void reply_attr(fuse_req_t req, int res, const struct stat *st)
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct shmapfs *fs = userdata;
+	if (fs->writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 	conn->max_write = MAX_REQUEST;
 	conn->max_readahead = MAX_REQUEST;
 	conn->max_background = 64;
@@ -142,6 +144,7 @@ static unsigned setattr_mask(int to_set)
 	    {FUSE_SET_ATTR_ATIME_NOW, SET_ATIME_NOW},
 	    {FUSE_SET_ATTR_MTIME_NOW, SET_MTIME_NOW},
 	    {FUSE_SET_ATTR_CTIME, SET_CTIME},
+	    {FUSE_SET_ATTR_KILL_SUID, SET_KILL_SUIDGID},
 	};
 	unsigned valid = 0;
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -250,9 +253,32 @@ static void set_open_flags(struct fuse_file_info *fi)
 	fi->noflush = 1;    /* views write back at munmap; write() is sync */
 }
 
+/*
+ * Clear set-ID bits as the kernel asked; it keeps the old mode cached, so
+ * tell it to forget the attributes (not the data: no page is locked, so
+ * this is safe from inside a request on the same inode).
+ */
+static void kill_suid_sgid(fuse_req_t req, fuse_ino_t ino)
+{
+	struct shmapfs *fs = fuse_req_userdata(req);
+	if (registry_kill_suid_sgid(fs->reg, registry_node(fs->reg, ino)))
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+}
+
+/* Take the kernel's kill request out of fi->flags (see fuse_io.h). */
+static int take_kill_flag(struct fuse_file_info *fi)
+{
+	int kill = (fi->flags & (int)SHMAPFS_O_KILL_SUIDGID) != 0;
+	fi->flags &= ~(int)SHMAPFS_O_KILL_SUIDGID;
+	return kill;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	int kill = take_kill_flag(fi);
 	int res = registry_open(reg(req), node(req, ino), fi->flags);
+	if (res == 0 && kill && (fi->flags & O_TRUNC))
+		kill_suid_sgid(req, ino);
 	if (res < 0) {
 		reply_err(req, res);
 		return;
@@ -268,8 +294,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct caller c = caller(req);
 	struct node *n = NULL;
 	struct stat st;
+	int kill = take_kill_flag(fi);
 	int res = registry_create(reg(req), node(req, parent), name, mode,
 				  fi->flags, &c, &n, &st);
+	if (res == 0 && kill && (fi->flags & O_TRUNC))
+		kill_suid_sgid(req, registry_node_id(reg(req), n));
 	if (res < 0) {
 		reply_err(req, res);
 		return;
@@ -313,13 +342,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		     size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)fi;
 	if (off < 0) {
 		reply_err(req, -EINVAL);
 		return;
 	}
 	int res =
 	    registry_write(reg(req), node(req, ino), buf, size, (uint64_t)off);
+	if (res == 0 && take_kill_flag(fi))
+		kill_suid_sgid(req, ino);
 	if (res < 0)
 		reply_err(req, res);
 	else

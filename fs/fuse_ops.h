@@ -7,11 +7,15 @@
 
 #include <fuse_lowlevel.h>
 
+#include "fuse_io.h"
 #include "registry.h"
 
 struct shmapfs {
-	struct registry *reg; /* the core; thread-safe on its own */
-	int sync_error;	      /* set once, by destroy */
+	struct registry *reg;	 /* the core; thread-safe on its own */
+	int sync_error;		 /* set once, by destroy */
+	int writeback_cache;	 /* ask the kernel to buffer write() */
+	struct fuse_io io;	 /* /dev/fuse hooks; see fuse_io.h */
+	struct fuse_session *se; /* set before the loop starts */
 };
 
 extern const struct fuse_lowlevel_ops shmapfs_ops;

@@ -354,17 +354,22 @@ static void block_signals(void)
 
 static int serve(struct cmdline *cl, struct logger *lg)
 {
-	struct shmapfs fs = {0};
+	struct shmapfs fs = {.writeback_cache = cl->opts.writeback_cache};
 	if (build_registry(cl, lg, &fs.reg) < 0)
 		return EXIT_BACKING;
 	int code = EXIT_OK;
 	struct fuse_session *se = new_session(cl, &fs);
+	fs.se = se;
 	if (!se) {
 		code = EXIT_USAGE; /* libfuse said which option, in one line */
 	} else if (fuse_session_mount(se, cl->mountpoint) != 0) {
 		fprintf(stderr, "shmapfs: cannot mount on %s\n",
 			cl->mountpoint);
 		code = EXIT_MOUNT;
+	} else if (fuse_io_install(se, &fs.io) != 0) {
+		fprintf(stderr, "shmapfs: cannot set up /dev/fuse\n");
+		fuse_session_unmount(se);
+		code = EXIT_INTERNAL;
 	} else {
 		if (fuse_daemonize(cl->foreground) != 0)
 			code = EXIT_INTERNAL;

@@ -38,6 +38,26 @@ int registry_getattr(struct registry *r, struct node *n, struct stat *st)
 	return 0;
 }
 
+/*
+ * Clear set-user-ID, and set-group-ID where it means "set group" (group
+ * execute on), as a write, truncate or chown by an unprivileged caller
+ * must. The kernel asks us to (FUSE_HANDLE_KILLPRIV_V2, see fs/fuse_io.h).
+ * Lock held.
+ */
+int kill_suid_sgid_locked(struct registry *r, struct node *n)
+{
+	mode_t kill = S_ISUID;
+	if (n->mode & S_IXGRP)
+		kill |= S_ISGID;
+	if (S_ISDIR(n->type) || !(n->mode & kill))
+		return 0;
+	if (backing_chmod(r, n, n->mode & ~kill) < 0)
+		return 0;
+	n->mode &= ~kill;
+	now(&n->ctime);
+	return 1;
+}
+
 /* Change a regular file's size: the mapping object and the reservation. */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 {
@@ -111,6 +131,8 @@ int registry_setattr(struct registry *r, struct node *n,
 	if (!res && (q->valid &
 		     (SET_ATIME | SET_MTIME | SET_ATIME_NOW | SET_MTIME_NOW)))
 		res = change_times_locked(r, n, q);
+	if (!res && (q->valid & SET_KILL_SUIDGID) && !(q->valid & SET_MODE))
+		kill_suid_sgid_locked(r, n);
 	if (!res)
 		now(&n->ctime);
 	if (!res && (q->valid & SET_CTIME))
@@ -118,6 +140,14 @@ int registry_setattr(struct registry *r, struct node *n,
 	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
 	return res;
+}
+
+int registry_kill_suid_sgid(struct registry *r, struct node *n)
+{
+	pthread_rwlock_wrlock(&n->lock);
+	int changed = kill_suid_sgid_locked(r, n);
+	pthread_rwlock_unlock(&n->lock);
+	return changed;
 }
 
 int registry_statfs(struct registry *r, struct statvfs *st)

@@ -122,6 +122,7 @@ int xattr_set_local(struct node *n, const char *name, const void *value,
 
 /* attr.c */
 void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
+int kill_suid_sgid_locked(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 

@@ -152,6 +152,10 @@ static int parse_one(struct shmapfs_options *o, const char *key,
 			o->fault_write = (unsigned)v;
 		else
 			o->fault_resize = (unsigned)v;
+	} else if (!strcmp(key, "writeback_cache") && !val) {
+		o->writeback_cache = 1;
+	} else if (!strcmp(key, "no_writeback_cache") && !val) {
+		o->writeback_cache = 0;
 	} else if (!strcmp(key, "ro") && !val) {
 		o->read_only = 1;
 		return 1; /* libfuse must see it too: a read-only mount */

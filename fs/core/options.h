@@ -19,6 +19,7 @@ struct shmapfs_options {
 	gid_t gid;		/* of the root directory */
 	int read_only;		/* ro */
 	int root_attrs_set;	/* mode=, uid= or gid= was given */
+	int writeback_cache;	/* writeback_cache: kernel buffers write() */
 	unsigned fault_write;	/* fail every store's Nth write (tests) */
 	unsigned fault_resize;	/* fail every store's Nth resize (tests) */
 	char *passthrough;	/* options for libfuse, comma-separated */

@@ -59,6 +59,7 @@ enum {
 	SET_ATIME_NOW = 1 << 6,
 	SET_MTIME_NOW = 1 << 7,
 	SET_CTIME = 1 << 8,
+	SET_KILL_SUIDGID = 1 << 9, /* as an unprivileged chown/truncate */
 };
 
 struct setattr_req {
@@ -131,6 +132,9 @@ int registry_getattr(struct registry *r, struct node *n, struct stat *st);
 int registry_setattr(struct registry *r, struct node *n,
 		     const struct setattr_req *req, struct stat *st);
 int registry_statfs(struct registry *r, struct statvfs *st);
+/* Clear set-ID bits as an unprivileged write must (the kernel asks);
+ * 1 if the mode changed. */
+int registry_kill_suid_sgid(struct registry *r, struct node *n);
 
 /* Data (data.c). flags are open(2)'s. */
 int registry_open(struct registry *r, struct node *n, int flags);

@@ -403,6 +403,50 @@ START_TEST(statfs_file_backed_and_fsync)
 }
 END_TEST
 
+/* An unprivileged write, truncate or chown clears set-ID bits, as on
+ * tmpfs; root (CAP_FSETID) writing keeps them. */
+static int write_as_user(void *arg)
+{
+	int fd = open(arg, O_WRONLY | O_APPEND);
+	if (fd < 0 || write(fd, "w", 1) != 1)
+		return 1;
+	close(fd);
+	return 0;
+}
+
+static int truncate_as_user(void *arg)
+{
+	return truncate(arg, 0) < 0 ? 1 : 0;
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(path, &st), 0);
+	return st.st_mode & 07777;
+}
+
+START_TEST(setid_bits_cleared)
+{
+	const char *f = P("setid");
+	ck_assert_int_eq(put_file(f, "x", 1, 0666), 0);
+	ck_assert_int_eq(chown(f, TEST_UID, TEST_GID), 0);
+	ck_assert_int_eq(chmod(f, 06755), 0);
+	ck_assert_int_eq(write_as_user((void *)f), 0); /* as root */
+	ck_assert_int_eq(mode_of(f), 06755);
+	ck_assert_int_eq(
+	    in_child(write_as_user, (void *)f, TEST_UID, TEST_GID, 10), 0);
+	ck_assert_int_eq(mode_of(f), 0755);
+	ck_assert_int_eq(chmod(f, 06745), 0); /* no group execute */
+	ck_assert_int_eq(
+	    in_child(truncate_as_user, (void *)f, TEST_UID, TEST_GID, 10), 0);
+	ck_assert_int_eq(mode_of(f), 02745);
+	ck_assert_int_eq(chmod(f, 06755), 0);
+	ck_assert_int_eq(chown(f, 1, 1), 0);
+	ck_assert_int_eq(mode_of(f), 0755);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("namespace");
@@ -418,6 +462,7 @@ static Suite *suite(void)
 	tcase_add_test(mem, names);
 	tcase_add_test(mem, attributes_and_times);
 	tcase_add_test(mem, ownership_and_permissions);
+	tcase_add_test(mem, setid_bits_cleared);
 	tcase_add_test(mem, statfs_memory);
 	suite_add_tcase(s, mem);
 
@@ -434,6 +479,7 @@ static Suite *suite(void)
 	tcase_add_test(file, names);
 	tcase_add_test(file, attributes_and_times);
 	tcase_add_test(file, ownership_and_permissions);
+	tcase_add_test(file, setid_bits_cleared);
 	tcase_add_test(file, statfs_file_backed_and_fsync);
 	suite_add_tcase(s, file);
 	return s;

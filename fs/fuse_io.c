@@ -1,0 +1,121 @@
+/*
+ * The daemon's side of /dev/fuse; see fuse_io.h.
+ */
+#include "fuse_io.h"
+#include "fuse_ops.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <linux/fuse.h>
+#include <stddef.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* Note INIT's unique id and the kernel's offer as the request goes by. */
+static void watch_request(struct fuse_io *io, const void *buf, ssize_t len)
+{
+	const struct fuse_in_header *in = buf;
+	if (len < (ssize_t)(sizeof(*in) + offsetof(struct fuse_init_in, flags) +
+			    sizeof(uint32_t)) ||
+	    in->opcode != FUSE_INIT)
+		return;
+	const struct fuse_init_in *init = (const void *)(in + 1);
+	uint64_t flags = init->flags;
+	if ((flags & FUSE_INIT_EXT) &&
+	    len >= (ssize_t)(sizeof(*in) + sizeof(*init)))
+		flags |= (uint64_t)init->flags2 << 32;
+	atomic_store(&io->kernel_flags, flags);
+	atomic_store(&io->init_unique, in->unique);
+}
+
+/* libfuse hands the hooks the session's userdata: our struct shmapfs. */
+static struct fuse_io *io_of(void *userdata)
+{
+	return &((struct shmapfs *)userdata)->io;
+}
+
+/* The argument of a request, if the request is long enough to hold it. */
+static void *request_arg(void *buf, ssize_t len, size_t size)
+{
+	if (len < (ssize_t)(sizeof(struct fuse_in_header) + size))
+		return NULL;
+	return (struct fuse_in_header *)buf + 1;
+}
+
+/* Carry the kernel's "kill set-ID bits" into fi->flags (see fuse_io.h). */
+static void carry_kill_flag(void *buf, ssize_t len)
+{
+	const struct fuse_in_header *in = buf;
+	struct fuse_write_in *w;
+	struct fuse_open_in *o;
+	struct fuse_create_in *c;
+	switch (in->opcode) {
+	case FUSE_WRITE:
+		w = request_arg(buf, len, sizeof(*w));
+		if (w && (w->write_flags & FUSE_WRITE_KILL_SUIDGID))
+			w->flags |= SHMAPFS_O_KILL_SUIDGID;
+		break;
+	case FUSE_OPEN:
+		o = request_arg(buf, len, sizeof(*o));
+		if (o && (o->open_flags & FUSE_OPEN_KILL_SUIDGID))
+			o->flags |= SHMAPFS_O_KILL_SUIDGID;
+		break;
+	case FUSE_CREATE:
+		c = request_arg(buf, len, sizeof(*c));
+		if (c && (c->open_flags & FUSE_OPEN_KILL_SUIDGID))
+			c->flags |= SHMAPFS_O_KILL_SUIDGID;
+		break;
+	}
+}
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t r = read(fd, buf, len);
+	struct fuse_io *io = io_of(userdata);
+	if (r > 0 && atomic_load(&io->init_unique) == 0)
+		watch_request(io, buf, r);
+	if (r > 0 && atomic_load(&io->killpriv_v2))
+		carry_kill_flag(buf, r);
+	return r;
+}
+
+/* Add FUSE_HANDLE_KILLPRIV_V2 to a successful INIT reply. */
+static void amend_init_reply(struct fuse_io *io, struct iovec *iov, int count)
+{
+	uint64_t unique = atomic_load(&io->init_unique);
+	if (!unique || count < 2 ||
+	    iov[0].iov_len < sizeof(struct fuse_out_header))
+		return;
+	struct fuse_out_header *out = iov[0].iov_base;
+	if (out->unique != unique)
+		return;
+	atomic_store(&io->init_unique, UINT64_MAX); /* done, either way */
+	struct fuse_init_out *init = iov[1].iov_base;
+	if (out->error != 0 ||
+	    iov[1].iov_len <
+		offsetof(struct fuse_init_out, flags) + sizeof(init->flags) ||
+	    !(atomic_load(&io->kernel_flags) & FUSE_HANDLE_KILLPRIV_V2))
+		return;
+	init->flags |= FUSE_HANDLE_KILLPRIV_V2;
+	atomic_store(&io->killpriv_v2, 1);
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	struct fuse_io *io = io_of(userdata);
+	if (atomic_load(&io->init_unique) != UINT64_MAX)
+		amend_init_reply(io, iov, count);
+	return writev(fd, iov, count);
+}
+
+int fuse_io_install(struct fuse_session *se, struct fuse_io *io)
+{
+	static const struct fuse_custom_io ops = {
+	    .read = io_read,
+	    .writev = io_writev,
+	};
+	atomic_init(&io->init_unique, 0);
+	atomic_init(&io->kernel_flags, 0);
+	atomic_init(&io->killpriv_v2, 0);
+	return fuse_session_custom_io(se, &ops, fuse_session_fd(se));
+}

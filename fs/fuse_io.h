@@ -1,0 +1,37 @@
+/*
+ * The daemon's side of /dev/fuse, through libfuse's custom I/O hooks: plain
+ * read and writev, except that the reply to INIT also asks the kernel for
+ * FUSE_HANDLE_KILLPRIV_V2, which libfuse 3.14 cannot ask for itself.
+ *
+ * Why: without it the kernel asks the daemon for security.capability
+ * before every write() (file_remove_privs), a second round trip per write;
+ * with it the kernel marks the superblock SB_NOSEC and leaves clearing
+ * set-user-ID and set-group-ID bits on write, truncate and chown to the
+ * daemon. It says when, in flags that libfuse 3.14 drops for WRITE and
+ * OPEN/CREATE; the read hook copies them into the open-flags word that
+ * libfuse does pass on (fi->flags), as SHMAPFS_O_KILL_SUIDGID. SETATTR's
+ * flag passes through as FUSE_SET_ATTR_KILL_SUID (the same bit).
+ */
+#ifndef SHMAPFS_FUSE_IO_H
+#define SHMAPFS_FUSE_IO_H
+
+#include <fuse_lowlevel.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* In fi->flags of write, open and create: clear set-ID bits. */
+#define SHMAPFS_O_KILL_SUIDGID (1u << 31)
+
+struct fuse_io {
+	atomic_uint_fast64_t init_unique;  /* INIT request awaiting reply */
+	atomic_uint_fast64_t kernel_flags; /* what the kernel offered */
+	atomic_int killpriv_v2;		   /* negotiated */
+};
+
+/*
+ * Route se's device I/O through the hooks (after fuse_session_mount()).
+ * se's userdata must be the struct shmapfs that holds io.
+ */
+int fuse_io_install(struct fuse_session *se, struct fuse_io *io);
+
+#endif
