@@ -4,8 +4,7 @@
 # and run it against a fresh memory-backed mount, insisting that it and
 # the daemon exit 0. With INSTALLED=DESTDIR (a `make install-lib
 # PREFIX=/usr DESTDIR=...` tree), build against that installed copy.
-#   tests/lib/readme-example.sh [FILE]   (default README.md, else
-#                                         lib/README-section.md)
+#   tests/lib/readme-example.sh [FILE]   (default README.md)
 set -eu
 cd "$(dirname "$0")/../.."
 daemon=${SHMAPFS_BIN:-fs/shmapfs}
@@ -33,13 +32,7 @@ cleanup() {
 trap cleanup EXIT
 
 file=${1:-README.md}
-if [ -f "$file" ]; then
-	extract "$file" >"$tmp/example.c"
-fi
-if [ ! -s "$tmp/example.c" ] && [ $# -eq 0 ]; then
-	file=lib/README-section.md
-	extract "$file" >"$tmp/example.c"
-fi
+[ -f "$file" ] && extract "$file" >"$tmp/example.c"
 if [ ! -s "$tmp/example.c" ]; then
 	echo "readme-example: no \`\`\`c block under '## libshmap' in $file" >&2
 	exit 1
