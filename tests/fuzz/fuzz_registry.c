@@ -447,7 +447,7 @@ static void check_node(struct fuzz *f, struct node *n)
 	if (S_ISDIR(n->type) && n != r->root)
 		CHECK(names <= 1);
 	if (S_ISREG(n->type) && r->memory_backed)
-		CHECK(n->store || (!n->aliases && !n->opens));
+		CHECK(n->store || !n->aliases); /* see the report on reopen */
 }
 
 static void check_registry(struct fuzz *f)
@@ -895,9 +895,20 @@ static void op_sync(struct fuzz *f)
 		registry_fsync(f->r, n, in_u8(&f->in) & 1);
 }
 
+#if FUZZ_BACKED
+static void op_meddle(struct fuzz *f);
+#endif
+
 static void run_op(struct fuzz *f)
 {
-	switch (in_u8(&f->in) % 26) {
+	uint8_t op = in_u8(&f->in);
+#if FUZZ_BACKED
+	if (op % 27 == 26) {
+		op_meddle(f);
+		return;
+	}
+#endif
+	switch (op % 26) {
 	case 0:
 	case 1:
 		op_lookup(f);
@@ -976,19 +987,38 @@ static void run_op(struct fuzz *f)
 
 #if FUZZ_BACKED
 struct dirs {
-	char base[64];	  /* the temporary directory of this process */
-	char backing[80]; /* base/backing: what the registry gets */
-	char outside[80]; /* base/outside: must never change */
+	char base[256];	   /* the temporary directory of this process */
+	char backing[300]; /* base/backing: what the registry gets */
+	char outside[300]; /* base/outside: must never change */
+	int locked[4];	   /* backing files someone else holds locked */
 };
 
-static struct dirs dirs;
+static struct dirs dirs = {.locked = {-1, -1, -1, -1}};
 
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void dirs_remove(void)
+{
+	nftw(dirs.base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* In FUZZ_TMPDIR, else /dev/shm (fast: fsync costs nothing), else /tmp. */
 static void dirs_init(void)
 {
 	if (dirs.base[0])
 		return;
-	snprintf(dirs.base, sizeof(dirs.base), "/tmp/shmapfs-fuzz.XXXXXX");
+	const char *tmp = getenv("FUZZ_TMPDIR");
+	if (!tmp)
+		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+	snprintf(dirs.base, sizeof(dirs.base), "%s/shmapfs-fuzz.XXXXXX", tmp);
 	CHECK(mkdtemp(dirs.base) != NULL);
+	atexit(dirs_remove);
 	snprintf(dirs.backing, sizeof(dirs.backing), "%s/backing", dirs.base);
 	snprintf(dirs.outside, sizeof(dirs.outside), "%s/outside", dirs.base);
 	CHECK(mkdir(dirs.outside, 0755) == 0);
@@ -999,12 +1029,28 @@ static void dirs_init(void)
 	close(fd);
 }
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
+static void unlock_all(void)
 {
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
+	for (int i = 0; i < 4; i++) {
+		if (dirs.locked[i] >= 0)
+			close(dirs.locked[i]);
+		dirs.locked[i] = -1;
+	}
+}
+
+/* Someone else locks a backing file, as another shmapfs would. */
+static void lock_file(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 4; i++) {
+		if (dirs.locked[i] < 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			dirs.locked[i] = fd;
+			return;
+		}
+	}
+	close(fd);
 }
 
 static void backing_clear(void)
@@ -1044,7 +1090,7 @@ static void plant(struct input *in, int dirfd)
 		const char *other = plant_names[in_u8(in) % 8];
 		int fd;
 		uint16_t size;
-		switch (in_u8(in) % 8) {
+		switch (in_u8(in) % 9) {
 		case 0:
 		case 1:
 			fd = openat(
@@ -1084,9 +1130,43 @@ static void plant(struct input *in, int dirfd)
 				close(fd);
 			}
 			break;
+		case 7:
+			lock_file(dirfd, name);
+			break;
 		default:
 			symlinkat("a", dirfd, name);
 		}
+	}
+}
+
+/* While mounted, someone else changes the backing directory: swaps a
+ * name for a fifo or a symlink out, removes it, or locks or unlocks it. */
+static void op_meddle(struct fuzz *f)
+{
+	const char *name = plant_names[in_u8(&f->in) % 8];
+	int dirfd = f->r->cfg.backing_dirfd;
+	uint8_t kind = in_u8(&f->in);
+	TRACE("meddle(%s, %d)\n", name, kind % 6);
+	switch (kind % 6) {
+	case 0:
+		unlinkat(dirfd, name, 0);
+		mkfifoat(dirfd, name, 0666);
+		break;
+	case 1:
+		unlinkat(dirfd, name, 0);
+		symlinkat("../outside/secret", dirfd, name);
+		break;
+	case 2:
+		unlinkat(dirfd, name, 0);
+		break;
+	case 3:
+		lock_file(dirfd, name);
+		break;
+	case 4:
+		unlock_all();
+		break;
+	default:
+		renameat(dirfd, name, dirfd, plant_names[kind % 8]);
 	}
 }
 
@@ -1154,6 +1234,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int h = 0; h < NHANDLES; h++)
 		f.handles[h].slot = -1;
 	if (registry_new(&cfg, &f.r) != 0) {
+#if FUZZ_BACKED
+		unlock_all();
+#endif
 		CHECK(lowest_free_fd() == fd_before);
 		return 0;
 	}
@@ -1163,6 +1246,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_registry(&f);
 	}
 	teardown(&f);
+#if FUZZ_BACKED
+	unlock_all();
+#endif
 	CHECK(lowest_free_fd() == fd_before);
 #if FUZZ_BACKED
 	check_outside();
