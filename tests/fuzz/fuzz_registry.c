@@ -57,6 +57,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define AVOID_SYMLINK_CAPACITY_BUG 1
 #endif
 
+/*
+ * Known bug (regressions/fuzz_backing/chmod-follows-planted-symlink): a
+ * chmod of a node with no descriptor of its own (fifo, socket, device, a
+ * mapping locked elsewhere) follows a symlink planted in its place, out of
+ * the backing directory. Until fixed, fuzz_backing sends no such chmod.
+ */
+#ifndef AVOID_CHMOD_FOLLOWS_BUG
+#define AVOID_CHMOD_FOLLOWS_BUG 1
+#endif
+
 #define NSLOTS	   12	      /* nodes the fuzzer holds references on */
 #define NHANDLES   8	      /* open handles */
 #define NSNAPS	   2	      /* open directory listings */
@@ -691,6 +701,9 @@ static void op_setattr(struct fuzz *f)
 	q.mtime.tv_sec = (time_t)in_u64(&f->in) >> 20;
 	q.atime.tv_nsec = in_u32(&f->in) % 1000000000;
 	q.ctime = q.atime;
+	if (AVOID_CHMOD_FOLLOWS_BUG && FUZZ_BACKED && !S_ISDIR(n->type) &&
+	    !n->store)
+		q.valid &= ~(unsigned)SET_MODE;
 	struct model *m = model_live(f, n);
 	int res = registry_setattr(f->r, n, &q, &st);
 	TRACE("setattr(%llu, valid %#x, mode 0%o, uid %u, size %llu) = %d\n",
@@ -1065,8 +1078,8 @@ static void check_outside(void)
 	struct stat st;
 	snprintf(path, sizeof(path), "%s/secret", dirs.outside);
 	CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode));
-	CHECK(st.st_size == 6 && st.st_nlink == 1 &&
-	      (st.st_mode & 07777) == 0644);
+	CHECK(st.st_size == 6 && st.st_nlink == 1);
+	CHECK((st.st_mode & 07777) == 0644 && st.st_uid == geteuid());
 	int fd = open(path, O_RDONLY);
 	CHECK(fd >= 0);
 	CHECK(flock(fd, LOCK_EX | LOCK_NB) == 0);
