@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TIMEOUT	    86400.0    /* entries and attributes, seconds */
-#define MAX_REQUEST (1u << 20) /* max_write and max_readahead */
+#define TIMEOUT	    86400.0 /* entries and attributes, seconds */
+#define MAX_REQUEST (MAX_REQUEST_KB * 1024u)
 
 static struct registry *reg(fuse_req_t req)
 {

@@ -10,6 +10,9 @@
 #include "fuse_io.h"
 #include "registry.h"
 
+/* max_write and max_readahead: the largest request, 256 pages. */
+#define MAX_REQUEST_KB 1024u
+
 struct shmapfs {
 	struct registry *reg;	 /* the core; thread-safe on its own */
 	int sync_error;		 /* set once, by destroy */

@@ -27,6 +27,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "bdi.h"
 #include "fuse_ops.h"
 #include "options.h"
 
@@ -379,6 +380,11 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		}
 		logf_(lg, LOG_INFO, "mounted %s on %s",
 		      cl->backing ? cl->backing : "memory", cl->mountpoint);
+		int res = bdi_tune(cl->mountpoint, MAX_REQUEST_KB);
+		if (res < 0 && res != -EACCES)
+			logf_(lg, LOG_WARNING,
+			      "cannot tune %s's read-ahead: %s", cl->mountpoint,
+			      strerror(-res));
 		if (code == EXIT_OK && run_loop(se, cl, lg) != 0)
 			code = EXIT_INTERNAL;
 		fuse_session_unmount(se);

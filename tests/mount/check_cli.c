@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "mount.h"
@@ -171,6 +172,37 @@ START_TEST(read_only)
 }
 END_TEST
 
+/* As root, the daemon gives its mount read-ahead as large as its largest
+ * request and the dirty limits of an ordinary disk. */
+static unsigned bdi_knob(const char *knob)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(m.mnt, &st), 0);
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/%s",
+		 major(st.st_dev), minor(st.st_dev), knob);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	unsigned v = 0;
+	ck_assert_int_eq(fscanf(f, "%u", &v), 1);
+	fclose(f);
+	return v;
+}
+
+START_TEST(tunes_its_bdi)
+{
+	char args[3 * PATH_MAX + 64];
+	snprintf(args, sizeof(args), "'%s'", m.mnt);
+	ck_assert_int_eq(run(args), 0);
+	pid_t pid = daemon_pid();
+	ck_assert_int_eq(bdi_knob("read_ahead_kb"), 1024);
+	ck_assert_int_eq(bdi_knob("strict_limit"), 0);
+	ck_assert_int_eq(bdi_knob("max_ratio"), 100);
+	ck_assert_int_eq(tsh(10, "umount '%s'", m.mnt), 0);
+	wait_gone(pid);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("cli");
@@ -182,6 +214,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sigterm_writes_out_and_exits);
 	tcase_add_test(tc, sigint_writes_out_and_exits);
 	tcase_add_test(tc, read_only);
+	tcase_add_test(tc, tunes_its_bdi);
 	suite_add_tcase(s, tc);
 	return s;
 }
