@@ -82,6 +82,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
+		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 }
 
 static void op_destroy(void *userdata)
@@ -316,6 +318,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
+/* Reads splice from the mapping object to the kernel: no copy here. */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -324,19 +327,19 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -EINVAL);
 		return;
 	}
-	char *buf = malloc(size ? size : 1);
-	if (!buf) {
-		reply_err(req, -ENOMEM);
+	int fd;
+	size_t len;
+	int res = registry_read_fd(reg(req), node(req, ino), size,
+				   (uint64_t)off, &fd, &len);
+	if (res < 0) {
+		reply_err(req, res);
 		return;
 	}
-	size_t got;
-	int res = registry_read(reg(req), node(req, ino), buf, size,
-				(uint64_t)off, &got);
-	if (res < 0)
-		reply_err(req, res);
-	else
-		fuse_reply_buf(req, buf, got);
-	free(buf);
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
+	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	bv.buf[0].fd = fd;
+	bv.buf[0].pos = off;
+	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -123,6 +123,23 @@ int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
 	return res;
 }
 
+int registry_read_fd(struct registry *r, struct node *n, size_t size,
+		     uint64_t off, int *fd, size_t *len)
+{
+	(void)r;
+	*len = 0;
+	pthread_rwlock_rdlock(&n->lock);
+	int res = n->store ? 0 : -EBUSY;
+	if (!res) {
+		*fd = n->store->fd;
+		if (off < n->size)
+			*len = size < n->size - off ? size
+						    : (size_t)(n->size - off);
+	}
+	pthread_rwlock_unlock(&n->lock);
+	return res;
+}
+
 /* Check that [off, off+len) is a range a file can have. */
 static int range_check(uint64_t off, uint64_t len)
 {

@@ -144,6 +144,13 @@ int registry_create(struct registry *r, struct node *dir, const char *name,
 		    struct node **out, struct stat *st);
 int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
 		  uint64_t off, size_t *got);
+/*
+ * Where a read of size bytes at off can be spliced from: the mapping
+ * object's descriptor and the length within the file (0 at the end). The
+ * descriptor stays valid while the caller's file is open.
+ */
+int registry_read_fd(struct registry *r, struct node *n, size_t size,
+		     uint64_t off, int *fd, size_t *len);
 int registry_write(struct registry *r, struct node *n, const void *buf,
 		   size_t size, uint64_t off);
 int registry_fallocate(struct registry *r, struct node *n, int mode,
