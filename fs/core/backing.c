@@ -189,10 +189,11 @@ int backing_chmod(struct registry *r, struct node *n, mode_t mode)
 	if (r->memory_backed || S_ISLNK(n->type))
 		return 0;
 	int fd = node_fd(n);
-	int res = fd >= 0      ? fchmod(fd, mode)
-		  : n->aliases ? fchmodat(n->aliases->dir->dirfd,
-					  n->aliases->name, mode, 0)
-			       : 0;
+	int res = fd >= 0 ? fchmod(fd, mode)
+		  : n->aliases
+		      ? fchmodat(n->aliases->dir->dirfd, n->aliases->name, mode,
+				 AT_SYMLINK_NOFOLLOW)
+		      : 0;
 	return res < 0 ? -errno : 0;
 }
 
@@ -238,12 +239,10 @@ int backing_setxattr(struct registry *r, struct node *n, const char *name,
 	return res < 0 ? -errno : 0;
 }
 
-/* Take n's user.* extended attributes from its backing object. */
-int backing_load_xattrs(struct registry *r, struct node *n)
+/* Take n's user.* extended attributes from fd, its backing object (n's
+ * lock held, or n not yet shared). */
+int backing_load_xattrs(struct registry *r, struct node *n, int fd)
 {
-	int fd = node_fd(n);
-	if (fd < 0)
-		return 0;
 	char names[SHMAP_XATTR_TOTAL];
 	ssize_t len = flistxattr(fd, names, sizeof(names));
 	if (len < 0)
@@ -331,7 +330,17 @@ static int scan_object(struct registry *r, struct node *dir, const char *name,
 			reg_log(r, LOG_WARNING,
 				"cannot open backing file %s: %s", name,
 				strerror(-res));
-		return backing_load_xattrs(r, n);
+		if (n->store)
+			return backing_load_xattrs(r, n, n->store->fd);
+		/* Unavailable for now, but its protection holds already. */
+		int tmp =
+		    openat(dir->dirfd, name,
+			   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (tmp < 0)
+			return 0;
+		res = backing_load_xattrs(r, n, tmp);
+		close(tmp);
+		return res;
 	}
 	if (S_ISLNK(n->type)) {
 		char target[SHMAP_SYMLINK_MAX + 1];
@@ -350,7 +359,7 @@ static int scan_object(struct registry *r, struct node *dir, const char *name,
 			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (n->dirfd < 0)
 			return -errno;
-		int res = backing_load_xattrs(r, n);
+		int res = backing_load_xattrs(r, n, n->dirfd);
 		return res < 0 ? res : scan_dir(r, n, depth + 1, links);
 	}
 	return 0;
@@ -416,7 +425,7 @@ int backing_scan(struct registry *r)
 		return -errno;
 	node_take_stat(r->root, &st);
 	struct link_map links = {0};
-	int res = backing_load_xattrs(r, r->root);
+	int res = backing_load_xattrs(r, r->root, r->root->dirfd);
 	if (res == 0)
 		res = scan_dir(r, r->root, 0, &links);
 	free(links.ents);

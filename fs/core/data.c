@@ -37,12 +37,14 @@ static int ensure_store(struct registry *r, struct node *n)
 	}
 	pthread_rwlock_wrlock(&n->lock);
 	if (!n->store) {
+		/* Its attributes may have changed while it was locked. */
+		res = backing_load_xattrs(r, n, s->fd);
 		n->store = s;
 		s = NULL;
 	}
 	pthread_rwlock_unlock(&n->lock);
 	store_destroy(s); /* lost a race with another opener */
-	return 0;
+	return res;
 }
 
 int registry_open(struct registry *r, struct node *n, int flags)
@@ -212,6 +214,8 @@ int registry_fallocate(struct registry *r, struct node *n, int mode,
 		return res;
 	if (!S_ISREG(n->type))
 		return -ENODEV;
+	if (r->cfg.read_only)
+		return -EROFS;
 	pthread_rwlock_wrlock(&n->lock);
 	uint64_t end = off + len;
 	int grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > n->size;

@@ -131,6 +131,6 @@ int backing_scan(struct registry *r);
 int backing_open_store(struct registry *r, struct dentry *d,
 		       struct store **out);
 int backing_wrap_store(struct registry *r, struct store **s);
-int backing_load_xattrs(struct registry *r, struct node *n);
+int backing_load_xattrs(struct registry *r, struct node *n, int fd);
 
 #endif

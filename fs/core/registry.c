@@ -212,7 +212,8 @@ void node_free(struct registry *r, struct node *n)
 		n->all_next->all_prev = n->all_prev;
 	if (n != r->root)
 		r->nnodes--;
-	cap_release(r, n->size, 0);
+	if (S_ISREG(n->type)) /* a symlink's size reserves nothing */
+		cap_release(r, n->size, 0);
 	store_destroy(n->store);
 	if (n->dirfd >= 0)
 		close(n->dirfd);
@@ -228,25 +229,18 @@ void node_free(struct registry *r, struct node *n)
 }
 
 /*
- * Drop what nothing can reach any more. A mapping with no name and no open
- * handle (views hold one) can never be read again: free its memory now, as
- * tmpfs does, though the kernel may keep the inode a while. The node itself
- * goes once the kernel forgets it too. Called with registry.lock held.
+ * Free n once nothing refers to it: no name, no open handle, and no
+ * reference the kernel holds. The last matters: the kernel may open an
+ * unlinked inode it still knows (an open racing an unlink, or a reopen
+ * through /proc/self/fd), and must then find its data, as on tmpfs. After
+ * an unlink the kernel forgets the inode promptly. Called with
+ * registry.lock held.
  */
 void node_put_locked(struct registry *r, struct node *n)
 {
-	if (n == r->root || n->aliases || n->opens)
+	if (n == r->root || n->aliases || n->lookups || n->opens)
 		return;
-	if (n->store) {
-		pthread_rwlock_wrlock(&n->lock);
-		cap_release(r, n->size, 0);
-		n->size = 0;
-		store_destroy(n->store);
-		n->store = NULL;
-		pthread_rwlock_unlock(&n->lock);
-	}
-	if (!n->lookups)
-		node_free(r, n);
+	node_free(r, n);
 }
 
 struct node *registry_root(struct registry *r)

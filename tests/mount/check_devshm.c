@@ -24,7 +24,8 @@
  *  - shm_unlink removes the name but not the mapping; ftruncate sizes
  *    show in fstat, also from another process; posix_fallocate, fchmod,
  *    PROT_EXEC views, O_TRUNC and statvfs work as programs expect;
- *  - racing creators: one O_EXCL winner, one shared semaphore;
+ *  - racing creators: one O_EXCL winner, one shared semaphore; racing
+ *    shm_open(O_CREAT) and shm_unlink of one name all succeed (shmchurn);
  *  - a robust process-shared mutex in an object serializes two users
  *    (shmmutex) and survives its holder's death (EOWNERDEAD);
  *  - file-backed (a backing directory), objects and semaphores outlive
@@ -528,6 +529,19 @@ START_TEST(creation_races)
 }
 END_TEST
 
+/* Eight processes create-or-open, use and unlink one name at once: an
+ * object that loses its name keeps working for whoever opened it. */
+START_TEST(name_churn)
+{
+	struct tmount m;
+	mount_devshm(&m, _i);
+	const char *argv[] = {"shmchurn", U1, "/churn", "8", "1000", NULL};
+	ck_assert_int_eq(twait(spawn(argv), HELPER_WAIT_MS), 0);
+	ck_assert_str_eq(listing(), "");
+	unmount_devshm(&m);
+}
+END_TEST
+
 /* A robust process-shared mutex in an object: two users count under it
  * at once and none is lost; its holder dies and the next one recovers. */
 START_TEST(shared_mutexes)
@@ -635,6 +649,7 @@ int main(void)
 	tcase_add_test(tc, unlinked_and_sizes);
 	tcase_add_test(tc, file_backed_persists);
 	tcase_add_loop_test(tc, creation_races, 0, 2);
+	tcase_add_loop_test(tc, name_churn, 0, 2);
 	tcase_add_test(tc, shared_mutexes);
 	tcase_add_test(tc, lazy_unmount_while_mapped);
 	tcase_add_test(tc, python_multiprocessing);

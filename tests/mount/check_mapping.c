@@ -401,6 +401,30 @@ START_TEST(unlinked_mapping_lives_on)
 }
 END_TEST
 
+/* The kernel may open an unlinked inode it still holds (a reopen through
+ * /proc/self/fd, an open racing an unlink): its data must be there. */
+START_TEST(reopen_unlinked_through_proc)
+{
+	ck_assert_int_eq(put_file(P("o"), "hello", 5, 0644), 0);
+	int path_fd = open(P("o"), O_PATH);
+	ck_assert_int_ge(path_fd, 0);
+	ck_assert_int_eq(unlink(P("o")), 0);
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", path_fd);
+	int fd = open(proc, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	char b[8] = {0};
+	ck_assert_int_eq(pread(fd, b, 5, 0), 5);
+	ck_assert_str_eq(b, "hello");
+	ck_assert_int_eq(ftruncate(fd, 2), 0);
+	ck_assert_int_eq(pwrite(fd, "y", 1, 1), 1);
+	ck_assert_int_eq(pread(fd, b, 8, 0), 2);
+	ck_assert_mem_eq(b, "hy", 2);
+	close(fd);
+	close(path_fd);
+}
+END_TEST
+
 START_TEST(unlinked_backing_file_removed)
 {
 	int fd = new_mapping("u", 8192);
@@ -506,6 +530,7 @@ static Suite *suite(void)
 	tcase_add_test(mem, truncate_never_tears_a_write);
 	tcase_add_test(mem, protection);
 	tcase_add_test(mem, unlinked_mapping_lives_on);
+	tcase_add_test(mem, reopen_unlinked_through_proc);
 	tcase_add_test(mem, capacity);
 	tcase_add_test(mem, hostile_requests);
 	suite_add_tcase(s, mem);
@@ -520,6 +545,7 @@ static Suite *suite(void)
 	tcase_add_test(file, protection);
 	tcase_add_test(file, protection_persists);
 	tcase_add_test(file, unlinked_backing_file_removed);
+	tcase_add_test(file, reopen_unlinked_through_proc);
 	tcase_add_test(file, hostile_requests);
 	suite_add_tcase(s, file);
 	return s;
