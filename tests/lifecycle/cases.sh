@@ -349,7 +349,7 @@ signal_writes_out()
 	viewer store 0 stored-by-view
 	viewer store 4096 second-page
 	kill -"$sig" "$DAEMON"
-	wait_for 10 "holds '$back/v' second-page" ||
+	wait_for 20 "holds '$back/v' second-page" ||
 		fail "SIG$sig: dirty pages of a live view not written out"
 	holds "$back/v" stored-by-view || fail "SIG$sig: first page lost"
 	holds "$back/w" written-by-write || fail "SIG$sig: write() data lost"

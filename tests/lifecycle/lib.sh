@@ -86,12 +86,14 @@ daemon_pid()
 }
 
 # The exit status of a (detached) descendant, once it has ended; waits at
-# most SECONDS (default 20). Fails the test if it has not ended by then.
+# most SECONDS (default 30). Fails the test if it has not ended by then,
+# saying where its threads wait.
 exit_status()
 {
-	local pid=$1 limit=${2:-20}
+	local pid=$1 limit=${2:-30}
 	wait_for "$limit" "grep -q '^$pid ' '$LC_STATUS'" ||
-		fail "process $pid still running after ${limit}s"
+		fail "process $pid still running after ${limit}s:
+$(ps -L -o tid,stat,wchan:32,comm -p "$pid" 2>&1)"
 	awk -v p="$pid" '$1 == p { s = $2 } END { print s }' "$LC_STATUS"
 }
 
@@ -99,7 +101,7 @@ exit_status()
 expect_exit0()
 {
 	local st
-	st=$(exit_status "$1" "${2:-20}")
+	st=$(exit_status "$1" "${2:-30}")
 	[ "$st" = 0 ] || fail "daemon $1 exited with status $st, not 0"
 }
 
@@ -152,7 +154,7 @@ viewer_start()
 viewer()
 {
 	echo "$*" >&7 || fail "viewer is gone (sending '$*')"
-	read -r -t 10 -u 8 REPLY || fail "viewer gave no answer to '$*'"
+	read -r -t 20 -u 8 REPLY || fail "viewer gave no answer to '$*'"
 	case $REPLY in
 	ok*) REPLY=${REPLY#ok} REPLY=${REPLY# } ;;
 	*) fail "viewer: '$*': $REPLY" ;;
