@@ -355,6 +355,8 @@ START_TEST(locked_backing_file)
 	ck_assert_int_eq(registry_read(r, m, buf, sizeof(buf), 0, &got),
 			 -EBUSY);
 	ck_assert_int_eq(registry_write(r, m, "x", 1, 0), -EBUSY);
+	int sfd;
+	ck_assert_int_eq(registry_read_fd(r, m, 16, 0, &sfd, &got), -EBUSY);
 	/* Other mappings are unaffected. */
 	struct node *f = look(r, rt, "free", NULL);
 	ck_assert_int_eq(registry_open(r, f, O_RDWR), 0);
@@ -364,6 +366,10 @@ START_TEST(locked_backing_file)
 	close(fd);
 	ck_assert_int_eq(registry_open(r, m, O_RDWR), 0);
 	expect_read(r, m, "mapped");
+	ck_assert_int_eq(registry_read_fd(r, m, 16, 2, &sfd, &got), 0);
+	ck_assert_uint_eq(got, 4);
+	ck_assert_int_eq(pread(sfd, buf, got, 2), 4);
+	ck_assert(memcmp(buf, "pped", 4) == 0);
 	ck_assert_int_eq(registry_write(r, m, "M", 1, 0), 0);
 	ck_assert_str_eq(slurp(bp("m")), "Mapped");
 	ck_assert(!lockable(bp("m")));
@@ -460,6 +466,15 @@ START_TEST(mirror_namespace)
 	ck_assert_int_eq(registry_rename(r, d, "g", rt, "f3", RENAME_NOREPLACE),
 			 -EEXIST);
 	ck_assert_str_eq(slurp(bp("d/g")), "payload");
+	/* A renamed directory still takes new entries, in its new place. */
+	ck_assert_int_eq(registry_rename(r, rt, "d", rt, "dd", 0), 0);
+	ck_assert_int_eq(
+	    registry_mknod(r, d, "q", S_IFREG | 0644, 0, &USER, &x, &st), 0);
+	registry_forget(r, x, 1);
+	ck_assert_int_eq(access(bp("dd/q"), F_OK), 0);
+	ck_assert_int_eq(registry_unlink(r, d, "q"), 0);
+	ck_assert_int_eq(access(bp("dd/q"), F_OK), -1);
+	ck_assert_int_eq(registry_rename(r, rt, "dd", rt, "d", 0), 0);
 	/* unlink and rmdir */
 	ck_assert_int_eq(registry_unlink(r, d, "f2"), 0);
 	ck_assert_int_eq(access(bp("d/f2"), F_OK), -1);
@@ -599,6 +614,11 @@ START_TEST(data_and_sync)
 			       0, 4),
 	    0);
 	ck_assert(memcmp(slurp(bp("m")), "\0\0\0\0AB6789\0\0Z", 13) == 0);
+	/* open(O_TRUNC) empties the backing file. */
+	ck_assert_int_eq(registry_open(r, m, O_WRONLY | O_TRUNC), 0);
+	registry_release(r, m, O_WRONLY | O_TRUNC);
+	ck_assert_int_eq(stat(bp("m"), &bst), 0);
+	ck_assert_int_eq(bst.st_size, 0);
 	/* Capacity is the backing filesystem's, not cfg.capacity. */
 	static char big[2 << 20];
 	ck_assert_int_eq(registry_write(r, m, big, sizeof(big), 0), 0);
@@ -631,6 +651,11 @@ START_TEST(read_only_registry)
 	ck_assert_int_eq(registry_unlink(r, rt, "m"), -EROFS);
 	ck_assert_int_eq(registry_rename(r, rt, "m", rt, "z", 0), -EROFS);
 	ck_assert_int_eq(registry_write(r, m, "x", 1, 0), -EROFS);
+	ck_assert_int_eq(registry_fallocate(r, m, 0, 0, 4096), -EROFS);
+	struct setattr_req q = {.valid = SET_SIZE, .size = 0};
+	ck_assert_int_eq(registry_setattr(r, m, &q, &st), -EROFS);
+	ck_assert_int_eq(registry_setxattr(r, m, &ROOT, "user.x", "v", 1, 0),
+			 -EROFS);
 	ck_assert_int_eq(access(bp("n"), F_OK), -1);
 	ck_assert_str_eq(slurp(bp("m")), "data");
 	registry_forget(r, m, 1);
@@ -829,6 +854,27 @@ START_TEST(boundary_chmod_swapped_fifo)
 }
 END_TEST
 
+/* registry_free with references outstanding releases every lock. */
+START_TEST(free_releases_locks)
+{
+	put_file(bp("a"), "a", 0644);
+	struct registry *r = reg_new();
+	struct node *rt = registry_root(r), *b;
+	struct stat st;
+	struct node *a = look(r, rt, "a", NULL);
+	ck_assert_int_eq(registry_open(r, a, O_RDWR), 0);
+	ck_assert_int_eq(
+	    registry_create(r, rt, "b", 0644, O_RDWR, &USER, &b, &st), 0);
+	ck_assert(!lockable(bp("a")));
+	ck_assert(!lockable(bp("b")));
+	ck_assert(!lockable(B));
+	registry_free(r);
+	ck_assert(lockable(bp("a")));
+	ck_assert(lockable(bp("b")));
+	ck_assert(lockable(B));
+}
+END_TEST
+
 static Suite *backing_suite(void)
 {
 	Suite *s = suite_create("backing");
@@ -839,25 +885,14 @@ static Suite *backing_suite(void)
 	    {"scan", {scan_existing, scan_protect, NULL}},
 	    {"locks",
 	     {second_registry_busy, busy_until_released, locked_backing_file,
-	      NULL}},
+	      locked_backing_file_keeps_protect, free_releases_locks, NULL}},
 	    {"mirror",
 	     {mirror_namespace, mirror_attributes, data_and_sync,
 	      read_only_registry, fault_write_backing, NULL}},
 	    {"boundary",
-	     {boundary_symlinks, boundary_swapped_after_scan, NULL}},
+	     {boundary_symlinks, boundary_swapped_after_scan,
+	      boundary_chmod_swapped_fifo, NULL}},
 	};
-	/* FIXME(fs/core/data.c ensure_store): a backing file locked by
-	 * another process at the scan gets its store later, at open, but its
-	 * user.* attributes and user.shmap.protect are never loaded, so a
-	 * readonly mapping opens O_RDWR. Re-enable by putting
-	 * locked_backing_file_keeps_protect back in "locks" once fixed. */
-	(void)locked_backing_file_keeps_protect;
-	/* FIXME(fs/core/backing.c backing_chmod): for a node with no
-	 * descriptor (fifo, socket, device) it calls fchmodat(dirfd, name,
-	 * mode, 0), which follows a symlink put at that name after the scan
-	 * and changes a file outside the backing directory. Re-enable by
-	 * putting boundary_chmod_swapped_fifo back in "boundary". */
-	(void)boundary_chmod_swapped_fifo;
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
 		tcase_set_timeout(tc, 10);
