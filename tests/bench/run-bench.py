@@ -9,8 +9,9 @@ from run to run), RUNS times. Prints one table of medians with the ratios
 to tmpfs and to passthrough_ll and the issue's targets, plus the daemons'
 memory, and writes it with the machine's description to --out.
 
-Every mount wait, workload and unmount is bounded; everything mounted is
-taken down on any exit (signals included). Exit status 0 only if every
+It runs in a mount namespace of its own (unshare). Every mount wait,
+workload and unmount is bounded; everything mounted is taken down on any
+exit (signals included). Exit status 0 only if every
 backend mounted, every workload ran and read back what it stored, and
 every daemon exited 0 after its unmount.
 """
@@ -90,9 +91,15 @@ def mounted(path):
 
 
 def sh(cmd, timeout=30):
-    return subprocess.run(cmd, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, timeout=timeout,
-                          check=False).returncode
+    """Run a command, bounded; returns (exit status, its last line)."""
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=timeout,
+                           check=False)
+    except subprocess.TimeoutExpired:
+        return -1, "%s: timed out after %d s" % (cmd[0], timeout)
+    lines = (p.stdout + p.stderr).strip().splitlines()
+    return p.returncode, lines[-1] if lines else ""
 
 
 class Backend:
@@ -112,7 +119,7 @@ class Backend:
     def mount_tmpfs(self, path):
         os.makedirs(path, exist_ok=True)
         if sh(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs",
-               path]) != 0:
+               path])[0] != 0:
             raise RuntimeError("cannot mount a tmpfs at " + path)
         self.tmpfs.append(path)
 
@@ -212,18 +219,28 @@ class Backend:
     def stop(self, errors):
         """Unmount, reap the daemon (bounded), take the tmpfs mounts down."""
         if self.proc:
+            umount = (0, "")
             if mounted(self.mnt):
-                sh(["fusermount3", "-u", self.mnt], timeout=UNMOUNT_WAIT_S)
+                umount = sh(["fusermount3", "-u", self.mnt],
+                            timeout=UNMOUNT_WAIT_S)
+            if umount[0] != 0:
+                errors.append("%s: fusermount3 -u: %s" % (
+                    BACKENDS[self.key], umount[1]))
             try:
                 self.exit_status = self.proc.wait(timeout=UNMOUNT_WAIT_S)
             except subprocess.TimeoutExpired:
+                errors.append("%s: still running %d s after its unmount "
+                              "(%s); sent SIGTERM" % (
+                                  BACKENDS[self.key], UNMOUNT_WAIT_S,
+                                  "still mounted" if mounted(self.mnt)
+                                  else "no longer mounted"))
                 self.proc.terminate()
                 try:
-                    self.proc.wait(timeout=5)
+                    self.exit_status = self.proc.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
-                self.exit_status = -1
+                    self.exit_status = -1
             if self.exit_status != 0:
                 errors.append("%s exited %s after unmount: %s" % (
                     BACKENDS[self.key], self.exit_status, self.log_tail()))
@@ -477,8 +494,23 @@ def parse_args():
     return args
 
 
+def enter_private_namespace():
+    """Re-run in a mount namespace of our own, whose mounts propagate
+    nowhere: a process elsewhere that unshares its namespace (as some tests
+    do) would otherwise copy our mounts, keep their superblocks alive after
+    our unmount, and keep our daemons from exiting."""
+    if os.environ.get("SHMAPFS_BENCH_NS") or not shutil.which("unshare"):
+        return
+    os.environ["SHMAPFS_BENCH_NS"] = "1"
+    sys.stdout.flush()
+    os.execvp("unshare", ["unshare", "--mount", "--propagation", "private",
+                          sys.executable, os.path.abspath(__file__)] +
+              sys.argv[1:])
+
+
 def main():
     args = parse_args()
+    enter_private_namespace()
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, on_signal)
     root = tempfile.mkdtemp(prefix="shmapfs-bench.", dir="/tmp")
