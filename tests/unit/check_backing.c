@@ -8,6 +8,7 @@
 #include "registry.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -142,6 +143,14 @@ static struct node *look(struct registry *r, struct node *dir, const char *name,
 	int res = registry_lookup(r, dir, name, &n, st ? st : &s);
 	ck_assert_msg(res == 0, "lookup %s: %s", name, strerror(-res));
 	return n;
+}
+
+static mode_t getattr_mode(struct registry *r, const char *name)
+{
+	struct stat st;
+	struct node *n = look(r, registry_root(r), name, &st);
+	registry_forget(r, n, 1);
+	return st.st_mode & 07777;
 }
 
 static void expect_read(struct registry *r, struct node *n, const char *want)
@@ -287,6 +296,9 @@ START_TEST(scan_protect)
 			 0);
 	ck_assert_uint_eq(len, 9);
 	ck_assert(memcmp(buf, "writecopy", 9) == 0);
+	/* Listed once, though the backing file carries it too. */
+	ck_assert_int_eq(registry_listxattr(r, cow, buf, sizeof(buf), &len), 0);
+	ck_assert_uint_eq(len, sizeof(SHMAP_XATTR_PROTECT));
 	registry_forget(r, ro, 1);
 	registry_forget(r, cow, 1);
 	registry_forget(r, rw, 1);
@@ -875,6 +887,91 @@ START_TEST(free_releases_locks)
 }
 END_TEST
 
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* A scan that fails part-way (too many entries, too deep) frees what it
+ * built, closes every descriptor and releases every lock. */
+START_TEST(scan_failure_cleans_up)
+{
+	char name[16];
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		put_file(bp(name), "x", 0644);
+	}
+	int fds = open_fds();
+	int fd = open(B, O_RDONLY | O_DIRECTORY);
+	struct registry_config cfg = {.capacity = 1 << 20,
+				      .max_nodes = 2,
+				      .root_mode = 0755,
+				      .backing_dirfd = fd,
+				      .log = log_msg};
+	struct registry *r = NULL;
+	ck_assert_int_eq(registry_new(&cfg, &r), -ENOSPC);
+	ck_assert_int_eq(open_fds(), fds);
+	ck_assert(lockable(B));
+	for (int i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "f%d", i);
+		ck_assert(lockable(bp(name)));
+	}
+	/* Deeper than the scan goes. */
+	int dfd = open(B, O_RDONLY | O_DIRECTORY);
+	for (int i = 0; i < 300; i++) {
+		ck_assert_int_eq(mkdirat(dfd, "d", 0755), 0);
+		int next = openat(dfd, "d", O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(next, 0);
+		close(dfd);
+		dfd = next;
+	}
+	close(dfd);
+	fd = open(B, O_RDONLY | O_DIRECTORY);
+	cfg.backing_dirfd = fd;
+	cfg.max_nodes = 10000;
+	ck_assert_int_lt(registry_new(&cfg, &r), 0);
+	ck_assert_int_eq(open_fds(), fds);
+	ck_assert(lockable(B));
+}
+END_TEST
+
+/* Modes reach the backing directory exactly (the daemon runs with umask
+ * 0, as main.c sets it). */
+START_TEST(exact_modes)
+{
+	umask(0);
+	struct registry *r = reg_new();
+	struct node *rt = registry_root(r), *f, *d, *p;
+	struct stat st, bst;
+	ck_assert_int_eq(
+	    registry_create(r, rt, "f", 0666, O_RDWR, &USER, &f, &st), 0);
+	registry_release(r, f, O_RDWR);
+	ck_assert_int_eq(registry_mkdir(r, rt, "d", 01777, &USER, &d, &st), 0);
+	ck_assert_int_eq(
+	    registry_mknod(r, rt, "p", S_IFIFO | 0666, 0, &USER, &p, &st), 0);
+	ck_assert_int_eq(lstat(bp("f"), &bst), 0);
+	ck_assert_uint_eq(bst.st_mode & 07777, 0666);
+	ck_assert_int_eq(lstat(bp("d"), &bst), 0);
+	ck_assert_uint_eq(bst.st_mode & 07777, 01777);
+	ck_assert_int_eq(lstat(bp("p"), &bst), 0);
+	ck_assert_uint_eq(bst.st_mode & 07777, 0666);
+	registry_forget(r, f, 1);
+	registry_forget(r, d, 1);
+	registry_forget(r, p, 1);
+	registry_free(r);
+	r = reg_new();
+	ck_assert_uint_eq(getattr_mode(r, "d"), 01777);
+	ck_assert_uint_eq(getattr_mode(r, "f"), 0666);
+	registry_free(r);
+}
+END_TEST
+
 static Suite *backing_suite(void)
 {
 	Suite *s = suite_create("backing");
@@ -882,7 +979,9 @@ static Suite *backing_suite(void)
 		const char *name;
 		const TTest *tests[10];
 	} groups[] = {
-	    {"scan", {scan_existing, scan_protect, NULL}},
+	    {"scan",
+	     {scan_existing, scan_protect, scan_failure_cleans_up, exact_modes,
+	      NULL}},
 	    {"locks",
 	     {second_registry_busy, busy_until_released, locked_backing_file,
 	      locked_backing_file_keeps_protect, free_releases_locks, NULL}},
