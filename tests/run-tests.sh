@@ -1,5 +1,6 @@
 #!/bin/bash
-# Run Check test programs one after another, each with a time limit; clear
+# Run Check test programs one after another, each with a time limit and in
+# a private mount namespace of its own; clear
 # any shmapfs mount or daemon that a crashed test left behind; print one
 # closing line "N passed, N failed" and exit non-zero if anything failed.
 set -u
@@ -22,7 +23,11 @@ clear_leftovers() {
 for prog in "$@"; do
 	echo "== $prog"
 	out=$(mktemp)
-	timeout -k 10 "$limit" "$prog" 2>&1 | tee "$out"
+	# Each program in a mount namespace of its own: a namespace that a
+	# test makes copies every mount there is, and would keep another
+	# program's mounts (and daemons) alive after their unmount.
+	timeout -k 10 "$limit" unshare --mount --propagation private -- \
+		"$prog" 2>&1 | tee "$out"
 	rc=${PIPESTATUS[0]}
 	# Check prints "NN%: Checks: C, Failures: F, Errors: E".
 	line=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -n 1)

@@ -34,8 +34,12 @@ static void sleep_ms(int ms)
 
 const char *tmount_daemon(void)
 {
+	static char abs[PATH_MAX];
 	const char *bin = getenv("SHMAPFS_BIN");
-	return bin && *bin ? bin : "fs/shmapfs";
+	if (!bin || !*bin)
+		bin = "fs/shmapfs";
+	/* Absolute, so that tests may run it from another directory. */
+	return realpath(bin, abs) ? abs : bin;
 }
 
 static const char *join(char *buf, const char *dir, const char *rel)

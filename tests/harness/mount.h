@@ -30,7 +30,8 @@ struct tmount {
 	pid_t pid;		/* the daemon, or -1 when not running */
 };
 
-/* The daemon binary the tests run: $SHMAPFS_BIN, else "fs/shmapfs". */
+/* The daemon binary the tests run, as an absolute path: $SHMAPFS_BIN,
+ * else "fs/shmapfs". */
 const char *tmount_daemon(void);
 
 /*
