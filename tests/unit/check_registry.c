@@ -1596,7 +1596,7 @@ START_TEST(writes_serialized)
 	pthread_barrier_init(&start, NULL, WRITERS + 2);
 	for (int i = 0; i < WRITERS + 2; i++) {
 		args[i] = (struct writer_arg){
-		    .start = &start, .n = f, .id = i, .rounds = 2000};
+		    .start = &start, .n = f, .id = i, .rounds = 500};
 		ck_assert_int_eq(
 		    pthread_create(&t[i], NULL,
 				   i < WRITERS ? record_writer : record_reader,
@@ -1680,7 +1680,7 @@ START_TEST(truncate_race)
 	pthread_barrier_init(&start, NULL, 4);
 	for (int i = 0; i < 4; i++) {
 		args[i] = (struct writer_arg){
-		    .start = &start, .n = f, .id = i, .rounds = 2000};
+		    .start = &start, .n = f, .id = i, .rounds = 500};
 		ck_assert_int_eq(
 		    pthread_create(&t[i], NULL,
 				   i < 3 ? record_writer : truncator, &args[i]),
