@@ -67,6 +67,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define AVOID_CHMOD_FOLLOWS_BUG 1
 #endif
 
+/*
+ * Known bug (regressions/fuzz_backing/fifo-*): a mapping whose backing file
+ * was locked at mount is opened later by name, whatever the name is now: a
+ * fifo swapped in becomes its store, or (read-only) blocks the open for
+ * good. Until fixed, fuzz_backing swaps no fifo in while mounted.
+ */
+#ifndef AVOID_FIFO_SWAP_BUG
+#define AVOID_FIFO_SWAP_BUG 1
+#endif
+
 #define NSLOTS	   12	      /* nodes the fuzzer holds references on */
 #define NHANDLES   8	      /* open handles */
 #define NSNAPS	   2	      /* open directory listings */
@@ -1163,7 +1173,8 @@ static void op_meddle(struct fuzz *f)
 	switch (kind % 6) {
 	case 0:
 		unlinkat(dirfd, name, 0);
-		mkfifoat(dirfd, name, 0666);
+		if (!AVOID_FIFO_SWAP_BUG)
+			mkfifoat(dirfd, name, 0666);
 		break;
 	case 1:
 		unlinkat(dirfd, name, 0);
