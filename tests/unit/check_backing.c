@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -183,6 +184,15 @@ START_TEST(scan_existing)
 	ck_assert_int_eq(link(bp("a"), bp("d/a2")), 0);
 	ck_assert_int_eq(symlink("a", bp("l")), 0);
 	ck_assert_int_eq(mkfifo(bp("fifo"), 0600), 0);
+	ck_assert_int_eq(mknod(bp("sock"), S_IFSOCK | 0600, 0), 0);
+	if (geteuid() == 0)
+		ck_assert_int_eq(
+		    mknod(bp("chr"), S_IFCHR | 0600, makedev(1, 3)), 0);
+	/* A second name outside the backing directory is not one of ours. */
+	char outside[200];
+	snprintf(outside, sizeof(outside), "%s/outside-link", OUT);
+	put_file(bp("shared"), "shared", 0644);
+	ck_assert_int_eq(link(bp("shared"), outside), 0);
 	ck_assert_int_eq(lsetxattr(bp("a"), "user.shmap.base", "0x7f00", 6, 0),
 			 0);
 	ck_assert_int_eq(setxattr(bp("d"), "user.tag", "dir", 3, 0), 0);
@@ -227,6 +237,20 @@ START_TEST(scan_existing)
 	ck_assert_str_eq(t, "a");
 	struct node *fifo = look(r, rt, "fifo", &st);
 	ck_assert(S_ISFIFO(st.st_mode));
+	struct node *sock = look(r, rt, "sock", &st);
+	ck_assert(S_ISSOCK(st.st_mode));
+	registry_forget(r, sock, 1);
+	if (geteuid() == 0) {
+		struct node *chr = look(r, rt, "chr", &st);
+		ck_assert(S_ISCHR(st.st_mode));
+		ck_assert_uint_eq(st.st_rdev, makedev(1, 3));
+		registry_forget(r, chr, 1);
+	}
+	struct node *shared = look(r, rt, "shared", &st);
+	ck_assert_uint_eq(st.st_nlink, 1);
+	ck_assert_int_eq(registry_unlink(r, rt, "shared"), 0);
+	registry_forget(r, shared, 1);
+	ck_assert_str_eq(slurp(outside), "shared");
 	/* Attributes. */
 	char buf[256];
 	size_t len;
@@ -248,7 +272,7 @@ START_TEST(scan_existing)
 	/* The listing has everything. */
 	struct dir_snapshot *s;
 	ck_assert_int_eq(registry_opendir(r, rt, &s), 0);
-	ck_assert_uint_eq(s->count, 6);
+	ck_assert_uint_eq(s->count, geteuid() == 0 ? 8 : 7);
 	int seen = 0;
 	for (size_t i = 2; i < s->count; i++)
 		for (int k = 0; k < 4; k++)

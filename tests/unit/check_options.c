@@ -266,6 +266,25 @@ START_TEST(malformed)
 }
 END_TEST
 
+START_TEST(overlong_option)
+{
+	struct shmapfs_options o;
+	char err[256];
+	static char list[6000];
+	memset(list, 'x', 5000);
+	list[5000] = '\0';
+	ck_assert_int_eq(parse(&o, list, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "overlong"));
+	options_free(&o);
+	/* Long but within bounds: passed through whole. */
+	memset(list, 'y', 4000);
+	list[4000] = '\0';
+	ck_assert_int_eq(parse(&o, list, err, sizeof(err)), 0);
+	ck_assert_uint_eq(o.passthrough_len, 4000);
+	options_free(&o);
+}
+END_TEST
+
 START_TEST(small_error_buffer)
 {
 	struct shmapfs_options o;
@@ -290,6 +309,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, own_options);
 	tcase_add_test(tc, ro_rw_and_passthrough);
 	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, overlong_option);
 	tcase_add_test(tc, small_error_buffer);
 	suite_add_tcase(s, tc);
 	return s;
