@@ -97,14 +97,68 @@ static void ensure_users(void)
 			 0);
 }
 
+/* Undo the octal escapes (\040 for a space...) of /proc/self/mounts. */
+static void unescape(char *s)
+{
+	char *out = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] &&
+		    s[3]) {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+					(s[3] - '0'));
+			s += 3;
+		} else {
+			*out++ = *s;
+		}
+	}
+	*out = '\0';
+}
+
+/*
+ * A new namespace holds a copy of every mount there was, other tests'
+ * FUSE mounts included, and a copy keeps a superblock (and so its daemon)
+ * alive after its owner unmounts it. Let go of ours at once.
+ */
+static int is_fuse_type(const char *type)
+{
+	return !strcmp(type, "fuse") || !strcmp(type, "fuseblk") ||
+	       !strncmp(type, "fuse.", 5);
+}
+
+/* Detach every FUSE mount in this namespace; how many there were left. */
+static int detach_fuse_mounts(void)
+{
+	char line[2 * PATH_MAX], mnt[PATH_MAX], type[64];
+	int found = 0;
+	FILE *f = fopen("/proc/self/mounts", "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*s %4095s %63s", mnt, type) != 2 ||
+		    !is_fuse_type(type))
+			continue;
+		found++;
+		unescape(mnt);
+		umount2(mnt, MNT_DETACH); /* gone already with a parent: fine */
+	}
+	fclose(f);
+	return found;
+}
+
+static void release_foreign_fuse_mounts(void)
+{
+	if (detach_fuse_mounts() > 0)
+		ck_assert_int_eq(detach_fuse_mounts(), 0);
+}
+
 /* This test process, and whatever it starts, gets a mount namespace of
- * its own whose mounts propagate nowhere. */
+ * its own whose mounts propagate nowhere and hold no one else's. */
 static void enter_private_namespace(void)
 {
 	ck_assert_msg(unshare(CLONE_NEWNS) == 0, "unshare: %s",
 		      strerror(errno));
 	ck_assert_msg(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0,
 		      "make / private: %s", strerror(errno));
+	release_foreign_fuse_mounts();
 }
 
 /* /dev/shm as the Check runner (outside the namespace) sees it. */
