@@ -791,6 +791,45 @@ START_TEST(times_move_forward)
 }
 END_TEST
 
+/* Removing and renaming names change the directories' mtime and ctime
+ * and the moved or unlinked node's ctime, as POSIX asks. */
+START_TEST(times_of_names)
+{
+	struct node *d = mkdir_(R, root(), "d");
+	struct node *f = mkfile(R, root(), "f");
+	struct node *g = mkfile(R, root(), "g");
+	struct stat rb = getattr(R, root()), db = getattr(R, d);
+	struct stat fb = getattr(R, f), gb = getattr(R, g);
+	pause_clock();
+	ck_assert_int_eq(registry_rename(R, root(), "f", d, "f", 0), 0);
+	struct stat ra = getattr(R, root()), da = getattr(R, d);
+	ck_assert(ts_after(ra.st_mtim, rb.st_mtim));
+	ck_assert(ts_after(ra.st_ctim, rb.st_ctim));
+	ck_assert(ts_after(da.st_mtim, db.st_mtim));
+	ck_assert(ts_after(getattr(R, f).st_ctim, fb.st_ctim));
+	/* A rename does not change the moved file's mtime. */
+	ck_assert_int_eq(getattr(R, f).st_mtim.tv_sec, fb.st_mtim.tv_sec);
+	ck_assert_int_eq(getattr(R, f).st_mtim.tv_nsec, fb.st_mtim.tv_nsec);
+	rb = ra;
+	pause_clock();
+	ck_assert_int_eq(registry_unlink(R, root(), "g"), 0);
+	ra = getattr(R, root());
+	ck_assert(ts_after(ra.st_mtim, rb.st_mtim));
+	ck_assert(ts_after(getattr(R, g).st_ctim, gb.st_ctim));
+	/* A failed operation changes nothing. */
+	rb = ra;
+	pause_clock();
+	ck_assert_int_eq(registry_unlink(R, root(), "nope"), -ENOENT);
+	ck_assert_int_eq(registry_rmdir(R, root(), "d"), -ENOTEMPTY);
+	ra = getattr(R, root());
+	ck_assert_int_eq(ra.st_mtim.tv_nsec, rb.st_mtim.tv_nsec);
+	ck_assert_int_eq(ra.st_ctim.tv_nsec, rb.st_ctim.tv_nsec);
+	registry_forget(R, d, 1);
+	registry_forget(R, f, 1);
+	registry_forget(R, g, 1);
+}
+END_TEST
+
 START_TEST(setattr_all)
 {
 	struct node *f = mkfile(R, root(), "f");
@@ -1715,8 +1754,8 @@ static Suite *registry_suite(void)
 	      rename_plain, rename_flags, rename_dirs, names, readdir_snapshot,
 	      NULL}},
 	    {"attributes",
-	     {getattr_basics, times_move_forward, setattr_all, kill_suid_sgid,
-	      statfs_counts, read_only, NULL}},
+	     {getattr_basics, times_move_forward, times_of_names, setattr_all,
+	      kill_suid_sgid, statfs_counts, read_only, NULL}},
 	    {"capacity",
 	     {capacity_enospc, capacity_released, symlink_capacity, max_nodes,
 	      NULL}},
