@@ -150,6 +150,7 @@ struct fuzz {
 /* For reads and writes; reused by every input to save time, never to
  * carry state (each use fills it first). */
 static uint8_t io_buf[IO_MAX];
+static uint8_t splice_buf[IO_MAX];
 
 /* ---- Models of mappings' bytes ---- */
 
@@ -742,6 +743,17 @@ static void op_read(struct fuzz *f)
 	TRACE("read(%llu, size %zu, off %llu) = %d, got %zu\n", ino_of(n), size,
 	      (unsigned long long)off, res, got);
 	CHECK(res != 0 ? got == 0 : got <= size);
+	/* The splice path must agree with the copying one. */
+	int fd = -1;
+	size_t len = 12345;
+	int res_fd = registry_read_fd(f->r, n, size, off, &fd, &len);
+	CHECK(res_fd == res || (res_fd == 0 && !S_ISREG(n->type)));
+	if (res_fd == 0 && res == 0) {
+		CHECK(len == got);
+		CHECK(!len ||
+		      pread(fd, splice_buf, len, (off_t)off) == (ssize_t)len);
+		CHECK(!len || !memcmp(splice_buf, io_buf, len));
+	}
 	struct model *m = S_ISREG(n->type) ? model_live(f, n) : NULL;
 	if (res != 0 || !m)
 		return;
@@ -758,6 +770,11 @@ static void op_write(struct fuzz *f)
 	uint64_t off = in_off(&f->in);
 	size_t size = (size_t)(in_off(&f->in) % (IO_MAX + 1));
 	uint8_t fill = in_u8(&f->in);
+	if (fill & 1) { /* an unprivileged writer: the kernel asks first */
+		int changed = registry_kill_suid_sgid(f->r, n);
+		CHECK(changed == 0 || changed == 1);
+		CHECK(S_ISDIR(n->type) || !(n->mode & S_ISUID));
+	}
 	/* Bytes that say where they are, so that a misplaced one shows. */
 	for (size_t i = 0; i < size; i++)
 		io_buf[i] = (uint8_t)(fill + (off + i) / 7);
