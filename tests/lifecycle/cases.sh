@@ -154,7 +154,6 @@ test_mount_namespace()
 	DAEMON=$(daemon_pid "$mnt") || fail "no daemon"
 	must nsenter --target "$ns" --mount umount "$mnt"
 	expect_exit0 "$DAEMON"
-	kill "$ns"
 }
 
 test_mount_memory()

@@ -165,7 +165,8 @@ viewer_stop()
 {
 	echo exit >&7 2>/dev/null || true
 	exec 7>&- 8<&-
-	wait_for 10 "! kill -0 $VIEWER 2>/dev/null" || kill -9 "$VIEWER"
+	wait_for 10 "! kill -0 $VIEWER 2>/dev/null" ||
+		kill -9 "$VIEWER" 2>/dev/null || true
 	VIEWER=
 }
 
@@ -174,6 +175,8 @@ viewer_stop()
 lc_cleanup()
 {
 	local m pid
+	# Best effort from here on: what is already gone is not a failure.
+	set +e
 	[ -n "${VIEWER:-}" ] && kill -9 "$VIEWER" 2>/dev/null
 	[ -n "${LC_KILL:-}" ] && kill -9 "$LC_KILL" 2>/dev/null
 	# Deepest first, lazily: a dead daemon's mount answers ENOTCONN.

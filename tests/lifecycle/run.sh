@@ -7,6 +7,8 @@
 #   SHMAPFS_BIN=fs/shmapfs LC_REAPER=build/normal/tests/lifecycle/reaper \
 #       tests/lifecycle/run.sh [NAME_PATTERN]
 #
+# LC_TRACE=1 runs the cases under bash -x (shown when one fails).
+#
 # mount(8) must find the helper, so it is installed for real, for the run,
 # as /sbin/mount.shmapfs and mount.fuse.shmapfs (pointing at the daemon
 # under test) and removed afterwards; whatever was there before is put
@@ -92,7 +94,7 @@ for t in $tests; do
 		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$log.san \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$log.san \
 		"$LC_REAPER" "$status" timeout -k 5 "$limit" \
-		bash "$here/cases.sh" "$t" >"$log" 2>&1 || rc=$?
+		bash ${LC_TRACE:+-x} "$here/cases.sh" "$t" >"$log" 2>&1 || rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
 	secs=$((ms / 1000)).$((ms % 1000 / 100))
 	if [ "$rc" = 0 ]; then
