@@ -956,8 +956,18 @@ START_TEST(capacity_enospc)
 	ck_assert_int_eq(registry_write(R, f, big, CAP - PAGE, 0), 0);
 	ck_assert_uint_eq(bytes_free(R), 0);
 	ck_assert_int_eq(registry_write(R, g, "x", 1, PAGE), -ENOSPC);
-	/* Space kept within a file's size: overwrite in place works. */
+	/* Space kept within a file's size: overwrite in place works (so a
+	 * store through a view inside the file, written back later, never
+	 * fails), as do fallocates and writes that end inside it. */
 	write_str(R, f, "over", 100);
+	ck_assert_int_eq(registry_write(R, f, big, CAP - PAGE, 0), 0);
+	ck_assert_int_eq(registry_fallocate(R, f, 0, 0, CAP - PAGE), 0);
+	ck_assert_int_eq(
+	    registry_fallocate(R, f, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, CAP - PAGE),
+	    0);
+	ck_assert_int_eq(registry_write(R, f, big, CAP - PAGE, 0), 0);
+	ck_assert_uint_eq(bytes_free(R), 0);
 	/* KEEP_SIZE past the end reserves nothing and is allowed. */
 	ck_assert_int_eq(
 	    registry_fallocate(R, g, FALLOC_FL_KEEP_SIZE, 0, 4 * CAP), 0);
@@ -1274,6 +1284,31 @@ START_TEST(protection)
 	ck_assert_int_eq(registry_open(R, f, O_WRONLY), 0);
 	registry_release(R, f, O_WRONLY);
 	registry_forget(R, f, 1);
+}
+END_TEST
+
+START_TEST(protect_names)
+{
+	enum shmap_protect p = SHMAP_PROTECT_WRITECOPY;
+	ck_assert_int_eq(protect_parse("readwrite", 9, &p), 0);
+	ck_assert_int_eq(p, SHMAP_PROTECT_READWRITE);
+	ck_assert_int_eq(protect_parse("readonly\n", 9, &p), 0);
+	ck_assert_int_eq(p, SHMAP_PROTECT_READONLY);
+	ck_assert_int_eq(protect_parse("writecopy", 10, &p), 0); /* + NUL */
+	ck_assert_int_eq(p, SHMAP_PROTECT_WRITECOPY);
+	/* Only the length given counts. */
+	ck_assert_int_eq(protect_parse("readonlyXYZ", 8, &p), 0);
+	ck_assert_int_eq(p, SHMAP_PROTECT_READONLY);
+	static const char *const bad[] = {"",	       "READONLY",  "read",
+					  " readonly", "readonly ", "readonlyx",
+					  "rw"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(protect_parse(bad[i], strlen(bad[i]), &p) ==
+				  -EINVAL,
+			      "'%s' accepted", bad[i]);
+	ck_assert_str_eq(protect_name(SHMAP_PROTECT_READWRITE), "readwrite");
+	ck_assert_str_eq(protect_name(SHMAP_PROTECT_READONLY), "readonly");
+	ck_assert_str_eq(protect_name(SHMAP_PROTECT_WRITECOPY), "writecopy");
 }
 END_TEST
 
@@ -1762,7 +1797,7 @@ static Suite *registry_suite(void)
 	    {"data",
 	     {read_write, empty_write_past_eof, open_trunc, fallocate_modes,
 	      NULL}},
-	    {"xattr", {protection, xattrs, xattr_limits, NULL}},
+	    {"xattr", {protection, protect_names, xattrs, xattr_limits, NULL}},
 	    {"faults", {fault_write, fault_resize, NULL}},
 	    {"concurrency",
 	     {writes_serialized, capacity_race, truncate_race, NULL}},
