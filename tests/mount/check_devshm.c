@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -232,10 +233,11 @@ static const char *helper(const char *name)
 	return buf[next];
 }
 
-/* Start a program (a helper's name in $TEST_HELPERS, or a path); it
- * dies with us. */
-static pid_t spawn_path(const char *path, const char **argv)
+/* Start a program (a helper's name in $TEST_HELPERS, or a path) with
+ * the given stdin and stdout (-1: ours); it dies with us. */
+static pid_t spawn_with_pipes(const char **argv, int in, int out)
 {
+	const char *path = strchr(argv[0], '/') ? argv[0] : helper(argv[0]);
 	pid_t parent = getpid();
 	fflush(NULL);
 	pid_t pid = fork();
@@ -244,7 +246,10 @@ static pid_t spawn_path(const char *path, const char **argv)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(126);
-		execvp(path, (char *const *)argv);
+		if ((in >= 0 && dup2(in, STDIN_FILENO) < 0) ||
+		    (out >= 0 && dup2(out, STDOUT_FILENO) < 0))
+			_exit(126);
+		execv(path, (char *const *)argv);
 		perror(path);
 		_exit(127);
 	}
@@ -253,7 +258,7 @@ static pid_t spawn_path(const char *path, const char **argv)
 
 static pid_t spawn(const char **argv)
 {
-	return spawn_path(helper(argv[0]), argv);
+	return spawn_with_pipes(argv, -1, -1);
 }
 
 /* shmop USER OP NAME [A1 [A2]]: the errno of the operation, 0 if it
@@ -623,17 +628,26 @@ END_TEST
 START_TEST(lazy_unmount_while_mapped)
 {
 	struct tmount m;
+	int to[2], from[2];
+	char c;
 	mount_devshm(&m, 0);
-	const char *argv[] = {"shmop", U1, "hold", "/held", "1000", NULL};
-	pid_t holder = spawn(argv);
-	for (int i = 0; i < 500 && !exists("held"); i++)
-		usleep(10000);
-	ck_assert(exists("held"));
+	/* Close-on-exec: the holder must not keep its own stdin open. */
+	ck_assert(pipe2(to, O_CLOEXEC) == 0 && pipe2(from, O_CLOEXEC) == 0);
+	const char *argv[] = {"shmop", U1, "hold", "/held", NULL};
+	pid_t holder = spawn_with_pipes(argv, to[0], from[1]);
+	close(to[0]);
+	close(from[1]);
+	/* "r": the holder has the object open and a view with a store. */
+	struct pollfd pfd = {.fd = from[0], .events = POLLIN};
+	ck_assert_int_eq(poll(&pfd, 1, HELPER_WAIT_MS), 1);
+	ck_assert_int_eq(read(from[0], &c, 1), 1);
 	ck_assert_int_eq(umount2(DEVSHM, 0), -1);
 	ck_assert_int_eq(errno, EBUSY);
 	ck_assert_int_eq(umount2(DEVSHM, MNT_DETACH), 0);
 	ck_assert(!is_fuse(DEVSHM));
+	close(to[1]); /* go on: store to a new page, check, exit */
 	ck_assert_int_eq(twait(holder, HELPER_WAIT_MS), 0);
+	close(from[0]);
 	/* The harness finds nothing left to unmount and reaps the daemon. */
 	unmount_devshm(&m);
 }
@@ -673,10 +687,10 @@ START_TEST(python_multiprocessing)
 	mount_devshm(&m, 0);
 	/* Debian's python3, not whatever PATH finds first. */
 	const char *argv[] = {
-	    "setpriv",		"--reuid=" U1, "--regid=" U1, "--clear-groups",
+	    "/usr/bin/setpriv", "--reuid=" U1, "--regid=" U1, "--clear-groups",
 	    "/usr/bin/python3", "-c",	       PY_MP,	      NULL,
 	};
-	int st = twait(spawn_path("setpriv", argv), HELPER_WAIT_MS);
+	int st = twait(spawn(argv), HELPER_WAIT_MS);
 	ck_assert_int_eq(st, 0);
 	ck_assert_str_eq(listing(), "");
 	unmount_devshm(&m);

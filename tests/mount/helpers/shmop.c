@@ -25,9 +25,10 @@
  *   extras NAME            what programs do besides: posix_fallocate,
  *                          fchmod, an executable view (JITs), O_TRUNC
  *                          on reopen, fstatvfs (free space in /dev/shm)
- *   hold NAME MS           create a 1 MiB object, store through a view,
- *                          sleep MS ms, then store to a new page and
- *                          check both (the mount is detached meanwhile)
+ *   hold NAME              create a 1 MiB object, store through a view,
+ *                          write "r" to stdout, wait for EOF on stdin
+ *                          (the mount is detached meanwhile), then store
+ *                          to a new page and check both
  *   sem-create NAME VALUE  sem_open(O_CREAT|O_EXCL, 0666, VALUE)
  *   sem-attach NAME VALUE  sem_open(O_CREAT, 0666, 99): must attach to the
  *                          existing semaphore, whose value is VALUE
@@ -244,7 +245,7 @@ static int op_extras(const char *name)
 	return 0;
 }
 
-static int op_hold(const char *name, long ms)
+static int op_hold(const char *name)
 {
 	const size_t len = 1 << 20;
 	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
@@ -254,8 +255,11 @@ static int op_hold(const char *name, long ms)
 	if (p == MAP_FAILED)
 		return errno;
 	memcpy(p, "before", 6);
-	struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
-	nanosleep(&t, NULL);
+	char c;
+	if (write(STDOUT_FILENO, "r", 1) != 1)
+		return errno;
+	while (read(STDIN_FILENO, &c, 1) > 0)
+		;
 	memcpy(p + len / 2, "after", 5);
 	if (memcmp(p, "before", 6) || memcmp(p + len / 2, "after", 5))
 		return wrong(name, "stores lost while the mount was detached");
@@ -327,8 +331,8 @@ static int run(int argc, char **argv)
 		return op_sizes(name);
 	if (!strcmp(op, "unlinked"))
 		return op_unlinked(name);
-	if (!strcmp(op, "hold") && argc == 5)
-		return op_hold(name, arg);
+	if (!strcmp(op, "hold"))
+		return op_hold(name);
 	if (!strcmp(op, "extras"))
 		return op_extras(name);
 	if (!strcmp(op, "sem-create") && argc == 5)
