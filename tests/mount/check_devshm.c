@@ -8,8 +8,9 @@
  * it through glibc: the helpers in tests/mount/helpers (shmop: one
  * shm_open / sem_open operation; shmpingpong: a producer and a consumer
  * that talk through shared memory and two named semaphores; shmmutex: a
- * robust process-shared mutex in shared memory), each run as
- * one of two non-root users (shmaptest1, shmaptest2, made with useradd if
+ * robust process-shared mutex in shared memory; shmchurn: processes
+ * that create, use and unlink one name at once), each run as one of two
+ * non-root users (shmaptest1, shmaptest2, made with useradd if
  * missing), and Python's multiprocessing. Checked:
  *
  *  - what /dev/shm held is hidden while shmapfs is mounted and back after
@@ -29,7 +30,7 @@
  *  - a robust process-shared mutex in an object serializes two users
  *    (shmmutex) and survives its holder's death (EOWNERDEAD);
  *  - file-backed (a backing directory), objects and semaphores outlive
- *    the mount; the tests marked so run both memory- and file-backed;
+ *    the mount; the loop tests (_i) run both memory- and file-backed;
  *  - a lazy unmount while an object is mapped leaves the mapping working
  *    and the daemon exits 0 when it is gone.
  *
