@@ -396,6 +396,14 @@ START_TEST(locked_backing_file)
 	ck_assert_int_eq(registry_write(r, m, "x", 1, 0), -EBUSY);
 	int sfd;
 	ck_assert_int_eq(registry_read_fd(r, m, 16, 0, &sfd, &got), -EBUSY);
+	struct setattr_req q = {.valid = SET_SIZE, .size = 0};
+	ck_assert_int_eq(registry_setattr(r, m, &q, &st), -EBUSY);
+	ck_assert_int_eq(registry_fallocate(r, m, 0, 0, 100), -EBUSY);
+	ck_assert_int_eq(registry_setxattr(r, m, &ROOT, "user.x", "v", 1, 0),
+			 -EBUSY);
+	ck_assert_uint_eq(getattr_mode(r, "m"), 0644);
+	ck_assert_int_eq(stat(bp("m"), &st), 0);
+	ck_assert_int_eq(st.st_size, 6);
 	/* Other mappings are unaffected. */
 	struct node *f = look(r, rt, "free", NULL);
 	ck_assert_int_eq(registry_open(r, f, O_RDWR), 0);
