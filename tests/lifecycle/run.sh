@@ -90,9 +90,14 @@ for t in $tests; do
 	rc=0
 	# A detached daemon's stderr is /dev/null: sanitizer reports go to
 	# files (mount(8) passes the environment on), shown if the test fails.
+	# Each test runs in a mount namespace of its own: a namespace that
+	# another program creates meanwhile (unshare -m in other tests, on a
+	# shared machine) would otherwise copy our mounts and keep them, and
+	# their daemons, alive after our umount.
 	LC_ROOT=$root LC_STATUS=$status LC_TOP=$top SHMAPFS_BIN=$SHMAPFS_BIN \
 		ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$log.san \
 		UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$log.san \
+		unshare --mount --propagation private \
 		"$LC_REAPER" "$status" timeout -k 5 "$limit" \
 		bash ${LC_TRACE:+-x} "$here/cases.sh" "$t" >"$log" 2>&1 || rc=$?
 	ms=$((($(date +%s%N) - t0) / 1000000))
