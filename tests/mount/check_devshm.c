@@ -29,6 +29,7 @@
  *    shm_open(O_CREAT) and shm_unlink of one name all succeed (shmchurn);
  *  - a robust process-shared mutex in an object serializes two users
  *    (shmmutex) and survives its holder's death (EOWNERDEAD);
+ *  - a full /dev/shm (size=) fails growth with ENOSPC, never SIGBUS;
  *  - file-backed (a backing directory), objects and semaphores outlive
  *    the mount; the loop tests (_i) run both memory- and file-backed;
  *  - a lazy unmount while an object is mapped leaves the mapping working
@@ -192,7 +193,8 @@ static char log_base[PATH_MAX];
 /* Mount shmapfs over /dev/shm in a private namespace, as a container's
  * init would: memory-backed, or file-backed by m->root/backing; m->root
  * holds the daemon's log. */
-static void mount_devshm(struct tmount *m, int file_backed)
+static void mount_devshm_opts(struct tmount *m, int file_backed,
+			      const char *opts)
 {
 	struct stat st;
 	ensure_users();
@@ -213,7 +215,7 @@ static void mount_devshm(struct tmount *m, int file_backed)
 		ck_assert(n > 0 && (size_t)n < sizeof(m->backing));
 		ck_assert_int_eq(mkdir(m->backing, 0755), 0);
 	}
-	ck_assert_int_eq(tmount_restart(m, OPTS), 0);
+	ck_assert_int_eq(tmount_restart(m, opts), 0);
 
 	ck_assert(is_fuse(DEVSHM));
 	ck_assert_int_eq(stat(DEVSHM, &st), 0);
@@ -221,6 +223,11 @@ static void mount_devshm(struct tmount *m, int file_backed)
 	ck_assert_int_eq(st.st_uid, 0);
 	/* The rest of the machine keeps its own /dev/shm. */
 	ck_assert_msg(!is_fuse(outside("")), "mount leaked out of namespace");
+}
+
+static void mount_devshm(struct tmount *m, int file_backed)
+{
+	mount_devshm_opts(m, file_backed, OPTS);
 }
 
 static const char *helper(const char *name)
@@ -506,6 +513,27 @@ START_TEST(exclusive_create)
 }
 END_TEST
 
+/* A full /dev/shm (containers give it 64 MiB): growth past size= fails
+ * ENOSPC at ftruncate, where tmpfs would SIGBUS at the first store, and
+ * the space comes back with the unlink. */
+START_TEST(full_devshm)
+{
+	struct tmount m;
+	mount_devshm_opts(&m, 0, OPTS ",size=64k");
+	ck_assert_int_eq(shmop(U1, "create", "/big", "0644", "131072"), ENOSPC);
+	ck_assert_int_eq(shmop(U1, "create", "/fits", "0644", "61440"), 0);
+	ck_assert_int_eq(shmop(U1, "sem-create", "/s", "1", NULL), 0);
+	ck_assert_int_eq(shmop(U2, "create", "/more", "0644", "8192"), ENOSPC);
+	ck_assert_int_eq(shmop(U1, "check", "/fits", "61440", NULL), 0);
+	ck_assert_int_eq(shmop(U1, "unlink", "/fits", NULL, NULL), 0);
+	ck_assert_int_eq(shmop(U2, "create", "/more2", "0644", "8192"), 0);
+	ck_assert_int_eq(shmop(U2, "sem-value", "/s", "1", NULL), 0);
+	/* The failed creations left their names, empty, as on tmpfs. */
+	ck_assert_str_eq(listing(), "big more more2 sem.s");
+	unmount_devshm(&m);
+}
+END_TEST
+
 /* File-backed, /dev/shm outlives the mount: objects and semaphores come
  * back, with their owners, data and counts, when it is mounted again. */
 START_TEST(file_backed_persists)
@@ -717,6 +745,7 @@ int main(void)
 	tcase_add_loop_test(tc, exclusive_create, 0, 2);
 	tcase_add_test(tc, unlinked_and_sizes);
 	tcase_add_test(tc, file_backed_persists);
+	tcase_add_test(tc, full_devshm);
 	tcase_add_loop_test(tc, creation_races, 0, 2);
 	tcase_add_loop_test(tc, name_churn, 0, 2);
 	tcase_add_test(tc, shared_mutexes);
