@@ -590,6 +590,23 @@ test_nonempty_mountpoint()
 	[ ! -e "$mnt/new" ] || fail "mount's file left behind"
 }
 
+# The shipped mount unit's What=, Type= and Options=, as systemd would pass
+# them to mount(8), mounted on a directory of ours instead of /run/shmap.
+test_unit_mounts()
+{
+	local unit=$LC_TOP/mount-helpers/run-shmap.mount mnt what type opts
+	mnt=$(newdir mnt)
+	what=$(sed -n 's/^What=//p' "$unit")
+	type=$(sed -n 's/^Type=//p' "$unit")
+	opts=$(sed -n 's/^Options=//p' "$unit")
+	lc_mount "$mnt" -t "$type" "$what" "$mnt" -o "$opts"
+	[ "$(stat -c %a "$mnt")" = 1777 ] || fail "unit's mode= not applied"
+	grep " $mnt " /proc/self/mountinfo | grep -q allow_other ||
+		fail "unit's allow_other not applied"
+	must umount "$mnt"
+	expect_exit0 "$DAEMON"
+}
+
 # --- lint: helper, tests, man page, systemd unit --------------------------
 
 test_lint()
