@@ -8,6 +8,8 @@
 #include "registry.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -1774,6 +1776,228 @@ START_TEST(truncate_race)
 }
 END_TEST
 
+/* ---- differential: the registry against a real directory ---- */
+
+/*
+ * Random namespace operations applied both to a registry and, through
+ * system calls, to a real directory under /tmp: each must succeed or fail
+ * alike, and the two trees must end the same. The kernel checks a few
+ * things itself before a FUSE filesystem sees them (a rename into its own
+ * subtree); those may fail with another errno, but must fail.
+ */
+static const char *const pool[] = {"a", "b", "c", "x"};
+
+static void rand_path(unsigned *seed, char *out, size_t len)
+{
+	int w = rand_r(seed) % 20, depth = w < 10 ? 1 : w < 17 ? 2 : 3;
+	size_t used = 0;
+	for (int i = 0; i < depth; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s",
+					 i ? "/" : "", pool[rand_r(seed) % 4]);
+}
+
+/* The directory holding path's last component, and that component. Every
+ * node looked up on the way is put in held[] for a later forget. */
+static int reg_walk(struct registry *r, const char *path, struct node **dir,
+		    char *last, struct node **held, int *nheld)
+{
+	char buf[64];
+	snprintf(buf, sizeof(buf), "%s", path);
+	struct node *cur = registry_root(r);
+	char *save, *comp = strtok_r(buf, "/", &save);
+	for (;;) {
+		char *next = strtok_r(NULL, "/", &save);
+		if (!next)
+			break;
+		struct node *n;
+		struct stat st;
+		int res = registry_lookup(r, cur, comp, &n, &st);
+		if (res < 0)
+			return res;
+		held[(*nheld)++] = n;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR; /* as a path walk finds it */
+		cur = n;
+		comp = next;
+	}
+	snprintf(last, 64, "%s", comp);
+	*dir = cur;
+	return 0;
+}
+
+static void forget_all(struct registry *r, struct node **held, int nheld)
+{
+	for (int i = 0; i < nheld; i++)
+		registry_forget(r, held[i], 1);
+}
+
+/* One random operation on both; returns the two results. */
+static void diff_op(struct registry *r, int kfd, const char *kroot,
+		    unsigned *seed, char *desc, size_t desclen, int *kres,
+		    int *rres)
+{
+	char p[64], q[64], last[64], last2[64];
+	rand_path(seed, p, sizeof(p));
+	rand_path(seed, q, sizeof(q));
+	struct node *held[16], *dir, *dir2, *n;
+	int nheld = 0, op = rand_r(seed) % 7;
+	struct stat st;
+	static const unsigned flags[] = {0, 0, RENAME_NOREPLACE,
+					 RENAME_EXCHANGE};
+	unsigned fl = flags[rand_r(seed) % 4];
+	uint64_t size = (uint64_t)(rand_r(seed) % 3) * 3000;
+	snprintf(desc, desclen, "op %d %s %s flags %u size %llu", op, p, q, fl,
+		 (unsigned long long)size);
+	int res = reg_walk(r, p, &dir, last, held, &nheld);
+	switch (op) {
+	case 0:
+		*kres = mkdirat(kfd, p, 0755) ? -errno : 0;
+		if (!res &&
+		    !(res = registry_mkdir(r, dir, last, 0755, &ROOT, &n, &st)))
+			held[nheld++] = n;
+		break;
+	case 1:
+		*kres = mknodat(kfd, p, S_IFREG | 0644, 0) ? -errno : 0;
+		if (!res && !(res = registry_mknod(r, dir, last, S_IFREG | 0644,
+						   0, &ROOT, &n, &st)))
+			held[nheld++] = n;
+		break;
+	case 2:
+		*kres = unlinkat(kfd, p, 0) ? -errno : 0;
+		if (!res)
+			res = registry_unlink(r, dir, last);
+		break;
+	case 3:
+		*kres = unlinkat(kfd, p, AT_REMOVEDIR) ? -errno : 0;
+		if (!res)
+			res = registry_rmdir(r, dir, last);
+		break;
+	case 4:
+		*kres = renameat2(kfd, p, kfd, q, fl) ? -errno : 0;
+		if (!res)
+			res = reg_walk(r, q, &dir2, last2, held, &nheld);
+		if (!res)
+			res = registry_rename(r, dir, last, dir2, last2, fl);
+		break;
+	case 5:
+		*kres = linkat(kfd, p, kfd, q, 0) ? -errno : 0;
+		if (!res && !(res = registry_lookup(r, dir, last, &n, &st)))
+			held[nheld++] = n;
+		if (!res)
+			res = reg_walk(r, q, &dir2, last2, held, &nheld);
+		if (!res && !(res = registry_link(r, n, dir2, last2, &st)))
+			held[nheld++] = n;
+		break;
+	default: {
+		char full[256];
+		snprintf(full, sizeof(full), "%s/%s", kroot, p);
+		*kres = truncate(full, (off_t)size) ? -errno : 0;
+		if (!res && !(res = registry_lookup(r, dir, last, &n, &st)))
+			held[nheld++] = n;
+		struct setattr_req sq = {.valid = SET_SIZE, .size = size};
+		if (!res)
+			res = registry_setattr(r, n, &sq, &st);
+		break;
+	}
+	}
+	forget_all(r, held, nheld);
+	*rres = res;
+}
+
+/* Compare the registry's directory dir with the real directory kfd. */
+static void diff_tree(struct registry *r, struct node *dir, int kfd,
+		      const char *path)
+{
+	struct dir_snapshot *s;
+	ck_assert_int_eq(registry_opendir(r, dir, &s), 0);
+	size_t kcount = 0;
+	int dupfd = dup(kfd);
+	DIR *d = fdopendir(dupfd);
+	ck_assert_ptr_nonnull(d);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			kcount++;
+	closedir(d);
+	ck_assert_msg(kcount == s->count - 2, "%s: %zu entries, kernel %zu",
+		      path, s->count - 2, kcount);
+	for (size_t i = 2; i < s->count; i++) {
+		const char *name = s->entries[i].name;
+		struct stat kst, rst;
+		struct node *n;
+		ck_assert_msg(fstatat(kfd, name, &kst, AT_SYMLINK_NOFOLLOW) ==
+				  0,
+			      "%s/%s: only in the registry", path, name);
+		ck_assert_int_eq(registry_lookup(r, dir, name, &n, &rst), 0);
+		ck_assert_msg((kst.st_mode & S_IFMT) == (rst.st_mode & S_IFMT),
+			      "%s/%s: type differs", path, name);
+		ck_assert_msg(kst.st_nlink == rst.st_nlink,
+			      "%s/%s: nlink %lu, kernel %lu", path, name,
+			      (unsigned long)rst.st_nlink,
+			      (unsigned long)kst.st_nlink);
+		if (S_ISREG(kst.st_mode))
+			ck_assert_msg(kst.st_size == rst.st_size,
+				      "%s/%s: size differs", path, name);
+		if (S_ISDIR(kst.st_mode)) {
+			char sub[256];
+			snprintf(sub, sizeof(sub), "%s/%s", path, name);
+			int fd = openat(kfd, name, O_RDONLY | O_DIRECTORY);
+			ck_assert_int_ge(fd, 0);
+			diff_tree(r, n, fd, sub);
+			close(fd);
+		}
+		registry_forget(r, n, 1);
+	}
+	registry_closedir(s);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+START_TEST(differential)
+{
+	char kroot[] = "/tmp/shmapfs-unit-diff.XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(kroot));
+	int kfd = open(kroot, O_RDONLY | O_DIRECTORY);
+	struct registry *r = reg_new_with(1ULL << 30, 100000, 0, 0);
+	unsigned seed = 12345u + (unsigned)_i;
+	char desc[256];
+	int mismatch = 0;
+	for (int i = 0; i < 3000 && !mismatch; i++) {
+		int kres, rres;
+		diff_op(r, kfd, kroot, &seed, desc, sizeof(desc), &kres, &rres);
+		/* Checked by the kernel before FUSE sees it, maybe after
+		 * other checks: any refusal will do. A rename into its own
+		 * subtree; a link of a directory (the kernel first resolves
+		 * the new name, so may say EEXIST or ENOTDIR). */
+		int vfs_checked =
+		    rres < 0 && (kres == -EINVAL || kres == -ENOTEMPTY ||
+				 (rres == -EPERM && kres < 0));
+		/* RENAME_NOREPLACE onto any existing name, itself included;
+		 * the registry may call that a no-op: the trees are compared
+		 * at the end. */
+		vfs_checked |= kres == -EEXIST && rres == 0 &&
+			       strstr(desc, "op 4") && strstr(desc, "flags 1");
+		if (kres != rres && !vfs_checked) {
+			mismatch = 1;
+			/* Clean up before failing: the assertion exits. */
+			nftw(kroot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			ck_abort_msg("step %d, %s: kernel %d, registry %d", i,
+				     desc, kres, rres);
+		}
+	}
+	diff_tree(r, registry_root(r), kfd, "");
+	close(kfd);
+	registry_free(r);
+	nftw(kroot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -1802,6 +2026,11 @@ static Suite *registry_suite(void)
 	    {"concurrency",
 	     {writes_serialized, capacity_race, truncate_race, NULL}},
 	};
+	TCase *diff = tcase_create("differential");
+	tcase_set_timeout(diff, 20);
+	tcase_add_checked_fixture(diff, setup, teardown);
+	tcase_add_loop_test(diff, differential, 0, 4);
+	suite_add_tcase(s, diff);
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
 		tcase_set_timeout(tc, 10);
