@@ -51,6 +51,15 @@ static int is_protect(struct node *n, const char *name)
 	return S_ISREG(n->type) && !strcmp(name, SHMAP_XATTR_PROTECT);
 }
 
+/* Would setting name to size bytes stay within the node's budget? */
+static int xattr_fits(struct node *n, const char *name, size_t size)
+{
+	struct xattr *x = *xattr_find(n, name);
+	size_t old = x ? strlen(name) + x->size : 0;
+	size_t need = strlen(name) + size;
+	return n->xattr_bytes - old + need <= SHMAP_XATTR_TOTAL ? 0 : -ENOSPC;
+}
+
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size)
 {
@@ -59,7 +68,7 @@ int xattr_set_local(struct node *n, const char *name, const void *value,
 	struct xattr **pp = xattr_find(n, name);
 	size_t old = *pp ? strlen(name) + (*pp)->size : 0;
 	size_t need = strlen(name) + size;
-	if (n->xattr_bytes - old + need > SHMAP_XATTR_TOTAL)
+	if (xattr_fits(n, name, size) < 0)
 		return -ENOSPC;
 	void *v = malloc(size ? size : 1);
 	if (!v)
@@ -137,7 +146,9 @@ int registry_setxattr(struct registry *r, struct node *n,
 			res = -EEXIST;
 		else if ((flags & XATTR_REPLACE) && !exists)
 			res = -ENODATA;
-		else
+		else /* refuse here before the backing file takes it */
+			res = xattr_fits(n, name, size);
+		if (res == 0)
 			res = backing_setxattr(r, n, name, value, size);
 		if (res == 0)
 			res = xattr_set_local(n, name, value, size);

@@ -8,10 +8,11 @@
  * (the binary named by $SHMAPFS_BIN, else fs/shmapfs) and waits, at most
  * ten seconds, until the mount answers. tmount_stop() unmounts, reaps the
  * daemon (bounded wait, SIGKILL past it) and returns its exit status, so a
- * test can insist that the daemon exited 0. A test process that exits
- * without calling tmount_stop() (a failed assertion) still unmounts: the
- * harness registers an atexit handler, and the daemon gets SIGTERM when
- * its parent dies.
+ * test can insist that the daemon exited 0. A test process that ends
+ * without calling tmount_stop() still leaves no mount: the daemon gets
+ * SIGTERM when its parent dies (and unmounts itself), an atexit handler
+ * covers a plain exit(), and tests/run-tests.sh clears whatever a killed
+ * test left (Check's failed assertion ends a test with _exit()).
  *
  * Every function returns 0 or a negative errno unless it says otherwise.
  */
