@@ -33,9 +33,12 @@ FUZZ_CFLAGS := -g -O1 $(FUZZ_SAN) -std=gnu11 \
 	-pthread -Ifs/core
 FUZZ_CORE_OBJS := $(patsubst fs/core/%.c,$(FUZZ_DIR)/core/%.o,$(CORE_SRCS))
 
-$(FUZZ_DIR)/core/%.o: fs/core/%.c
+# The core's allocations go through tests/fuzz/fuzz_alloc.c, which the
+# registry fuzzers make fail on demand.
+$(FUZZ_DIR)/core/%.o: fs/core/%.c tests/fuzz/fuzz_alloc.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -include tests/fuzz/fuzz_alloc.h -MMD -MP \
+		-c -o $@ $<
 
 $(FUZZ_DIR)/%.o: tests/fuzz/%.c
 	@mkdir -p $(dir $@)
@@ -46,11 +49,11 @@ $(FUZZ_DIR)/fuzz_backing.o: tests/fuzz/fuzz_registry.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -DFUZZ_BACKED=1 -MMD -MP -c -o $@ $<
 
 $(FUZZ_DIR)/fuzz_options: $(FUZZ_DIR)/fuzz_options.o \
-		$(FUZZ_DIR)/core/options.o
+		$(FUZZ_DIR)/core/options.o $(FUZZ_DIR)/fuzz_alloc.o
 	$(FUZZ_CC) $(FUZZ_SAN) -pthread -o $@ $^
 
 $(FUZZ_DIR)/fuzz_registry $(FUZZ_DIR)/fuzz_backing: $(FUZZ_DIR)/%: \
-		$(FUZZ_DIR)/%.o $(FUZZ_CORE_OBJS)
+		$(FUZZ_DIR)/%.o $(FUZZ_CORE_OBJS) $(FUZZ_DIR)/fuzz_alloc.o
 	$(FUZZ_CC) $(FUZZ_SAN) -pthread -o $@ $^
 
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))

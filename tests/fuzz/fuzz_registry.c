@@ -23,6 +23,8 @@
  *    must match what the writes, truncates and fallocates made;
  *  - no file descriptor is left open once the registry is freed.
  */
+#define FUZZ_ALLOC_NO_MACROS
+#include "fuzz_alloc.h"
 #include "fuzz_input.h"
 #include "internal.h"
 #include "registry.h"
@@ -47,27 +49,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * Known bug (regressions/fuzz_registry/symlink-free-releases-capacity):
- * freeing a symlink on a memory-backed registry releases capacity it never
- * reserved (its size is its target's length), and the reservation wraps.
- * Until the core is fixed the fuzzer makes no symlinks there, so that it
- * can go on finding other bugs. Set to 0 once fixed.
- */
-#ifndef AVOID_SYMLINK_CAPACITY_BUG
-#define AVOID_SYMLINK_CAPACITY_BUG 1
-#endif
-
-/*
- * Known bug (regressions/fuzz_backing/chmod-follows-planted-symlink): a
- * chmod of a node with no descriptor of its own (fifo, socket, device, a
- * mapping locked elsewhere) follows a symlink planted in its place, out of
- * the backing directory. Until fixed, fuzz_backing sends no such chmod.
- */
-#ifndef AVOID_CHMOD_FOLLOWS_BUG
-#define AVOID_CHMOD_FOLLOWS_BUG 1
-#endif
-
-/*
  * Known bug (regressions/fuzz_backing/fifo-*): a mapping whose backing file
  * was locked at mount is opened later by name, whatever the name is now: a
  * fifo swapped in becomes its store, or (read-only) blocks the open for
@@ -75,6 +56,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
  */
 #ifndef AVOID_FIFO_SWAP_BUG
 #define AVOID_FIFO_SWAP_BUG 1
+#endif
+
+/*
+ * Known bug (regressions/fuzz_backing/new-enomem-leaks-dirfd): when
+ * registry_new() fails its first allocations it does not close the backing
+ * directory's descriptor it owns. Until fixed the fuzzer closes it.
+ */
+#ifndef AVOID_NEW_FD_LEAK_BUG
+#define AVOID_NEW_FD_LEAK_BUG 1
 #endif
 
 #define NSLOTS	   12	      /* nodes the fuzzer holds references on */
@@ -468,7 +458,7 @@ static void check_node(struct fuzz *f, struct node *n)
 	if (S_ISDIR(n->type) && n != r->root)
 		CHECK(names <= 1);
 	if (S_ISREG(n->type) && r->memory_backed)
-		CHECK(n->store || !n->aliases); /* see the report on reopen */
+		CHECK(n->store != NULL); /* until the kernel forgets it */
 }
 
 static void check_registry(struct fuzz *f)
@@ -564,14 +554,11 @@ static void op_mknod(struct fuzz *f, int kind)
 		if (len < 8)
 			snprintf(target, sizeof(target), "%s",
 				 short_targets[len % 4]);
-		res = AVOID_SYMLINK_CAPACITY_BUG && !FUZZ_BACKED
-			  ? -ENOSYS
-			  : registry_symlink(f->r, dir, name, target, &c, &n,
-					     &st);
+		res = registry_symlink(f->r, dir, name, target, &c, &n, &st);
 	}
-	TRACE("%s(%llu, \"%.40s\", 0%o, uid %u) = %d%s%llu\n",
+	TRACE("%s(%llu, \"%.40s\", 0%o, uid %u) = %d (ino %llu)\n",
 	      (const char *[]){"mknod", "mkdir", "symlink"}[kind], ino_of(dir),
-	      name, (unsigned)mode, (unsigned)c.uid, res, res ? "" : " ino ",
+	      name, (unsigned)mode, (unsigned)c.uid, res,
 	      res ? 0ULL : ino_of(n));
 	if (res == 0) {
 		CHECK(st.st_ino == n->ino && dentry_find(f->r, dir, name));
@@ -677,8 +664,8 @@ static void op_create(struct fuzz *f)
 	int flags = pick_open_flags(f) | O_CREAT;
 	pick_name(f, name, sizeof(name));
 	int res = registry_create(f->r, dir, name, mode, flags, &c, &n, &st);
-	TRACE("create(%llu, \"%.40s\", 0%o, %#o) = %d%s%llu\n", ino_of(dir),
-	      name, (unsigned)mode, flags, res, res ? "" : " ino ",
+	TRACE("create(%llu, \"%.40s\", 0%o, %#o) = %d (ino %llu)\n",
+	      ino_of(dir), name, (unsigned)mode, flags, res,
 	      res ? 0ULL : ino_of(n));
 	if (res != 0)
 		return;
@@ -712,9 +699,6 @@ static void op_setattr(struct fuzz *f)
 	q.mtime.tv_sec = (time_t)in_u64(&f->in) >> 20;
 	q.atime.tv_nsec = in_u32(&f->in) % 1000000000;
 	q.ctime = q.atime;
-	if (AVOID_CHMOD_FOLLOWS_BUG && FUZZ_BACKED && !S_ISDIR(n->type) &&
-	    !n->store)
-		q.valid &= ~(unsigned)SET_MODE;
 	struct model *m = model_live(f, n);
 	int res = registry_setattr(f->r, n, &q, &st);
 	TRACE("setattr(%llu, valid %#x, mode 0%o, uid %u, size %llu) = %d\n",
@@ -1264,17 +1248,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.fault_write = 1 + in_u8(&f.in) % 8;
 	if (cfg_byte & 16)
 		cfg.fault_resize = 1 + in_u8(&f.in) % 8;
+	unsigned long alloc_fail = 0;
+	if (cfg_byte & 32)
+		alloc_fail = 1 + in_u8(&f.in) % 128;
 #if FUZZ_BACKED
 	cfg.backing_dirfd = make_backing(&f.in);
 #endif
 	TRACE("registry: capacity %llu, max_nodes %llu, ro %d, fault_write "
-	      "%u, fault_resize %u\n",
+	      "%u, fault_resize %u, allocation %lu fails\n",
 	      (unsigned long long)cfg.capacity,
 	      (unsigned long long)cfg.max_nodes, cfg.read_only, cfg.fault_write,
-	      cfg.fault_resize);
+	      cfg.fault_resize, alloc_fail);
 	for (int h = 0; h < NHANDLES; h++)
 		f.handles[h].slot = -1;
-	if (registry_new(&cfg, &f.r) != 0) {
+	fuzz_alloc_fail_at(alloc_fail);
+	int res = registry_new(&cfg, &f.r);
+	if (res != 0) {
+		fuzz_alloc_fail_at(0);
+		if (AVOID_NEW_FD_LEAK_BUG && res == -ENOMEM &&
+		    cfg.backing_dirfd >= 0 &&
+		    fcntl(cfg.backing_dirfd, F_GETFD) >= 0)
+			close(cfg.backing_dirfd);
 #if FUZZ_BACKED
 		unlock_all();
 #endif
@@ -1286,6 +1280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run_op(&f);
 		check_registry(&f);
 	}
+	fuzz_alloc_fail_at(0);
 	teardown(&f);
 #if FUZZ_BACKED
 	unlock_all();
