@@ -47,6 +47,29 @@ static void check_parsed(const struct shmapfs_options *o, const char *list,
 		fail("passthrough has an empty option", list);
 }
 
+/* Every option passed on to libfuse is one of the input's, in order. */
+static void check_passthrough_order(const struct shmapfs_options *o,
+				    const char *list)
+{
+	if (!o->passthrough)
+		return;
+	const char *in = list, *pass = o->passthrough;
+	while (*pass) {
+		size_t plen = strcspn(pass, ",");
+		for (;;) {
+			size_t ilen = strcspn(in, ",");
+			if (!*in)
+				fail("passthrough has an option not given",
+				     list);
+			int same = ilen == plen && !memcmp(in, pass, plen);
+			in += ilen + (in[ilen] ? 1 : 0);
+			if (same)
+				break;
+		}
+		pass += plen + (pass[plen] ? 1 : 0);
+	}
+}
+
 static void fuzz_list(const char *list)
 {
 	struct shmapfs_options o;
@@ -57,9 +80,10 @@ static void fuzz_list(const char *list)
 	if (res != 0 && res != -EINVAL && res != -ENOMEM)
 		fail("options_parse returned an unexpected error", list);
 	size_t len = strlen(list);
-	if (res == 0)
+	if (res == 0) {
 		check_parsed(&o, list, len);
-	else if (!err[0])
+		check_passthrough_order(&o, list);
+	} else if (!err[0])
 		fail("options_parse failed without a reason", list);
 	/* A second parse on top of the first (as with two -o) appends to
 	 * the passthrough list; it must not leak or break. */
