@@ -1959,16 +1959,28 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
+/* Loop index: seed, and below 4 memory-backed, 4 and 5 file-backed (on a
+ * backing directory of its own, which must then match too). */
 START_TEST(differential)
 {
 	char kroot[] = "/tmp/shmapfs-unit-diff.XXXXXX";
+	char broot[] = "/tmp/shmapfs-unit-diffb.XXXXXX";
 	ck_assert_ptr_nonnull(mkdtemp(kroot));
+	ck_assert_ptr_nonnull(mkdtemp(broot));
 	int kfd = open(kroot, O_RDONLY | O_DIRECTORY);
-	struct registry *r = reg_new_with(1ULL << 30, 100000, 0, 0);
-	unsigned seed = 12345u + (unsigned)_i;
+	int file_backed = _i >= 4;
+	struct registry_config cfg = {
+	    .capacity = 1ULL << 30,
+	    .max_nodes = 100000,
+	    .root_mode = 0755,
+	    .backing_dirfd =
+		file_backed ? open(broot, O_RDONLY | O_DIRECTORY) : -1,
+	};
+	struct registry *r;
+	ck_assert_int_eq(registry_new(&cfg, &r), 0);
+	unsigned seed = 12345u + (unsigned)(_i % 4);
 	char desc[256];
-	int mismatch = 0;
-	for (int i = 0; i < 3000 && !mismatch; i++) {
+	for (int i = 0; i < 2000; i++) {
 		int kres, rres;
 		diff_op(r, kfd, kroot, &seed, desc, sizeof(desc), &kres, &rres);
 		/* Checked by the kernel before FUSE sees it, maybe after
@@ -1984,17 +1996,23 @@ START_TEST(differential)
 		vfs_checked |= kres == -EEXIST && rres == 0 &&
 			       strstr(desc, "op 4") && strstr(desc, "flags 1");
 		if (kres != rres && !vfs_checked) {
-			mismatch = 1;
 			/* Clean up before failing: the assertion exits. */
 			nftw(kroot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			nftw(broot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 			ck_abort_msg("step %d, %s: kernel %d, registry %d", i,
 				     desc, kres, rres);
 		}
 	}
 	diff_tree(r, registry_root(r), kfd, "");
+	if (file_backed) {
+		int bfd = open(broot, O_RDONLY | O_DIRECTORY);
+		diff_tree(r, registry_root(r), bfd, "(backing)");
+		close(bfd);
+	}
 	close(kfd);
 	registry_free(r);
 	nftw(kroot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	nftw(broot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 END_TEST
 
@@ -2029,7 +2047,7 @@ static Suite *registry_suite(void)
 	TCase *diff = tcase_create("differential");
 	tcase_set_timeout(diff, 20);
 	tcase_add_checked_fixture(diff, setup, teardown);
-	tcase_add_loop_test(diff, differential, 0, 4);
+	tcase_add_loop_test(diff, differential, 0, 6);
 	suite_add_tcase(s, diff);
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
