@@ -1779,13 +1779,14 @@ END_TEST
 /* ---- differential: the registry against a real directory ---- */
 
 /*
- * Random namespace operations applied both to a registry and, through
- * system calls, to a real directory under /tmp: each must succeed or fail
- * alike, and the two trees must end the same. The kernel checks a few
+ * Random namespace operations (symlinks all dangle) applied both to a registry
+ * and, through system calls, to a real directory under /tmp: each must succeed
+ * or fail alike, and the two trees must end the same. The kernel checks a few
  * things itself before a FUSE filesystem sees them (a rename into its own
  * subtree); those may fail with another errno, but must fail.
  */
 static const char *const pool[] = {"a", "b", "c", "x"};
+#define DANGLING "/nonexistent-shmapfs-unit/target"
 
 static void rand_path(unsigned *seed, char *out, size_t len)
 {
@@ -1815,8 +1816,12 @@ static int reg_walk(struct registry *r, const char *path, struct node **dir,
 		if (res < 0)
 			return res;
 		held[(*nheld)++] = n;
+		/* As a path walk finds it: the kernel follows our symlinks,
+		 * which all dangle, and stops at a non-directory. */
+		if (S_ISLNK(st.st_mode))
+			return -ENOENT;
 		if (!S_ISDIR(st.st_mode))
-			return -ENOTDIR; /* as a path walk finds it */
+			return -ENOTDIR;
 		cur = n;
 		comp = next;
 	}
@@ -1840,7 +1845,7 @@ static void diff_op(struct registry *r, int kfd, const char *kroot,
 	rand_path(seed, p, sizeof(p));
 	rand_path(seed, q, sizeof(q));
 	struct node *held[16], *dir, *dir2, *n;
-	int nheld = 0, op = rand_r(seed) % 7;
+	int nheld = 0, op = rand_r(seed) % 8;
 	struct stat st;
 	static const unsigned flags[] = {0, 0, RENAME_NOREPLACE,
 					 RENAME_EXCHANGE};
@@ -1888,6 +1893,12 @@ static void diff_op(struct registry *r, int kfd, const char *kroot,
 		if (!res && !(res = registry_link(r, n, dir2, last2, &st)))
 			held[nheld++] = n;
 		break;
+	case 7:
+		*kres = symlinkat(DANGLING, kfd, p) ? -errno : 0;
+		if (!res && !(res = registry_symlink(r, dir, last, DANGLING,
+						     &ROOT, &n, &st)))
+			held[nheld++] = n;
+		break;
 	default: {
 		char full[256];
 		snprintf(full, sizeof(full), "%s/%s", kroot, p);
@@ -1895,6 +1906,9 @@ static void diff_op(struct registry *r, int kfd, const char *kroot,
 		if (!res && !(res = registry_lookup(r, dir, last, &n, &st)))
 			held[nheld++] = n;
 		struct setattr_req sq = {.valid = SET_SIZE, .size = size};
+		/* truncate(2) follows a symlink; the kernel does that. */
+		if (!res && S_ISLNK(st.st_mode))
+			res = -ENOENT;
 		if (!res)
 			res = registry_setattr(r, n, &sq, &st);
 		break;
@@ -1935,7 +1949,7 @@ static void diff_tree(struct registry *r, struct node *dir, int kfd,
 			      "%s/%s: nlink %lu, kernel %lu", path, name,
 			      (unsigned long)rst.st_nlink,
 			      (unsigned long)kst.st_nlink);
-		if (S_ISREG(kst.st_mode))
+		if (S_ISREG(kst.st_mode) || S_ISLNK(kst.st_mode))
 			ck_assert_msg(kst.st_size == rst.st_size,
 				      "%s/%s: size differs", path, name);
 		if (S_ISDIR(kst.st_mode)) {
