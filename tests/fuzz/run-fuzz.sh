@@ -41,7 +41,8 @@ replay() {
 		inputs+=("$f")
 	done
 	[ ${#inputs[@]} -gt 0 ] || return 0
-	if ! "$bindir/$target" "${inputs[@]}" >"$log" 2>&1; then
+	if ! timeout -k 10 300 "$bindir/$target" -timeout=25 "${inputs[@]}" \
+		>"$log" 2>&1; then
 		echo "$target: FAILED on a regression input (log: $log)"
 		tail -n 40 "$log"
 		return 1
