@@ -29,8 +29,10 @@
 #include "internal.h"
 #include "registry.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <ftw.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
@@ -366,6 +368,23 @@ static const void *pick_value(struct fuzz *f, size_t *size)
 	return io_buf;
 }
 
+/*
+ * An offset, size or length. File-backed, the backing files are real and
+ * have no capacity but the filesystem's: a truncate or fallocate to 16 GiB
+ * would take 16 GiB of /dev/shm (RAM) or of the disk for real. So there,
+ * sizes between 16 MiB and 2^62 are brought under 16 MiB; those beyond
+ * stay, and fail at once (EFBIG, or ENOSPC before any allocation).
+ */
+#define BACKED_SIZE_MAX ((uint64_t)16 << 20)
+
+static uint64_t pick_off(struct fuzz *f)
+{
+	uint64_t v = in_off(&f->in);
+	if (FUZZ_BACKED && v > BACKED_SIZE_MAX && v < (uint64_t)1 << 62)
+		v %= BACKED_SIZE_MAX;
+	return v;
+}
+
 static struct caller pick_caller(struct fuzz *f)
 {
 	uint8_t k = in_u8(&f->in);
@@ -694,7 +713,7 @@ static void op_setattr(struct fuzz *f)
 	q.mode = in_u16(&f->in);
 	q.uid = in_u8(&f->in) % 2 ? 1000 : 0;
 	q.gid = q.uid;
-	q.size = in_off(&f->in);
+	q.size = pick_off(f);
 	q.atime.tv_sec = (time_t)in_u32(&f->in);
 	q.mtime.tv_sec = (time_t)in_u64(&f->in) >> 20;
 	q.atime.tv_nsec = in_u32(&f->in) % 1000000000;
@@ -720,7 +739,7 @@ static void op_setattr(struct fuzz *f)
 static void op_read(struct fuzz *f)
 {
 	struct node *n = pick_node(f, NULL);
-	uint64_t off = in_off(&f->in);
+	uint64_t off = pick_off(f);
 	size_t size = (size_t)(in_off(&f->in) % (IO_MAX + 1));
 	size_t got = 12345;
 	int res = registry_read(f->r, n, io_buf, size, off, &got);
@@ -751,7 +770,7 @@ static void op_read(struct fuzz *f)
 static void op_write(struct fuzz *f)
 {
 	struct node *n = pick_node(f, NULL);
-	uint64_t off = in_off(&f->in);
+	uint64_t off = pick_off(f);
 	size_t size = (size_t)(in_off(&f->in) % (IO_MAX + 1));
 	uint8_t fill = in_u8(&f->in);
 	if (fill & 1) { /* an unprivileged writer: the kernel asks first */
@@ -784,7 +803,7 @@ static void op_fallocate(struct fuzz *f)
 {
 	struct node *n = pick_node(f, NULL);
 	int mode = pick_falloc_mode(f);
-	uint64_t off = in_off(&f->in), len = in_off(&f->in);
+	uint64_t off = pick_off(f), len = pick_off(f);
 	struct model *m = S_ISREG(n->type) ? model_live(f, n) : NULL;
 	uint64_t before = n->size;
 	int res = registry_fallocate(f->r, n, mode, off, len);
@@ -1032,6 +1051,27 @@ static void dirs_remove(void)
 	nftw(dirs.base, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Remove what fuzzers that died (crash, SIGKILL) left in tmp: the
+ * directory names carry the pid. */
+static void remove_stale(const char *tmp)
+{
+	DIR *d = opendir(tmp);
+	struct dirent *e;
+	int pid;
+	while (d && (e = readdir(d))) {
+		if (sscanf(e->d_name, "shmapfs-fuzz.%d.", &pid) != 1 ||
+		    pid <= 0 || pid == getpid())
+			continue;
+		if (kill(pid, 0) == 0 || errno != ESRCH)
+			continue; /* its fuzzer is alive */
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", tmp, e->d_name);
+		nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	if (d)
+		closedir(d);
+}
+
 /* In FUZZ_TMPDIR, else /dev/shm (fast: fsync costs nothing), else /tmp. */
 static void dirs_init(void)
 {
@@ -1040,7 +1080,9 @@ static void dirs_init(void)
 	const char *tmp = getenv("FUZZ_TMPDIR");
 	if (!tmp)
 		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-	snprintf(dirs.base, sizeof(dirs.base), "%s/shmapfs-fuzz.XXXXXX", tmp);
+	remove_stale(tmp);
+	snprintf(dirs.base, sizeof(dirs.base), "%s/shmapfs-fuzz.%d.XXXXXX", tmp,
+		 (int)getpid());
 	CHECK(mkdtemp(dirs.base) != NULL);
 	atexit(dirs_remove);
 	snprintf(dirs.backing, sizeof(dirs.backing), "%s/backing", dirs.base);
