@@ -1125,8 +1125,8 @@ static Suite *backing_suite(void)
 	     {second_registry_busy, busy_until_released, locked_backing_file,
 	      locked_backing_file_keeps_protect, free_releases_locks, NULL}},
 	    {"mirror",
-	     {mirror_namespace, mirror_attributes, data_and_sync,
-	      read_only_registry, fault_write_backing, NULL}},
+	     {mirror_namespace, mirror_attributes, xattr_refused_not_mirrored,
+	      data_and_sync, read_only_registry, fault_write_backing, NULL}},
 	    {"boundary",
 	     {boundary_symlinks, boundary_swapped_after_scan,
 	      boundary_chmod_swapped_fifo, NULL}},
@@ -1138,14 +1138,6 @@ static Suite *backing_suite(void)
 	 * BUILD=build/tsan check-unit shows it). Re-enable by adding
 	 * {"races", {setattr_races_rename, NULL}} to the groups once fixed. */
 	(void)setattr_races_rename;
-	/* FIXME(fs/core/xattr.c registry_setxattr): the value is written to
-	 * the backing file before xattr_set_local checks the 64 KiB per
-	 * node, so on a backing filesystem with large attributes (tmpfs,
-	 * xfs, btrfs; not ext4, which refuses first) a set refused with
-	 * ENOSPC is left on the backing file. Re-enable by putting
-	 * xattr_refused_not_mirrored back in "mirror"; run it with
-	 * SHMAPFS_UNIT_TMP=<a tmpfs mount>. */
-	(void)xattr_refused_not_mirrored;
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
 		tcase_set_timeout(tc, 10);
