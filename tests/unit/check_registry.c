@@ -1975,12 +1975,33 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
 
 /* Loop index: seed, and below 4 memory-backed, 4 and 5 file-backed (on a
  * backing directory of its own, which must then match too). */
+/* Once per test case, in Check's parent process: a directory under /tmp
+ * for the reference trees, removed even when a test fails. */
+static char DIFF_TOP[64];
+
+static void diff_top_setup(void)
+{
+	strcpy(DIFF_TOP, "/tmp/shmapfs-unit-diff.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(DIFF_TOP));
+}
+
+static void diff_top_teardown(void)
+{
+	nftw(DIFF_TOP, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A new directory under DIFF_TOP. */
+static void diff_mkdtemp(char *out, size_t len, const char *what)
+{
+	snprintf(out, len, "%s/%s.XXXXXX", DIFF_TOP, what);
+	ck_assert_ptr_nonnull(mkdtemp(out));
+}
+
 START_TEST(differential)
 {
-	char kroot[] = "/tmp/shmapfs-unit-diff.XXXXXX";
-	char broot[] = "/tmp/shmapfs-unit-diffb.XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(kroot));
-	ck_assert_ptr_nonnull(mkdtemp(broot));
+	char kroot[128], broot[128];
+	diff_mkdtemp(kroot, sizeof(kroot), "reference");
+	diff_mkdtemp(broot, sizeof(broot), "backing");
 	int kfd = open(kroot, O_RDONLY | O_DIRECTORY);
 	int file_backed = _i >= 4;
 	struct registry_config cfg = {
@@ -2009,13 +2030,9 @@ START_TEST(differential)
 		 * at the end. */
 		vfs_checked |= kres == -EEXIST && rres == 0 &&
 			       strstr(desc, "op 4") && strstr(desc, "flags 1");
-		if (kres != rres && !vfs_checked) {
-			/* Clean up before failing: the assertion exits. */
-			nftw(kroot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-			nftw(broot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		if (kres != rres && !vfs_checked)
 			ck_abort_msg("step %d, %s: kernel %d, registry %d", i,
 				     desc, kres, rres);
-		}
 	}
 	diff_tree(r, registry_root(r), kfd, "");
 	if (file_backed) {
@@ -2025,8 +2042,84 @@ START_TEST(differential)
 	}
 	close(kfd);
 	registry_free(r);
-	nftw(kroot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	nftw(broot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+END_TEST
+
+/* Random writes, truncates and fallocates on one mapping and on a real
+ * file: sizes and contents must stay the same. */
+START_TEST(differential_data)
+{
+	char kpath[160], broot[128];
+	snprintf(kpath, sizeof(kpath), "%s/reference.XXXXXX", DIFF_TOP);
+	int kfd = mkstemp(kpath);
+	ck_assert_int_ge(kfd, 0);
+	unlink(kpath);
+	/* Loop index 0 and 1 memory-backed, 2 and 3 file-backed. */
+	diff_mkdtemp(broot, sizeof(broot), "backing");
+	struct registry_config cfg = {
+	    .capacity = 1ULL << 30,
+	    .max_nodes = 100,
+	    .backing_dirfd = _i >= 2 ? open(broot, O_RDONLY | O_DIRECTORY) : -1,
+	};
+	struct registry *r;
+	ck_assert_int_eq(registry_new(&cfg, &r), 0);
+	struct node *f = mkfile(r, registry_root(r), "f");
+	unsigned seed = 777u + (unsigned)(_i % 2);
+	static char buf[3 * 65536], kbuf[3 * 65536], rbuf[3 * 65536];
+	static const int modes[] = {
+	    0,
+	    FALLOC_FL_KEEP_SIZE,
+	    FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	    FALLOC_FL_ZERO_RANGE,
+	    FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+	};
+	for (int i = 0; i < 1500; i++) {
+		uint64_t off = (uint64_t)(rand_r(&seed) % 150000);
+		size_t len = 1 + (size_t)(rand_r(&seed) % 40000);
+		int op = rand_r(&seed) % 4, kres, rres;
+		if (op == 0) {
+			memset(buf, 'a' + i % 26, len);
+			kres = pwrite(kfd, buf, len, (off_t)off) == (ssize_t)len
+				   ? 0
+				   : -errno;
+			rres = registry_write(r, f, buf, len, off);
+		} else if (op == 1) {
+			kres = ftruncate(kfd, (off_t)off) ? -errno : 0;
+			struct setattr_req q = {.valid = SET_SIZE, .size = off};
+			struct stat st;
+			rres = registry_setattr(r, f, &q, &st);
+		} else {
+			int mode = modes[rand_r(&seed) % 5];
+			kres = fallocate(kfd, mode, (off_t)off, (off_t)len)
+				   ? -errno
+				   : 0;
+			rres = registry_fallocate(r, f, mode, off, len);
+			if (kres == -EOPNOTSUPP)
+				continue; /* not on this filesystem */
+		}
+		struct stat kst;
+		ck_assert_int_eq(fstat(kfd, &kst), 0);
+		ck_assert_msg(kres == rres, "step %d op %d: kernel %d, core %d",
+			      i, op, kres, rres);
+		ck_assert_msg(
+		    (uint64_t)kst.st_size == (uint64_t)getattr(r, f).st_size,
+		    "step %d op %d off %llu len %zu: size %lld vs %lld", i, op,
+		    (unsigned long long)off, len, (long long)kst.st_size,
+		    (long long)getattr(r, f).st_size);
+	}
+	struct stat kst;
+	ck_assert_int_eq(fstat(kfd, &kst), 0);
+	size_t size = (size_t)kst.st_size, got = 0;
+	ck_assert_uint_le(size, sizeof(kbuf));
+	ck_assert_int_eq(pread(kfd, kbuf, size, 0), (ssize_t)size);
+	ck_assert_int_eq(registry_read(r, f, rbuf, sizeof(rbuf), 0, &got), 0);
+	ck_assert_uint_eq(got, size);
+	for (size_t i = 0; i < size; i++)
+		ck_assert_msg(kbuf[i] == rbuf[i], "byte %zu: %d vs %d", i,
+			      kbuf[i], rbuf[i]);
+	close(kfd);
+	registry_forget(r, f, 1);
+	registry_free(r);
 }
 END_TEST
 
@@ -2060,8 +2153,10 @@ static Suite *registry_suite(void)
 	};
 	TCase *diff = tcase_create("differential");
 	tcase_set_timeout(diff, 20);
+	tcase_add_unchecked_fixture(diff, diff_top_setup, diff_top_teardown);
 	tcase_add_checked_fixture(diff, setup, teardown);
 	tcase_add_loop_test(diff, differential, 0, 6);
+	tcase_add_loop_test(diff, differential_data, 0, 4);
 	suite_add_tcase(s, diff);
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
