@@ -7,6 +7,7 @@
 #   make bench [SIZE_MB=512] [SEQ_MB=1024] [RAND_MB=256] [RUNS=5]
 #              [BENCH_MS=500] [BENCH_OUT=tests/bench/RESULTS.md]
 #              [SHMAPFS_OPTS=...] [PT_OPTS=...] [BACKENDS=tmpfs,pt,mem,file]
+#              [BENCH_ONLY=workload,...] [BENCH_BDI=max_ratio=100,...]
 #
 # make check runs it once on tiny sizes (check-bench, normal build only):
 # it fails if a backend does not mount, a workload errors or reads back
@@ -27,10 +28,13 @@ BENCH_OUT ?= tests/bench/RESULTS.md
 BACKENDS ?= tmpfs,pt,mem,file
 SHMAPFS_OPTS ?=
 PT_OPTS ?=
+BENCH_ONLY ?=
+BENCH_BDI ?=
 
 BENCH_ARGS = --bench $(BENCH_BIN) --shmapfs $(SHMAPFS) \
 	--passthrough $(PASSTHROUGH_LL) --backends $(BACKENDS) \
 	--shmapfs-opts '$(SHMAPFS_OPTS)' --pt-opts '$(PT_OPTS)'
+BENCH_RUN_ARGS = --only '$(BENCH_ONLY)' --bdi '$(BENCH_BDI)'
 
 $(BENCH_BIN): $(BENCH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -55,7 +59,8 @@ $(PASSTHROUGH_LL):
 		-o $@ $(dir $@)passthrough_ll.c $(LIBS_FUSE)
 
 bench: all $(BENCH_BIN) $(PASSTHROUGH_LL)
-	python3 tests/bench/run-bench.py $(BENCH_ARGS) --size-mb $(SIZE_MB) \
+	python3 tests/bench/run-bench.py $(BENCH_ARGS) $(BENCH_RUN_ARGS) \
+		--size-mb $(SIZE_MB) \
 		--seq-mb $(SEQ_MB) --rand-mb $(RAND_MB) --runs $(RUNS) \
 		--duration-ms $(BENCH_MS) --out $(BENCH_OUT)
 

@@ -279,6 +279,8 @@ def run_all(args, backends, results, errors):
     for run in range(args.runs):
         order = keys[run % len(keys):] + keys[:run % len(keys)]
         for step in STEPS:
+            if args.only and not set(step) & set(args.only):
+                continue
             for key in order:
                 b = backends[key]
                 for name in step:
@@ -484,11 +486,16 @@ def parse_args():
     p.add_argument("--duration-ms", type=int, default=500)
     p.add_argument("--timeout", type=int, default=300,
                    help="seconds one workload may take")
+    p.add_argument("--only", default="",
+                   help="workload,... to run (default: all)")
     p.add_argument("--out", default="tests/bench/RESULTS.md")
     args = p.parse_args()
     for name in ("bench", "shmapfs", "passthrough"):
         setattr(args, name, os.path.abspath(getattr(args, name)))
     args.backends = [k for k in args.backends.split(",") if k]
+    args.only = [w for w in args.only.split(",") if w]
+    if any(w not in WORKLOADS for w in args.only):
+        p.error("workloads are: " + ",".join(ORDER))
     if any(k not in BACKENDS for k in args.backends):
         p.error("backends are: " + ",".join(BACKENDS))
     return args
@@ -508,8 +515,25 @@ def enter_private_namespace():
               sys.argv[1:])
 
 
+def check_memory(args):
+    """Refuse to start if the stores alone would not fit: on a shared
+    machine an out-of-memory kill hits other people's processes too."""
+    # one store per backend (tmpfs, backing tmpfs or memfd); the page
+    # cache of the FUSE inodes comes on top but is reclaimable
+    need = len(args.backends) * (args.size_mb + args.seq_mb +
+                                 args.rand_mb) << 20
+    with open("/proc/meminfo") as f:
+        avail = next(int(line.split()[1]) << 10 for line in f
+                     if line.startswith("MemAvailable:"))
+    if need + (1 << 30) > avail:
+        sys.exit("bench: needs about %d MiB of memory for its stores plus "
+                 "1 GiB, only %d MiB available; use smaller SIZE_MB" % (
+                     need >> 20, avail >> 20))
+
+
 def main():
     args = parse_args()
+    check_memory(args)
     enter_private_namespace()
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, on_signal)
