@@ -639,10 +639,14 @@ static void after_open(struct fuzz *f, int slot, int flags)
 {
 	struct node *n = f->slots[slot].n;
 	struct model *m = S_ISREG(n->type) ? model_live(f, n) : NULL;
-	/* O_TRUNC may truncate here (atomic_o_trunc) or come as a setattr;
-	 * the size says which. */
-	if (m && (flags & O_TRUNC) && n->size == 0)
-		model_resize(m, 0);
+	/* O_TRUNC arrives with the open (atomic_o_trunc), not as a setattr:
+	 * a successful open for writing has truncated. */
+	if (S_ISREG(n->type) && (flags & O_TRUNC) &&
+	    (flags & O_ACCMODE) != O_RDONLY) {
+		CHECK(n->size == 0);
+		if (m)
+			model_resize(m, 0);
+	}
 	for (int h = 0; h < NHANDLES; h++) {
 		if (f->handles[h].slot < 0) {
 			f->handles[h].slot = slot;
@@ -1191,8 +1195,14 @@ static void plant(struct input *in, int dirfd)
 				const char *xn = in_u8(in) & 1
 						     ? SHMAP_XATTR_PROTECT
 						     : "user.shmap.base";
-				fsetxattr(fd, xn, protect_values[in_u8(in) % 4],
-					  8, 0);
+				/* Sometimes a value past what a node holds. */
+				uint8_t v = in_u8(in);
+				size_t len = v < 240 ? 8 : (v - 239u) * 4096;
+				memset(io_buf, 'x', len);
+				if (v < 240)
+					memcpy(io_buf, protect_values[v % 4],
+					       8);
+				fsetxattr(fd, xn, io_buf, len, 0);
 				close(fd);
 			}
 			break;
