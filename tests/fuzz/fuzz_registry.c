@@ -372,10 +372,10 @@ static const void *pick_value(struct fuzz *f, size_t *size)
  * An offset, size or length. File-backed, the backing files are real and
  * have no capacity but the filesystem's: a truncate or fallocate to 16 GiB
  * would take 16 GiB of /dev/shm (RAM) or of the disk for real. So there,
- * sizes between 16 MiB and 2^62 are brought under 16 MiB; those beyond
+ * sizes between 4 MiB and 2^62 are brought under 4 MiB; those beyond
  * stay, and fail at once (EFBIG, or ENOSPC before any allocation).
  */
-#define BACKED_SIZE_MAX ((uint64_t)16 << 20)
+#define BACKED_SIZE_MAX ((uint64_t)4 << 20)
 
 static uint64_t pick_off(struct fuzz *f)
 {
