@@ -2123,6 +2123,78 @@ START_TEST(differential_data)
 }
 END_TEST
 
+/* Random user.* attribute calls on one mapping and on a real file: same
+ * results, values and (as sets) lists. */
+START_TEST(differential_xattr)
+{
+	char kpath[160];
+	snprintf(kpath, sizeof(kpath), "%s/xattr.XXXXXX", DIFF_TOP);
+	int kfd = mkstemp(kpath);
+	ck_assert_int_ge(kfd, 0);
+	struct node *f = mkfile(R, root(), "f");
+	unsigned seed = 4242u + (unsigned)_i;
+	static const char *const xnames[] = {
+	    "user.a", "user.b", "user.long.name", "user.shmap.base", "user.z"};
+	static const int flags[] = {0, XATTR_CREATE, XATTR_REPLACE};
+	char val[256], kbuf[512], rbuf[512];
+	for (int i = 0; i < 2000; i++) {
+		const char *name = xnames[rand_r(&seed) % 5];
+		int op = rand_r(&seed) % 4, kres, rres;
+		size_t len = (size_t)(rand_r(&seed) % 200), rlen = 0;
+		if (op == 0) {
+			int fl = flags[rand_r(&seed) % 3];
+			memset(val, 'A' + i % 26, len);
+			kres = fsetxattr(kfd, name, val, len, fl) ? -errno : 0;
+			rres =
+			    registry_setxattr(R, f, &USER, name, val, len, fl);
+		} else if (op == 1) {
+			kres = fremovexattr(kfd, name) ? -errno : 0;
+			rres = registry_removexattr(R, f, &USER, name);
+		} else {
+			/* Sometimes a size query, sometimes too small. */
+			size_t bsz =
+			    op == 2 ? 0 : (size_t)(rand_r(&seed) % 300);
+			ssize_t k =
+			    fgetxattr(kfd, name, bsz ? kbuf : NULL, bsz);
+			kres = k < 0 ? -errno : 0;
+			rres = registry_getxattr(R, f, name, bsz ? rbuf : NULL,
+						 bsz, &rlen);
+			if (kres == 0 && rres == 0) {
+				ck_assert_uint_eq((size_t)k, rlen);
+				if (bsz)
+					ck_assert(memcmp(kbuf, rbuf, rlen) ==
+						  0);
+			}
+		}
+		ck_assert_msg(kres == rres,
+			      "step %d op %d %s: kernel %d, core %d", i, op,
+			      name, kres, rres);
+	}
+	/* The lists, as sets; ours also names the protection. */
+	ssize_t klen = flistxattr(kfd, kbuf, sizeof(kbuf));
+	size_t rlen;
+	ck_assert_int_ge(klen, 0);
+	ck_assert_int_eq(registry_listxattr(R, f, rbuf, sizeof(rbuf), &rlen),
+			 0);
+	int kn = 0, rn = 0;
+	for (char *p = kbuf; p < kbuf + klen; p += strlen(p) + 1) {
+		if (strncmp(p, "user.", 5))
+			continue;
+		kn++;
+		int found = 0;
+		for (char *q = rbuf; q < rbuf + rlen; q += strlen(q) + 1)
+			found |= !strcmp(p, q);
+		ck_assert_msg(found, "%s missing from the registry's list", p);
+	}
+	for (char *q = rbuf; q < rbuf + rlen; q += strlen(q) + 1)
+		rn += strcmp(q, SHMAP_XATTR_PROTECT) != 0;
+	ck_assert_int_eq(kn, rn);
+	close(kfd);
+	unlink(kpath);
+	registry_forget(R, f, 1);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -2157,6 +2229,7 @@ static Suite *registry_suite(void)
 	tcase_add_checked_fixture(diff, setup, teardown);
 	tcase_add_loop_test(diff, differential, 0, 6);
 	tcase_add_loop_test(diff, differential_data, 0, 4);
+	tcase_add_loop_test(diff, differential_xattr, 0, 2);
 	suite_add_tcase(s, diff);
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
