@@ -2195,6 +2195,128 @@ START_TEST(differential_xattr)
 }
 END_TEST
 
+/* Threads doing random namespace and data operations on a few names at
+ * once; afterwards the registry must be consistent: link counts match the
+ * names, every unreachable node is freed, and the capacity in use is
+ * exactly that of the reachable mappings. */
+static const char *const race_names[] = {"n0", "n1", "n2", "n3", "n4", "d0"};
+
+static void *namespace_churn(void *p)
+{
+	struct writer_arg *a = p;
+	unsigned seed = 99u + (unsigned)a->id;
+	struct node *rt = root(), *n;
+	struct stat st;
+	char page[PAGE];
+	memset(page, 'c', sizeof(page));
+	pthread_barrier_wait(a->start);
+	for (int i = 0; i < a->rounds; i++) {
+		const char *x = race_names[rand_r(&seed) % 6];
+		const char *y = race_names[rand_r(&seed) % 6];
+		switch (rand_r(&seed) % 8) {
+		case 0:
+			if (!registry_mknod(R, rt, x, S_IFREG | 0644, 0, &USER,
+					    &n, &st))
+				registry_forget(R, n, 1);
+			break;
+		case 1:
+			if (!registry_mkdir(R, rt, x, 0755, &USER, &n, &st))
+				registry_forget(R, n, 1);
+			break;
+		case 2:
+			registry_unlink(R, rt, x);
+			break;
+		case 3:
+			registry_rmdir(R, rt, x);
+			break;
+		case 4: {
+			static const unsigned fl[] = {0, RENAME_NOREPLACE,
+						      RENAME_EXCHANGE};
+			registry_rename(R, rt, x, rt, y, fl[rand_r(&seed) % 3]);
+			break;
+		}
+		case 5:
+			if (!registry_lookup(R, rt, x, &n, &st)) {
+				if (!registry_link(R, n, rt, y, &st))
+					registry_forget(R, n, 1);
+				registry_forget(R, n, 1);
+			}
+			break;
+		default:
+			if (!registry_lookup(R, rt, x, &n, &st)) {
+				if (S_ISREG(st.st_mode) &&
+				    !registry_open(R, n, O_RDWR)) {
+					uint64_t off =
+					    (uint64_t)(rand_r(&seed) % 4) *
+					    PAGE;
+					registry_write(R, n, page, sizeof(page),
+						       off);
+					registry_getattr(R, n, &st);
+					registry_release(R, n, O_RDWR);
+				}
+				registry_forget(R, n, 1);
+			}
+			break;
+		}
+	}
+	return NULL;
+}
+
+START_TEST(namespace_race)
+{
+	enum {
+		THREADS = 4
+	};
+	pthread_t t[THREADS];
+	struct writer_arg args[THREADS];
+	pthread_barrier_t start;
+	pthread_barrier_init(&start, NULL, THREADS);
+	for (int i = 0; i < THREADS; i++) {
+		args[i] = (struct writer_arg){
+		    .start = &start, .id = i, .rounds = 3000};
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL, namespace_churn, &args[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
+	/* Count what is reachable. Only the root holds names here (mkdir
+	 * makes empty directories and everything happens in the root). */
+	struct dir_snapshot *s;
+	ck_assert_int_eq(registry_opendir(R, root(), &s), 0);
+	uint64_t inos[8], reserved = 0;
+	int names_of[8] = {0}, nino = 0, subdirs = 0;
+	struct stat sts[8];
+	for (size_t i = 2; i < s->count; i++) {
+		struct stat st;
+		ck_assert_int_eq(
+		    lookup(R, root(), s->entries[i].name, NULL, &st), 0);
+		subdirs += S_ISDIR(st.st_mode);
+		int k = 0;
+		while (k < nino && inos[k] != st.st_ino)
+			k++;
+		if (k == nino) {
+			inos[nino] = st.st_ino;
+			sts[nino++] = st;
+			if (S_ISREG(st.st_mode))
+				reserved += ((uint64_t)st.st_size + PAGE - 1) /
+					    PAGE * PAGE;
+		}
+		names_of[k]++;
+	}
+	registry_closedir(s);
+	for (int k = 0; k < nino; k++) {
+		if (S_ISDIR(sts[k].st_mode))
+			ck_assert_uint_eq(sts[k].st_nlink, 2);
+		else
+			ck_assert_uint_eq(sts[k].st_nlink, names_of[k]);
+	}
+	ck_assert_uint_eq(getattr(R, root()).st_nlink, 2 + subdirs);
+	ck_assert_uint_eq(nodes_used(R), nino);
+	ck_assert_uint_eq(bytes_free(R), CAP - reserved);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -2221,7 +2343,8 @@ static Suite *registry_suite(void)
 	    {"xattr", {protection, protect_names, xattrs, xattr_limits, NULL}},
 	    {"faults", {fault_write, fault_resize, NULL}},
 	    {"concurrency",
-	     {writes_serialized, capacity_race, truncate_race, NULL}},
+	     {writes_serialized, capacity_race, truncate_race, namespace_race,
+	      NULL}},
 	};
 	TCase *diff = tcase_create("differential");
 	tcase_set_timeout(diff, 20);
