@@ -32,9 +32,12 @@ void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
 
 int registry_getattr(struct registry *r, struct node *n, struct stat *st)
 {
+	/* nlink and the count of entries are the namespace's. */
+	pthread_mutex_lock(&r->lock);
 	pthread_rwlock_rdlock(&n->lock);
 	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
+	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
@@ -110,6 +113,12 @@ int registry_setattr(struct registry *r, struct node *n,
 {
 	if (r->cfg.read_only)
 		return -EROFS;
+	/* On a file-backed mount, a node without a descriptor (fifo,
+	 * symlink, ...) is changed through its name, which a rename may free:
+	 * hold the namespace still (registry.lock, then the node's). */
+	int names = !r->memory_backed;
+	if (names)
+		pthread_mutex_lock(&r->lock);
 	int res = 0;
 	pthread_rwlock_wrlock(&n->lock);
 	if (q->valid & SET_SIZE)
@@ -137,8 +146,10 @@ int registry_setattr(struct registry *r, struct node *n,
 		now(&n->ctime);
 	if (!res && (q->valid & SET_CTIME))
 		n->ctime = q->ctime;
-	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
+	if (names)
+		pthread_mutex_unlock(&r->lock);
+	registry_getattr(r, n, st);
 	return res;
 }
 

@@ -56,11 +56,39 @@ static int adopt(struct registry *r, int fd, struct store **out)
 	return 0;
 }
 
-int backing_open_store(struct registry *r, struct dentry *d, struct store **out)
+/*
+ * Open a backing file as it is now: something else may have been put
+ * under its name behind our back. Never block on a fifo, never adopt
+ * anything but a regular file.
+ */
+static int open_regular(struct registry *r, int dirfd, const char *name)
 {
-	int fd = openat(d->dir->dirfd, d->name, file_open_flags(r));
+	int fd = openat(dirfd, name, file_open_flags(r) | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
+	struct stat st;
+	int res = fstat(fd, &st) < 0 ? -errno : 0;
+	if (res == 0 && !S_ISREG(st.st_mode))
+		res = -EBUSY;
+	if (res == 0 && fcntl(fd, F_SETFL, 0) < 0)
+		res = -errno;
+	if (res < 0) {
+		close(fd);
+		if (res == -EBUSY)
+			reg_log(r, LOG_WARNING,
+				"backing file %s is no longer a regular file: "
+				"refused",
+				name);
+		return res;
+	}
+	return fd;
+}
+
+int backing_open_store(struct registry *r, struct dentry *d, struct store **out)
+{
+	int fd = open_regular(r, d->dir->dirfd, d->name);
+	if (fd < 0)
+		return fd;
 	return adopt(r, fd, out);
 }
 
@@ -318,8 +346,8 @@ static int scan_object(struct registry *r, struct node *dir, const char *name,
 		       struct node *n, int depth, struct link_map *links)
 {
 	if (S_ISREG(n->type)) {
-		int fd = openat(dir->dirfd, name, file_open_flags(r));
-		int res = fd < 0 ? -errno : adopt(r, fd, &n->store);
+		int fd = open_regular(r, dir->dirfd, name);
+		int res = fd < 0 ? fd : adopt(r, fd, &n->store);
 		if (res == -EBUSY)
 			reg_log(r, LOG_WARNING,
 				"backing file %s is locked by another process:"

@@ -120,7 +120,7 @@ int name_check(const char *name);
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size);
 
-/* attr.c */
+/* attr.c: fill st from n (registry.lock and n->lock held) */
 void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
 int kill_suid_sgid_locked(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
