@@ -69,6 +69,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define AVOID_NEW_FD_LEAK_BUG 1
 #endif
 
+/*
+ * Known bug (regressions/fuzz_registry/rename-enomem-loses-names): a rename
+ * over a name that fails for want of memory has already removed the target
+ * name, and maybe the source's. Until fixed, names are not checked after a
+ * rename that failed with ENOMEM.
+ */
+#ifndef AVOID_RENAME_ENOMEM_BUG
+#define AVOID_RENAME_ENOMEM_BUG 1
+#endif
+
 #define NSLOTS	   12	      /* nodes the fuzzer holds references on */
 #define NHANDLES   8	      /* open handles */
 #define NSNAPS	   2	      /* open directory listings */
@@ -624,14 +634,23 @@ static void op_rename(struct fuzz *f)
 	uint8_t k = in_u8(&f->in);
 	unsigned flags = k < 250 ? flags_tab[k % 4] : in_u32(&f->in);
 	struct dentry *d = dentry_find(f->r, dir, name);
+	struct dentry *nd = dentry_find(f->r, newdir, newname);
 	struct node *moved = d ? d->node : NULL;
+	struct node *victim = nd ? nd->node : NULL;
 	int same = dir == newdir && !strcmp(name, newname);
 	int res = registry_rename(f->r, dir, name, newdir, newname, flags);
 	TRACE("rename(%llu, \"%.40s\", %llu, \"%.40s\", %#x) = %d\n",
 	      ino_of(dir), name, ino_of(newdir), newname, flags, res);
-	if (res == 0 && moved && !same) {
-		struct dentry *nd = dentry_find(f->r, newdir, newname);
+	d = dentry_find(f->r, dir, name);
+	nd = dentry_find(f->r, newdir, newname);
+	if (res != 0 && !(AVOID_RENAME_ENOMEM_BUG && res == -ENOMEM)) {
+		/* A failed rename changes no name. */
+		CHECK(moved ? d && d->node == moved : !d);
+		CHECK(victim ? nd && nd->node == victim : !nd);
+	} else if (moved && !same) {
 		CHECK(nd && nd->node == moved);
+		if (flags & RENAME_EXCHANGE)
+			CHECK(d && d->node == victim);
 	}
 }
 
