@@ -643,8 +643,9 @@ static void op_rename(struct fuzz *f)
 	      ino_of(dir), name, ino_of(newdir), newname, flags, res);
 	d = dentry_find(f->r, dir, name);
 	nd = dentry_find(f->r, newdir, newname);
-	if (res != 0 && !(AVOID_RENAME_ENOMEM_BUG && res == -ENOMEM)) {
-		/* A failed rename changes no name. */
+	if (AVOID_RENAME_ENOMEM_BUG && res == -ENOMEM)
+		return;
+	if (res != 0) { /* a failed rename changes no name */
 		CHECK(moved ? d && d->node == moved : !d);
 		CHECK(victim ? nd && nd->node == victim : !nd);
 	} else if (moved && !same) {
