@@ -335,23 +335,28 @@ test_fusermount_writes_out()
 # SIGTERM / SIGINT with a view still mapped and dirty in a live process:
 # the daemon syncs (the dirty pages reach the backing file while the view
 # lives), unmounts lazily, serves the view to its end, and exits 0.
+# OPTS: mount options (writeback_cache: write() through the still open
+# descriptor is buffered in the page cache too, until the sync).
 signal_writes_out()
 {
-	local sig=$1 mnt back
+	local sig=$1 opts=${2:-defaults} mnt back
 	mnt=$(newdir mnt)
 	back=$(newdir back)
-	lc_mount "$mnt" -t shmapfs "$back" "$mnt"
+	lc_mount "$mnt" -t shmapfs "$back" "$mnt" -o "$opts"
 	printf 'written-by-write\n' >"$mnt/w"
 	truncate -s 8192 "$mnt/v"
 	viewer_start
 	viewer open "$mnt/v" 8192
 	viewer store 0 stored-by-view
 	viewer store 4096 second-page
+	viewer pwrite 8192 written-to-open-fd
 	kill -"$sig" "$DAEMON"
 	wait_for 20 "holds '$back/v' second-page" ||
 		fail "SIG$sig: dirty pages of a live view not written out"
 	holds "$back/v" stored-by-view || fail "SIG$sig: first page lost"
 	holds "$back/w" written-by-write || fail "SIG$sig: write() data lost"
+	wait_for 5 "holds '$back/v' written-to-open-fd" ||
+		fail "SIG$sig: write() to a file still open lost"
 	wait_for 10 "! is_mounted '$mnt'" || fail "SIG$sig: still mounted"
 	# The view keeps working after the (lazy) unmount...
 	viewer store 100 after-signal
@@ -385,6 +390,11 @@ test_sigterm_writes_out()
 test_sigint_writes_out()
 {
 	signal_writes_out INT
+}
+
+test_sigterm_writeback_cache()
+{
+	signal_writes_out TERM writeback_cache
 }
 
 # umount -l with live views: they keep working, the daemon serves them to

@@ -7,6 +7,7 @@ a signal or a crash of the daemon.
   open PATH SIZE   open PATH read-write and map SIZE bytes of it
   store OFF TEXT   store TEXT at OFF through the view (no msync)
   load OFF LEN     answer "ok TEXT" with LEN bytes read through the view
+  pwrite OFF TEXT  write() TEXT at OFF through the open file descriptor
   msync            flush the view (msync MS_SYNC)
   close            unmap and close (dirty pages stay in the page cache)
   exit             leave
@@ -33,6 +34,9 @@ def run(state, words):
     if cmd == "load":
         off, n = int(words[1]), int(words[2])
         return "ok " + state["map"][off:off + n].decode(errors="replace")
+    if cmd == "pwrite":
+        os.pwrite(state["fd"], words[2].encode(), int(words[1]))
+        return "ok"
     if cmd == "msync":
         state["map"].flush()
         return "ok"
