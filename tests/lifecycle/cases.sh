@@ -415,6 +415,7 @@ test_lazy_umount_live_view()
 	kill -0 "$DAEMON" 2>/dev/null || fail "daemon gone while a view lives"
 	viewer store 0 after-lazy-
 	viewer store 4096 page-two
+	viewer pwrite 8192 written-after-lazy
 	viewer load 0 11
 	[ "$REPLY" = after-lazy- ] || fail "view reads '$REPLY'"
 	lock_free "$back/v" && fail "lock released while a view lives"
@@ -423,6 +424,7 @@ test_lazy_umount_live_view()
 	expect_exit0 "$DAEMON"
 	holds "$back/v" after-lazy- || fail "stores after umount -l lost"
 	holds "$back/v" page-two || fail "second page after umount -l lost"
+	holds "$back/v" written-after-lazy || fail "write() after umount -l lost"
 	lock_free "$back/v" || fail "lock not released"
 }
 
