@@ -14,7 +14,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "mount.h"
 
@@ -33,6 +35,20 @@ static const char *exerciser(void)
 	return e && *e ? e : "build/normal/tests/stress/exerciser";
 }
 
+/* Whether pid is running (not gone, not a zombie). */
+static int daemon_alive(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	int ok = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	const char *p = strrchr(line, ')');
+	return ok && p && p[1] == ' ' && p[2] != 'Z';
+}
+
 static void run_on(int file_backed)
 {
 	struct tmount m;
@@ -45,9 +61,9 @@ static void run_on(int file_backed)
 	ck_assert_int_eq(mkdir(expect, 0755), 0);
 	if (s && *s)
 		snprintf(seed, sizeof(seed), "--seed %s", s);
-	printf("stress: %s-backed mount%s%s, %d s\n",
+	printf("stress: %s-backed mount%s%s, %d s, daemon pid %d\n",
 	       file_backed ? "file" : "memory", opts && *opts ? " -o " : "",
-	       opts ? opts : "", duration());
+	       opts ? opts : "", duration(), (int)m.pid);
 	fflush(stdout);
 	int st =
 	    tsh(duration() + 600,
@@ -55,8 +71,18 @@ static void run_on(int file_backed)
 		exerciser(), m.mnt, NFILES, duration(), expect, seed);
 	ck_assert_msg(st == 0, "exerciser failed (status %d)", st);
 
+	/* The daemon must still be there, and go down cleanly. */
+	ck_assert_msg(daemon_alive(m.pid), "the daemon died during the run");
+	tsh(10,
+	    "grep -E 'VmRSS|VmHWM|Threads' /proc/%d/status | tr -s ' \t' "
+	    "' ' | tr '\n' ' ' | sed 's/^/stress: daemon /'; echo",
+	    (int)m.pid);
+	time_t t0 = time(NULL);
+	int st_daemon = tmount_unmount(&m);
+	printf("stress: unmount and daemon exit took %ld s, status %d\n",
+	       (long)(time(NULL) - t0), st_daemon);
 	/* Everything must be in the backing files after unmount. */
-	ck_assert_int_eq(tmount_unmount(&m), 0);
+	ck_assert_int_eq(st_daemon, 0);
 	for (int f = 0; file_backed && f < NFILES; f++) {
 		char b[32];
 		snprintf(b, sizeof(b), "map%d", f);
