@@ -33,8 +33,9 @@ BACKENDS = {
     "pt": "passthrough_ll",
     "mem": "shmapfs mem",
     "file": "shmapfs file",
+    "alt": "shmapfs mem alt",  # memory-backed with --alt-opts, for A/B
 }
-SHMAPFS_BACKENDS = ("mem", "file")
+SHMAPFS_BACKENDS = ("mem", "file", "alt")
 
 # Interleaving steps: the workloads in one step run back to back on one
 # backend (seq-read reads what seq-write wrote). Per workload: the label,
@@ -152,8 +153,9 @@ class Backend:
                             if o)
             return [args.passthrough, "-f", "-o", opts, self.mnt]
         cmd = [args.shmapfs, "-f"]
-        if args.shmapfs_opts:
-            cmd += ["-o", args.shmapfs_opts]
+        opts = args.alt_opts if self.key == "alt" else args.shmapfs_opts
+        if opts:
+            cmd += ["-o", opts]
         if self.key == "file":
             self.src = os.path.join(self.root, "file-src")
             self.mount_tmpfs(self.src)
@@ -449,10 +451,11 @@ def report(args, backends, results, mem, errors):
             ("Sizes: mapping %d MiB, sequential %d MiB, random %d MiB; "
              "%d runs (medians), timed loops %d ms; MB = 10^6 bytes. "
              "shmapfs options: '%s'; passthrough_ll options: '%s'; "
-             "BDI knobs: '%s'.") % (
+             "BDI knobs: '%s'%s.") % (
                  args.size_mb, args.seq_mb, args.rand_mb, args.runs,
                  args.duration_ms, args.shmapfs_opts, args.pt_opts,
-                 args.bdi),
+                 args.bdi, "; alt options: '%s'" % args.alt_opts
+                 if "alt" in args.backends else ""),
             "",
             markdown(table(args, backends, results, mem)), ""]
     if notes:
@@ -477,6 +480,8 @@ def parse_args():
     p.add_argument("--backends", default="tmpfs,pt,mem,file")
     p.add_argument("--shmapfs-opts", default="")
     p.add_argument("--pt-opts", default="")
+    p.add_argument("--alt-opts", default="writeback_cache",
+                   help="options of the 'alt' backend (shmapfs mem)")
     p.add_argument("--bdi", default="",
                    help="knob=value,... for the FUSE mounts' BDIs")
     p.add_argument("--size-mb", type=int, default=512)
