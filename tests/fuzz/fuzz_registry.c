@@ -486,6 +486,14 @@ static void check_node(struct fuzz *f, struct node *n)
 		CHECK(n->nlink == names);
 	if (S_ISDIR(n->type) && n != r->root)
 		CHECK(names <= 1);
+	size_t xattr_bytes = 0;
+	for (struct xattr *x = n->xattrs; x; x = x->next) {
+		CHECK(!strncmp(x->name, "user.", 5));
+		xattr_bytes += strlen(x->name) + x->size;
+	}
+	CHECK(xattr_bytes == n->xattr_bytes);
+	CHECK(xattr_bytes <= SHMAP_XATTR_TOTAL);
+	CHECK(n->protect <= SHMAP_PROTECT_WRITECOPY);
 	if (S_ISREG(n->type) && r->memory_backed)
 		CHECK(n->store != NULL); /* until the kernel forgets it */
 }
