@@ -108,6 +108,23 @@ test_helper_options()
 	*": mount -i -o remount,ro,nosuid /m") ;;
 	*) fail "remount: got '$out'" ;;
 	esac
+	# Which daemon: in the source tree, the one in ../fs; none found: 4.
+	out=$(env -u SHMAPFS_DAEMON "$LC_TOP/mount-helpers/mount.shmapfs" \
+		none /m -fv 2>&1)
+	case $out in
+	*"/mount-helpers/../fs/shmapfs -o fsname=none /m") ;;
+	*) fail "daemon in the tree: got '$out'" ;;
+	esac
+	cp "$LC_TOP/mount-helpers/mount.shmapfs" "$LC_ROOT/"
+	if PATH=/usr/bin:/bin command -v shmapfs >/dev/null; then
+		note "a shmapfs is installed on PATH: 'no daemon' not checked"
+	else
+		must_fail env -u SHMAPFS_DAEMON PATH=/usr/bin:/bin \
+			"$LC_ROOT/mount.shmapfs" none /m -f 2>"$LC_ROOT/err"
+		[ "$rc" = 4 ] || fail "no daemon: exit $rc, not 4"
+		grep -q "cannot find the shmapfs daemon" "$LC_ROOT/err" ||
+			fail "no daemon: said '$(cat "$LC_ROOT/err")'"
+	fi
 	must_fail "$LC_TOP/mount-helpers/mount.shmapfs" 2>/dev/null
 	[ "$rc" = "$EXIT_USAGE" ] || fail "no arguments: exit $rc, not 1"
 	must_fail "$LC_TOP/mount-helpers/mount.shmapfs" none 2>/dev/null
