@@ -446,8 +446,8 @@ test_lazy_umount_live_view()
 }
 
 # --- SIGKILL: ENOTCONN, umount clears it, remount shows what reached ------
-# the daemon: every write(), and stores through views once msync'ed (or
-# written back by munmap+close, fsync, or the kernel's own writeback).
+# the daemon: every write(), and stores through views once msync'ed or
+# unmapped (or written back by fsync, close, or the kernel's own writeback).
 
 sigkill_then()
 {
@@ -461,6 +461,9 @@ sigkill_then()
 	viewer open "$mnt/v" 8192
 	viewer store 0 msynced-store
 	viewer msync
+	viewer store 200 unmapped-store
+	viewer close
+	viewer open "$mnt/v" 8192
 	viewer store 4096 dirty-store
 	kill -KILL "$DAEMON"
 	[ "$(exit_status "$DAEMON" 10)" = 137 ] || fail "daemon not killed"
@@ -478,6 +481,7 @@ sigkill_then()
 	lc_mount "$mnt" -t shmapfs "$back" "$mnt"
 	holds "$mnt/w" written-by-write || fail "write() data lost to SIGKILL"
 	holds "$mnt/v" msynced-store || fail "msync'ed store lost to SIGKILL"
+	holds "$mnt/v" unmapped-store || fail "unmapped store lost to SIGKILL"
 	if holds "$mnt/v" dirty-store; then
 		note "a store never msync'ed survived (written back in time)"
 	else
