@@ -51,16 +51,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /*
- * Known bug (regressions/fuzz_backing/fifo-*): a mapping whose backing file
- * was locked at mount is opened later by name, whatever the name is now: a
- * fifo swapped in becomes its store, or (read-only) blocks the open for
- * good. Until fixed, fuzz_backing swaps no fifo in while mounted.
- */
-#ifndef AVOID_FIFO_SWAP_BUG
-#define AVOID_FIFO_SWAP_BUG 1
-#endif
-
-/*
  * Known bug (regressions/fuzz_backing/new-enomem-leaks-dirfd): when
  * registry_new() fails its first allocations it does not close the backing
  * directory's descriptor it owns. Until fixed the fuzzer closes it.
@@ -1254,8 +1244,7 @@ static void op_meddle(struct fuzz *f)
 	switch (kind % 6) {
 	case 0:
 		unlinkat(dirfd, name, 0);
-		if (!AVOID_FIFO_SWAP_BUG)
-			mkfifoat(dirfd, name, 0666);
+		mkfifoat(dirfd, name, 0666);
 		break;
 	case 1:
 		unlinkat(dirfd, name, 0);
