@@ -1140,7 +1140,7 @@ static Suite *backing_suite(void)
 	(void)setattr_races_rename;
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
-		tcase_set_timeout(tc, 10);
+		tcase_set_timeout(tc, 30);
 		tcase_add_unchecked_fixture(tc, top_setup, top_teardown);
 		tcase_add_checked_fixture(tc, setup, teardown);
 		for (const TTest *const *t = groups[g].tests; *t; t++)

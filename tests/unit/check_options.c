@@ -301,7 +301,7 @@ static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
 	TCase *tc = tcase_create("options");
-	tcase_set_timeout(tc, 10);
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, size_suffixes);
 	tcase_add_test(tc, size_percent);
 	tcase_add_test(tc, size_refusals);

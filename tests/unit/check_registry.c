@@ -2376,7 +2376,7 @@ static Suite *registry_suite(void)
 	      namespace_race_backing, NULL}},
 	};
 	TCase *diff = tcase_create("differential");
-	tcase_set_timeout(diff, 20);
+	tcase_set_timeout(diff, 60);
 	tcase_add_unchecked_fixture(diff, diff_top_setup, diff_top_teardown);
 	tcase_add_checked_fixture(diff, setup, teardown);
 	tcase_add_loop_test(diff, differential, 0, 6);
@@ -2385,7 +2385,7 @@ static Suite *registry_suite(void)
 	suite_add_tcase(s, diff);
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
-		tcase_set_timeout(tc, 10);
+		tcase_set_timeout(tc, 30);
 		/* A directory for reference trees and backing directories. */
 		tcase_add_unchecked_fixture(tc, diff_top_setup,
 					    diff_top_teardown);
