@@ -418,6 +418,11 @@ def markdown(rows):
     return "\n".join(out)
 
 
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return f.read().split()[0]
+
+
 def machine():
     model = "?"
     with open("/proc/cpuinfo") as f:
@@ -448,6 +453,9 @@ def report(args, backends, results, mem, errors):
                 "%s (%d×)" % (v, vals.count(v)) for v in uniq)))
     text = ["# shmapfs benchmark results", "",
             "Machine: " + machine() + ".", "",
+            ("Load average (1 min) %s at the start, %s at the end: on a "
+             "busy machine only the ratios within this run mean anything."
+             % (args.load_start, loadavg())), "",
             ("Sizes: mapping %d MiB, sequential %d MiB, random %d MiB; "
              "%d runs (medians), timed loops %d ms; MB = 10^6 bytes. "
              "shmapfs options: '%s'; passthrough_ll options: '%s'; "
@@ -538,6 +546,7 @@ def check_memory(args):
 
 def main():
     args = parse_args()
+    args.load_start = loadavg()
     check_memory(args)
     enter_private_namespace()
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
