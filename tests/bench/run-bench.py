@@ -115,7 +115,9 @@ class Backend:
         self.log = os.path.join(root, key + ".log")
         self.tmpfs = []  # tmpfs mounts to take down, innermost last
         self.exit_status = None
+        self.started = False  # mounted: its exit status is worth a report
         self.own_peak = 0  # peak RssAnon + RssFile seen, bytes
+        self.threads_peak = 0  # the daemon's peak thread count seen
 
     def mount_tmpfs(self, path):
         os.makedirs(path, exist_ok=True)
@@ -144,6 +146,7 @@ class Backend:
                 raise RuntimeError("%s did not mount in %d s: %s" % (
                     BACKENDS[self.key], MOUNT_WAIT_S, self.log_tail()))
             time.sleep(0.05)
+        self.started = True
 
     def daemon_cmd(self, args):
         if self.key == "pt":
@@ -181,10 +184,13 @@ class Backend:
                     k, _, v = line.partition(":")
                     if v.strip().endswith(" kB"):
                         out[k] = int(v.split()[0]) * 1024
+                    elif k == "Threads":
+                        out[k] = int(v)
         except OSError:
             return {}
         own = out.get("RssAnon", 0) + out.get("RssFile", 0)
         self.own_peak = max(self.own_peak, own)
+        self.threads_peak = max(self.threads_peak, out.get("Threads", 0))
         return out
 
     def store_bytes(self, name):
@@ -243,7 +249,7 @@ class Backend:
                     self.proc.kill()
                     self.proc.wait()
                     self.exit_status = -1
-            if self.exit_status != 0:
+            if self.exit_status != 0 and self.started:
                 errors.append("%s exited %s after unmount: %s" % (
                     BACKENDS[self.key], self.exit_status, self.log_tail()))
             if mounted(self.mnt):
@@ -313,6 +319,7 @@ def memory_phase(args, backends, mem, errors):
             mem[key] = {
                 "hwm": st.get("VmHWM"),
                 "own_peak": b.own_peak if b.proc else None,
+                "threads": b.threads_peak if b.proc else None,
                 "cached": (store + cached + own) / size,
                 "dropped": (store + left + own) / size,
             }
@@ -402,6 +409,9 @@ def memory_rows(args, keys, mem):
             [col(k, "own_peak", lambda v: "%.1f" % (v / mib))
              for k in keys], [meets(k) for k in shm],
             "≤64 MiB + 1%% of %d MiB" % (args.size_mb + args.seq_mb)),
+        pad(["9 daemon threads (peak seen)", "-"] +
+            [col(k, "threads", str) for k in keys],
+            ["" for _ in shm], ""),
         pad(["9 held per byte of mapped data, cached", "B/B"] +
             [col(k, "cached", lambda v: "%.2f" % v) for k in keys],
             ["" for _ in shm], ""),
