@@ -731,7 +731,7 @@ static void op_setattr(struct fuzz *f)
 	struct node *n = pick_node(f, NULL);
 	struct setattr_req q = {0};
 	struct stat st;
-	q.valid = in_u16(&f->in) & 0x1ff;
+	q.valid = in_u16(&f->in); /* unknown bits too */
 	q.mode = in_u16(&f->in);
 	q.uid = in_u8(&f->in) % 2 ? 1000 : 0;
 	q.gid = q.uid;
@@ -745,6 +745,8 @@ static void op_setattr(struct fuzz *f)
 	TRACE("setattr(%llu, valid %#x, mode 0%o, uid %u, size %llu) = %d\n",
 	      ino_of(n), q.valid, (unsigned)q.mode, (unsigned)q.uid,
 	      (unsigned long long)q.size, res);
+	if (res == 0 && (q.valid & SET_KILL_SUIDGID) && !(q.valid & SET_MODE))
+		CHECK(S_ISDIR(n->type) || !(n->mode & S_ISUID));
 	if (res == 0 && (q.valid & SET_SIZE)) {
 		CHECK((uint64_t)st.st_size == q.size);
 		if (m)
