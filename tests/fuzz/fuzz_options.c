@@ -8,6 +8,7 @@
  */
 #include "options.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,16 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define RAM_BYTES (8ULL << 30)
+
+/*
+ * Known bug (regressions/fuzz_options/size-whitespace-sign): a number that
+ * starts with a tab, newline or other space than ' ' gets past the check
+ * for signs and junk (strtoull skips it), so "size=\t-1" is 2^64 - 1
+ * bytes. Until fixed, such sizes are not compared with the expected one.
+ */
+#ifndef AVOID_WHITESPACE_BUG
+#define AVOID_WHITESPACE_BUG 1
+#endif
 
 static void fail(const char *what, const char *input)
 {
@@ -95,6 +106,34 @@ static void fuzz_list(const char *list)
 		fail("options_free left the passthrough", list);
 }
 
+/*
+ * What options_parse_size() must make of s, worked out another way:
+ * digits, then at most one of k m g t (powers of 1024) or %, 32 bytes at
+ * most; 0 and overflow refused. Returns 0 with *want, or -EINVAL.
+ */
+static int expected_size(const char *s, uint64_t ram, uint64_t *want)
+{
+	size_t digits = strspn(s, "0123456789");
+	const char *suffix = s + digits;
+	if (digits == 0 || strlen(suffix) > 1 || strlen(s) > 32)
+		return -EINVAL;
+	uint64_t v = 0;
+	for (size_t i = 0; i < digits; i++)
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
+			return -EINVAL;
+	const char *units = "kKmMgGtT";
+	const char *u = *suffix ? strchr(units, *suffix) : NULL;
+	if (v == 0 || (*suffix && *suffix != '%' && !u))
+		return -EINVAL;
+	if (*suffix == '%') {
+		*want = ram / 100 * v;
+		return v <= 100 && *want ? 0 : -EINVAL;
+	}
+	uint64_t mult = u ? (uint64_t)1 << (10 * (1 + (u - units) / 2)) : 1;
+	return __builtin_mul_overflow(v, mult, want) ? -EINVAL : 0;
+}
+
 static void fuzz_size(const char *s)
 {
 	uint64_t out = 0;
@@ -103,6 +142,12 @@ static void fuzz_size(const char *s)
 		fail("options_parse_size returned an unexpected error", s);
 	if (res == 0 && out == 0)
 		fail("options_parse_size accepted 0", s);
+	uint64_t want = 0;
+	int want_res = expected_size(s, RAM_BYTES, &want);
+	if (AVOID_WHITESPACE_BUG && isspace((unsigned char)s[0]))
+		want_res = res, want = out;
+	if (res != want_res || (res == 0 && out != want))
+		fail("options_parse_size disagrees with the expected size", s);
 	if (res == 0 && s[strlen(s) - 1] == '%' && out > RAM_BYTES)
 		fail("a percentage above 100% of RAM", s);
 	/* Small RAM: a percentage that rounds to 0 must be refused. */
