@@ -8,8 +8,9 @@
 #              [BENCH_MS=500] [BENCH_OUT=tests/bench/RESULTS.md]
 #              [SHMAPFS_OPTS=...] [PT_OPTS=...] [BACKENDS=tmpfs,pt,mem,file]
 #              [BENCH_ONLY=workload,...] [BENCH_BDI=max_ratio=100,...]
-#              [ALT_OPTS=writeback_cache] (BACKENDS=...,alt: a fifth
-#              backend, shmapfs memory-backed with ALT_OPTS, for A/B runs)
+#              [ALT_OPTS=writeback_cache] [ALT_SHMAPFS=other/shmapfs]
+#              (BACKENDS=...,alt: a fifth backend, shmapfs memory-backed
+#              with ALT_OPTS and the ALT_SHMAPFS build, for A/B runs)
 #
 # make check runs it once on tiny sizes (check-bench, normal build only):
 # it fails if a backend does not mount, a workload errors or reads back
@@ -32,13 +33,14 @@ SHMAPFS_OPTS ?=
 PT_OPTS ?=
 BENCH_ONLY ?=
 ALT_OPTS ?= writeback_cache
+ALT_SHMAPFS ?=
 BENCH_BDI ?=
 
 BENCH_ARGS = --bench $(BENCH_BIN) --shmapfs $(SHMAPFS) \
 	--passthrough $(PASSTHROUGH_LL) --backends $(BACKENDS) \
 	--shmapfs-opts '$(SHMAPFS_OPTS)' --pt-opts '$(PT_OPTS)'
 BENCH_RUN_ARGS = --only '$(BENCH_ONLY)' --bdi '$(BENCH_BDI)' \
-	--alt-opts '$(ALT_OPTS)'
+	--alt-opts '$(ALT_OPTS)' --alt-shmapfs '$(ALT_SHMAPFS)'
 
 $(BENCH_BIN): $(BENCH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^

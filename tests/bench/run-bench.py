@@ -155,7 +155,8 @@ class Backend:
             opts = ",".join(o for o in ["source=" + self.src, args.pt_opts]
                             if o)
             return [args.passthrough, "-f", "-o", opts, self.mnt]
-        cmd = [args.shmapfs, "-f"]
+        alt = self.key == "alt" and args.alt_shmapfs
+        cmd = [args.alt_shmapfs if alt else args.shmapfs, "-f"]
         opts = args.alt_opts if self.key == "alt" else args.shmapfs_opts
         if opts:
             cmd += ["-o", opts]
@@ -500,6 +501,9 @@ def parse_args():
     p.add_argument("--pt-opts", default="")
     p.add_argument("--alt-opts", default="writeback_cache",
                    help="options of the 'alt' backend (shmapfs mem)")
+    p.add_argument("--alt-shmapfs", default="",
+                   help="daemon binary of the 'alt' backend (an A/B of "
+                   "two builds); default: --shmapfs")
     p.add_argument("--bdi", default="",
                    help="knob=value,... for the FUSE mounts' BDIs")
     p.add_argument("--size-mb", type=int, default=512)
@@ -513,8 +517,9 @@ def parse_args():
                    help="workload,... to run (default: all)")
     p.add_argument("--out", default="tests/bench/RESULTS.md")
     args = p.parse_args()
-    for name in ("bench", "shmapfs", "passthrough"):
-        setattr(args, name, os.path.abspath(getattr(args, name)))
+    for name in ("bench", "shmapfs", "passthrough", "alt_shmapfs"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
     args.backends = [k for k in args.backends.split(",") if k]
     args.only = [w for w in args.only.split(",") if w]
     if any(w not in WORKLOADS for w in args.only):
