@@ -2015,7 +2015,7 @@ START_TEST(differential)
 	ck_assert_int_eq(registry_new(&cfg, &r), 0);
 	unsigned seed = 12345u + (unsigned)(_i % 4);
 	char desc[256];
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 1500; i++) {
 		int kres, rres;
 		diff_op(r, kfd, kroot, &seed, desc, sizeof(desc), &kres, &rres);
 		/* Checked by the kernel before FUSE sees it, maybe after
@@ -2073,7 +2073,7 @@ START_TEST(differential_data)
 	    FALLOC_FL_ZERO_RANGE,
 	    FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
 	};
-	for (int i = 0; i < 1500; i++) {
+	for (int i = 0; i < 1000; i++) {
 		uint64_t off = (uint64_t)(rand_r(&seed) % 150000);
 		size_t len = 1 + (size_t)(rand_r(&seed) % 40000);
 		int op = rand_r(&seed) % 4, kres, rres;
@@ -2137,7 +2137,7 @@ START_TEST(differential_xattr)
 	    "user.a", "user.b", "user.long.name", "user.shmap.base", "user.z"};
 	static const int flags[] = {0, XATTR_CREATE, XATTR_REPLACE};
 	char val[256], kbuf[512], rbuf[512];
-	for (int i = 0; i < 2000; i++) {
+	for (int i = 0; i < 1000; i++) {
 		const char *name = xnames[rand_r(&seed) % 5];
 		int op = rand_r(&seed) % 4, kres, rres;
 		size_t len = (size_t)(rand_r(&seed) % 200), rlen = 0;
