@@ -1,9 +1,12 @@
 /*
- * Unit tests of the core registry on memory-backed registries
+ * Unit tests of the core registry, mostly on memory-backed registries
  * (fs/core/namespace.c, attr.c, data.c, xattr.c, registry.c): node
  * lifetimes, the namespace operations and their errors, attributes,
  * capacity and node limits, data, fallocate, protection, user.* extended
- * attributes and fault injection. No mount: the core is driven directly.
+ * attributes, fault injection and threads racing. Differential tests run
+ * random operations on a registry (memory- and file-backed) and on a real
+ * directory or file under /tmp and insist on the same results. No mount:
+ * the core is driven directly. File-backed specifics: check_backing.c.
  */
 #include "registry.h"
 
