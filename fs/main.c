@@ -39,6 +39,9 @@ enum exit_code {
 	EXIT_INTERNAL = 4,
 };
 
+#define WORKERS_MAX  16
+#define WORKERS_IDLE 4
+
 struct cmdline {
 	int foreground;
 	int debug;
@@ -322,8 +325,11 @@ static int run_loop(struct fuse_session *se, const struct cmdline *cl,
 	int res = cfg ? 0 : -ENOMEM;
 	if (cfg) {
 		fuse_loop_cfg_set_clone_fd(cfg, 0);
-		fuse_loop_cfg_set_idle_threads(cfg, 16);
-		fuse_loop_cfg_set_max_threads(cfg, 64);
+		/* Each worker holds a 1 MiB request buffer (about 2 MiB
+		 * resident): 16 keep the daemon small and are plenty for two
+		 * cores; more requests wait in the kernel's queue. */
+		fuse_loop_cfg_set_idle_threads(cfg, WORKERS_IDLE);
+		fuse_loop_cfg_set_max_threads(cfg, WORKERS_MAX);
 		res = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
