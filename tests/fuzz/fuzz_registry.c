@@ -137,6 +137,8 @@ struct fuzz {
 	struct handle handles[NHANDLES];
 	struct dir_snapshot *snaps[NSNAPS];
 	struct model models[NMODELS];
+	struct registry_config cfg; /* as the registry was made */
+	int meddled; /* someone else changed the backing directory */
 };
 
 /* For reads and writes; reused by every input to save time, never to
@@ -971,6 +973,7 @@ static void run_op(struct fuzz *f)
 	uint8_t op = in_u8(&f->in);
 #if FUZZ_BACKED
 	if (op % 27 == 26) {
+		f->meddled = 1;
 		op_meddle(f);
 		return;
 	}
@@ -1288,6 +1291,72 @@ static int lowest_free_fd(void)
 	return fd;
 }
 
+#if FUZZ_BACKED
+/* A mapping as the first mount left it, to find again after a remount. */
+struct saved {
+	char name[SHMAP_NAME_MAX + 1];
+	uint8_t *data;
+	uint64_t size;
+	enum shmap_protect protect;
+};
+
+#define NSAVED 16
+
+/* The root's mappings whose bytes are known. */
+static int save_mappings(struct fuzz *f, struct saved *sv)
+{
+	int count = 0;
+	struct node *root = registry_root(f->r);
+	for (struct dentry *d = root->first_child; d && count < NSAVED;
+	     d = d->sib_next) {
+		struct model *m =
+		    S_ISREG(d->node->type) ? model_live(f, d->node) : NULL;
+		if (!m)
+			continue;
+		struct saved *s = &sv[count++];
+		snprintf(s->name, sizeof(s->name), "%s", d->name);
+		s->size = m->size;
+		s->data = malloc(m->size ? m->size : 1);
+		CHECK(s->data != NULL);
+		memcpy(s->data, m->data, m->size);
+		s->protect = d->node->protect;
+	}
+	return count;
+}
+
+/* Mount the backing directory again: every mapping's bytes and protection
+ * must be in its backing file. */
+static void check_remount(struct fuzz *f, struct saved *sv, int count)
+{
+	struct registry_config cfg = f->cfg;
+	cfg.fault_write = cfg.fault_resize = 0;
+	cfg.backing_dirfd =
+	    open(dirs.backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(cfg.backing_dirfd >= 0);
+	struct registry *r;
+	CHECK(registry_new(&cfg, &r) == 0);
+	TRACE("remount: %d mappings to find again\n", count);
+	for (int i = 0; i < count; i++) {
+		struct node *n;
+		struct stat st;
+		size_t got = 0;
+		CHECK(registry_lookup(r, registry_root(r), sv[i].name, &n,
+				      &st) == 0);
+		if (n->store) { /* not locked by someone else */
+			CHECK(n->size == sv[i].size &&
+			      n->protect == sv[i].protect);
+			CHECK(registry_read(r, n, io_buf, n->size, 0, &got) ==
+			      0);
+			CHECK(got == n->size &&
+			      !memcmp(io_buf, sv[i].data, got));
+		}
+		registry_forget(r, n, 1);
+		free(sv[i].data);
+	}
+	registry_free(r);
+}
+#endif
+
 static void teardown(struct fuzz *f)
 {
 	for (int k = 0; k < NSNAPS; k++)
@@ -1300,9 +1369,17 @@ static void teardown(struct fuzz *f)
 	for (struct node *n = f->r->all_nodes; n; n = n->all_next)
 		CHECK(n == f->r->root || n->aliases);
 	check_stores(f);
+#if FUZZ_BACKED
+	struct saved sv[NSAVED];
+	int saved = f->meddled ? 0 : save_mappings(f, sv);
+#endif
 	registry_free(f->r);
 	for (int i = 0; i < NMODELS; i++)
 		free(f->models[i].data);
+#if FUZZ_BACKED
+	if (!f->meddled)
+		check_remount(f, sv, saved);
+#endif
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -1332,6 +1409,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	      cfg.fault_resize, alloc_fail);
 	for (int h = 0; h < NHANDLES; h++)
 		f.handles[h].slot = -1;
+	f.cfg = cfg;
 	fuzz_alloc_fail_at(alloc_fail);
 	int res = registry_new(&cfg, &f.r);
 	if (res != 0) {
