@@ -36,7 +36,10 @@ ALT_OPTS ?= writeback_cache
 ALT_SHMAPFS ?=
 BENCH_BDI ?=
 
-BENCH_ARGS = --bench $(BENCH_BIN) --shmapfs $(SHMAPFS) \
+# The daemon under test; set BENCH_SHMAPFS (not SHMAPFS, whose rule would
+# relink the in-tree objects over it) to measure another build.
+BENCH_SHMAPFS ?= $(SHMAPFS)
+BENCH_ARGS = --bench $(BENCH_BIN) --shmapfs $(BENCH_SHMAPFS) \
 	--passthrough $(PASSTHROUGH_LL) --backends $(BACKENDS) \
 	--shmapfs-opts '$(SHMAPFS_OPTS)' --pt-opts '$(PT_OPTS)'
 BENCH_RUN_ARGS = --only '$(BENCH_ONLY)' --bdi '$(BENCH_BDI)' \
