@@ -56,6 +56,8 @@ $(FUZZ_DIR)/fuzz_registry $(FUZZ_DIR)/fuzz_backing: $(FUZZ_DIR)/%: \
 		$(FUZZ_DIR)/%.o $(FUZZ_CORE_OBJS) $(FUZZ_DIR)/fuzz_alloc.o
 	$(FUZZ_CC) $(FUZZ_SAN) -pthread -o $@ $^
 
+$(FUZZ_DIR)/fuzz_backing: $(FUZZ_DIR)/fuzz_backing_dir.o
+
 FUZZ_BINS := $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
 .PHONY: fuzz check-fuzz fuzz-build
