@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,7 +41,7 @@ enum exit_code {
 };
 
 #define WORKERS_MAX  16
-#define WORKERS_IDLE 4
+#define WORKERS_IDLE WORKERS_MAX /* no churn: see run_loop() */
 
 struct cmdline {
 	int foreground;
@@ -325,9 +326,11 @@ static int run_loop(struct fuse_session *se, const struct cmdline *cl,
 	int res = cfg ? 0 : -ENOMEM;
 	if (cfg) {
 		fuse_loop_cfg_set_clone_fd(cfg, 0);
-		/* Each worker holds a 1 MiB request buffer (about 2 MiB
-		 * resident): 16 keep the daemon small and are plenty for two
-		 * cores; more requests wait in the kernel's queue. */
+		/* Each worker holds a 1 MiB request buffer: 16 keep the
+		 * daemon small and are plenty for two cores (more requests
+		 * wait in the kernel's queue). Workers are kept once made:
+		 * letting idle ones exit churned those buffers through
+		 * malloc, which then kept them in per-thread arenas. */
 		fuse_loop_cfg_set_idle_threads(cfg, WORKERS_IDLE);
 		fuse_loop_cfg_set_max_threads(cfg, WORKERS_MAX);
 		res = fuse_session_loop_mt(se, cfg);
@@ -416,6 +419,9 @@ int main(int argc, char **argv)
 		return EXIT_MOUNT;
 	}
 	umask(0); /* modes of backing files are exactly the callers' */
+	/* A fixed threshold: every 1 MiB request buffer is a mapping of its
+	 * own, given back whole, never parked in a per-thread arena. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	raise_fd_limit();
 	block_signals();
 	int code = serve(&cl, &lg);
