@@ -110,6 +110,10 @@ struct dentry *dentry_find(struct registry *r, struct node *dir,
 			   const char *name);
 int dentry_add(struct registry *r, struct node *dir, const char *name,
 	       struct node *n);
+struct dentry *dentry_new(struct registry *r, const char *name);
+void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
+		 struct node *n);
+void dentry_free_unlinked(struct dentry *d);
 void dentry_remove(struct registry *r, struct dentry *d);
 int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size);
 void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size);

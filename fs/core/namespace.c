@@ -206,11 +206,17 @@ int registry_link(struct registry *r, struct node *n, struct node *dir,
 		res = -ENOENT; /* no new names for an unlinked mapping */
 	if (!res && dentry_find(r, dir, name))
 		res = -EEXIST;
+	/* Allocate before the backing directory changes: a failure then
+	 * changes nothing anywhere. */
+	struct dentry *fresh = NULL;
+	if (!res && !(fresh = dentry_new(r, name)))
+		res = -ENOMEM;
 	if (!res)
 		res = backing_link(r, n->aliases, dir, name);
-	if (!res)
-		res = dentry_add(r, dir, name, n);
+	if (res < 0)
+		dentry_free_unlinked(fresh);
 	if (!res) {
+		dentry_link(r, fresh, dir, n);
 		n->lookups++;
 		touch_ctime(n);
 		touch_dir(dir);
@@ -327,22 +333,6 @@ static void exchange(struct dentry *d, struct dentry *nd)
 	nd->dir->nlink = (uint32_t)((int)nd->dir->nlink + da - db);
 }
 
-/* Give d's node a new directory and name instead of d. */
-static int move(struct registry *r, struct dentry *d, struct node *newdir,
-		const char *newname)
-{
-	char *name = strdup(newname);
-	if (!name)
-		return -ENOMEM;
-	struct node *n = d->node;
-	/* Remove the name and add the new one: the listing order moves it
-	 * last, as a new name. Nothing is freed in between. */
-	dentry_remove(r, d);
-	int res = dentry_add(r, newdir, name, n);
-	free(name);
-	return res;
-}
-
 int registry_rename(struct registry *r, struct node *dir, const char *name,
 		    struct node *newdir, const char *newname,
 		    unsigned int flags)
@@ -374,10 +364,18 @@ int registry_rename(struct registry *r, struct node *dir, const char *name,
 		goto out; /* two names of one node: nothing to do */
 	if (!res)
 		res = rename_check(r, d, nd, newdir, flags);
+	/* The new name is allocated before anything changes, on disk or
+	 * here: a failed rename changes nothing. */
+	struct dentry *fresh = NULL;
+	if (!res && !(flags & RENAME_EXCHANGE) &&
+	    !(fresh = dentry_new(r, newname)))
+		res = -ENOMEM;
 	if (!res)
 		res = backing_rename(r, dir, name, newdir, newname, flags);
-	if (res)
+	if (res) {
+		dentry_free_unlinked(fresh);
 		goto out;
+	}
 	struct node *moved = d->node, *victim = NULL;
 	if (flags & RENAME_EXCHANGE) {
 		exchange(d, nd);
@@ -389,10 +387,9 @@ int registry_rename(struct registry *r, struct node *dir, const char *name,
 			if (S_ISDIR(victim->type))
 				victim->nlink = 0;
 		}
-		res = move(r, d, newdir, newname);
-		if (res < 0)
-			reg_log(r, 3, "rename of '%s' lost its name: %s", name,
-				strerror(-res));
+		/* The new name goes last in the listing, as a new name. */
+		dentry_remove(r, d);
+		dentry_link(r, fresh, newdir, moved);
 	}
 	touch_ctime(moved);
 	touch_dir(dir);

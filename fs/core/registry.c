@@ -109,26 +109,45 @@ struct dentry *dentry_find(struct registry *r, struct node *dir,
 	return NULL;
 }
 
-int dentry_add(struct registry *r, struct node *dir, const char *name,
-	       struct node *n)
+/*
+ * Names are added in two steps so that an operation can allocate
+ * everything before it changes anything (on disk or here): dentry_new()
+ * may fail, dentry_link() cannot.
+ */
+struct dentry *dentry_new(struct registry *r, const char *name)
 {
 	if (r->ndentries >= r->nbuckets * 2 && buckets_grow(r) < 0)
-		return -ENOMEM;
+		return NULL;
 	struct dentry *d = calloc(1, sizeof(*d));
 	if (!d)
-		return -ENOMEM;
+		return NULL;
 	d->name = strdup(name);
 	if (!d->name) {
 		free(d);
-		return -ENOMEM;
+		return NULL;
 	}
 	d->namelen = strlen(name);
+	return d;
+}
+
+void dentry_free_unlinked(struct dentry *d)
+{
+	if (d) {
+		free(d->name);
+		free(d);
+	}
+}
+
+void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
+		 struct node *n)
+{
 	d->dir = dir;
 	d->node = n;
-	d->hash = name_hash(dir, name);
+	d->hash = name_hash(dir, d->name);
 	d->hash_next = r->buckets[d->hash & (r->nbuckets - 1)];
 	r->buckets[d->hash & (r->nbuckets - 1)] = d;
 	d->sib_prev = dir->last_child;
+	d->sib_next = NULL;
 	if (dir->last_child)
 		dir->last_child->sib_next = d;
 	else
@@ -141,6 +160,15 @@ int dentry_add(struct registry *r, struct node *dir, const char *name,
 	if (S_ISDIR(n->type))
 		dir->nlink++;
 	r->ndentries++;
+}
+
+int dentry_add(struct registry *r, struct node *dir, const char *name,
+	       struct node *n)
+{
+	struct dentry *d = dentry_new(r, name);
+	if (!d)
+		return -ENOMEM;
+	dentry_link(r, d, dir, n);
 	return 0;
 }
 
@@ -282,12 +310,14 @@ static int registry_init_root(struct registry *r)
 
 static int lock_backing_dir(struct registry *r)
 {
-	for (int waited = 0;; waited += 50) {
+	unsigned wait =
+	    r->cfg.lock_wait_ms ? r->cfg.lock_wait_ms : BACKING_LOCK_WAIT_MS;
+	for (unsigned waited = 0;; waited += 50) {
 		if (flock(r->cfg.backing_dirfd, LOCK_EX | LOCK_NB) == 0)
 			return 0;
 		if (errno != EWOULDBLOCK)
 			return -errno;
-		if (waited >= BACKING_LOCK_WAIT_MS)
+		if (waited >= wait)
 			return -EBUSY;
 		usleep(50 * 1000);
 	}

@@ -35,7 +35,8 @@ struct registry_config {
 	gid_t root_gid;
 	int backing_dirfd; /* -1: memory-backed; else owned by registry */
 	int read_only;
-	unsigned fault_write; /* see store_faulty_wrap(); 0: off */
+	unsigned lock_wait_ms; /* wait for a busy backing dir; 0: 5000 */
+	unsigned fault_write;  /* see store_faulty_wrap(); 0: off */
 	unsigned fault_resize;
 	/* Where the core reports events a person wants to know about. */
 	void (*log)(void *ctx, int level, const char *msg);
