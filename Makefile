@@ -9,18 +9,21 @@
 #   make deps       install the Debian packages the build and tests need
 #   make mount      build and mount a memory-backed shmapfs at $(MNT)
 #   make unmount    unmount it
-#   make check      build and run every test, then again under ASan/UBSan
+#   make check      build and run every test, then again under ASan/UBSan,
+#                   and the core's unit tests under ThreadSanitizer
 #   make bench      run the benchmark (tests/bench)
 #   make format / make format-check
 #
-# Objects and test binaries go under $(BUILD) (build/normal, or build/san
-# for SANITIZE=address,undefined), so that the two builds never mix. The
+# Objects and test binaries go under $(BUILD) (build/normal, or a directory
+# named for the sanitizers, e.g. build/address-undefined), so that builds
+# never mix. The
 # normal build links the daemon and the library in the tree (fs/shmapfs,
 # lib/libshmap.so); a sanitized build links them under $(BUILD).
 
 CC ?= cc
 SANITIZE ?=
-BUILD ?= build/$(if $(SANITIZE),san,normal)
+comma := ,
+BUILD ?= build/$(if $(SANITIZE),$(subst $(comma),-,$(SANITIZE)),normal)
 OUT = $(if $(SANITIZE),$(BUILD)/,)
 MNT ?= /run/shmap
 PREFIX ?= /usr/local
@@ -48,7 +51,8 @@ CLEAN_FILES :=
 INSTALL_TARGETS :=
 UNINSTALL_TARGETS :=
 
-.PHONY: all deps mount unmount check check-run check-san clean install \
+.PHONY: all deps mount unmount check check-run check-san check-tsan clean \
+	install \
 	uninstall format format-check bench stress fuzz
 all:
 
@@ -90,9 +94,15 @@ check-run: all $(CHECKS)
 check: deps format-check
 	$(MAKE) check-run
 	$(MAKE) check-san
+	$(MAKE) check-tsan
 
 check-san:
 	$(MAKE) SANITIZE=address,undefined check-run
+
+# The core's unit tests include its concurrency tests (threads racing
+# writes, truncates, renames and setattr): run them under TSan too.
+check-tsan:
+	$(MAKE) SANITIZE=thread check-unit
 
 FORMAT_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
