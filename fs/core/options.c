@@ -30,7 +30,8 @@ void options_free(struct shmapfs_options *o)
 /* Parse an unsigned decimal number with no sign and no junk. */
 static int parse_u64(const char *s, int base, uint64_t *out)
 {
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+	/* Digits only: strtoull would skip white space and take a sign. */
+	if (*s < '0' || *s > '9')
 		return -EINVAL;
 	char *end;
 	errno = 0;

@@ -323,11 +323,20 @@ static int lock_backing_dir(struct registry *r)
 	}
 }
 
+/* The registry owns the backing directory's descriptor even when it
+ * cannot be built: close it on every failure. */
+static int refuse(const struct registry_config *cfg, int res)
+{
+	if (cfg->backing_dirfd >= 0)
+		close(cfg->backing_dirfd);
+	return res;
+}
+
 int registry_new(const struct registry_config *cfg, struct registry **out)
 {
 	struct registry *r = calloc(1, sizeof(*r));
 	if (!r)
-		return -ENOMEM;
+		return refuse(cfg, -ENOMEM);
 	r->cfg = *cfg;
 	r->memory_backed = cfg->backing_dirfd < 0;
 	atomic_init(&r->used, 0);
@@ -340,7 +349,7 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 	if (res < 0) {
 		free(r->buckets);
 		free(r);
-		return res;
+		return refuse(cfg, res);
 	}
 	res = r->memory_backed ? 0 : lock_backing_dir(r);
 	if (res == 0)
@@ -348,8 +357,8 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 	if (res == 0 && !r->memory_backed)
 		res = backing_scan(r);
 	if (res < 0) {
-		if (!r->root && cfg->backing_dirfd >= 0)
-			close(cfg->backing_dirfd);
+		if (!r->root) /* else the root's node closes it */
+			refuse(cfg, res);
 		registry_free(r);
 		return res;
 	}
