@@ -76,10 +76,12 @@ int bdi_tune(const char *mountpoint, unsigned read_ahead_kb)
 	if (res < 0)
 		return res;
 	res = write_knob(dev, "read_ahead_kb", read_ahead_kb);
-	/* As any disk: no strict per-device limit, the global ratio rules. */
+	/* As any disk: no strict per-device limit, and a quarter of the
+	 * system's dirty threshold (not all of it, so that what an unmount
+	 * must write out stays bounded). */
 	if (res == 0)
 		res = write_knob(dev, "strict_limit", 0);
 	if (res == 0)
-		res = write_knob(dev, "max_ratio", 100);
+		res = write_knob(dev, "max_ratio", BDI_MAX_RATIO);
 	return res;
 }

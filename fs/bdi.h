@@ -14,4 +14,7 @@
  */
 int bdi_tune(const char *mountpoint, unsigned read_ahead_kb);
 
+/* The mount's share of the system's dirty-page threshold, in percent. */
+#define BDI_MAX_RATIO 25
+
 #endif

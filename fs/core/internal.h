@@ -91,12 +91,13 @@ struct registry {
 	atomic_uint_fast64_t used;  /* bytes reserved (memory-backed) */
 	atomic_uint_fast64_t next_ino;
 
-	pthread_mutex_t lock;	 /* see the top of this file */
-	struct dentry **buckets; /* guarded by lock */
-	size_t nbuckets;	 /* guarded by lock; power of two */
-	size_t ndentries;	 /* guarded by lock */
-	uint64_t nnodes;	 /* guarded by lock; root excluded */
-	struct node *all_nodes;	 /* guarded by lock */
+	pthread_mutex_t lock;		/* see the top of this file */
+	struct dentry **buckets;	/* guarded by lock */
+	size_t nbuckets;		/* guarded by lock; power of two */
+	size_t ndentries;		/* guarded by lock */
+	uint64_t nnodes;		/* guarded by lock; root excluded */
+	struct node *all_nodes;		/* guarded by lock */
+	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
 };
 
 /* registry.c */
@@ -129,6 +130,10 @@ void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
 int kill_suid_sgid_locked(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
+
+/* namespace.c */
+void snapshot_unlink_locked(struct dir_snapshot *s);
+void snapshot_free_all_locked(struct registry *r);
 
 /* backing.c */
 int backing_scan(struct registry *r);

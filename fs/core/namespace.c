@@ -429,6 +429,14 @@ static int snap_add(struct dir_snapshot *s, size_t cap, uint64_t ino,
 	return 0;
 }
 
+static void snapshot_free(struct dir_snapshot *s)
+{
+	for (size_t i = 0; i < s->count; i++)
+		free(s->entries[i].name);
+	free(s->entries);
+	free(s);
+}
+
 int registry_opendir(struct registry *r, struct node *dir,
 		     struct dir_snapshot **out)
 {
@@ -448,21 +456,49 @@ int registry_opendir(struct registry *r, struct node *dir,
 		res = snap_add(s, cap, parent->ino, S_IFDIR, "..");
 	for (struct dentry *d = dir->first_child; d && !res; d = d->sib_next)
 		res = snap_add(s, cap, d->node->ino, d->node->type, d->name);
+	if (!res) {
+		s->reg = r;
+		s->next = r->snapshots;
+		if (r->snapshots)
+			r->snapshots->prev = s;
+		r->snapshots = s;
+	}
 	pthread_mutex_unlock(&r->lock);
 	if (res < 0) {
-		registry_closedir(s);
+		snapshot_free(s);
 		return res;
 	}
 	*out = s;
 	return 0;
 }
 
+/* Take s off its registry's list of open listings (registry.lock held). */
+void snapshot_unlink_locked(struct dir_snapshot *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		s->reg->snapshots = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+}
+
 void registry_closedir(struct dir_snapshot *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->count; i++)
-		free(s->entries[i].name);
-	free(s->entries);
-	free(s);
+	pthread_mutex_lock(&s->reg->lock);
+	snapshot_unlink_locked(s);
+	pthread_mutex_unlock(&s->reg->lock);
+	snapshot_free(s);
+}
+
+/* Free the listings never closed (registry.lock held, or unshared). */
+void snapshot_free_all_locked(struct registry *r)
+{
+	while (r->snapshots) {
+		struct dir_snapshot *s = r->snapshots;
+		snapshot_unlink_locked(s);
+		snapshot_free(s);
+	}
 }

@@ -391,6 +391,7 @@ void registry_free(struct registry *r)
 {
 	if (!r)
 		return;
+	snapshot_free_all_locked(r); /* listings never closed */
 	/* All names first: a name refers to a node that may come later. */
 	for (struct node *n = r->all_nodes; n; n = n->all_next)
 		while (n->first_child)

@@ -82,6 +82,11 @@ struct dir_entry {
 struct dir_snapshot {
 	size_t count;
 	struct dir_entry *entries;
+	/* Open listings are the registry's, so that registry_free() frees
+	 * the ones never closed (a mount gone before their release). */
+	struct registry *reg;	   /* immutable */
+	struct dir_snapshot *prev; /* guarded by registry.lock */
+	struct dir_snapshot *next; /* guarded by registry.lock */
 };
 
 /*

@@ -197,7 +197,7 @@ START_TEST(tunes_its_bdi)
 	pid_t pid = daemon_pid();
 	ck_assert_int_eq(bdi_knob("read_ahead_kb"), 1024);
 	ck_assert_int_eq(bdi_knob("strict_limit"), 0);
-	ck_assert_int_eq(bdi_knob("max_ratio"), 100);
+	ck_assert_int_eq(bdi_knob("max_ratio"), 25);
 	ck_assert_int_eq(tsh(10, "umount '%s'", m.mnt), 0);
 	wait_gone(pid);
 }
