@@ -65,6 +65,10 @@ include tests/tests.mk
 -include tests/fuzz/fuzz.mk
 -include mount-helpers/helpers.mk
 
+# Keep objects made through chains of rules (make would delete them as
+# intermediate, and rebuild them on every run).
+.SECONDARY:
+
 # Objects go under $(BUILD), mirroring the source tree.
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
