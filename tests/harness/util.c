@@ -4,6 +4,7 @@
 #include "util.h"
 #include "mount.h"
 
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -93,4 +94,13 @@ int child_signal(int (*fn)(void *arg), void *arg, int timeout_s)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -1;
+}
+
+int run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

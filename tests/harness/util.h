@@ -31,4 +31,11 @@ int in_child(int (*fn)(void *arg), void *arg, uid_t uid, gid_t gid,
 /* The signal that killed a child running fn, or 0 if it exited. */
 int child_signal(int (*fn)(void *arg), void *arg, int timeout_s);
 
+/*
+ * The whole main() of a Check program: run every test of s, each in a
+ * process of its own, and return the exit status (0: all passed).
+ */
+struct Suite;
+int run_suite(struct Suite *s);
+
 #endif
