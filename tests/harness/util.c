@@ -99,6 +99,9 @@ int child_signal(int (*fn)(void *arg), void *arg, int timeout_s)
 int run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
+	/* Mount tests need a process per test: a dying test's daemon is
+	 * told (PDEATHSIG) and its mount never outlives it. */
+	srunner_set_fork_status(sr, CK_FORK);
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

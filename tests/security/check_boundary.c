@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "mount.h"
+#include "util.h"
 
 #define MAXNAMES 32
 
@@ -390,9 +391,5 @@ int main(void)
 	tcase_add_test(tc, links_planted_before_mount);
 	tcase_add_test(tc, links_planted_while_mounted);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

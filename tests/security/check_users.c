@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "mount.h"
+#include "util.h"
 
 #define U1	  "shmaptest1"
 #define U2	  "shmaptest2"
@@ -357,9 +358,5 @@ int main(void)
 	tcase_add_loop_test(tc, root_directory_owner, 0, 2);
 	tcase_add_test(tc, remount_keeps_owner_and_mode);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "mount.h"
+#include "util.h"
 
 #define REC	 4096
 #define NSLOTS	 2048 /* 8 MiB mappings */
@@ -644,9 +645,5 @@ int main(void)
 	tcase_add_test(f, backing_fs_full);
 	tcase_add_test(f, memory_capacity_full);
 	suite_add_tcase(s, f);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

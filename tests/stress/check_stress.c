@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "mount.h"
+#include "util.h"
 
 #define NFILES 3
 
@@ -116,9 +117,5 @@ int main(void)
 	tcase_add_test(file, file_backed);
 	suite_add_tcase(s, mem);
 	suite_add_tcase(s, file);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "mount.h"
+#include "util.h"
 
 #define LEN (256 * 1024)
 
@@ -131,9 +132,5 @@ int main(void)
 	tcase_add_test(tc, memory_backed_unmount);
 	tcase_add_test(tc, file_backed_sigterm);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_suite(s);
 }
