@@ -40,6 +40,17 @@ static void reply_err(fuse_req_t req, int res)
 	fuse_reply_err(req, -res);
 }
 
+static struct fuse_entry_param entry_param(fuse_req_t req, struct node *n,
+					   const struct stat *st)
+{
+	return (struct fuse_entry_param){
+	    .ino = registry_node_id(reg(req), n),
+	    .attr = *st,
+	    .attr_timeout = TIMEOUT,
+	    .entry_timeout = TIMEOUT,
+	};
+}
+
 /* Reply with a node the core handed out (with one lookup reference). */
 static void reply_entry(fuse_req_t req, int res, struct node *n,
 			const struct stat *st)
@@ -48,12 +59,7 @@ static void reply_entry(fuse_req_t req, int res, struct node *n,
 		reply_err(req, res);
 		return;
 	}
-	struct fuse_entry_param e = {
-	    .ino = registry_node_id(reg(req), n),
-	    .attr = *st,
-	    .attr_timeout = TIMEOUT,
-	    .entry_timeout = TIMEOUT,
-	};
+	struct fuse_entry_param e = entry_param(req, n, st);
 	if (fuse_reply_entry(req, &e) != 0)
 		registry_forget(reg(req), n, 1);
 }
@@ -306,12 +312,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	set_open_flags(fi);
-	struct fuse_entry_param e = {
-	    .ino = registry_node_id(reg(req), n),
-	    .attr = st,
-	    .attr_timeout = TIMEOUT,
-	    .entry_timeout = TIMEOUT,
-	};
+	struct fuse_entry_param e = entry_param(req, n, &st);
 	if (fuse_reply_create(req, &e, fi) != 0) {
 		registry_release(reg(req), n, fi->flags);
 		registry_forget(reg(req), n, 1);

@@ -148,6 +148,8 @@ void registry_release(struct registry *r, struct node *n, int flags);
 int registry_create(struct registry *r, struct node *dir, const char *name,
 		    mode_t mode, int flags, const struct caller *c,
 		    struct node **out, struct stat *st);
+/* A copying read, for callers with no descriptor to splice to (tests,
+ * tools); the daemon itself uses registry_read_fd(). */
 int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
 		  uint64_t off, size_t *got);
 /*
