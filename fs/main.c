@@ -336,6 +336,14 @@ static int run_loop(struct fuse_session *se, const struct cmdline *cl,
 		res = fuse_session_loop_mt(se, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	/* libfuse 3.14 takes only ENODEV as the end of the mount; the kernel
+	 * may also say ECONNABORTED (seen after a lazy unmount). Either way
+	 * no request can come any more: write out and exit as usual. */
+	if (res == -ECONNABORTED) {
+		logf_(lg, LOG_WARNING, "the kernel ended the connection to %s",
+		      cl->mountpoint);
+		res = 0;
+	}
 	pthread_kill(st.thread, SIGUSR1);
 	pthread_join(st.thread, NULL);
 	return res;
@@ -394,14 +402,21 @@ static int serve(struct cmdline *cl, struct logger *lg)
 			logf_(lg, LOG_WARNING,
 			      "cannot tune %s's read-ahead: %s", cl->mountpoint,
 			      strerror(-res));
-		if (code == EXIT_OK && run_loop(se, cl, lg) != 0)
+		int loop = code == EXIT_OK ? run_loop(se, cl, lg) : 0;
+		if (loop != 0) {
+			logf_(lg, LOG_ERR, "serving %s ended with error %d",
+			      cl->mountpoint, loop);
 			code = EXIT_INTERNAL;
+		}
 		fuse_session_unmount(se);
 	}
 	if (se)
 		fuse_session_destroy(se); /* calls destroy: the write-out */
-	if (fs.sync_error)
+	if (fs.sync_error) {
+		logf_(lg, LOG_ERR, "writing mappings out at unmount: %s",
+		      strerror(-fs.sync_error));
 		code = EXIT_INTERNAL;
+	}
 	registry_free(fs.reg);
 	if (code == EXIT_OK)
 		logf_(lg, LOG_INFO, "unmounted %s", cl->mountpoint);
