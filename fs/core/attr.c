@@ -30,11 +30,47 @@ void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
 	(void)r;
 }
 
+static int timespec_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec ||
+	       (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/*
+ * The kernel writes a shared mapping's store directly (registry_share()):
+ * the store knows the size and the modification time; the node and the
+ * capacity reserved follow it.
+ */
+void node_catch_up_locked(struct registry *r, struct node *n)
+{
+	struct stat st;
+	if (n->share <= 0 || !n->store || fstat(n->store->fd, &st) < 0)
+		return;
+	if ((uint64_t)st.st_size != n->size) {
+		cap_account(r, n->size, (uint64_t)st.st_size);
+		n->size = (uint64_t)st.st_size;
+	}
+	n->mtime = st.st_mtim;
+	if (timespec_before(n->ctime, st.st_ctim))
+		n->ctime = st.st_ctim;
+}
+
+/* Lock n for reading its attributes: exclusively if it must catch up. */
+static void lock_for_stat(struct registry *r, struct node *n)
+{
+	pthread_rwlock_rdlock(&n->lock);
+	if (n->share <= 0)
+		return;
+	pthread_rwlock_unlock(&n->lock);
+	pthread_rwlock_wrlock(&n->lock);
+	node_catch_up_locked(r, n);
+}
+
 int registry_getattr(struct registry *r, struct node *n, struct stat *st)
 {
 	/* nlink and the count of entries are the namespace's. */
 	pthread_mutex_lock(&r->lock);
-	pthread_rwlock_rdlock(&n->lock);
+	lock_for_stat(r, n);
 	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
 	pthread_mutex_unlock(&r->lock);
@@ -74,6 +110,7 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 		return -EFBIG;
 	if (!n->store)
 		return -EBUSY;
+	node_catch_up_locked(r, n);
 	int res = cap_reserve(r, n->size, size);
 	if (res < 0)
 		return res;
@@ -103,6 +140,9 @@ static int change_times_locked(struct registry *r, struct node *n,
 	int res = backing_utimens(r, n, t);
 	if (res < 0)
 		return res;
+	/* A shared mapping's times are its store's (node_catch_up_locked). */
+	if (r->memory_backed && n->share > 0 && futimens(n->store->fd, t) < 0)
+		return -errno;
 	n->atime = t[0];
 	n->mtime = t[1];
 	return 0;
@@ -171,6 +211,13 @@ int registry_statfs(struct registry *r, struct statvfs *st)
 			st->f_namemax = SHMAP_NAME_MAX;
 		return 0;
 	}
+	pthread_mutex_lock(&r->lock);
+	for (struct node *n = r->all_nodes; n; n = n->all_next) {
+		pthread_rwlock_wrlock(&n->lock);
+		node_catch_up_locked(r, n);
+		pthread_rwlock_unlock(&n->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
 	uint64_t used = atomic_load(&r->used);
 	st->f_bsize = st->f_frsize = 4096;
 	st->f_blocks = r->cfg.capacity / 4096;

@@ -155,7 +155,9 @@ int backing_create(struct registry *r, struct node *dir, const char *name,
 		/* memfd names are for /proc only, and shorter than ours. */
 		char tag[64];
 		snprintf(tag, sizeof(tag), "shmapfs:%.48s", name);
-		int res = store_memfd_new(tag, &n->store);
+		int res = r->cfg.store_dirfd > 0
+			      ? store_tmpfile_new(r->cfg.store_dirfd, &n->store)
+			      : store_memfd_new(tag, &n->store);
 		if (res == 0)
 			res = backing_wrap_store(r, &n->store);
 		return res;

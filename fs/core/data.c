@@ -77,8 +77,30 @@ int registry_open(struct registry *r, struct node *n, int flags)
 	return 0;
 }
 
+int registry_share(struct registry *r, struct node *n)
+{
+	if (!r->cfg.share_store || !S_ISREG(n->type))
+		return 0;
+	/* Injected faults and the capacity of a memfd need the daemon to
+	 * see every write. */
+	if (r->cfg.fault_write || r->cfg.fault_resize ||
+	    (r->memory_backed && r->cfg.store_dirfd <= 0))
+		return 0;
+	pthread_rwlock_wrlock(&n->lock);
+	if (n->share == 0 && n->store) {
+		int handle = r->cfg.share_store(r->cfg.share_ctx, n->store->fd);
+		n->share = handle > 0 ? handle : -1;
+	}
+	int handle = n->share > 0 ? n->share : 0;
+	pthread_rwlock_unlock(&n->lock);
+	return handle;
+}
+
 void registry_release(struct registry *r, struct node *n, int flags)
 {
+	pthread_rwlock_wrlock(&n->lock);
+	node_catch_up_locked(r, n); /* what was written directly counts */
+	pthread_rwlock_unlock(&n->lock);
 	pthread_mutex_lock(&r->lock);
 	n->opens--;
 	n->writers -= is_write_open(flags) ? 1 : 0;
@@ -161,6 +183,7 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 	if (size == 0)
 		return 0; /* changes nothing, not even the size */
 	pthread_rwlock_wrlock(&n->lock);
+	node_catch_up_locked(r, n);
 	uint64_t end = off + size;
 	res = n->store ? 0 : -EBUSY;
 	if (!res && end > n->size)
@@ -217,6 +240,7 @@ int registry_fallocate(struct registry *r, struct node *n, int mode,
 	if (r->cfg.read_only)
 		return -EROFS;
 	pthread_rwlock_wrlock(&n->lock);
+	node_catch_up_locked(r, n);
 	uint64_t end = off + len;
 	int grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > n->size;
 	res = n->store ? 0 : -EBUSY;

@@ -82,6 +82,7 @@ struct node {
 	size_t xattr_bytes;
 	struct store *store; /* a regular file's mapping object, or NULL
 			      * while its backing file is locked elsewhere */
+	int share; /* direct-access handle; 0: not asked, -1: refused */
 };
 
 struct registry {
@@ -118,6 +119,8 @@ void dentry_free_unlinked(struct dentry *d);
 void dentry_remove(struct registry *r, struct dentry *d);
 int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size);
 void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size);
+/* Account a change of size that has already happened (direct writes). */
+void cap_account(struct registry *r, uint64_t old_size, uint64_t new_size);
 void now(struct timespec *ts);
 int name_check(const char *name);
 
@@ -128,6 +131,9 @@ int xattr_set_local(struct node *n, const char *name, const void *value,
 /* attr.c: fill st from n (registry.lock and n->lock held) */
 void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
 int kill_suid_sgid_locked(struct registry *r, struct node *n);
+/* Take a shared mapping's size and times from its store (lock held
+ * exclusively); nothing for a mapping the daemon alone serves. */
+void node_catch_up_locked(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 

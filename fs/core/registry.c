@@ -69,6 +69,17 @@ void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size)
 	atomic_fetch_sub(&r->used, PAGE_ROUND(old_size) - PAGE_ROUND(new_size));
 }
 
+void cap_account(struct registry *r, uint64_t old_size, uint64_t new_size)
+{
+	if (!r->memory_backed)
+		return;
+	if (PAGE_ROUND(new_size) > PAGE_ROUND(old_size))
+		atomic_fetch_add(&r->used,
+				 PAGE_ROUND(new_size) - PAGE_ROUND(old_size));
+	else
+		cap_release(r, old_size, new_size);
+}
+
 static uint32_t name_hash(const struct node *dir, const char *name)
 {
 	uint64_t h = 1469598103934665603ULL ^ (uintptr_t)dir;
@@ -242,6 +253,8 @@ void node_free(struct registry *r, struct node *n)
 		r->nnodes--;
 	if (S_ISREG(n->type)) /* a symlink's size reserves nothing */
 		cap_release(r, n->size, 0);
+	if (n->share > 0)
+		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
 	store_destroy(n->store);
 	if (n->dirfd >= 0)
 		close(n->dirfd);

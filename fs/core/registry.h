@@ -38,6 +38,21 @@ struct registry_config {
 	unsigned lock_wait_ms; /* wait for a busy backing dir; 0: 5000 */
 	unsigned fault_write;  /* see store_faulty_wrap(); 0: off */
 	unsigned fault_resize;
+	/*
+	 * Direct access, optional (all NULL/0: never). share_store makes a
+	 * store's descriptor reachable by the kernel, which then serves reads,
+	 * writes and views of that mapping without the daemon (FUSE
+	 * passthrough); it returns a handle > 0 or a negative errno.
+	 * unshare_store lets a handle go when its store dies. The core then
+	 * takes a shared mapping's size and times from the store itself.
+	 * A memory-backed registry shares only stores it makes in
+	 * store_dirfd (a tmpfs as large as capacity, so that the kernel
+	 * enforces the capacity on writes the daemon never sees).
+	 */
+	int (*share_store)(void *ctx, int fd);
+	void (*unshare_store)(void *ctx, int handle);
+	void *share_ctx;
+	int store_dirfd; /* > 0: memory-backed stores go here; borrowed */
 	/* Where the core reports events a person wants to know about. */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
@@ -145,6 +160,13 @@ int registry_kill_suid_sgid(struct registry *r, struct node *n);
 /* Data (data.c). flags are open(2)'s. */
 int registry_open(struct registry *r, struct node *n, int flags);
 void registry_release(struct registry *r, struct node *n, int flags);
+/*
+ * The direct-access handle of an open regular file (see share_store in
+ * registry_config), made on first use; 0 if its mapping is served by the
+ * daemon alone. A mapping once shared stays shared until it dies, so that
+ * every open of it is served the same way.
+ */
+int registry_share(struct registry *r, struct node *n);
 int registry_create(struct registry *r, struct node *dir, const char *name,
 		    mode_t mode, int flags, const struct caller *c,
 		    struct node **out, struct stat *st);

@@ -45,6 +45,14 @@ struct store {
 int store_memfd_new(const char *name, struct store **out);
 
 /*
+ * A new empty memory store as an unnamed file (O_TMPFILE) in dirfd, a
+ * tmpfs: as a memfd, except that the tmpfs's own size limit holds for
+ * every write, the kernel's included, and that growing it takes its pages
+ * at once, so that a store inside the size never finds the tmpfs full.
+ */
+int store_tmpfile_new(int dirfd, struct store **out);
+
+/*
  * Adopt fd, an open backing file, as a store: lock it with
  * flock(LOCK_EX|LOCK_NB) (-EBUSY if someone else holds it). On success the
  * store owns fd; on failure the caller still does.
