@@ -91,13 +91,21 @@ static void amend_init_reply(struct fuse_io *io, struct iovec *iov, int count)
 		return;
 	atomic_store(&io->init_unique, UINT64_MAX); /* done, either way */
 	struct fuse_init_out *init = iov[1].iov_base;
-	if (out->error != 0 ||
-	    iov[1].iov_len <
-		offsetof(struct fuse_init_out, flags) + sizeof(init->flags) ||
-	    !(atomic_load(&io->kernel_flags) & FUSE_HANDLE_KILLPRIV_V2))
+	if (out->error != 0 || iov[1].iov_len < sizeof(*init))
 		return;
-	init->flags |= FUSE_HANDLE_KILLPRIV_V2;
-	atomic_store(&io->killpriv_v2, 1);
+	uint64_t offer = atomic_load(&io->kernel_flags);
+	if (offer & FUSE_HANDLE_KILLPRIV_V2) {
+		init->flags |= FUSE_HANDLE_KILLPRIV_V2;
+		atomic_store(&io->killpriv_v2, 1);
+	}
+	/* The kernel refuses passthrough with writeback caching. */
+	if (io->want_passthrough && (offer & SHMAPFS_FUSE_PASSTHROUGH) &&
+	    !(init->flags & FUSE_WRITEBACK_CACHE)) {
+		init->flags |= FUSE_INIT_EXT;
+		init->flags2 |= (uint32_t)(SHMAPFS_FUSE_PASSTHROUGH >> 32);
+		init->unused[0] = SHMAPFS_MAX_STACK_DEPTH; /* max_stack_depth */
+		atomic_store(&io->passthrough, 1);
+	}
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
@@ -117,5 +125,6 @@ int fuse_io_install(struct fuse_session *se, struct fuse_io *io)
 	atomic_init(&io->init_unique, 0);
 	atomic_init(&io->kernel_flags, 0);
 	atomic_init(&io->killpriv_v2, 0);
+	atomic_init(&io->passthrough, 0);
 	return fuse_session_custom_io(se, &ops, fuse_session_fd(se));
 }

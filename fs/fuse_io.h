@@ -11,6 +11,9 @@
  * OPEN/CREATE; the read hook copies them into the open-flags word that
  * libfuse does pass on (fi->flags), as SHMAPFS_O_KILL_SUIDGID. SETATTR's
  * flag passes through as FUSE_SET_ATTR_KILL_SUID (the same bit).
+ *
+ * The reply to INIT also asks for FUSE_PASSTHROUGH (Linux 6.9), when the
+ * daemon wants it and the kernel offers it; see passthrough.h.
  */
 #ifndef SHMAPFS_FUSE_IO_H
 #define SHMAPFS_FUSE_IO_H
@@ -22,10 +25,19 @@
 /* In fi->flags of write, open and create: clear set-ID bits. */
 #define SHMAPFS_O_KILL_SUIDGID (1u << 31)
 
+/* Newer than libfuse 3.14 and bookworm's <linux/fuse.h> (FUSE 7.40). */
+#define SHMAPFS_FUSE_PASSTHROUGH (1ULL << 37)
+/* How deep stacked filesystems may be under ours: stores sit on tmpfs or
+ * on the backing directory's filesystem, which are not stacked. */
+#define SHMAPFS_MAX_STACK_DEPTH 1
+
 struct fuse_io {
 	atomic_uint_fast64_t init_unique;  /* INIT request awaiting reply */
 	atomic_uint_fast64_t kernel_flags; /* what the kernel offered */
 	atomic_int killpriv_v2;		   /* negotiated */
+	int want_passthrough;		   /* set before install */
+	atomic_int passthrough;		   /* negotiated; 0 again if the
+					    * kernel refuses a store */
 };
 
 /*

@@ -10,9 +10,12 @@
  * invalidate data on a changed mtime.
  */
 #include "fuse_ops.h"
+#include "passthrough.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +164,34 @@ static unsigned setattr_mask(int to_set)
 	return valid;
 }
 
+/* Whether the caller may keep set-ID bits (CAP_FSETID), from /proc. */
+static int caller_has_fsetid(fuse_req_t req)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status",
+		 (int)fuse_req_ctx(req)->pid);
+	FILE *f = fopen(path, "re");
+	unsigned long long caps = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (caps >> CAP_FSETID) & 1;
+}
+
+/*
+ * A SETATTR that sets nothing is the kernel clearing set-ID bits after a
+ * write the daemon never saw (passthrough), or a chown(-1, -1): either
+ * way the bits go unless the caller holds CAP_FSETID, as on tmpfs. (The
+ * kernel asks so only when it thinks the bits must go, but with
+ * FUSE_HANDLE_KILLPRIV_V2 it leaves the decision to us.)
+ */
+static int is_kill_request(fuse_req_t req, unsigned valid)
+{
+	return valid == 0 && !caller_has_fsetid(req);
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -175,6 +206,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	    .mtime = attr->st_mtim,
 	    .ctime = attr->st_ctim,
 	};
+	if (is_kill_request(req, q.valid))
+		q.valid = SET_KILL_SUIDGID;
 	if ((q.valid & SET_SIZE) && attr->st_size < 0) {
 		reply_err(req, -EINVAL);
 		return;
@@ -292,7 +325,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	set_open_flags(fi);
-	if (fuse_reply_open(req, fi) != 0)
+	int handle = registry_share(reg(req), node(req, ino));
+	int sent = handle ? passthrough_reply_open(req, fi, handle)
+			  : fuse_reply_open(req, fi);
+	if (sent != 0)
 		registry_release(reg(req), node(req, ino), fi->flags);
 }
 
@@ -313,7 +349,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	set_open_flags(fi);
 	struct fuse_entry_param e = entry_param(req, n, &st);
-	if (fuse_reply_create(req, &e, fi) != 0) {
+	int handle = registry_share(reg(req), n);
+	int sent = handle ? passthrough_reply_create(req, &e, fi, handle)
+			  : fuse_reply_create(req, &e, fi);
+	if (sent != 0) {
 		registry_release(reg(req), n, fi->flags);
 		registry_forget(reg(req), n, 1);
 	}

@@ -31,6 +31,7 @@
 #include "bdi.h"
 #include "fuse_ops.h"
 #include "options.h"
+#include "passthrough.h"
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -211,8 +212,34 @@ static int open_backing(const struct cmdline *cl, int *out)
 	return 0;
 }
 
+/*
+ * A tmpfs of the mount's capacity, mounted nowhere, for memory-backed
+ * stores: with passthrough the kernel writes them without asking the
+ * daemon, so the limit must be the kernel's. -errno where tmpfs cannot be
+ * made (no CAP_SYS_ADMIN): then stores are memfds and the daemon, seeing
+ * every write, keeps the limit itself.
+ */
+static int make_store_dir(uint64_t capacity)
+{
+	int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return -errno;
+	char size[32];
+	snprintf(size, sizeof(size), "%llu", (unsigned long long)capacity);
+	int mnt = -1;
+	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "size", size, 0) == 0 &&
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0700", 0) == 0 &&
+	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		mnt = fsmount(fsfd, FSMOUNT_CLOEXEC,
+			      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+				  MOUNT_ATTR_NOEXEC);
+	int err = errno;
+	close(fsfd);
+	return mnt >= 0 ? mnt : -err;
+}
+
 static int build_registry(const struct cmdline *cl, struct logger *lg,
-			  struct registry **out)
+			  struct shmapfs *fs, struct registry **out)
 {
 	struct registry_config cfg = {
 	    .capacity = cl->opts.size,
@@ -227,6 +254,13 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	    .log = log_msg,
 	    .log_ctx = lg,
 	};
+	if (cl->opts.passthrough && !cl->opts.writeback_cache) {
+		cfg.share_store = passthrough_share;
+		cfg.unshare_store = passthrough_unshare;
+		cfg.share_ctx = fs;
+		if (!cl->backing && fs->store_dirfd > 0)
+			cfg.store_dirfd = fs->store_dirfd;
+	}
 	if (cl->backing && open_backing(cl, &cfg.backing_dirfd) < 0)
 		return -EBADF;
 	int res = registry_new(&cfg, out);
@@ -260,11 +294,11 @@ static struct fuse_session *new_session(const struct cmdline *cl,
 				     "fsname=";
 	append_escaped(opts, sizeof(opts),
 		       cl->backing ? cl->backing : "shmapfs");
-	if (cl->opts.passthrough_len) {
-		if (strlen(opts) + cl->opts.passthrough_len + 2 > sizeof(opts))
+	if (cl->opts.fuse_opts_len) {
+		if (strlen(opts) + cl->opts.fuse_opts_len + 2 > sizeof(opts))
 			return NULL;
 		strcat(opts, ",");
-		strcat(opts, cl->opts.passthrough);
+		strcat(opts, cl->opts.fuse_opts);
 	}
 	char *argv[] = {"shmapfs", "-o", opts, cl->debug ? "-d" : NULL, NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(cl->debug ? 4 : 3, argv);
@@ -372,9 +406,21 @@ static void block_signals(void)
 
 static int serve(struct cmdline *cl, struct logger *lg)
 {
-	struct shmapfs fs = {.writeback_cache = cl->opts.writeback_cache};
-	if (build_registry(cl, lg, &fs.reg) < 0)
+	struct shmapfs fs = {
+	    .writeback_cache = cl->opts.writeback_cache,
+	    .log = log_msg,
+	    .log_ctx = lg,
+	    .io.want_passthrough =
+		cl->opts.passthrough && !cl->opts.writeback_cache,
+	    .store_dirfd = -1,
+	};
+	if (!cl->backing && fs.io.want_passthrough)
+		fs.store_dirfd = make_store_dir(cl->opts.size);
+	if (build_registry(cl, lg, &fs, &fs.reg) < 0) {
+		if (fs.store_dirfd >= 0)
+			close(fs.store_dirfd);
 		return EXIT_BACKING;
+	}
 	int code = EXIT_OK;
 	struct fuse_session *se = new_session(cl, &fs);
 	fs.se = se;
@@ -412,12 +458,15 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	}
 	if (se)
 		fuse_session_destroy(se); /* calls destroy: the write-out */
+	fs.se = NULL; /* passthrough handles died with the connection */
 	if (fs.sync_error) {
 		logf_(lg, LOG_ERR, "writing mappings out at unmount: %s",
 		      strerror(-fs.sync_error));
 		code = EXIT_INTERNAL;
 	}
 	registry_free(fs.reg);
+	if (fs.store_dirfd >= 0)
+		close(fs.store_dirfd);
 	if (code == EXIT_OK)
 		logf_(lg, LOG_INFO, "unmounted %s", cl->mountpoint);
 	return code;

@@ -16,15 +16,16 @@ void options_init(struct shmapfs_options *o, uint64_t ram_bytes, uid_t uid,
 	o->size = ram_bytes / 2;
 	o->nr_mappings = ram_bytes / 8192 ? ram_bytes / 8192 : 1024;
 	o->mode = 01777;
+	o->passthrough = 1;
 	o->uid = uid;
 	o->gid = gid;
 }
 
 void options_free(struct shmapfs_options *o)
 {
-	free(o->passthrough);
-	o->passthrough = NULL;
-	o->passthrough_len = 0;
+	free(o->fuse_opts);
+	o->fuse_opts = NULL;
+	o->fuse_opts_len = 0;
 }
 
 /* Parse an unsigned decimal number with no sign and no junk. */
@@ -103,19 +104,19 @@ static int parse_id(const char *s, uint32_t *out)
 	return 0;
 }
 
-static int append_passthrough(struct shmapfs_options *o, const char *opt,
-			      size_t len)
+static int append_fuse_opt(struct shmapfs_options *o, const char *opt,
+			   size_t len)
 {
-	size_t need = o->passthrough_len + (o->passthrough_len ? 1 : 0) + len;
-	char *p = realloc(o->passthrough, need + 1);
+	size_t need = o->fuse_opts_len + (o->fuse_opts_len ? 1 : 0) + len;
+	char *p = realloc(o->fuse_opts, need + 1);
 	if (!p)
 		return -ENOMEM;
-	if (o->passthrough_len)
-		p[o->passthrough_len++] = ',';
-	memcpy(p + o->passthrough_len, opt, len);
+	if (o->fuse_opts_len)
+		p[o->fuse_opts_len++] = ',';
+	memcpy(p + o->fuse_opts_len, opt, len);
 	p[need] = '\0';
-	o->passthrough = p;
-	o->passthrough_len = need;
+	o->fuse_opts = p;
+	o->fuse_opts_len = need;
 	return 0;
 }
 
@@ -157,6 +158,10 @@ static int parse_one(struct shmapfs_options *o, const char *key,
 		o->writeback_cache = 1;
 	} else if (!strcmp(key, "no_writeback_cache") && !val) {
 		o->writeback_cache = 0;
+	} else if (!strcmp(key, "passthrough") && !val) {
+		o->passthrough = 1;
+	} else if (!strcmp(key, "nopassthrough") && !val) {
+		o->passthrough = 0;
 	} else if (!strcmp(key, "ro") && !val) {
 		o->read_only = 1;
 		return 1; /* libfuse must see it too: a read-only mount */
@@ -194,7 +199,7 @@ int options_parse(struct shmapfs_options *o, const char *list,
 			snprintf(err, errlen, "bad value in option '%s'", opt);
 			return -EINVAL;
 		}
-		if (r == 1 && append_passthrough(o, opt, len) < 0) {
+		if (r == 1 && append_fuse_opt(o, opt, len) < 0) {
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}

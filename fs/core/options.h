@@ -12,18 +12,19 @@
 #include <sys/types.h>
 
 struct shmapfs_options {
-	uint64_t size;		/* capacity in bytes (memory-backed) */
-	uint64_t nr_mappings;	/* most entries of any kind */
-	mode_t mode;		/* of the root directory */
-	uid_t uid;		/* of the root directory */
-	gid_t gid;		/* of the root directory */
-	int read_only;		/* ro */
-	int root_attrs_set;	/* mode=, uid= or gid= was given */
-	int writeback_cache;	/* writeback_cache: kernel buffers write() */
-	unsigned fault_write;	/* fail every store's Nth write (tests) */
-	unsigned fault_resize;	/* fail every store's Nth resize (tests) */
-	char *passthrough;	/* options for libfuse, comma-separated */
-	size_t passthrough_len; /* strlen(passthrough) */
+	uint64_t size;	       /* capacity in bytes (memory-backed) */
+	uint64_t nr_mappings;  /* most entries of any kind */
+	mode_t mode;	       /* of the root directory */
+	uid_t uid;	       /* of the root directory */
+	gid_t gid;	       /* of the root directory */
+	int read_only;	       /* ro */
+	int root_attrs_set;    /* mode=, uid= or gid= was given */
+	int writeback_cache;   /* writeback_cache: kernel buffers write() */
+	int passthrough;       /* kernel serves data from stores (default) */
+	unsigned fault_write;  /* fail every store's Nth write (tests) */
+	unsigned fault_resize; /* fail every store's Nth resize (tests) */
+	char *fuse_opts;       /* options for libfuse, comma-separated */
+	size_t fuse_opts_len;  /* strlen(fuse_opts) */
 };
 
 /*

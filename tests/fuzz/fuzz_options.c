@@ -3,7 +3,7 @@
  * arbitrary bytes. The input is split at its first NUL byte: what comes
  * before is given to options_parse() as an -o list, what comes after to
  * options_parse_size() on its own. Besides the sanitizers, it checks what
- * a successful parse promises: values in range, and a passthrough list that
+ * a successful parse promises: values in range, and a libfuse option list that
  * is exactly what was not ours, with its length right.
  */
 #include "options.h"
@@ -37,7 +37,7 @@ static void fail(const char *what, const char *input)
 
 /* What a successful options_parse() must leave behind. */
 static void check_parsed(const struct shmapfs_options *o, const char *list,
-			 size_t max_passthrough)
+			 size_t max_fuse_opts)
 {
 	if (o->size == 0)
 		fail("size 0 accepted", list);
@@ -47,31 +47,30 @@ static void check_parsed(const struct shmapfs_options *o, const char *list,
 		fail("mode out of range", list);
 	if (o->uid == (uid_t)-1 || o->gid == (gid_t)-1)
 		fail("uid or gid -1 accepted", list);
-	if (!o->passthrough != !o->passthrough_len)
-		fail("passthrough and its length disagree", list);
-	if (o->passthrough && strlen(o->passthrough) != o->passthrough_len)
-		fail("passthrough length is wrong", list);
-	if (o->passthrough && o->passthrough_len > max_passthrough)
-		fail("passthrough longer than the input", list);
-	if (o->passthrough && (o->passthrough[0] == ',' ||
-			       o->passthrough[o->passthrough_len - 1] == ','))
-		fail("passthrough has an empty option", list);
+	if (!o->fuse_opts != !o->fuse_opts_len)
+		fail("fuse_opts and its length disagree", list);
+	if (o->fuse_opts && strlen(o->fuse_opts) != o->fuse_opts_len)
+		fail("fuse_opts length is wrong", list);
+	if (o->fuse_opts && o->fuse_opts_len > max_fuse_opts)
+		fail("fuse_opts longer than the input", list);
+	if (o->fuse_opts && (o->fuse_opts[0] == ',' ||
+			     o->fuse_opts[o->fuse_opts_len - 1] == ','))
+		fail("fuse_opts has an empty option", list);
 }
 
 /* Every option passed on to libfuse is one of the input's, in order. */
-static void check_passthrough_order(const struct shmapfs_options *o,
-				    const char *list)
+static void check_fuse_opts_order(const struct shmapfs_options *o,
+				  const char *list)
 {
-	if (!o->passthrough)
+	if (!o->fuse_opts)
 		return;
-	const char *in = list, *pass = o->passthrough;
+	const char *in = list, *pass = o->fuse_opts;
 	while (*pass) {
 		size_t plen = strcspn(pass, ",");
 		for (;;) {
 			size_t ilen = strcspn(in, ",");
 			if (!*in)
-				fail("passthrough has an option not given",
-				     list);
+				fail("fuse_opts has an option not given", list);
 			int same = ilen == plen && !memcmp(in, pass, plen);
 			in += ilen + (in[ilen] ? 1 : 0);
 			if (same)
@@ -93,17 +92,17 @@ static void fuzz_list(const char *list)
 	size_t len = strlen(list);
 	if (res == 0) {
 		check_parsed(&o, list, len);
-		check_passthrough_order(&o, list);
+		check_fuse_opts_order(&o, list);
 	} else if (!err[0])
 		fail("options_parse failed without a reason", list);
 	/* A second parse on top of the first (as with two -o) appends to
-	 * the passthrough list; it must not leak or break. */
+	 * the libfuse option list; it must not leak or break. */
 	if (res == 0 &&
 	    options_parse(&o, list, RAM_BYTES, err, sizeof(err)) == 0)
 		check_parsed(&o, list, 2 * len + 1);
 	options_free(&o);
-	if (o.passthrough || o.passthrough_len)
-		fail("options_free left the passthrough", list);
+	if (o.fuse_opts || o.fuse_opts_len)
+		fail("options_free left fuse_opts", list);
 }
 
 /*

@@ -5,8 +5,10 @@
  * capacity, and hostile requests.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/falloc.h>
 #include <signal.h>
 #include <stdint.h>
@@ -27,15 +29,27 @@
 #define MB (1 << 20)
 
 static struct tmount m;
+/* Whether the kernel serves data straight from the stores (passthrough:
+ * the daemon runs as root here, so it is on unless turned off). */
+static int passthrough;
 
 static void mount_memory(void)
 {
 	ck_assert_int_eq(tmount_start(&m, 0, "size=32m,allow_other"), 0);
+	passthrough = 1;
+}
+
+static void mount_memory_nopassthrough(void)
+{
+	ck_assert_int_eq(
+	    tmount_start(&m, 0, "size=32m,allow_other,nopassthrough"), 0);
+	passthrough = 0;
 }
 
 static void mount_file(void)
 {
 	ck_assert_int_eq(tmount_start(&m, 1, "allow_other"), 0);
+	passthrough = 1;
 }
 
 static void unmount(void)
@@ -519,6 +533,69 @@ START_TEST(hostile_requests)
 }
 END_TEST
 
+/* Whether the store behind the mapping "rel" holds len bytes of want at
+ * off: the backing file, or (memory-backed) any file the daemon holds. */
+static int store_holds(const char *rel, const char *want, size_t len, off_t off)
+{
+	char got[64];
+	ck_assert_uint_le(len, sizeof(got));
+	if (m.backing[0]) {
+		int fd = open(tmount_bpath(&m, rel), O_RDONLY);
+		ck_assert_int_ge(fd, 0);
+		int same = pread(fd, got, len, off) == (ssize_t)len &&
+			   !memcmp(got, want, len);
+		close(fd);
+		return same;
+	}
+	char dir[64], path[PATH_MAX];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)m.pid);
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	int found = 0;
+	for (struct dirent *e; !found && (e = readdir(d));) {
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		struct stat st;
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		found = pread(fd, got, len, off) == (ssize_t)len &&
+			!memcmp(got, want, len);
+		close(fd);
+	}
+	closedir(d);
+	return found;
+}
+
+/* With passthrough a view maps the store itself: a store through it is in
+ * the store at once, with no write-back. Without, it waits in the FUSE
+ * file's page cache for msync (or munmap, or the kernel's write-back).
+ * Either way views, read() and write() agree. */
+START_TEST(views_map_the_store)
+{
+	int fd = new_mapping("v", 8192);
+	char *p = map_shared(fd, 8192);
+	memcpy(p + 4096, "direct-7f3a", 11);
+	ck_assert_int_eq(store_holds("v", "direct-7f3a", 11, 4096),
+			 passthrough);
+	ck_assert_int_eq(msync(p, 8192, MS_SYNC), 0);
+	ck_assert(store_holds("v", "direct-7f3a", 11, 4096));
+	char b[11];
+	ck_assert_int_eq(pread(fd, b, 11, 4096), 11);
+	ck_assert_mem_eq(b, "direct-7f3a", 11);
+	ck_assert_int_eq(pwrite(fd, "back", 4, 10), 4);
+	ck_assert_mem_eq(p + 10, "back", 4);
+	/* Growth by write() shows in stat at once. */
+	ck_assert_int_eq(pwrite(fd, "end", 3, 3 * 4096), 3);
+	struct stat st;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(st.st_size, 3 * 4096 + 3);
+	munmap(p, 8192);
+	close(fd);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mapping");
@@ -533,7 +610,17 @@ static Suite *suite(void)
 	tcase_add_test(mem, reopen_unlinked_through_proc);
 	tcase_add_test(mem, capacity);
 	tcase_add_test(mem, hostile_requests);
+	tcase_add_test(mem, views_map_the_store);
 	suite_add_tcase(s, mem);
+
+	TCase *daemon = tcase_create("memory-nopassthrough");
+	tcase_add_checked_fixture(daemon, mount_memory_nopassthrough, unmount);
+	tcase_set_timeout(daemon, 120);
+	tcase_add_test(daemon, coherent_views);
+	tcase_add_test(daemon, serialized_writes);
+	tcase_add_test(daemon, capacity);
+	tcase_add_test(daemon, views_map_the_store);
+	suite_add_tcase(s, daemon);
 
 	TCase *file = tcase_create("file-backed");
 	tcase_add_checked_fixture(file, mount_file, unmount);
@@ -547,6 +634,7 @@ static Suite *suite(void)
 	tcase_add_test(file, unlinked_backing_file_removed);
 	tcase_add_test(file, reopen_unlinked_through_proc);
 	tcase_add_test(file, hostile_requests);
+	tcase_add_test(file, views_map_the_store);
 	suite_add_tcase(s, file);
 	return s;
 }

@@ -112,8 +112,8 @@ START_TEST(defaults)
 	ck_assert_int_eq(o.writeback_cache, 0);
 	ck_assert_uint_eq(o.fault_write, 0);
 	ck_assert_uint_eq(o.fault_resize, 0);
-	ck_assert_ptr_null(o.passthrough);
-	ck_assert_uint_eq(o.passthrough_len, 0);
+	ck_assert_ptr_null(o.fuse_opts);
+	ck_assert_uint_eq(o.fuse_opts_len, 0);
 	/* Tiny RAM still gives a usable number of mappings. */
 	options_init(&o, 4096, 0, 0);
 	ck_assert_uint_gt(o.nr_mappings, 0);
@@ -147,7 +147,7 @@ START_TEST(own_options)
 	ck_assert_int_eq(o.root_attrs_set, 1);
 	ck_assert_int_eq(o.read_only, 0);
 	/* None of ours reach libfuse. */
-	ck_assert_ptr_null(o.passthrough);
+	ck_assert_ptr_null(o.fuse_opts);
 	options_free(&o);
 
 	/* mode is octal, with or without a leading 0; sticky bit kept. */
@@ -172,21 +172,21 @@ START_TEST(own_options)
 	    parse(&o, "fault_write=3,fault_resize=2", err, sizeof(err)), 0);
 	ck_assert_uint_eq(o.fault_write, 3);
 	ck_assert_uint_eq(o.fault_resize, 2);
-	ck_assert_ptr_null(o.passthrough);
+	ck_assert_ptr_null(o.fuse_opts);
 	options_free(&o);
 	ck_assert_int_eq(parse(&o, "writeback_cache", err, sizeof(err)), 0);
 	ck_assert_int_eq(o.writeback_cache, 1);
-	ck_assert_ptr_null(o.passthrough);
+	ck_assert_ptr_null(o.fuse_opts);
 	ck_assert_int_eq(
 	    parse(&o, "writeback_cache,no_writeback_cache", err, sizeof(err)),
 	    0);
 	ck_assert_int_eq(o.writeback_cache, 0);
-	ck_assert_ptr_null(o.passthrough);
+	ck_assert_ptr_null(o.fuse_opts);
 	options_free(&o);
 }
 END_TEST
 
-START_TEST(ro_rw_and_passthrough)
+START_TEST(ro_rw_and_fuse_opts)
 {
 	struct shmapfs_options o;
 	char err[256];
@@ -196,10 +196,10 @@ START_TEST(ro_rw_and_passthrough)
 	ck_assert_int_eq(o.read_only, 1);
 	ck_assert_uint_eq(o.size, 1ULL << 20);
 	/* Unknown options in order; ro and rw seen by libfuse too. */
-	ck_assert_str_eq(o.passthrough, "allow_other,ro,foo=bar,rw,ro,x");
-	ck_assert_uint_eq(o.passthrough_len, strlen(o.passthrough));
+	ck_assert_str_eq(o.fuse_opts, "allow_other,ro,foo=bar,rw,ro,x");
+	ck_assert_uint_eq(o.fuse_opts_len, strlen(o.fuse_opts));
 	options_free(&o);
-	ck_assert_ptr_null(o.passthrough);
+	ck_assert_ptr_null(o.fuse_opts);
 
 	ck_assert_int_eq(parse(&o, "ro,rw", err, sizeof(err)), 0);
 	ck_assert_int_eq(o.read_only, 0);
@@ -207,14 +207,14 @@ START_TEST(ro_rw_and_passthrough)
 
 	/* An empty list changes nothing. */
 	ck_assert_int_eq(parse(&o, "", err, sizeof(err)), 0);
-	ck_assert_ptr_null(o.passthrough);
+	ck_assert_ptr_null(o.fuse_opts);
 	ck_assert_uint_eq(o.size, RAM / 2);
 
 	/* Two calls (two -o) accumulate. */
 	ck_assert_int_eq(parse(&o, "a", err, sizeof(err)), 0);
 	ck_assert_int_eq(
 	    options_parse(&o, "b=1,size=3k", RAM, err, sizeof(err)), 0);
-	ck_assert_str_eq(o.passthrough, "a,b=1");
+	ck_assert_str_eq(o.fuse_opts, "a,b=1");
 	ck_assert_uint_eq(o.size, 3072);
 	options_free(&o);
 }
@@ -280,7 +280,7 @@ START_TEST(overlong_option)
 	memset(list, 'y', 4000);
 	list[4000] = '\0';
 	ck_assert_int_eq(parse(&o, list, err, sizeof(err)), 0);
-	ck_assert_uint_eq(o.passthrough_len, 4000);
+	ck_assert_uint_eq(o.fuse_opts_len, 4000);
 	options_free(&o);
 }
 END_TEST
@@ -307,7 +307,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, size_refusals);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, own_options);
-	tcase_add_test(tc, ro_rw_and_passthrough);
+	tcase_add_test(tc, ro_rw_and_fuse_opts);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, overlong_option);
 	tcase_add_test(tc, small_error_buffer);
