@@ -22,6 +22,7 @@ import os
 import platform
 import shutil
 import signal
+import stat
 import statistics
 import subprocess
 import sys
@@ -196,20 +197,21 @@ class Backend:
 
     def store_bytes(self, name):
         """Bytes the backend holds for file @name, outside the page cache
-        of a FUSE inode: the tmpfs file, or the daemon's memfds."""
+        of a FUSE inode: the tmpfs file, the backing file, or the memory
+        daemon's stores (memfds, or unnamed files in its own tmpfs: every
+        regular file it holds open)."""
         if self.key == "tmpfs":
             return os.stat(os.path.join(self.mnt, name)).st_blocks * 512
         total = 0
         if self.src:
             total += os.stat(os.path.join(self.src, name)).st_blocks * 512
-        if self.key in SHMAPFS_BACKENDS and self.proc:
+        if self.key in SHMAPFS_BACKENDS and self.proc and not self.src:
             fds = "/proc/%d/fd" % self.proc.pid
             for fd in os.listdir(fds):
                 try:
-                    if os.readlink(os.path.join(fds, fd)).startswith(
-                            "/memfd:"):
-                        total += os.stat(os.path.join(fds, fd)).st_blocks \
-                            * 512
+                    st = os.stat(os.path.join(fds, fd))
+                    if stat.S_ISREG(st.st_mode):
+                        total += st.st_blocks * 512
                 except OSError:
                     pass
         return total
