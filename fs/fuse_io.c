@@ -11,6 +11,9 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* A request served longer than this lets another worker read. */
+#define READER_TAKEOVER_MS 10
+
 /* Note INIT's unique id and the kernel's offer as the request goes by. */
 static void watch_request(struct fuse_io *io, const void *buf, ssize_t len)
 {
@@ -70,8 +73,8 @@ static void carry_kill_flag(void *buf, ssize_t len)
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
-	ssize_t r = read(fd, buf, len);
 	struct fuse_io *io = io_of(userdata);
+	ssize_t r = reader_read(&io->reader, fd, buf, len);
 	if (r > 0 && atomic_load(&io->init_unique) == 0)
 		watch_request(io, buf, r);
 	if (r > 0 && atomic_load(&io->killpriv_v2))
@@ -126,5 +129,16 @@ int fuse_io_install(struct fuse_session *se, struct fuse_io *io)
 	atomic_init(&io->kernel_flags, 0);
 	atomic_init(&io->killpriv_v2, 0);
 	atomic_init(&io->passthrough, 0);
-	return fuse_session_custom_io(se, &ops, fuse_session_fd(se));
+	int res = reader_init(&io->reader, io->poll_us, READER_TAKEOVER_MS);
+	if (res < 0)
+		return res;
+	res = fuse_session_custom_io(se, &ops, fuse_session_fd(se));
+	if (res != 0)
+		reader_destroy(&io->reader);
+	return res;
+}
+
+void fuse_io_destroy(struct fuse_io *io)
+{
+	reader_destroy(&io->reader);
 }

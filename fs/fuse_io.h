@@ -13,7 +13,9 @@
  * flag passes through as FUSE_SET_ATTR_KILL_SUID (the same bit).
  *
  * The reply to INIT also asks for FUSE_PASSTHROUGH (Linux 6.9), when the
- * daemon wants it and the kernel offers it; see passthrough.h.
+ * daemon wants it and the kernel offers it; see passthrough.h. And the read
+ * hook lets one worker at a time read, polling before it sleeps; see
+ * reader.h.
  */
 #ifndef SHMAPFS_FUSE_IO_H
 #define SHMAPFS_FUSE_IO_H
@@ -21,6 +23,8 @@
 #include <fuse_lowlevel.h>
 #include <stdatomic.h>
 #include <stdint.h>
+
+#include "reader.h"
 
 /* In fi->flags of write, open and create: clear set-ID bits. */
 #define SHMAPFS_O_KILL_SUIDGID (1u << 31)
@@ -38,6 +42,8 @@ struct fuse_io {
 	int want_passthrough;		   /* set before install */
 	atomic_int passthrough;		   /* negotiated; 0 again if the
 					    * kernel refuses a store */
+	unsigned poll_us;		   /* set before install; reader.h */
+	struct reader reader;		   /* who reads requests */
 };
 
 /*
@@ -45,5 +51,8 @@ struct fuse_io {
  * se's userdata must be the struct shmapfs that holds io.
  */
 int fuse_io_install(struct fuse_session *se, struct fuse_io *io);
+
+/* Free what install made, once the session is destroyed. */
+void fuse_io_destroy(struct fuse_io *io);
 
 #endif

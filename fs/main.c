@@ -412,6 +412,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	    .log_ctx = lg,
 	    .io.want_passthrough =
 		cl->opts.passthrough && !cl->opts.writeback_cache,
+	    .io.poll_us = cl->opts.poll_us,
 	    .store_dirfd = -1,
 	};
 	if (!cl->backing && fs.io.want_passthrough)
@@ -455,6 +456,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 			code = EXIT_INTERNAL;
 		}
 		fuse_session_unmount(se);
+		fuse_io_destroy(&fs.io); /* the workers are gone */
 	}
 	if (se)
 		fuse_session_destroy(se); /* calls destroy: the write-out */

@@ -21,6 +21,7 @@ struct shmapfs_options {
 	int root_attrs_set;    /* mode=, uid= or gid= was given */
 	int writeback_cache;   /* writeback_cache: kernel buffers write() */
 	int passthrough;       /* kernel serves data from stores (default) */
+	unsigned poll_us;      /* a worker polls /dev/fuse this long */
 	unsigned fault_write;  /* fail every store's Nth write (tests) */
 	unsigned fault_resize; /* fail every store's Nth resize (tests) */
 	char *fuse_opts;       /* options for libfuse, comma-separated */

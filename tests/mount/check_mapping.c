@@ -10,7 +10,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/falloc.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -596,6 +598,50 @@ START_TEST(views_map_the_store)
 }
 END_TEST
 
+/*
+ * One worker reads requests and serves them (fs/core/reader.h); a request
+ * that keeps it busy must not hold up the others beyond the takeover time.
+ * Growing a memory-backed mapping by 2 GiB takes its pages, which takes a
+ * while; opens of another mapping meanwhile must all be answered before
+ * the truncate is.
+ */
+struct slow_truncate {
+	int fd;
+	atomic_int done;
+};
+
+static void *truncate_big(void *arg)
+{
+	struct slow_truncate *t = arg;
+	ck_assert_int_eq(ftruncate(t->fd, 2LL << 30), 0);
+	atomic_store(&t->done, 1);
+	return NULL;
+}
+
+START_TEST(slow_request_does_not_stall_others)
+{
+	ck_assert_int_eq(tmount_start(&m, 0, "size=3g"), 0);
+	int other = new_mapping("other", 4096);
+	close(other);
+	struct slow_truncate t = {.fd = new_mapping("big", 0)};
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, truncate_big, &t), 0);
+	usleep(2000); /* let the truncate reach the daemon */
+	int opens = 0;
+	for (; opens < 20 && !atomic_load(&t.done); opens++) {
+		int fd = open(P("other"), O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+	}
+	int done_first = atomic_load(&t.done);
+	pthread_join(th, NULL);
+	ck_assert_msg(!done_first && opens == 20,
+		      "only %d opens answered during the truncate", opens);
+	close(t.fd);
+	ck_assert_int_eq(tmount_stop(&m), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mapping");
@@ -612,6 +658,11 @@ static Suite *suite(void)
 	tcase_add_test(mem, hostile_requests);
 	tcase_add_test(mem, views_map_the_store);
 	suite_add_tcase(s, mem);
+
+	TCase *reader = tcase_create("reader");
+	tcase_set_timeout(reader, 60);
+	tcase_add_test(reader, slow_request_does_not_stall_others);
+	suite_add_tcase(s, reader);
 
 	TCase *daemon = tcase_create("memory-nopassthrough");
 	tcase_add_checked_fixture(daemon, mount_memory_nopassthrough, unmount);

@@ -110,6 +110,8 @@ START_TEST(defaults)
 	ck_assert_int_eq(o.read_only, 0);
 	ck_assert_int_eq(o.root_attrs_set, 0);
 	ck_assert_int_eq(o.writeback_cache, 0);
+	ck_assert_int_eq(o.passthrough, 1);
+	ck_assert_uint_eq(o.poll_us, 50);
 	ck_assert_uint_eq(o.fault_write, 0);
 	ck_assert_uint_eq(o.fault_resize, 0);
 	ck_assert_ptr_null(o.fuse_opts);
@@ -182,6 +184,18 @@ START_TEST(own_options)
 	    0);
 	ck_assert_int_eq(o.writeback_cache, 0);
 	ck_assert_ptr_null(o.fuse_opts);
+	ck_assert_int_eq(parse(&o, "nopassthrough,poll_us=0", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(o.passthrough, 0);
+	ck_assert_uint_eq(o.poll_us, 0);
+	ck_assert_int_eq(parse(&o, "passthrough,poll_us=200", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(o.passthrough, 1);
+	ck_assert_uint_eq(o.poll_us, 200);
+	ck_assert_ptr_null(o.fuse_opts);
+	ck_assert_int_lt(parse(&o, "poll_us=1000001", err, sizeof(err)), 0);
+	ck_assert_int_lt(parse(&o, "poll_us", err, sizeof(err)), 0);
+	ck_assert_int_lt(parse(&o, "poll_us=-1", err, sizeof(err)), 0);
 	options_free(&o);
 }
 END_TEST
