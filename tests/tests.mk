@@ -10,7 +10,8 @@ TEST_HELPERS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/helpers/*.c))
 
 $(BUILD)/tests/%.o: CFLAGS += $(PKGS_CHECK) -Itests/harness -Ifs/core -Ilib
 
-$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(CORE_OBJS)
+$(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(CORE_OBJS) \
+		$(HARNESS_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK)
 
 $(BUILD)/tests/mount/check_%: $(BUILD)/tests/mount/check_%.o $(HARNESS_OBJ)

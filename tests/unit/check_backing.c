@@ -6,6 +6,7 @@
  * the backing directory leads the core outside it.
  */
 #include "registry.h"
+#include "util.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -91,7 +92,7 @@ static const char *bp(const char *rel)
 	return p;
 }
 
-static void put_file(const char *path, const char *content, mode_t mode)
+static void plant_file(const char *path, const char *content, mode_t mode)
 {
 	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, mode);
 	ck_assert_int_ge(fd, 0);
@@ -178,9 +179,9 @@ static int lockable(const char *path)
 
 START_TEST(scan_existing)
 {
-	put_file(bp("a"), "hello", 0640);
+	plant_file(bp("a"), "hello", 0640);
 	ck_assert_int_eq(mkdir(bp("d"), 0700), 0);
-	put_file(bp("d/b"), "inner", 0600);
+	plant_file(bp("d/b"), "inner", 0600);
 	ck_assert_int_eq(link(bp("a"), bp("d/a2")), 0);
 	ck_assert_int_eq(symlink("a", bp("l")), 0);
 	ck_assert_int_eq(mkfifo(bp("fifo"), 0600), 0);
@@ -191,7 +192,7 @@ START_TEST(scan_existing)
 	/* A second name outside the backing directory is not one of ours. */
 	char outside[200];
 	snprintf(outside, sizeof(outside), "%s/outside-link", OUT);
-	put_file(bp("shared"), "shared", 0644);
+	plant_file(bp("shared"), "shared", 0644);
 	ck_assert_int_eq(link(bp("shared"), outside), 0);
 	ck_assert_int_eq(lsetxattr(bp("a"), "user.shmap.base", "0x7f00", 6, 0),
 			 0);
@@ -298,9 +299,9 @@ END_TEST
 
 START_TEST(scan_protect)
 {
-	put_file(bp("ro"), "fixed", 0644);
-	put_file(bp("cow"), "copy", 0644);
-	put_file(bp("rw"), "free", 0644);
+	plant_file(bp("ro"), "fixed", 0644);
+	plant_file(bp("cow"), "copy", 0644);
+	plant_file(bp("rw"), "free", 0644);
 	ck_assert_int_eq(
 	    setxattr(bp("ro"), "user.shmap.protect", "readonly", 8, 0), 0);
 	ck_assert_int_eq(
@@ -377,8 +378,8 @@ END_TEST
 
 START_TEST(locked_backing_file)
 {
-	put_file(bp("m"), "mapped", 0644);
-	put_file(bp("free"), "other", 0644);
+	plant_file(bp("m"), "mapped", 0644);
+	plant_file(bp("free"), "other", 0644);
 	int fd = open(bp("m"), O_RDWR);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
@@ -435,7 +436,7 @@ END_TEST
  * and attributes once it becomes available. */
 START_TEST(locked_backing_file_keeps_protect)
 {
-	put_file(bp("m"), "mapped", 0644);
+	plant_file(bp("m"), "mapped", 0644);
 	ck_assert_int_eq(
 	    setxattr(bp("m"), "user.shmap.protect", "readonly", 8, 0), 0);
 	ck_assert_int_eq(setxattr(bp("m"), "user.shmap.base", "42", 2, 0), 0);
@@ -646,7 +647,7 @@ END_TEST
 
 START_TEST(data_and_sync)
 {
-	put_file(bp("m"), "0123456789", 0644);
+	plant_file(bp("m"), "0123456789", 0644);
 	struct registry *r = reg_new();
 	struct node *m = look(r, registry_root(r), "m", NULL);
 	ck_assert_int_eq(registry_open(r, m, O_RDWR), 0);
@@ -685,7 +686,7 @@ END_TEST
 
 START_TEST(read_only_registry)
 {
-	put_file(bp("m"), "data", 0644);
+	plant_file(bp("m"), "data", 0644);
 	struct registry *r = NULL;
 	ck_assert_int_eq(reg_open_dir(B, 1, 0, &r), 0);
 	struct node *rt = registry_root(r), *x;
@@ -715,7 +716,7 @@ END_TEST
 
 START_TEST(fault_write_backing)
 {
-	put_file(bp("m"), "original", 0644);
+	plant_file(bp("m"), "original", 0644);
 	struct registry *r = NULL;
 	ck_assert_int_eq(reg_open_dir(B, 0, 1, &r), 0);
 	struct node *m = look(r, registry_root(r), "m", NULL);
@@ -735,7 +736,7 @@ START_TEST(boundary_symlinks)
 	char secret[200], outdir[200];
 	snprintf(secret, sizeof(secret), "%s/secret", OUT);
 	snprintf(outdir, sizeof(outdir), "%s/sub", OUT);
-	put_file(secret, "secret", 0600);
+	plant_file(secret, "secret", 0600);
 	ck_assert_int_eq(mkdir(outdir, 0700), 0);
 	ck_assert_int_eq(symlink(OUT, bp("escdir")), 0);
 	ck_assert_int_eq(symlink(secret, bp("escfile")), 0);
@@ -832,9 +833,9 @@ START_TEST(boundary_swapped_after_scan)
 {
 	char secret[200], target[200];
 	snprintf(secret, sizeof(secret), "%s/secret", OUT);
-	put_file(secret, "secret", 0600);
+	plant_file(secret, "secret", 0600);
 	ck_assert_int_eq(mkdir(bp("d"), 0755), 0);
-	put_file(bp("f"), "file", 0644);
+	plant_file(bp("f"), "file", 0644);
 	ck_assert_int_eq(mkfifo(bp("p"), 0644), 0);
 	struct registry *r = reg_new();
 	struct node *rt = registry_root(r), *x;
@@ -888,7 +889,7 @@ START_TEST(boundary_chmod_swapped_fifo)
 {
 	char secret[200];
 	snprintf(secret, sizeof(secret), "%s/secret", OUT);
-	put_file(secret, "secret", 0600);
+	plant_file(secret, "secret", 0600);
 	ck_assert_int_eq(mkfifo(bp("p"), 0644), 0);
 	struct registry *r = reg_new();
 	struct node *p = look(r, registry_root(r), "p", NULL);
@@ -907,7 +908,7 @@ END_TEST
 /* registry_free with references outstanding releases every lock. */
 START_TEST(free_releases_locks)
 {
-	put_file(bp("a"), "a", 0644);
+	plant_file(bp("a"), "a", 0644);
 	struct registry *r = reg_new();
 	struct node *rt = registry_root(r), *b;
 	struct stat st;
@@ -943,7 +944,7 @@ START_TEST(scan_failure_cleans_up)
 	char name[16];
 	for (int i = 0; i < 5; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
-		put_file(bp(name), "x", 0644);
+		plant_file(bp(name), "x", 0644);
 	}
 	int fds = open_fds();
 	int fd = open(B, O_RDONLY | O_DIRECTORY);
@@ -1087,7 +1088,7 @@ static void xattr_agrees(struct registry *r, struct node *n, const char *path,
  * the backing file never disagree. */
 START_TEST(xattr_refused_not_mirrored)
 {
-	put_file(bp("m"), "m", 0644);
+	plant_file(bp("m"), "m", 0644);
 	struct registry *r = reg_new();
 	struct node *m = look(r, registry_root(r), "m", NULL);
 	static char big[65536];
@@ -1119,7 +1120,7 @@ END_TEST
 START_TEST(locked_file_swapped_for_fifo)
 {
 	for (int ro = 0; ro < 2; ro++) {
-		put_file(bp("m"), "mapped", 0644);
+		plant_file(bp("m"), "mapped", 0644);
 		int fd = open(bp("m"), O_RDONLY);
 		ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
 		struct registry *r = NULL;
@@ -1176,9 +1177,5 @@ static Suite *backing_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(backing_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(backing_suite());
 }

@@ -4,6 +4,7 @@
  * to libfuse, malformed values, and the defaults.
  */
 #include "options.h"
+#include "util.h"
 
 #include <check.h>
 #include <errno.h>
@@ -331,9 +332,5 @@ static Suite *options_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(options_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(options_suite());
 }

@@ -6,6 +6,7 @@
  * request.
  */
 #include "reader.h"
+#include "util.h"
 
 #include <check.h>
 #include <errno.h>
@@ -168,9 +169,5 @@ static Suite *reader_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(reader_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(reader_suite());
 }

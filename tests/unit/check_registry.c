@@ -9,6 +9,7 @@
  * the core is driven directly. File-backed specifics: check_backing.c.
  */
 #include "registry.h"
+#include "util.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -2402,9 +2403,5 @@ static Suite *registry_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(registry_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(registry_suite());
 }

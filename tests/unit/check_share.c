@@ -6,6 +6,7 @@
  * it is given and writes to it directly, as the kernel would.
  */
 #include "registry.h"
+#include "util.h"
 
 #include <check.h>
 #include <errno.h>
@@ -292,9 +293,5 @@ static Suite *share_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(share_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_suite(share_suite());
 }
