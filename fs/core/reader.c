@@ -5,7 +5,7 @@
 #include "reader.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,26 +84,39 @@ static void take_turn(struct reader *rd)
 	pthread_cleanup_pop(1);
 }
 
-/* Poll fd for up to poll_us; 1 if a request (or an error) is there. */
-static int poll_for_request(struct reader *rd, int fd)
+/* Make fd's reads block or not (only the reader reads, so only the reader
+ * changes this flag of the shared open file). */
+static void set_nonblock(int fd, int on)
+{
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+}
+
+/*
+ * Try to read for up to poll_us, without sleeping: non-blocking reads,
+ * not poll(), which would queue and dequeue us on the device's wait queue
+ * at every try, where the kernel takes the lock that queueing a request
+ * needs. -1 with EAGAIN if nothing came.
+ */
+static ssize_t poll_read(struct reader *rd, int fd, void *buf, size_t len)
 {
 	uint64_t until = now_ns() + rd->poll_us * 1000ull;
+	ssize_t r;
 	do {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (poll(&p, 1, 0) != 0)
-			return 1;
-	} while (now_ns() < until);
-	return 0;
+		r = read(fd, buf, len);
+	} while (r < 0 && errno == EAGAIN && now_ns() < until);
+	return r;
 }
 
 /* Sleep in read(); the others may sleep without a timer meanwhile, and
  * are told when a request ends the idle spell. */
-static ssize_t sleep_in_read(struct reader *rd, int fd, void *buf,
-			     size_t len)
+static ssize_t sleep_in_read(struct reader *rd, int fd, void *buf, size_t len)
 {
 	pthread_mutex_lock(&rd->lock);
 	rd->sleeping = 1;
 	pthread_mutex_unlock(&rd->lock);
+	set_nonblock(fd, 0);
 	ssize_t r = read(fd, buf, len);
 	int err = errno;
 	pthread_mutex_lock(&rd->lock);
@@ -120,8 +133,10 @@ ssize_t reader_read(struct reader *rd, int fd, void *buf, size_t len)
 		return read(fd, buf, len);
 	take_turn(rd);
 	atomic_store(&rd->serving, 0);
-	ssize_t r = poll_for_request(rd, fd) ? read(fd, buf, len)
-					     : sleep_in_read(rd, fd, buf, len);
+	set_nonblock(fd, 1);
+	ssize_t r = poll_read(rd, fd, buf, len);
+	if (r < 0 && errno == EAGAIN)
+		r = sleep_in_read(rd, fd, buf, len);
 	atomic_store(&rd->serving, now_ns());
 	return r;
 }

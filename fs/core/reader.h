@@ -10,6 +10,12 @@
  * wake-up, and workers that wait their turn here, not in read(), do not
  * make the kernel wake one of them for every request.
  *
+ * The reader polls with non-blocking reads (the device's O_NONBLOCK is set
+ * while it polls, cleared while it sleeps; only the reader reads, so only
+ * it changes the flag), not poll(2): poll queues and dequeues the poller on
+ * the device's wait queue at every try, under the lock the kernel needs to
+ * queue a request.
+ *
  * A request that keeps the reader busy longer than a takeover time lets a
  * waiting worker become the reader, so slow requests (an fsync, a large
  * reservation) do not hold up the others for long. A worker waits for its
@@ -29,12 +35,12 @@ struct reader {
 			       * (every worker reads, as libfuse does) */
 	unsigned takeover_ms; /* immutable: see above */
 	pthread_mutex_t lock;
-	pthread_cond_t turn;		/* workers waiting for their turn */
-	pthread_t owner;		/* guarded by lock: the reader */
-	int owned;			/* guarded by lock */
-	int sleeping;			/* guarded by lock: reader in read() */
-	atomic_uint_fast64_t serving;	/* ns when the reader took the request
-					 * it serves; 0 while it reads */
+	pthread_cond_t turn;	      /* workers waiting for their turn */
+	pthread_t owner;	      /* guarded by lock: the reader */
+	int owned;		      /* guarded by lock */
+	int sleeping;		      /* guarded by lock: reader in read() */
+	atomic_uint_fast64_t serving; /* ns when the reader took the request
+				       * it serves; 0 while it reads */
 };
 
 int reader_init(struct reader *rd, unsigned poll_us, unsigned takeover_ms);
