@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -57,6 +58,37 @@ static void mount_file(void)
 static void unmount(void)
 {
 	ck_assert_int_eq(tmount_stop(&m), 0);
+}
+
+/*
+ * A backing directory on overlayfs (a container's root, say): the kernel
+ * refuses such stores for passthrough (overlayfs is stacked already), so
+ * the daemon serves their data itself.
+ */
+static void mount_file_on_overlayfs(void)
+{
+	ck_assert_int_eq(tmount_start(&m, 1, "allow_other"), 0);
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	char opts[4 * PATH_MAX];
+	snprintf(opts, sizeof(opts),
+		 "lowerdir=%s/ovl-lower,upperdir=%s/ovl-upper,"
+		 "workdir=%s/ovl-work",
+		 m.root, m.root, m.root);
+	ck_assert_int_eq(tsh(10,
+			     "mkdir '%s/ovl-lower' '%s/ovl-upper' "
+			     "'%s/ovl-work'",
+			     m.root, m.root, m.root),
+			 0);
+	ck_assert_int_eq(mount("overlay", m.backing, "overlay", 0, opts), 0);
+	ck_assert_int_eq(tmount_restart(&m, "allow_other"), 0);
+	passthrough = 0;
+}
+
+static void unmount_file_on_overlayfs(void)
+{
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	ck_assert_int_eq(umount2(m.backing, 0), 0);
+	tmount_stop(&m);
 }
 
 static const char *P(const char *rel)
@@ -687,6 +719,16 @@ static Suite *suite(void)
 	tcase_add_test(file, hostile_requests);
 	tcase_add_test(file, views_map_the_store);
 	suite_add_tcase(s, file);
+
+	TCase *ovl = tcase_create("file-on-overlayfs");
+	tcase_add_checked_fixture(ovl, mount_file_on_overlayfs,
+				  unmount_file_on_overlayfs);
+	tcase_set_timeout(ovl, 120);
+	tcase_add_test(ovl, coherent_views);
+	tcase_add_test(ovl, serialized_writes);
+	tcase_add_test(ovl, durability);
+	tcase_add_test(ovl, views_map_the_store);
+	suite_add_tcase(s, ovl);
 	return s;
 }
 
