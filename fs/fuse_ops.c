@@ -14,8 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,32 +162,16 @@ static unsigned setattr_mask(int to_set)
 	return valid;
 }
 
-/* Whether the caller may keep set-ID bits (CAP_FSETID), from /proc. */
-static int caller_has_fsetid(fuse_req_t req)
-{
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status",
-		 (int)fuse_req_ctx(req)->pid);
-	FILE *f = fopen(path, "re");
-	unsigned long long caps = 0;
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &caps) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return (caps >> CAP_FSETID) & 1;
-}
-
 /*
- * A SETATTR that sets nothing is the kernel clearing set-ID bits after a
- * write the daemon never saw (passthrough), or a chown(-1, -1): either
- * way the bits go unless the caller holds CAP_FSETID, as on tmpfs. (The
- * kernel asks so only when it thinks the bits must go, but with
- * FUSE_HANDLE_KILLPRIV_V2 it leaves the decision to us.)
+ * A SETATTR that sets nothing is the kernel asking to clear set-ID bits:
+ * after a write the daemon never saw (passthrough) by a caller without
+ * CAP_FSETID, or for a chown(-1, -1) by anyone. The kernel has applied
+ * its policy already; with FUSE_HANDLE_KILLPRIV_V2 it leaves the clearing
+ * to us, and drops everything else from the request.
  */
-static int is_kill_request(fuse_req_t req, unsigned valid)
+static int is_kill_request(unsigned valid)
 {
-	return valid == 0 && !caller_has_fsetid(req);
+	return valid == 0;
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -206,7 +188,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	    .mtime = attr->st_mtim,
 	    .ctime = attr->st_ctim,
 	};
-	if (is_kill_request(req, q.valid))
+	if (is_kill_request(q.valid))
 		q.valid = SET_KILL_SUIDGID;
 	if ((q.valid & SET_SIZE) && attr->st_size < 0) {
 		reply_err(req, -EINVAL);

@@ -445,6 +445,10 @@ START_TEST(setid_bits_cleared)
 	ck_assert_int_eq(chmod(f, 06755), 0);
 	ck_assert_int_eq(chown(f, 1, 1), 0);
 	ck_assert_int_eq(mode_of(f), 0755);
+	/* chown(-1, -1) clears them too, even by root, as on tmpfs. */
+	ck_assert_int_eq(chmod(f, 06755), 0);
+	ck_assert_int_eq(chown(f, (uid_t)-1, (gid_t)-1), 0);
+	ck_assert_int_eq(mode_of(f), 0755);
 }
 END_TEST
 
