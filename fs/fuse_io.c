@@ -3,6 +3,7 @@
  */
 #include "fuse_io.h"
 #include "fuse_ops.h"
+#include "passthrough.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -29,12 +29,6 @@
 /* In fi->flags of write, open and create: clear set-ID bits. */
 #define SHMAPFS_O_KILL_SUIDGID (1u << 31)
 
-/* Newer than libfuse 3.14 and bookworm's <linux/fuse.h> (FUSE 7.40). */
-#define SHMAPFS_FUSE_PASSTHROUGH (1ULL << 37)
-/* How deep stacked filesystems may be under ours: stores sit on tmpfs or
- * on the backing directory's filesystem, which are not stacked. */
-#define SHMAPFS_MAX_STACK_DEPTH 1
-
 struct fuse_io {
 	atomic_uint_fast64_t init_unique;  /* INIT request awaiting reply */
 	atomic_uint_fast64_t kernel_flags; /* what the kernel offered */

@@ -254,7 +254,7 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	    .log = log_msg,
 	    .log_ctx = lg,
 	};
-	if (cl->opts.passthrough && !cl->opts.writeback_cache) {
+	if (fs->io.want_passthrough) {
 		cfg.share_store = passthrough_share;
 		cfg.unshare_store = passthrough_unshare;
 		cfg.share_ctx = fs;

@@ -13,7 +13,7 @@
 #include <sys/uio.h>
 #include <syslog.h>
 
-/* Newer than bookworm's <linux/fuse.h> (FUSE 7.40). */
+/* Newer than bookworm's <linux/fuse.h> (FUSE 7.40), as in passthrough.h. */
 #define SHMAPFS_FOPEN_PASSTHROUGH (1u << 7)
 
 struct backing_map {

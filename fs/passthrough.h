@@ -16,6 +16,13 @@
 
 #include <fuse_lowlevel.h>
 
+/* INIT flag, newer than libfuse 3.14 and bookworm's <linux/fuse.h>
+ * (FUSE 7.40); the rest of 7.40 that we use is in passthrough.c. */
+#define SHMAPFS_FUSE_PASSTHROUGH (1ULL << 37)
+/* How deep stacked filesystems may be under ours: stores sit on tmpfs or
+ * on the backing directory's filesystem, which are not stacked. */
+#define SHMAPFS_MAX_STACK_DEPTH 1
+
 /* registry_config.share_store / unshare_store; ctx is the struct shmapfs. */
 int passthrough_share(void *ctx, int fd);
 void passthrough_unshare(void *ctx, int handle);

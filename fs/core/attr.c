@@ -201,6 +201,19 @@ int registry_kill_suid_sgid(struct registry *r, struct node *n)
 	return changed;
 }
 
+/* Bring what the kernel wrote to shared mappings into the count of used
+ * capacity. */
+static void catch_up_all(struct registry *r)
+{
+	pthread_mutex_lock(&r->lock);
+	for (struct node *n = r->all_nodes; n; n = n->all_next) {
+		pthread_rwlock_wrlock(&n->lock);
+		node_catch_up_locked(r, n);
+		pthread_rwlock_unlock(&n->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 int registry_statfs(struct registry *r, struct statvfs *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -211,13 +224,8 @@ int registry_statfs(struct registry *r, struct statvfs *st)
 			st->f_namemax = SHMAP_NAME_MAX;
 		return 0;
 	}
-	pthread_mutex_lock(&r->lock);
-	for (struct node *n = r->all_nodes; n; n = n->all_next) {
-		pthread_rwlock_wrlock(&n->lock);
-		node_catch_up_locked(r, n);
-		pthread_rwlock_unlock(&n->lock);
-	}
-	pthread_mutex_unlock(&r->lock);
+	if (r->cfg.share_store)
+		catch_up_all(r);
 	uint64_t used = atomic_load(&r->used);
 	st->f_bsize = st->f_frsize = 4096;
 	st->f_blocks = r->cfg.capacity / 4096;

@@ -144,19 +144,6 @@ static const struct store_ops memfd_ops = {
     .destroy = fd_destroy,
 };
 
-/* A memory store in the daemon's own tmpfs takes its pages when it grows,
- * as a backing file does: the kernel writes such stores directly, so a
- * size reserved must be memory already held (see store_tmpfile_new()). */
-static const struct store_ops tmpfile_ops = {
-    .pread = fd_pread,
-    .pwrite = fd_pwrite,
-    .resize = file_resize,
-    .fallocate = fd_fallocate,
-    .sync = memfd_sync,
-    .blocks = fd_blocks,
-    .destroy = fd_destroy,
-};
-
 static const struct store_ops file_ops = {
     .pread = fd_pread,
     .pwrite = fd_pwrite,
@@ -194,7 +181,10 @@ int store_tmpfile_new(int dirfd, struct store **out)
 	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	int r = store_new(&tmpfile_ops, fd, out);
+	/* A file's operations: it takes its pages when it grows, so that a
+	 * size reserved is memory held (the kernel writes such stores
+	 * directly); fsync on tmpfs costs nothing. */
+	int r = store_new(&file_ops, fd, out);
 	if (r < 0)
 		close(fd);
 	return r;
