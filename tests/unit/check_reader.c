@@ -56,10 +56,22 @@ static void send(int fd, const char *msg)
 
 /* The first worker is the reader and keeps the role across requests; a
  * second waits its turn rather than read, until the reader is stuck. */
+/* The device: each test's requests go through a fresh pipe. */
+static int p[2];
+
+static void open_pipe(void)
+{
+	ck_assert_int_eq(pipe(p), 0);
+}
+
+static void close_pipe(void)
+{
+	close(p[0]);
+	close(p[1]);
+}
+
 START_TEST(one_reader_and_takeover)
 {
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
 	struct reader rd;
 	ck_assert_int_eq(reader_init(&rd, 200, TAKEOVER_MS), 0);
 
@@ -93,8 +105,6 @@ START_TEST(one_reader_and_takeover)
 	ck_assert_str_eq(a.got, "three");
 	pthread_join(ta, NULL);
 	reader_destroy(&rd);
-	close(p[0]);
-	close(p[1]);
 }
 END_TEST
 
@@ -102,8 +112,6 @@ END_TEST
  * turn meanwhile does not read it. */
 START_TEST(reader_sleeps_and_wakes)
 {
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
 	struct reader rd;
 	ck_assert_int_eq(reader_init(&rd, 50, 300), 0);
 	struct worker a = {.rd = &rd, .fd = p[0]};
@@ -127,16 +135,12 @@ START_TEST(reader_sleeps_and_wakes)
 	read_one(&a);
 	ck_assert_str_eq(a.got, "after");
 	reader_destroy(&rd);
-	close(p[0]);
-	close(p[1]);
 }
 END_TEST
 
 /* poll_us 0: no reader role, every worker reads, as libfuse alone does. */
 START_TEST(no_polling_means_plain_reads)
 {
-	int p[2];
-	ck_assert_int_eq(pipe(p), 0);
 	struct reader rd;
 	ck_assert_int_eq(reader_init(&rd, 0, TAKEOVER_MS), 0);
 	struct worker a = {.rd = &rd, .fd = p[0]};
@@ -150,8 +154,6 @@ START_TEST(no_polling_means_plain_reads)
 	ck_assert_str_eq(b.got, "y");
 	pthread_join(tb, NULL);
 	reader_destroy(&rd);
-	close(p[0]);
-	close(p[1]);
 }
 END_TEST
 
@@ -160,6 +162,7 @@ static Suite *reader_suite(void)
 	Suite *s = suite_create("reader");
 	TCase *tc = tcase_create("reader");
 	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, open_pipe, close_pipe);
 	tcase_add_test(tc, one_reader_and_takeover);
 	tcase_add_test(tc, reader_sleeps_and_wakes);
 	tcase_add_test(tc, no_polling_means_plain_reads);

@@ -108,11 +108,27 @@ static void kernel_write(int fd, size_t len, off_t off)
 	free(buf);
 }
 
+/* Check's fixtures share state through file-scope variables: the fake
+ * kernel, /dev/shm, and a memory-backed registry sharing its stores. */
+static struct fake_kernel k;
+static int shm_dirfd = -1;
+static struct registry *r;
+
+static void setup(void)
+{
+	memset(&k, 0, sizeof(k));
+	shm_dirfd = open_shm_dir();
+	r = reg_new(&k, shm_dirfd, 0);
+}
+
+static void teardown(void)
+{
+	registry_free(r);
+	close(shm_dirfd);
+}
+
 START_TEST(direct_writes_are_caught_up)
 {
-	struct fake_kernel k = {0};
-	int dirfd = open_shm_dir();
-	struct registry *r = reg_new(&k, dirfd, 0);
 	struct node *n = create(r, "m");
 	ck_assert_int_eq(registry_share(r, n), 41);
 	ck_assert_uint_eq(used_pages(r), 0);
@@ -137,17 +153,12 @@ START_TEST(direct_writes_are_caught_up)
 
 	registry_release(r, n, O_RDWR);
 	registry_forget(r, n, 1);
-	registry_free(r);
-	close(dirfd);
 }
 END_TEST
 
 /* Growth the daemon did not allow still counts, and blocks more. */
 START_TEST(direct_growth_past_capacity_counts)
 {
-	struct fake_kernel k = {0};
-	int dirfd = open_shm_dir();
-	struct registry *r = reg_new(&k, dirfd, 0);
 	struct node *a = create(r, "a");
 	struct node *b = create(r, "b");
 	ck_assert_int_gt(registry_share(r, a), 0);
@@ -163,17 +174,12 @@ START_TEST(direct_growth_past_capacity_counts)
 	registry_release(r, b, O_RDWR);
 	registry_forget(r, a, 1);
 	registry_forget(r, b, 1);
-	registry_free(r);
-	close(dirfd);
 }
 END_TEST
 
 /* Times set by the caller stick: the store carries them. */
 START_TEST(set_times_stick)
 {
-	struct fake_kernel k = {0};
-	int dirfd = open_shm_dir();
-	struct registry *r = reg_new(&k, dirfd, 0);
 	struct node *n = create(r, "m");
 	ck_assert_int_gt(registry_share(r, n), 0);
 	struct stat st;
@@ -189,17 +195,12 @@ START_TEST(set_times_stick)
 	ck_assert_int_gt(st.st_mtim.tv_sec, 1000000000);
 	registry_release(r, n, O_RDWR);
 	registry_forget(r, n, 1);
-	registry_free(r);
-	close(dirfd);
 }
 END_TEST
 
 /* One handle per mapping, asked for once and let go when it dies. */
 START_TEST(one_handle_per_mapping)
 {
-	struct fake_kernel k = {0};
-	int dirfd = open_shm_dir();
-	struct registry *r = reg_new(&k, dirfd, 0);
 	struct node *n = create(r, "m");
 	ck_assert_int_eq(registry_share(r, n), 41);
 	ck_assert_int_eq(registry_share(r, n), 41);
@@ -210,26 +211,20 @@ START_TEST(one_handle_per_mapping)
 	registry_forget(r, n, 1);
 	ck_assert_int_eq(k.nunshared, 1);
 	ck_assert_int_eq(k.unshared[0], 41);
-	registry_free(r);
-	close(dirfd);
 }
 END_TEST
 
 /* A refusal is remembered: the mapping stays the daemon's. */
 START_TEST(refusal_is_remembered)
 {
-	struct fake_kernel k = {.refuse = EPERM};
-	int dirfd = open_shm_dir();
-	struct registry *r = reg_new(&k, dirfd, 0);
+	k.refuse = EPERM;
 	struct node *n = create(r, "m");
 	ck_assert_int_eq(registry_share(r, n), 0);
 	ck_assert_int_eq(registry_share(r, n), 0);
 	ck_assert_int_eq(k.shares, 1);
 	registry_release(r, n, O_RDWR);
 	registry_forget(r, n, 1);
-	registry_free(r);
 	ck_assert_int_eq(k.nunshared, 0);
-	close(dirfd);
 }
 END_TEST
 
@@ -237,32 +232,27 @@ END_TEST
  * daemon must see every write: nothing is shared. */
 START_TEST(not_shared_when_daemon_must_see_writes)
 {
-	struct fake_kernel k = {0};
-	struct registry *r = reg_new(&k, 0, 0);
-	struct node *n = create(r, "m");
-	ck_assert_int_eq(registry_share(r, n), 0);
-	registry_release(r, n, O_RDWR);
-	registry_forget(r, n, 1);
-	registry_free(r);
+	struct fake_kernel k2 = {0};
+	struct registry *plain = reg_new(&k2, 0, 0);
+	struct node *n = create(plain, "m");
+	ck_assert_int_eq(registry_share(plain, n), 0);
+	registry_release(plain, n, O_RDWR);
+	registry_forget(plain, n, 1);
+	registry_free(plain);
 
-	int dirfd = open_shm_dir();
-	r = reg_new(&k, dirfd, 5);
-	n = create(r, "m");
-	ck_assert_int_eq(registry_share(r, n), 0);
-	registry_release(r, n, O_RDWR);
-	registry_forget(r, n, 1);
-	registry_free(r);
-	close(dirfd);
-	ck_assert_int_eq(k.shares, 0);
+	struct registry *faulty = reg_new(&k2, shm_dirfd, 5);
+	n = create(faulty, "m");
+	ck_assert_int_eq(registry_share(faulty, n), 0);
+	registry_release(faulty, n, O_RDWR);
+	registry_forget(faulty, n, 1);
+	registry_free(faulty);
+	ck_assert_int_eq(k2.shares, 0);
 }
 END_TEST
 
 /* Directories and other kinds have no store to share. */
 START_TEST(only_regular_files)
 {
-	struct fake_kernel k = {0};
-	int dirfd = open_shm_dir();
-	struct registry *r = reg_new(&k, dirfd, 0);
 	struct node *d = NULL;
 	struct stat st;
 	ck_assert_int_eq(
@@ -270,8 +260,6 @@ START_TEST(only_regular_files)
 	ck_assert_int_eq(registry_share(r, d), 0);
 	ck_assert_int_eq(k.shares, 0);
 	registry_forget(r, d, 1);
-	registry_free(r);
-	close(dirfd);
 }
 END_TEST
 
@@ -280,6 +268,7 @@ static Suite *share_suite(void)
 	Suite *s = suite_create("share");
 	TCase *tc = tcase_create("share");
 	tcase_set_timeout(tc, 30);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, direct_writes_are_caught_up);
 	tcase_add_test(tc, direct_growth_past_capacity_counts);
 	tcase_add_test(tc, set_times_stick);
