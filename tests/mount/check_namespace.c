@@ -415,6 +415,22 @@ static int write_as_user(void *arg)
 	return 0;
 }
 
+/* The owner adds the bits while its descriptor is open for writing: a
+ * later write through that descriptor must still clear them. */
+static int setid_while_open_as_user(void *arg)
+{
+	int fd = open(arg, O_WRONLY | O_APPEND);
+	if (fd < 0 || fchmod(fd, 06755) < 0)
+		return 1;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || (st.st_mode & 07777) != 06755)
+		return 2;
+	if (write(fd, "w", 1) != 1)
+		return 3;
+	close(fd);
+	return 0;
+}
+
 static int truncate_as_user(void *arg)
 {
 	return truncate(arg, 0) < 0 ? 1 : 0;
@@ -448,6 +464,11 @@ START_TEST(setid_bits_cleared)
 	/* chown(-1, -1) clears them too, even by root, as on tmpfs. */
 	ck_assert_int_eq(chmod(f, 06755), 0);
 	ck_assert_int_eq(chown(f, (uid_t)-1, (gid_t)-1), 0);
+	ck_assert_int_eq(mode_of(f), 0755);
+	ck_assert_int_eq(chown(f, TEST_UID, TEST_GID), 0);
+	ck_assert_int_eq(in_child(setid_while_open_as_user, (void *)f, TEST_UID,
+				  TEST_GID, 10),
+			 0);
 	ck_assert_int_eq(mode_of(f), 0755);
 }
 END_TEST
