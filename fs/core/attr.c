@@ -55,6 +55,20 @@ void node_catch_up_locked(struct registry *r, struct node *n)
 		n->ctime = st.st_ctim;
 }
 
+/* Catch n up, if shared, without holding its lock exclusively otherwise:
+ * a release must not wait behind a long read of a mapping served here. */
+void node_catch_up(struct registry *r, struct node *n)
+{
+	pthread_rwlock_rdlock(&n->lock);
+	int shared = n->share > 0;
+	pthread_rwlock_unlock(&n->lock);
+	if (!shared)
+		return;
+	pthread_rwlock_wrlock(&n->lock);
+	node_catch_up_locked(r, n);
+	pthread_rwlock_unlock(&n->lock);
+}
+
 /* Lock n for reading its attributes: exclusively if it must catch up. */
 static void lock_for_stat(struct registry *r, struct node *n)
 {
@@ -206,11 +220,8 @@ int registry_kill_suid_sgid(struct registry *r, struct node *n)
 static void catch_up_all(struct registry *r)
 {
 	pthread_mutex_lock(&r->lock);
-	for (struct node *n = r->all_nodes; n; n = n->all_next) {
-		pthread_rwlock_wrlock(&n->lock);
-		node_catch_up_locked(r, n);
-		pthread_rwlock_unlock(&n->lock);
-	}
+	for (struct node *n = r->all_nodes; n; n = n->all_next)
+		node_catch_up(r, n);
 	pthread_mutex_unlock(&r->lock);
 }
 

@@ -98,9 +98,7 @@ int registry_share(struct registry *r, struct node *n)
 
 void registry_release(struct registry *r, struct node *n, int flags)
 {
-	pthread_rwlock_wrlock(&n->lock);
-	node_catch_up_locked(r, n); /* what was written directly counts */
-	pthread_rwlock_unlock(&n->lock);
+	node_catch_up(r, n); /* what was written directly counts */
 	pthread_mutex_lock(&r->lock);
 	n->opens--;
 	n->writers -= is_write_open(flags) ? 1 : 0;

@@ -134,6 +134,8 @@ int kill_suid_sgid_locked(struct registry *r, struct node *n);
 /* Take a shared mapping's size and times from its store (lock held
  * exclusively); nothing for a mapping the daemon alone serves. */
 void node_catch_up_locked(struct registry *r, struct node *n);
+/* The same, taking the lock, and exclusively only if n is shared. */
+void node_catch_up(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 
