@@ -220,8 +220,11 @@ int registry_kill_suid_sgid(struct registry *r, struct node *n)
 static void catch_up_all(struct registry *r)
 {
 	pthread_mutex_lock(&r->lock);
-	for (struct node *n = r->all_nodes; n; n = n->all_next)
-		node_catch_up(r, n);
+	for (struct node *n = r->shared_nodes; n; n = n->shared_next) {
+		pthread_rwlock_wrlock(&n->lock);
+		node_catch_up_locked(r, n);
+		pthread_rwlock_unlock(&n->lock);
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 

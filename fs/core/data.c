@@ -87,12 +87,19 @@ int registry_share(struct registry *r, struct node *n)
 	    (r->memory_backed && r->cfg.store_dirfd <= 0))
 		return 0;
 	pthread_rwlock_wrlock(&n->lock);
+	int first = 0;
 	if (n->share == 0 && n->store) {
 		int handle = r->cfg.share_store(r->cfg.share_ctx, n->store->fd);
 		n->share = handle > 0 ? handle : -1;
+		first = handle > 0;
 	}
 	int handle = n->share > 0 ? n->share : 0;
 	pthread_rwlock_unlock(&n->lock);
+	if (first) { /* registry.lock comes before a node's lock */
+		pthread_mutex_lock(&r->lock);
+		node_list_shared_locked(r, n);
+		pthread_mutex_unlock(&r->lock);
+	}
 	return handle;
 }
 

@@ -67,6 +67,9 @@ struct node {
 	uint64_t nchildren;
 	struct node *all_prev; /* registry.all_nodes */
 	struct node *all_next;
+	struct node *shared_prev; /* registry.shared_nodes, once share > 0 */
+	struct node *shared_next;
+	int on_shared_list;
 	int dirfd; /* directory's backing fd, or -1 */
 
 	/* Guarded by lock: */
@@ -98,6 +101,7 @@ struct registry {
 	size_t ndentries;		/* guarded by lock */
 	uint64_t nnodes;		/* guarded by lock; root excluded */
 	struct node *all_nodes;		/* guarded by lock */
+	struct node *shared_nodes;	/* guarded by lock; share > 0 */
 	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
 };
 
@@ -107,6 +111,7 @@ void reg_log(struct registry *r, int level, const char *fmt, ...)
 int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 	       gid_t gid, struct node **out);
 void node_free(struct registry *r, struct node *n);
+void node_list_shared_locked(struct registry *r, struct node *n);
 void node_put_locked(struct registry *r, struct node *n);
 struct dentry *dentry_find(struct registry *r, struct node *dir,
 			   const char *name);

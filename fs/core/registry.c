@@ -241,8 +241,31 @@ int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 	return 0;
 }
 
+/* Keep n in the list of shared nodes that statfs catches up (lock held). */
+void node_list_shared_locked(struct registry *r, struct node *n)
+{
+	n->shared_next = r->shared_nodes;
+	if (r->shared_nodes)
+		r->shared_nodes->shared_prev = n;
+	r->shared_nodes = n;
+	n->on_shared_list = 1;
+}
+
+static void node_unlist_shared_locked(struct registry *r, struct node *n)
+{
+	if (!n->on_shared_list)
+		return;
+	if (n->shared_prev)
+		n->shared_prev->shared_next = n->shared_next;
+	else
+		r->shared_nodes = n->shared_next;
+	if (n->shared_next)
+		n->shared_next->shared_prev = n->shared_prev;
+}
+
 void node_free(struct registry *r, struct node *n)
 {
+	node_unlist_shared_locked(r, n);
 	if (n->all_prev)
 		n->all_prev->all_next = n->all_next;
 	else if (r->all_nodes == n)

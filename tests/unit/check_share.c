@@ -156,6 +156,26 @@ START_TEST(direct_writes_are_caught_up)
 }
 END_TEST
 
+/* statfs alone counts what the kernel wrote to a shared mapping, and a
+ * freed mapping leaves its list. */
+START_TEST(statfs_catches_up_shared_mappings)
+{
+	struct node *a = create(r, "a");
+	struct node *b = create(r, "b");
+	ck_assert_int_gt(registry_share(r, a), 0);
+	kernel_write(k.last_fd, 2 * PAGE, 0);
+	ck_assert_int_gt(registry_share(r, b), 0);
+	kernel_write(k.last_fd, 3 * PAGE, 0);
+	ck_assert_uint_eq(used_pages(r), 5);
+	ck_assert_int_eq(registry_unlink(r, registry_root(r), "a"), 0);
+	registry_release(r, a, O_RDWR);
+	registry_forget(r, a, 1);
+	ck_assert_uint_eq(used_pages(r), 3);
+	registry_release(r, b, O_RDWR);
+	registry_forget(r, b, 1);
+}
+END_TEST
+
 /* Growth the daemon did not allow still counts, and blocks more. */
 START_TEST(direct_growth_past_capacity_counts)
 {
@@ -271,6 +291,7 @@ static Suite *share_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, direct_writes_are_caught_up);
 	tcase_add_test(tc, direct_growth_past_capacity_counts);
+	tcase_add_test(tc, statfs_catches_up_shared_mappings);
 	tcase_add_test(tc, set_times_stick);
 	tcase_add_test(tc, one_handle_per_mapping);
 	tcase_add_test(tc, refusal_is_remembered);
