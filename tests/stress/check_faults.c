@@ -34,6 +34,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -577,6 +578,48 @@ START_TEST(daemon_killed)
 }
 END_TEST
 
+/* Write "1" to the mount's abort file under the FUSE control filesystem. */
+static void abort_connection(const char *mnt)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(mnt, &st), 0);
+	/* Our own mount namespace (run-tests.sh): mounting fusectl here is
+	 * seen by no one else. */
+	ck_assert_int_eq(tsh(10,
+			     "mountpoint -q /sys/fs/fuse/connections || "
+			     "mount -t fusectl none /sys/fs/fuse/connections"),
+			 0);
+	char path[128];
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort",
+		 minor(st.st_dev));
+	ck_assert_int_eq(put_file(path, "1", 1, 0), 0);
+}
+
+/*
+ * The connection aborted through the FUSE control filesystem (what an
+ * administrator does to a hung mount): callers get ENOTCONN, the daemon
+ * takes it as the end of the mount, writes out and exits 0, and what was
+ * synced is in the backing file for the next daemon.
+ */
+START_TEST(connection_aborted)
+{
+	struct tmount m;
+	ck_assert_int_eq(tmount_start(&m, 1, NULL), 0);
+	ck_assert_int_eq(write_synced(&m, "a", 256 << 10, 8), 0);
+	abort_connection(m.mnt);
+	ck_assert_int_eq(twait(m.pid, 10000), 0);
+	m.pid = -1;
+	ck_assert_int_lt(open(tmount_path(&m, "a"), O_RDONLY), 0);
+	ck_assert_int_eq(errno, ENOTCONN);
+	ck_assert_int_eq(umount2(m.mnt, MNT_DETACH), 0);
+	assert_pattern(tmount_bpath(&m, "a"), 256 << 10, 8);
+
+	ck_assert_int_eq(tmount_restart(&m, NULL), 0);
+	assert_pattern(tmount_path(&m, "a"), 256 << 10, 8);
+	ck_assert_int_eq(tmount_stop(&m), 0);
+}
+END_TEST
+
 /*
  * A memory-backed mount at its size= capacity: ENOSPC for whoever grows a
  * mapping past it, never for stores inside a mapping's size (capacity is
@@ -643,6 +686,7 @@ int main(void)
 	tcase_set_timeout(t, 120);
 	tcase_add_loop_test(t, sigterm_with_dirty_view, 0, 2); /* and SIGINT */
 	tcase_add_test(t, daemon_killed);
+	tcase_add_test(t, connection_aborted);
 	suite_add_tcase(s, t);
 	TCase *f = tcase_create("full");
 	tcase_set_timeout(f, 120);
