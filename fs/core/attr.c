@@ -55,20 +55,6 @@ void node_catch_up_locked(struct registry *r, struct node *n)
 		n->ctime = st.st_ctim;
 }
 
-/* Catch n up, if shared, without holding its lock exclusively otherwise:
- * a release must not wait behind a long read of a mapping served here. */
-void node_catch_up(struct registry *r, struct node *n)
-{
-	pthread_rwlock_rdlock(&n->lock);
-	int shared = n->share > 0;
-	pthread_rwlock_unlock(&n->lock);
-	if (!shared)
-		return;
-	pthread_rwlock_wrlock(&n->lock);
-	node_catch_up_locked(r, n);
-	pthread_rwlock_unlock(&n->lock);
-}
-
 /* Lock n for reading its attributes: exclusively if it must catch up. */
 static void lock_for_stat(struct registry *r, struct node *n)
 {
@@ -78,6 +64,14 @@ static void lock_for_stat(struct registry *r, struct node *n)
 	pthread_rwlock_unlock(&n->lock);
 	pthread_rwlock_wrlock(&n->lock);
 	node_catch_up_locked(r, n);
+}
+
+/* Catch n up, if shared, without holding its lock exclusively otherwise:
+ * a release must not wait behind a long read of a mapping served here. */
+void node_catch_up(struct registry *r, struct node *n)
+{
+	lock_for_stat(r, n);
+	pthread_rwlock_unlock(&n->lock);
 }
 
 int registry_getattr(struct registry *r, struct node *n, struct stat *st)

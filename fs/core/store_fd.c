@@ -165,29 +165,30 @@ static int store_new(const struct store_ops *ops, int fd, struct store **out)
 	return 0;
 }
 
-int store_memfd_new(const char *name, struct store **out)
+/* A store owning fd, just made (or -1 with errno set); closed on failure. */
+static int store_own(const struct store_ops *ops, int fd, struct store **out)
 {
-	int fd = memfd_create(name, MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	int r = store_new(&memfd_ops, fd, out);
+	int r = store_new(ops, fd, out);
 	if (r < 0)
 		close(fd);
 	return r;
 }
 
+int store_memfd_new(const char *name, struct store **out)
+{
+	return store_own(&memfd_ops, memfd_create(name, MFD_CLOEXEC), out);
+}
+
 int store_tmpfile_new(int dirfd, struct store **out)
 {
-	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
 	/* A file's operations: it takes its pages when it grows, so that a
 	 * size reserved is memory held (the kernel writes such stores
 	 * directly); fsync on tmpfs costs nothing. */
-	int r = store_new(&file_ops, fd, out);
-	if (r < 0)
-		close(fd);
-	return r;
+	return store_own(
+	    &file_ops, openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600),
+	    out);
 }
 
 int store_file_adopt(int fd, struct store **out)

@@ -127,6 +127,13 @@ static void teardown(void)
 	close(shm_dirfd);
 }
 
+/* Share n with the fake kernel, which then writes len bytes to it. */
+static void share_and_write(struct node *n, size_t len)
+{
+	ck_assert_int_gt(registry_share(r, n), 0);
+	kernel_write(k.last_fd, len, 0);
+}
+
 START_TEST(direct_writes_are_caught_up)
 {
 	struct node *n = create(r, "m");
@@ -162,10 +169,8 @@ START_TEST(statfs_catches_up_shared_mappings)
 {
 	struct node *a = create(r, "a");
 	struct node *b = create(r, "b");
-	ck_assert_int_gt(registry_share(r, a), 0);
-	kernel_write(k.last_fd, 2 * PAGE, 0);
-	ck_assert_int_gt(registry_share(r, b), 0);
-	kernel_write(k.last_fd, 3 * PAGE, 0);
+	share_and_write(a, 2 * PAGE);
+	share_and_write(b, 3 * PAGE);
 	ck_assert_uint_eq(used_pages(r), 5);
 	ck_assert_int_eq(registry_unlink(r, registry_root(r), "a"), 0);
 	registry_release(r, a, O_RDWR);
@@ -181,8 +186,7 @@ START_TEST(direct_growth_past_capacity_counts)
 {
 	struct node *a = create(r, "a");
 	struct node *b = create(r, "b");
-	ck_assert_int_gt(registry_share(r, a), 0);
-	kernel_write(k.last_fd, CAP - PAGE, 0);
+	share_and_write(a, CAP - PAGE);
 	registry_release(r, a, O_RDWR); /* catches up */
 	ck_assert_uint_eq(used_pages(r), 15);
 	struct stat st;
