@@ -29,10 +29,17 @@ MNT ?= /run/shmap
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-PKGS_FUSE := $(shell pkg-config --cflags fuse3 2>/dev/null)
-LIBS_FUSE := $(shell pkg-config --libs fuse3 2>/dev/null)
-PKGS_CHECK := $(shell pkg-config --cflags check 2>/dev/null)
-LIBS_CHECK := $(shell pkg-config --libs check 2>/dev/null)
+# A package's flags are asked of pkg-config when a recipe first needs them,
+# then kept; never while make reads the makefiles. On a fresh machine the
+# packages arrive only when `deps` runs, in that same make (make mount), and
+# flags read before then would be empty for the whole run. Nothing else
+# that a package provides may be run at parse time either:
+# tests/fresh/run.sh checks this.
+pkg_flags = $(shell pkg-config $(1) $(2) 2>/dev/null)
+PKGS_FUSE = $(eval PKGS_FUSE := $(call pkg_flags,--cflags,fuse3))$(PKGS_FUSE)
+LIBS_FUSE = $(eval LIBS_FUSE := $(call pkg_flags,--libs,fuse3))$(LIBS_FUSE)
+PKGS_CHECK = $(eval PKGS_CHECK := $(call pkg_flags,--cflags,check))$(PKGS_CHECK)
+LIBS_CHECK = $(eval LIBS_CHECK := $(call pkg_flags,--libs,check))$(LIBS_CHECK)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
@@ -51,7 +58,7 @@ CLEAN_FILES :=
 INSTALL_TARGETS :=
 UNINSTALL_TARGETS :=
 
-.PHONY: all deps mount unmount check check-run check-san check-tsan clean \
+.PHONY: all deps mount mount-now unmount check check-run check-san check-tsan clean \
 	install \
 	uninstall format format-check bench stress fuzz
 all:
@@ -74,7 +81,12 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
 
-mount: deps all
+# deps first, then the build and the mount in a make of their own, which
+# reads the makefiles again with every package in place.
+mount: deps
+	@$(MAKE) --no-print-directory mount-now
+
+mount-now: all
 	@mkdir -p $(MNT)
 	@if mountpoint -q $(MNT); then \
 		echo "$(MNT) is already a mount point; 'make unmount' first"; \

@@ -21,3 +21,8 @@ deps:
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends $$missing; \
 	fi
+
+# The package list, for tests/fresh/run.sh.
+.PHONY: print-deps
+print-deps:
+	@echo $(DEB_PACKAGES)
