@@ -10,6 +10,7 @@
 #include <linux/fuse.h>
 #include <stddef.h>
 #include <sys/uio.h>
+#include <syslog.h>
 #include <unistd.h>
 
 /* A request served longer than this lets another worker read. */
@@ -83,20 +84,38 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	return r;
 }
 
-/* Add FUSE_HANDLE_KILLPRIV_V2 to a successful INIT reply. */
-static void amend_init_reply(struct fuse_io *io, struct iovec *iov, int count)
+/* Say once, in the log, which data path the mount took and why: users
+ * (and make check) need to know which guarantees and speed they get. */
+static void report_data_path(struct shmapfs *fs)
+{
+	struct fuse_io *io = &fs->io;
+	char msg[160];
+	if (atomic_load(&io->passthrough))
+		snprintf(msg, sizeof(msg), "data path: passthrough");
+	else
+		snprintf(msg, sizeof(msg), "data path: fallback (%s)",
+			 !io->want_passthrough
+			     ? io->no_passthrough_why
+			     : "the kernel offers no passthrough: Linux 6.9 or "
+			       "later has it");
+	fs->log(fs->log_ctx, LOG_INFO, msg);
+}
+
+/* Add FUSE_HANDLE_KILLPRIV_V2 to a successful INIT reply; 1 if this was
+ * the reply to INIT. */
+static int amend_init_reply(struct fuse_io *io, struct iovec *iov, int count)
 {
 	uint64_t unique = atomic_load(&io->init_unique);
 	if (!unique || count < 2 ||
 	    iov[0].iov_len < sizeof(struct fuse_out_header))
-		return;
+		return 0;
 	struct fuse_out_header *out = iov[0].iov_base;
 	if (out->unique != unique)
-		return;
+		return 0;
 	atomic_store(&io->init_unique, UINT64_MAX); /* done, either way */
 	struct fuse_init_out *init = iov[1].iov_base;
 	if (out->error != 0 || iov[1].iov_len < sizeof(*init))
-		return;
+		return 1;
 	uint64_t offer = atomic_load(&io->kernel_flags);
 	if (offer & FUSE_HANDLE_KILLPRIV_V2) {
 		init->flags |= FUSE_HANDLE_KILLPRIV_V2;
@@ -110,13 +129,15 @@ static void amend_init_reply(struct fuse_io *io, struct iovec *iov, int count)
 		init->unused[0] = SHMAPFS_MAX_STACK_DEPTH; /* max_stack_depth */
 		atomic_store(&io->passthrough, 1);
 	}
+	return 1;
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct fuse_io *io = io_of(userdata);
-	if (atomic_load(&io->init_unique) != UINT64_MAX)
-		amend_init_reply(io, iov, count);
+	if (atomic_load(&io->init_unique) != UINT64_MAX &&
+	    amend_init_reply(io, iov, count))
+		report_data_path(userdata);
 	return writev(fd, iov, count);
 }
 

@@ -34,6 +34,7 @@ struct fuse_io {
 	atomic_uint_fast64_t kernel_flags; /* what the kernel offered */
 	atomic_int killpriv_v2;		   /* negotiated */
 	int want_passthrough;		   /* set before install */
+	const char *no_passthrough_why;	   /* likewise, when not wanted */
 	atomic_int passthrough;		   /* negotiated; 0 again if the
 					    * kernel refuses a store */
 	unsigned poll_us;		   /* set before install; reader.h */

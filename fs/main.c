@@ -410,11 +410,12 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	    .writeback_cache = cl->opts.writeback_cache,
 	    .log = log_msg,
 	    .log_ctx = lg,
-	    .io.want_passthrough =
-		cl->opts.passthrough && !cl->opts.writeback_cache,
 	    .io.poll_us = cl->opts.poll_us,
 	    .store_dirfd = -1,
 	};
+	fs.io.want_passthrough =
+	    passthrough_wanted(cl->opts.passthrough, cl->opts.writeback_cache,
+			       &fs.io.no_passthrough_why);
 	if (!cl->backing && fs.io.want_passthrough)
 		fs.store_dirfd = make_store_dir(cl->opts.size);
 	if (build_registry(cl, lg, &fs, &fs.reg) < 0) {

@@ -6,12 +6,15 @@
 #include "fuse_ops.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <linux/fuse.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <syslog.h>
+#include <unistd.h>
 
 /* Newer than bookworm's <linux/fuse.h> (FUSE 7.40), as in passthrough.h. */
 #define SHMAPFS_FOPEN_PASSTHROUGH (1u << 7)
@@ -24,6 +27,32 @@ struct backing_map {
 
 #define DEV_IOC_BACKING_OPEN  _IOW(FUSE_DEV_IOC_MAGIC, 1, struct backing_map)
 #define DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
+
+/* Whether this process has CAP_SYS_ADMIN in its effective set (glibc has
+ * no wrapper for capget, and libcap is not worth a dependency for this). */
+static int has_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+	    .version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	if (syscall(SYS_capget, &hdr, data) != 0)
+		return 0;
+	return (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
+		CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
+}
+
+int passthrough_wanted(int option, int writeback_cache, const char **why)
+{
+	*why = NULL;
+	if (!option)
+		*why = "-o nopassthrough";
+	else if (writeback_cache)
+		*why = "-o writeback_cache";
+	else if (!has_cap_sys_admin())
+		*why = "passthrough needs a daemon with CAP_SYS_ADMIN";
+	return *why == NULL;
+}
 
 int passthrough_share(void *ctx, int fd)
 {

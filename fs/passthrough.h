@@ -23,6 +23,14 @@
  * on the backing directory's filesystem, which are not stacked. */
 #define SHMAPFS_MAX_STACK_DEPTH 1
 
+/*
+ * Whether the daemon should ask the kernel for passthrough: the option is
+ * on (the default), writeback caching is off (the kernel refuses the two
+ * together) and the daemon has CAP_SYS_ADMIN (which registering a store
+ * needs). If not, *why says why, in words for the log.
+ */
+int passthrough_wanted(int option, int writeback_cache, const char **why);
+
 /* registry_config.share_store / unshare_store; ctx is the struct shmapfs. */
 int passthrough_share(void *ctx, int fd);
 void passthrough_unshare(void *ctx, int handle);
