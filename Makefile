@@ -120,7 +120,10 @@ check-san:
 check-tsan:
 	$(MAKE) SANITIZE=thread check-unit
 
-FORMAT_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+# The sources git knows; outside a git checkout (a release tarball), every
+# C file of the tree.
+FORMAT_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	find fs lib tests mount-helpers -name '*.[ch]')
 format:
 	clang-format -i $(FORMAT_SOURCES)
 format-check:

@@ -52,7 +52,7 @@ $(BUILD)/tests/lib/check_%: $(BUILD)/tests/lib/check_%.o $(LIB_TEST_OBJS) \
 .PHONY: check-lib check-lib-tsan check-lib-readme
 check-lib: $(LIB_TESTS) $(SHMAPFS) $(LIBSHMAP_SO)
 	SHMAPFS_BIN=$(SHMAPFS) LIBSHMAP_SO=$(LIBSHMAP_SO) \
-		tests/run-tests.sh $(LIB_TESTS)
+		$(RUN_MOUNT_TESTS) $(LIB_TESTS)
 
 # make bench-lib: what semaphores, creation and views cost on a mount.
 BENCH_LIB := $(BUILD)/tests/lib/bench_lib
@@ -83,14 +83,17 @@ $(TSAN_TEST): $(TSAN_OBJS)
 
 check-lib-tsan: $(TSAN_TEST) $(SHMAPFS)
 	SHMAPFS_BIN=$(SHMAPFS) TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
-		tests/run-tests.sh $(TSAN_TEST)
+		$(RUN_MOUNT_TESTS) $(TSAN_TEST)
 
 # The README example builds and runs; the man page renders without a
 # warning.
 # It builds against the in-tree library, then against an installed copy.
 LIB_TEST_DESTDIR := $(CURDIR)/$(BUILD)/tests/lib/destdir
 check-lib-readme: $(LIBSHMAP_SO) lib/shmap.pc $(SHMAPFS)
-	SHMAPFS_BIN=$(SHMAPFS) tests/lib/readme-example.sh
+	for p in $(DATA_PATHS); do \
+		SHMAPFS_TEST_DATA_PATH=$$p SHMAPFS_BIN=$(SHMAPFS) \
+			tests/lib/readme-example.sh || exit 1; \
+	done
 	rm -rf $(LIB_TEST_DESTDIR)
 	$(MAKE) --no-print-directory install-lib PREFIX=/usr \
 		DESTDIR=$(LIB_TEST_DESTDIR) >/dev/null
@@ -125,6 +128,7 @@ install-lib: $(LIBSHMAP_SO) $(LIBSHMAP_A)
 	for f in $(LIB_FUNCS); do \
 		echo '.so man3/shmap.3' > $(LIB_DEST)/share/man/man3/$$f.3; \
 	done
+	$(LDCONFIG_AFTER)
 
 uninstall-lib:
 	rm -f $(LIB_DEST)/lib/$(LIBSHMAP_SONAME) $(LIB_DEST)/lib/libshmap.so \
@@ -132,6 +136,15 @@ uninstall-lib:
 		$(LIB_DEST)/lib/pkgconfig/shmap.pc \
 		$(LIB_DEST)/share/man/man3/shmap.3 \
 		$(LIB_FUNCS:%=$(LIB_DEST)/share/man/man3/%.3)
+	@rmdir $(LIB_DEST)/lib/pkgconfig $(LIB_DEST)/share/man/man3 2>/dev/null || true
+	$(LDCONFIG_AFTER)
+
+# A real install (no DESTDIR) updates the loader's cache, so that programs
+# built against the library run at once, and uninstall takes it out again.
+# Not for a staged install, nor where we may not (not root): then say so.
+LDCONFIG_AFTER = @if [ -n "$(DESTDIR)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then ldconfig; \
+	else echo "run ldconfig as root to update the loader's cache"; fi
 
 INSTALL_TARGETS += install-lib
 UNINSTALL_TARGETS += uninstall-lib

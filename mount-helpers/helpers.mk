@@ -42,6 +42,7 @@ install-helpers: all
 
 uninstall-helpers:
 	rm -f $(addprefix $(DESTDIR),$(HELPERS_FILES))
+	@rmdir $(DESTDIR)$(MAN8DIR) 2>/dev/null || true
 
 INSTALL_TARGETS += install-helpers
 UNINSTALL_TARGETS += uninstall-helpers
@@ -55,7 +56,10 @@ $(LIFECYCLE_REAPER): $(BUILD)/tests/lifecycle/reaper.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 check-lifecycle: all $(LIFECYCLE_REAPER)
-	SHMAPFS_BIN=$(SHMAPFS) LC_REAPER=$(LIFECYCLE_REAPER) \
-		tests/lifecycle/run.sh $(LIFECYCLE_ONLY)
+	for p in $(DATA_PATHS); do \
+		SHMAPFS_TEST_DATA_PATH=$$p SHMAPFS_BIN=$(SHMAPFS) \
+		LC_REAPER=$(LIFECYCLE_REAPER) \
+			tests/lifecycle/run.sh $(LIFECYCLE_ONLY) || exit 1; \
+	done
 
 CHECKS += check-lifecycle

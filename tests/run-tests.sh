@@ -1,17 +1,48 @@
 #!/bin/bash
 # Run Check test programs one after another, each with a time limit and in
-# a private mount namespace of its own; clear
-# any shmapfs mount or daemon that a crashed test left behind; print one
-# closing line "N passed, N failed" and exit non-zero if anything failed.
+# a private mount namespace of its own; clear any shmapfs mount or daemon
+# that a crashed test left behind; print one closing line
+# "N passed, N failed" and exit non-zero if anything failed.
+#
+# SHMAPFS_TEST_DATA_PATHS="passthrough nopassthrough" runs every program
+# once per data path (the harness reads SHMAPFS_TEST_DATA_PATH; see
+# tests/harness/mount.h) and reports, per run, which path the daemons
+# said they took. Unset: one run, no data path asked for (unit tests).
+#
+# Temporary files go under $TMPDIR (default /tmp) when every user can
+# reach it: tests mount there and run steps as other users. Otherwise
+# (a 0700 TMPDIR) they go under /tmp, and the runner says so.
 set -u
 limit=${TEST_TIMEOUT:-600}
 passed=0
 failed=0
 failed_progs=""
 
+# Whether every user may search every directory on DIR's path.
+reachable_by_all() {
+	local d
+	d=$(realpath -e "$1" 2>/dev/null) || return 1
+	while :; do
+		[ -n "$(find "$d" -maxdepth 0 -perm -o+x 2>/dev/null)" ] ||
+			return 1
+		[ "$d" = / ] && return 0
+		d=$(dirname "$d")
+	done
+}
+
+base=/tmp
+if [ -n "${TMPDIR:-}" ]; then
+	if [ -d "$TMPDIR" ] && [ -w "$TMPDIR" ] && reachable_by_all "$TMPDIR"; then
+		base=$TMPDIR
+	else
+		echo "run-tests: TMPDIR=$TMPDIR is not reachable by" \
+			"every user; using /tmp"
+	fi
+fi
+
 # Mounts of this run live under a directory of its own, so that clearing
 # what a crashed test left never touches another run's mounts.
-SHMAPFS_TEST_TMP=$(mktemp -d /tmp/shmapfs-run.XXXXXX)
+SHMAPFS_TEST_TMP=$(mktemp -d "$base/shmapfs-run.XXXXXX")
 chmod 755 "$SHMAPFS_TEST_TMP"
 export SHMAPFS_TEST_TMP
 
@@ -20,8 +51,21 @@ clear_leftovers() {
 		while read -r m; do umount -l "$m" 2>/dev/null; done
 }
 
-for prog in "$@"; do
-	echo "== $prog"
+# "passthrough in N mounts, fallback in M" from the harness's notes.
+paths_taken() {
+	local f=$SHMAPFS_TEST_TMP/data-paths
+	[ -s "$f" ] || {
+		echo "no mount"
+		return
+	}
+	sort "$f" | uniq -c | awk '{ printf "%s%s in %d mounts", sep, $2, $1;
+		sep = ", " }'
+	echo
+}
+
+run_one() {
+	local prog=$1 label=$2 out rc line c f e
+	echo "== $label$prog"
 	out=$(mktemp)
 	# Each program in a mount namespace of its own: a namespace that a
 	# test makes copies every mount there is, and would keep another
@@ -41,11 +85,31 @@ for prog in "$@"; do
 	fi
 	if [ "$rc" != 0 ] || [ -z "$line" ]; then
 		[ -z "$line" ] && failed=$((failed + 1))
-		failed_progs="$failed_progs $prog"
+		failed_progs="$failed_progs $label$prog"
 	fi
 	clear_leftovers
+}
+
+report=""
+for path in ${SHMAPFS_TEST_DATA_PATHS:--}; do
+	if [ "$path" = - ]; then
+		unset SHMAPFS_TEST_DATA_PATH
+		label=""
+	else
+		export SHMAPFS_TEST_DATA_PATH=$path
+		label="[$path] "
+	fi
+	rm -f "$SHMAPFS_TEST_TMP/data-paths"
+	for prog in "$@"; do
+		run_one "$prog" "$label"
+	done
+	if [ "$path" != - ]; then
+		report="$report
+data path asked: $path; taken: $(paths_taken)"
+	fi
 done
 rm -rf "$SHMAPFS_TEST_TMP"
+[ -n "$report" ] && echo "${report#?}"
 [ -n "$failed_progs" ] && echo "failed programs:$failed_progs"
 echo "$passed passed, $failed failed"
 [ -z "$failed_progs" ]

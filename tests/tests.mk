@@ -3,6 +3,12 @@
 # Each check_*.c is one Check program; tests/run-tests.sh runs them with a
 # time limit, clears any mount a crashed test left, and prints one summary.
 
+# Every mount test runs once per data path: FUSE passthrough (what a root
+# daemon gets on Linux 6.9 and later) and the fallback (what every other
+# daemon gets). run-tests.sh reports which path the daemons took.
+DATA_PATHS ?= passthrough nopassthrough
+RUN_MOUNT_TESTS = SHMAPFS_TEST_DATA_PATHS="$(DATA_PATHS)" tests/run-tests.sh
+
 HARNESS_OBJ := $(BUILD)/tests/harness/mount.o $(BUILD)/tests/harness/util.o
 UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/check_*.c))
 MOUNT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/check_*.c))
@@ -26,6 +32,16 @@ check-unit: $(UNIT_TESTS)
 
 check-mount: $(MOUNT_TESTS) $(TEST_HELPERS) $(SHMAPFS)
 	SHMAPFS_BIN=$(SHMAPFS) TEST_HELPERS=$(BUILD)/tests/mount/helpers \
-		tests/run-tests.sh $(MOUNT_TESTS)
+		$(RUN_MOUNT_TESTS) $(MOUNT_TESTS)
 
 CHECKS += check-unit check-mount
+
+# First contact: make mount and make check on a machine without the
+# project's packages (simulated; see tests/fresh/run.sh). Once per make
+# check: it builds a copy of the tree, sanitizers or not.
+.PHONY: check-fresh
+check-fresh:
+	tests/fresh/run.sh
+ifeq ($(SANITIZE),)
+CHECKS += check-fresh
+endif

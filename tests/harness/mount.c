@@ -32,6 +32,15 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
+const char *test_tmpdir(void)
+{
+	const char *run = getenv("SHMAPFS_TEST_TMP");
+	if (run && *run)
+		return run;
+	const char *tmp = getenv("TMPDIR");
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
 const char *tmount_daemon(void)
 {
 	static char abs[PATH_MAX];
@@ -122,12 +131,29 @@ static void dump_log(const struct tmount *m)
 		perror("system");
 }
 
+/* The test's options with the data path's option after them (it wins). */
+static const char *with_data_path(const char *opts, char *buf, size_t size)
+{
+	const char *path = getenv("SHMAPFS_TEST_DATA_PATH");
+	if (!path || strcmp(path, "nopassthrough") != 0)
+		return opts;
+	int n = snprintf(buf, size, "%s%snopassthrough", opts ? opts : "",
+			 opts && *opts ? "," : "");
+	if (n < 0 || (size_t)n >= size) {
+		fprintf(stderr, "harness: options too long: %s\n", opts);
+		abort();
+	}
+	return buf;
+}
+
 static pid_t spawn_daemon(const struct tmount *m, const char *opts)
 {
 	const char *argv[8];
+	char all_opts[4096];
 	int argc = 0;
 	argv[argc++] = tmount_daemon();
 	argv[argc++] = "-f";
+	opts = with_data_path(opts, all_opts, sizeof(all_opts));
 	if (opts && *opts) {
 		argv[argc++] = "-o";
 		argv[argc++] = opts;
@@ -185,6 +211,48 @@ static int wait_mounted(struct tmount *m)
 	return -ETIMEDOUT;
 }
 
+/* Note a data path taken in $SHMAPFS_TEST_TMP/data-paths, for the report
+ * of tests/run-tests.sh. */
+static void note_data_path(const char *path)
+{
+	const char *tmp = getenv("SHMAPFS_TEST_TMP");
+	char file[PATH_MAX];
+	if (!tmp || !*tmp ||
+	    snprintf(file, sizeof(file), "%s/data-paths", tmp) >=
+		(int)sizeof(file))
+		return;
+	FILE *f = fopen(file, "a");
+	if (f) {
+		fprintf(f, "%s\n", path);
+		fclose(f);
+	}
+}
+
+/*
+ * Which data path the daemon took, from the line it logs when it answers
+ * INIT ("shmapfs: data path: passthrough" or "... fallback (why)"), which
+ * comes before the mount answers anything.
+ */
+static int read_data_path(struct tmount *m)
+{
+	static const char key[] = "shmapfs: data path: ";
+	char line[512];
+	FILE *f = fopen(m->log, "r");
+	if (!f)
+		return -errno;
+	int found = -ENOENT;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, sizeof(key) - 1)) {
+			m->passthrough =
+			    !strncmp(line + sizeof(key) - 1, "passthrough", 11);
+			found = 0;
+		}
+	fclose(f);
+	if (found == 0)
+		note_data_path(m->passthrough ? "passthrough" : "fallback");
+	return found;
+}
+
 int tmount_restart(struct tmount *m, const char *opts)
 {
 	m->pid = spawn_daemon(m, opts);
@@ -196,16 +264,23 @@ int tmount_restart(struct tmount *m, const char *opts)
 		registered = 1;
 	}
 	tm_pending = m;
-	return wait_mounted(m);
+	int res = wait_mounted(m);
+	if (res == 0 && read_data_path(m) < 0) {
+		fprintf(stderr, "harness: %s does not say its data path\n",
+			m->log);
+		dump_log(m);
+		tmount_unmount(m);
+		return -EPROTO;
+	}
+	return res;
 }
 
 int tmount_start(struct tmount *m, int file_backed, const char *opts)
 {
 	memset(m, 0, sizeof(*m));
 	m->pid = -1;
-	const char *tmp = getenv("SHMAPFS_TEST_TMP");
 	snprintf(m->root, sizeof(m->root), "%s/shmapfs-test.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+		 test_tmpdir());
 	/* Readable by all: tests run some steps as other users. */
 	if (!mkdtemp(m->root) || chmod(m->root, 0755) < 0)
 		return -errno;

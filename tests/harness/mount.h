@@ -1,8 +1,8 @@
 /*
  * Test harness: mount a real shmapfs for one test and take it down again.
  *
- * tmount_start() makes a temporary directory ($SHMAPFS_TEST_TMP, else /tmp,
- * /shmapfs-test.XXXXXX)
+ * tmount_start() makes a temporary directory (shmapfs-test.XXXXXX under
+ * test_tmpdir(): $SHMAPFS_TEST_TMP, else $TMPDIR, else /tmp)
  * holding the mountpoint "mnt" and, for a file-backed mount, the backing
  * directory "backing"; it starts the daemon in the foreground as a child
  * (the binary named by $SHMAPFS_BIN, else fs/shmapfs) and waits, at most
@@ -13,6 +13,14 @@
  * SIGTERM when its parent dies (and unmounts itself), an atexit handler
  * covers a plain exit(), and tests/run-tests.sh clears whatever a killed
  * test left (Check's failed assertion ends a test with _exit()).
+ *
+ * The data path: with $SHMAPFS_TEST_DATA_PATH=nopassthrough every mount
+ * gets -o nopassthrough (after the test's own options), so that a whole
+ * suite runs on the fallback path; otherwise the daemon takes its default
+ * (passthrough, for a root daemon on Linux 6.9 and later). Either way the
+ * harness reads which path the daemon took from its log (tmount.passthrough)
+ * and adds it to $SHMAPFS_TEST_TMP/data-paths, which tests/run-tests.sh
+ * reports.
  *
  * Every function returns 0 or a negative errno unless it says otherwise.
  */
@@ -29,7 +37,15 @@ struct tmount {
 	char backing[PATH_MAX]; /* backing directory; "" if memory-backed */
 	char log[PATH_MAX];	/* the daemon's stderr */
 	pid_t pid;		/* the daemon, or -1 when not running */
+	int passthrough;	/* the daemon said: data path passthrough */
 };
+
+/*
+ * Where tests make temporary directories: $SHMAPFS_TEST_TMP (the runner's
+ * directory for this run, which every user can reach), else $TMPDIR, else
+ * /tmp.
+ */
+const char *test_tmpdir(void);
 
 /* The daemon binary the tests run, as an absolute path: $SHMAPFS_BIN,
  * else "fs/shmapfs". */

@@ -3,7 +3,10 @@
 # (cc example.c $(pkg-config --cflags --libs shmap), PKG_CONFIG_PATH=lib)
 # and run it against a fresh memory-backed mount, insisting that it and
 # the daemon exit 0. With INSTALLED=DESTDIR (a `make install-lib
-# PREFIX=/usr DESTDIR=...` tree), build against that installed copy.
+# PREFIX=/usr DESTDIR=...` tree), build against that installed copy; with
+# INSTALLED=/ against the system's (after a plain `make install`), exactly
+# as the README says. SHMAPFS_TEST_DATA_PATH=nopassthrough mounts with
+# -o nopassthrough (see tests/harness/mount.h).
 #   tests/lib/readme-example.sh [FILE]   (default README.md)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -18,7 +21,7 @@ extract() {
 	     c { print }' "$1"
 }
 
-tmp=$(mktemp -d /tmp/shmapfs-test.XXXXXX)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmapfs-test.XXXXXX")
 pid=""
 cleanup() {
 	if mountpoint -q "$tmp/mnt" 2>/dev/null; then
@@ -40,7 +43,10 @@ fi
 echo "readme-example: the example from $file"
 
 installed=${INSTALLED:-}
-if [ -n "$installed" ]; then
+if [ "$installed" = / ]; then
+	flags=$(pkg-config --cflags --libs shmap)
+	echo "readme-example: built against the installed library: $flags"
+elif [ -n "$installed" ]; then
 	flags=$(PKG_CONFIG_SYSROOT_DIR=$installed \
 		PKG_CONFIG_LIBDIR=$installed/usr/lib/pkgconfig \
 		pkg-config --cflags --libs shmap)
@@ -53,7 +59,11 @@ fi
 cc -Wall -Wextra -Werror -o "$tmp/example" "$tmp/example.c" $flags
 
 mkdir "$tmp/mnt"
-"$daemon" -f "$tmp/mnt" 2>"$tmp/daemon.log" &
+opts=()
+if [ "${SHMAPFS_TEST_DATA_PATH:-}" = nopassthrough ]; then
+	opts=(-o nopassthrough)
+fi
+"$daemon" -f "${opts[@]}" "$tmp/mnt" 2>"$tmp/daemon.log" &
 pid=$!
 for _ in $(seq 200); do
 	mountpoint -q "$tmp/mnt" && break
@@ -66,6 +76,7 @@ if ! mountpoint -q "$tmp/mnt"; then
 	exit 1
 fi
 
+echo "readme-example: $(grep -h 'data path' "$tmp/daemon.log")"
 SHMAP_DIR=$tmp/mnt timeout 60 "$tmp/example"
 
 umount "$tmp/mnt"

@@ -7,6 +7,11 @@
 #   SHMAPFS_BIN=fs/shmapfs LC_REAPER=build/normal/tests/lifecycle/reaper \
 #       tests/lifecycle/run.sh [NAME_PATTERN]
 #
+# SHMAPFS_TEST_DATA_PATH=nopassthrough runs every daemon with
+# -o nopassthrough (through a wrapper named shmapfs that mount(8)'s helper
+# and the tests run instead of the daemon). Temporary files go under
+# $TMPDIR (default /tmp).
+#
 # LC_TRACE=1 runs the cases under bash -x (shown when one fails).
 #
 # mount(8) must find the helper, so it is installed for real, for the run,
@@ -71,8 +76,27 @@ remove_helpers()
 	done
 }
 
-trap remove_helpers EXIT
+tmp=${TMPDIR:-/tmp}
+wrapper_dir=
+cleanup_run()
+{
+	remove_helpers
+	[ -z "$wrapper_dir" ] || rm -rf "$wrapper_dir"
+}
+trap cleanup_run EXIT
 trap 'exit 1' INT TERM
+
+# The fallback data path: every daemon gets -o nopassthrough first (the
+# options mount(8) passes come after it, and none of them names the path).
+if [ "${SHMAPFS_TEST_DATA_PATH:-}" = nopassthrough ]; then
+	wrapper_dir=$(mktemp -d "$tmp/shmapfs-lc-bin.XXXXXX")
+	chmod 755 "$wrapper_dir"
+	printf '#!/bin/sh\nexec %s -o nopassthrough "$@"\n' \
+		"$SHMAPFS_BIN" >"$wrapper_dir/shmapfs"
+	chmod 755 "$wrapper_dir/shmapfs"
+	SHMAPFS_BIN=$wrapper_dir/shmapfs
+	echo "lifecycle: data path asked: nopassthrough"
+fi
 install_helpers
 
 # Private mount namespaces per test (see below), where the machine allows.
@@ -88,11 +112,11 @@ failed=0
 failed_names=""
 start=$(date +%s)
 for t in $tests; do
-	# Not /tmp/shmapfs-test.*: run-tests.sh clears mounts there after each
+	# Not shmapfs-test.*: run-tests.sh clears mounts there after each
 	# program, and a concurrent run of the other tests would take ours.
-	root=$(mktemp -d /tmp/shmapfs-lc.XXXXXX)
-	status=$(mktemp /tmp/shmapfs-lc-status.XXXXXX)
-	log=$(mktemp /tmp/shmapfs-lc-log.XXXXXX)
+	root=$(mktemp -d "$tmp/shmapfs-lc.XXXXXX")
+	status=$(mktemp "$tmp/shmapfs-lc-status.XXXXXX")
+	log=$(mktemp "$tmp/shmapfs-lc-log.XXXXXX")
 	t0=$(date +%s%N)
 	rc=0
 	# A detached daemon's stderr is /dev/null: sanitizer reports go to

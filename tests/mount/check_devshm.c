@@ -186,7 +186,7 @@ static const char *in_devshm(const char *rel)
  * Where the daemons' logs go: made by the runner before the tests and
  * removed after them, because Check ends a failed test with _exit(), so
  * no test can be relied on to clean up after itself (its mount goes with
- * its namespace, but a directory in /tmp would stay).
+ * its namespace, but a directory in the temporary directory would stay).
  */
 static char log_base[PATH_MAX];
 
@@ -728,7 +728,8 @@ END_TEST
 
 int main(void)
 {
-	snprintf(log_base, sizeof(log_base), "/tmp/shmapfs-devshm.XXXXXX");
+	snprintf(log_base, sizeof(log_base), "%.200s/shmapfs-devshm.XXXXXX",
+		 test_tmpdir());
 	if (!mkdtemp(log_base)) {
 		perror("mkdtemp");
 		return 1;

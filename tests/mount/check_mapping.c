@@ -32,14 +32,14 @@
 #define MB (1 << 20)
 
 static struct tmount m;
-/* Whether the kernel serves data straight from the stores (passthrough:
- * the daemon runs as root here, so it is on unless turned off). */
+/* Whether the kernel serves data straight from the stores: the daemon
+ * says so (the harness reads it), unless a store is refused later on. */
 static int passthrough;
 
 static void mount_memory(void)
 {
 	ck_assert_int_eq(tmount_start(&m, 0, "size=32m,allow_other"), 0);
-	passthrough = 1;
+	passthrough = m.passthrough;
 }
 
 static void mount_memory_nopassthrough(void)
@@ -52,7 +52,7 @@ static void mount_memory_nopassthrough(void)
 static void mount_file(void)
 {
 	ck_assert_int_eq(tmount_start(&m, 1, "allow_other"), 0);
-	passthrough = 1;
+	passthrough = m.passthrough;
 }
 
 static void unmount(void)
@@ -633,19 +633,20 @@ END_TEST
 /*
  * One worker reads requests and serves them (fs/core/reader.h); a request
  * that keeps it busy must not hold up the others beyond the takeover time.
- * Growing a memory-backed mapping by 2 GiB takes its pages, which takes a
- * while; opens of another mapping meanwhile must all be answered before
- * the truncate is.
+ * Allocating 2 GiB of a memory-backed mapping takes its pages, which takes
+ * a while, and fallocate is the daemon's to serve on both data paths;
+ * opens of another mapping meanwhile must all be answered before the
+ * fallocate is.
  */
-struct slow_truncate {
+struct slow_fallocate {
 	int fd;
 	atomic_int done;
 };
 
-static void *truncate_big(void *arg)
+static void *fallocate_big(void *arg)
 {
-	struct slow_truncate *t = arg;
-	ck_assert_int_eq(ftruncate(t->fd, 2LL << 30), 0);
+	struct slow_fallocate *t = arg;
+	ck_assert_int_eq(fallocate(t->fd, 0, 0, 2LL << 30), 0);
 	atomic_store(&t->done, 1);
 	return NULL;
 }
@@ -655,10 +656,10 @@ START_TEST(slow_request_does_not_stall_others)
 	ck_assert_int_eq(tmount_start(&m, 0, "size=3g"), 0);
 	int other = new_mapping("other", 4096);
 	close(other);
-	struct slow_truncate t = {.fd = new_mapping("big", 0)};
+	struct slow_fallocate t = {.fd = new_mapping("big", 0)};
 	pthread_t th;
-	ck_assert_int_eq(pthread_create(&th, NULL, truncate_big, &t), 0);
-	usleep(2000); /* let the truncate reach the daemon */
+	ck_assert_int_eq(pthread_create(&th, NULL, fallocate_big, &t), 0);
+	usleep(2000); /* let the fallocate reach the daemon */
 	int opens = 0;
 	for (; opens < 20 && !atomic_load(&t.done); opens++) {
 		int fd = open(P("other"), O_RDWR);
@@ -668,7 +669,7 @@ START_TEST(slow_request_does_not_stall_others)
 	int done_first = atomic_load(&t.done);
 	pthread_join(th, NULL);
 	ck_assert_msg(!done_first && opens == 20,
-		      "only %d opens answered during the truncate", opens);
+		      "only %d opens answered during the fallocate", opens);
 	close(t.fd);
 	ck_assert_int_eq(tmount_stop(&m), 0);
 }

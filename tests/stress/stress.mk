@@ -38,20 +38,20 @@ STRESS_ENV = SHMAPFS_BIN=$(SHMAPFS) STRESS_EXERCISER=$(STRESS_EXERCISER) \
 check-stress: $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER) \
 		$(SHMAPFS)
 	$(STRESS_ENV) STRESS_DURATION=$(CHECK_STRESS_DURATION) \
-		tests/run-tests.sh $(BUILD)/tests/stress/check_stress
+		$(RUN_MOUNT_TESTS) $(BUILD)/tests/stress/check_stress
 
 check-faults: $(BUILD)/tests/stress/check_faults $(SHMAPFS)
-	SHMAPFS_BIN=$(SHMAPFS) tests/run-tests.sh $<
+	SHMAPFS_BIN=$(SHMAPFS) $(RUN_MOUNT_TESTS) $<
 
 check-security: $(SECURITY_TESTS) $(SHMAPFS)
-	SHMAPFS_BIN=$(SHMAPFS) tests/run-tests.sh $(SECURITY_TESTS)
+	SHMAPFS_BIN=$(SHMAPFS) $(RUN_MOUNT_TESTS) $(SECURITY_TESTS)
 
 # The daemon under valgrind for one short mount test (the wrapper execs
 # valgrind, so signals reach the daemon and its exit status comes back;
 # 99 means valgrind found an error or a leak).
 check-valgrind: $(BUILD)/tests/stress/check_valgrind $(SHMAPFS)
 	SHMAPFS_BIN=tests/stress/valgrind-shmapfs.sh VALGRIND_DAEMON=$(SHMAPFS) \
-		tests/run-tests.sh $<
+		$(RUN_MOUNT_TESTS) $<
 
 CHECKS += check-stress check-faults check-security
 ifeq ($(SANITIZE),)

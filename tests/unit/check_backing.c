@@ -5,6 +5,7 @@
  * onto the directory, how backing files are locked, and that nothing in
  * the backing directory leads the core outside it.
  */
+#include "mount.h"
 #include "registry.h"
 #include "util.h"
 
@@ -56,7 +57,7 @@ static void top_setup(void)
 	/* SHMAPFS_UNIT_TMP runs the tests on another filesystem. */
 	const char *tmp = getenv("SHMAPFS_UNIT_TMP");
 	snprintf(TOP, sizeof(TOP), "%s/shmapfs-unit.XXXXXX",
-		 tmp ? tmp : "/tmp");
+		 tmp ? tmp : test_tmpdir());
 	ck_assert_ptr_nonnull(mkdtemp(TOP));
 }
 
