@@ -4,7 +4,10 @@
  *
  * Debian's udev gives /dev/fuse mode 0666; a bare machine or container may
  * leave it 0600, so the test sets 0666 for its length and puts the old
- * mode back. The user (shmaptest1) is made if missing.
+ * mode back. The user (shmaptest1) is made if missing. The user may not be
+ * able to reach the checkout (a clone in /root, or in a 0700 directory),
+ * so the test runs a copy of the daemon from its own directory, which the
+ * user can reach (see tests/run-tests.sh), and removes it afterwards.
  */
 #include <check.h>
 #include <errno.h>
@@ -33,14 +36,13 @@ static void setup(void)
 	ck_assert_int_eq(tsh(30, "id -u " USER " >/dev/null 2>&1 || "
 				 "useradd -M -r -s /usr/sbin/nologin " USER),
 			 0);
-	const char *tmp = getenv("SHMAPFS_TEST_TMP");
-	snprintf(dir, sizeof(dir), "%s/shmapfs-test.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	snprintf(dir, sizeof(dir), "%s/shmapfs-test.XXXXXX", test_tmpdir());
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_int_eq(tsh(10,
 			     "mkdir '%s/m' '%s/fm' '%s/b' && chown -R " USER
-			     ": '%s' && chmod 755 '%s'",
-			     dir, dir, dir, dir, dir),
+			     ": '%s' && chmod 755 '%s' && "
+			     "install -m 755 '%s' '%s/shmapfs'",
+			     dir, dir, dir, dir, dir, tmount_daemon(), dir),
 			 0);
 }
 
@@ -64,12 +66,13 @@ START_TEST(user_mounts_uses_unmounts)
 {
 	char script[3 * PATH_MAX + 512];
 	snprintf(script, sizeof(script),
-		 "d=%s; %s \"$d/m\"; %s \"$d/b\" \"$d/fm\"; "
+		 "d=%s; \"$d/shmapfs\" \"$d/m\"; "
+		 "\"$d/shmapfs\" \"$d/b\" \"$d/fm\"; "
 		 "echo hello > \"$d/m/a\"; test \"$(cat \"$d/m/a\")\" = hello; "
 		 "test \"$(stat -c %%U \"$d/m/a\")\" = " USER "; "
 		 "echo kept > \"$d/fm/f\"; "
 		 "fusermount3 -u \"$d/m\"; fusermount3 -u \"$d/fm\"",
-		 dir, tmount_daemon(), tmount_daemon());
+		 dir);
 	ck_assert_int_eq(as_user(script), 0);
 	/* Gone from the mount table; the file-backed data stayed. */
 	ck_assert_int_ne(tsh(10, "grep -q ' %s/' /proc/mounts", dir), 0);
