@@ -74,6 +74,69 @@ test_install_prefix_usr()
 	install_roundtrip /usr
 }
 
+# What a real install may touch: files and directories, and the loader's
+# cache's lines for the library.
+system_snapshot()
+{
+	find /usr/local /usr/sbin /usr/lib/systemd/system -xdev 2>/dev/null |
+		sort
+	ldconfig -p | grep -F libshmap || true
+}
+
+# Put back what was saved under DIR (as DIR/PATH) before an install.
+restore_saved()
+{
+	(cd "$1" && find . ! -type d | sed 's|^\.||') |
+		while read -r f; do cp -a "$1$f" "$f"; done
+}
+
+# Run by lc_cleanup when test_install_system fails half-way.
+undo_system_install()
+{
+	make -s -C "$LC_TOP" uninstall >/dev/null 2>&1
+	restore_saved "$LC_ROOT/saved"
+}
+
+# A plain `make install` (no DESTDIR, the default PREFIX), then the README's
+# example built as the README says (cc example.c $(pkg-config --cflags
+# --libs shmap)) must run as it stands; `make uninstall` must then leave the
+# system as it found it, the loader's cache included. Whatever the install
+# overwrites (run.sh's helpers in /usr/sbin, a real install) is put back.
+test_install_system()
+{
+	local dest saved f
+	# What a user installs: the normal build, whatever make runs us.
+	unset MAKEFLAGS MFLAGS MAKELEVEL
+	dest=$(newdir dest)
+	saved=$(newdir saved)
+	must make -s -C "$LC_TOP" install DESTDIR="$dest" >/dev/null
+	(cd "$dest" && find . ! -type d | sed 's|^\.||') >"$LC_ROOT/files"
+	while read -r f; do
+		if [ -e "$f" ] || [ -L "$f" ]; then
+			mkdir -p "$saved$(dirname "$f")"
+			cp -a "$f" "$saved$f"
+		fi
+	done <"$LC_ROOT/files"
+	system_snapshot >"$LC_ROOT/before"
+
+	LC_UNDO=undo_system_install # whatever happens from here on
+	must make -s -C "$LC_TOP" install >/dev/null
+	ldconfig -p | grep -qF 'libshmap.so.0 ' ||
+		fail "make install left libshmap.so.0 out of the loader's cache"
+	INSTALLED=/ SHMAPFS_BIN=/usr/local/bin/shmapfs \
+		timeout -k 5 120 "$LC_TOP/tests/lib/readme-example.sh" \
+		"$LC_TOP/README.md" >"$LC_ROOT/example.log" 2>&1 ||
+		fail "the README's example against the installed library:
+$(cat "$LC_ROOT/example.log")"
+	LC_UNDO=
+	must make -s -C "$LC_TOP" uninstall >/dev/null
+	restore_saved "$saved"
+	system_snapshot >"$LC_ROOT/after"
+	diff "$LC_ROOT/before" "$LC_ROOT/after" >"$LC_ROOT/diff" ||
+		fail "make uninstall did not leave the system as it was:
+$(cat "$LC_ROOT/diff")"
+}
+
 # --- the helper on its own --------------------------------------------------
 
 # What the helper would run, with "echo" standing in for the daemon.
@@ -647,7 +710,9 @@ test_lint()
 	local out unit=$LC_TOP/mount-helpers/run-shmap.mount
 	if command -v shellcheck >/dev/null; then
 		must shellcheck -x "$LC_TOP/mount-helpers/mount.shmapfs" \
-			"$here/run.sh" "$here/cases.sh" "$here/lib.sh"
+			"$here/run.sh" "$here/cases.sh" "$here/lib.sh" \
+			"$LC_TOP/tests/run-tests.sh" "$LC_TOP/tests/fresh/run.sh" \
+			"$LC_TOP/tests/lib/readme-example.sh"
 	else
 		note "shellcheck not installed: scripts not linted"
 	fi

@@ -179,6 +179,7 @@ lc_cleanup()
 	set +e
 	[ -n "${VIEWER:-}" ] && kill -9 "$VIEWER" 2>/dev/null
 	[ -n "${LC_KILL:-}" ] && kill -9 "$LC_KILL" 2>/dev/null
+	[ -n "${LC_UNDO:-}" ] && "$LC_UNDO" # a test's own undo, by name
 	# Deepest first, lazily: a dead daemon's mount answers ENOTCONN.
 	awk -v r="$LC_ROOT/" 'index($5, r) == 1 { print $5 }' \
 		/proc/self/mountinfo | sort -r | while read -r m; do
