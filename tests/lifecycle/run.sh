@@ -37,7 +37,10 @@ helpers="mount.shmapfs mount.fuse.shmapfs"
 	exit 1
 }
 
-exec 9>/tmp/shmapfs-lifecycle.lock
+# The lock is the machine's, not TMPDIR's: runs with other TMPDIRs, or a
+# private /tmp, install into the same /sbin.
+mkdir -p /run/lock
+exec 9>/run/lock/shmapfs-lifecycle.lock
 flock -w 300 9 || {
 	echo "run.sh: another lifecycle run holds the lock" >&2
 	exit 1
