@@ -8,9 +8,10 @@
 #              [BENCH_MS=500] [BENCH_OUT=tests/bench/RESULTS.md]
 #              [SHMAPFS_OPTS=...] [PT_OPTS=...] [BACKENDS=tmpfs,pt,mem,file]
 #              [BENCH_ONLY=workload,...] [BENCH_BDI=max_ratio=100,...]
-#              [ALT_OPTS=writeback_cache] [ALT_SHMAPFS=other/shmapfs]
-#              (BACKENDS=...,alt: a fifth backend, shmapfs memory-backed
-#              with ALT_OPTS and the ALT_SHMAPFS build, for A/B runs)
+#              [ALT_OPTS=nopassthrough] [ALT_SHMAPFS=other/shmapfs]
+#              (alt: a fifth backend, shmapfs memory-backed with ALT_OPTS
+#              and the ALT_SHMAPFS build; by default the fallback data
+#              path, beside the passthrough that a root daemon gets)
 #
 # make check runs it once on tiny sizes (check-bench, normal build only):
 # it fails if a backend does not mount, a workload errors or reads back
@@ -28,11 +29,14 @@ RAND_MB ?= $(shell echo $$(( ($(SIZE_MB) + 1) / 2 )))
 RUNS ?= 5
 BENCH_MS ?= 500
 BENCH_OUT ?= tests/bench/RESULTS.md
-BACKENDS ?= tmpfs,pt,mem,file
+# alt is the memory-backed mount on the other data path: the fallback
+# (-o nopassthrough) that every unprivileged daemon, and every kernel
+# before 6.9, gets.
+BACKENDS ?= tmpfs,pt,mem,file,alt
 SHMAPFS_OPTS ?=
 PT_OPTS ?=
 BENCH_ONLY ?=
-ALT_OPTS ?= writeback_cache
+ALT_OPTS ?= nopassthrough
 ALT_SHMAPFS ?=
 BENCH_BDI ?=
 

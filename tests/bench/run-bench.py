@@ -501,7 +501,7 @@ def parse_args():
     p.add_argument("--backends", default="tmpfs,pt,mem,file")
     p.add_argument("--shmapfs-opts", default="")
     p.add_argument("--pt-opts", default="")
-    p.add_argument("--alt-opts", default="writeback_cache",
+    p.add_argument("--alt-opts", default="nopassthrough",
                    help="options of the 'alt' backend (shmapfs mem)")
     p.add_argument("--alt-shmapfs", default="",
                    help="daemon binary of the 'alt' backend (an A/B of "
@@ -568,7 +568,7 @@ def main():
     enter_private_namespace()
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, on_signal)
-    root = tempfile.mkdtemp(prefix="shmapfs-bench.", dir="/tmp")
+    root = tempfile.mkdtemp(prefix="shmapfs-bench.")
     backends = {k: Backend(k, root) for k in args.backends}
     results, mem, errors = {}, {}, []
     try:

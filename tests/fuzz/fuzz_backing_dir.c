@@ -1,9 +1,10 @@
 /*
  * The hostile backing directory of fuzz_backing: a temporary directory
- * (in FUZZ_TMPDIR, else /dev/shm, else /tmp) that the input fills before
- * the mount with files, subdirectories, hard links, fifos, oversized
- * xattrs, symlinks pointing outside and files someone else holds locked,
- * and that someone else changes while it is in use. Beside it a sentinel
+ * (in FUZZ_TMPDIR, else /dev/shm, else TMPDIR or /tmp) that the input
+ * fills before the mount with files, subdirectories, hard links, fifos,
+ * oversized xattrs, symlinks pointing outside and files someone else
+ * holds locked, and that someone else changes while it is in use. Beside
+ * it a sentinel
  * directory that the daemon must never change, chmod or lock.
  * File-static state: one fuzzer process, one input at a time.
  */
@@ -85,14 +86,19 @@ static void remove_stale(const char *tmp)
 		closedir(d);
 }
 
-/* In FUZZ_TMPDIR, else /dev/shm (fast: fsync costs nothing), else /tmp. */
+/* In FUZZ_TMPDIR, else /dev/shm (fast: fsync costs nothing), else TMPDIR,
+ * else /tmp. */
 static void dirs_init(void)
 {
 	if (dirs.base[0])
 		return;
 	const char *tmp = getenv("FUZZ_TMPDIR");
+	if (!tmp && access("/dev/shm", W_OK) == 0)
+		tmp = "/dev/shm";
 	if (!tmp)
-		tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+		tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
 	remove_stale(tmp);
 	snprintf(dirs.base, sizeof(dirs.base), "%s/shmapfs-fuzz.%d.XXXXXX", tmp,
 		 (int)getpid());

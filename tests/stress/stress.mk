@@ -66,7 +66,7 @@ STRESS_RUN = $(STRESS_ENV) STRESS_DURATION=$(DURATION) \
 	$(BUILD)/tests/stress/check_stress
 stress: all $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER)
 	@echo "stress: $(DURATION) s on a memory-backed and a file-backed mount"
-	export SHMAPFS_TEST_TMP=$$(mktemp -d /tmp/shmapfs-stress.XXXXXX); \
+	export SHMAPFS_TEST_TMP=$$(mktemp -d "$${TMPDIR:-/tmp}/shmapfs-stress.XXXXXX"); \
 	CK_RUN_CASE=memory $(STRESS_RUN) & mem=$$!; \
 	CK_RUN_CASE=file $(STRESS_RUN); file=$$?; \
 	wait $$mem; mem=$$?; \
