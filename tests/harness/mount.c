@@ -131,11 +131,22 @@ static void dump_log(const struct tmount *m)
 		perror("system");
 }
 
+/* Whether the tests run on the fallback path ($SHMAPFS_TEST_DATA_PATH). */
+static int fallback_asked(void)
+{
+	const char *path = getenv("SHMAPFS_TEST_DATA_PATH");
+	return path && !strcmp(path, "nopassthrough");
+}
+
+const char *tmount_path_args(void)
+{
+	return fallback_asked() ? "-o nopassthrough " : "";
+}
+
 /* The test's options with the data path's option after them (it wins). */
 static const char *with_data_path(const char *opts, char *buf, size_t size)
 {
-	const char *path = getenv("SHMAPFS_TEST_DATA_PATH");
-	if (!path || strcmp(path, "nopassthrough") != 0)
+	if (!fallback_asked())
 		return opts;
 	int n = snprintf(buf, size, "%s%snopassthrough", opts ? opts : "",
 			 opts && *opts ? "," : "");

@@ -47,6 +47,10 @@ struct tmount {
  */
 const char *test_tmpdir(void);
 
+/* Daemon arguments that select the data path asked for ("-o nopassthrough "
+ * or ""), for tests that start the daemon themselves. */
+const char *tmount_path_args(void);
+
 /* The daemon binary the tests run, as an absolute path: $SHMAPFS_BIN,
  * else "fs/shmapfs". */
 const char *tmount_daemon(void);

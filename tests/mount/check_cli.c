@@ -43,10 +43,12 @@ static int mounted(void)
 	return statfs(m.mnt, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC;
 }
 
-/* Run the daemon (detaching) with args; its exit status. */
+/* Run the daemon (detaching) with args, on the data path asked for; its
+ * exit status. */
 static int run(const char *args)
 {
-	return tsh(20, "'%s' %s 2>'%s/err'", tmount_daemon(), args, m.root);
+	return tsh(20, "'%s' %s%s 2>'%s/err'", tmount_daemon(),
+		   tmount_path_args(), args, m.root);
 }
 
 static int stderr_lines(void)
