@@ -105,8 +105,9 @@ undo_system_install()
 test_install_system()
 {
 	local dest saved f
-	# What a user installs: the normal build, whatever make runs us.
-	unset MAKEFLAGS MFLAGS MAKELEVEL
+	# What a user installs: the normal build, whatever make runs us (make
+	# passes its command line on in the environment too).
+	unset MAKEFLAGS MFLAGS MAKELEVEL SANITIZE BUILD
 	dest=$(newdir dest)
 	saved=$(newdir saved)
 	must make -s -C "$LC_TOP" install DESTDIR="$dest" >/dev/null
