@@ -98,8 +98,8 @@ if [ "${SHMAPFS_TEST_DATA_PATH:-}" = nopassthrough ]; then
 		"$SHMAPFS_BIN" >"$wrapper_dir/shmapfs"
 	chmod 755 "$wrapper_dir/shmapfs"
 	SHMAPFS_BIN=$wrapper_dir/shmapfs
-	echo "lifecycle: data path asked: nopassthrough"
 fi
+echo "lifecycle: data path asked: ${SHMAPFS_TEST_DATA_PATH:-the default}"
 install_helpers
 
 # Private mount namespaces per test (see below), where the machine allows.
