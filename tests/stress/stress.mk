@@ -60,9 +60,13 @@ endif
 
 # The long run: both mount types at once, each for $(DURATION) seconds
 # (the programs are run directly: tests/run-tests.sh clears every test
-# mount when one program ends, which would hit the other).
+# mount when one program ends, which would hit the other). Each in a
+# private mount namespace, as run-tests.sh does: a namespace that another
+# program makes meanwhile would otherwise copy our mounts and keep their
+# daemons alive past our unmount.
 STRESS_RUN = $(STRESS_ENV) STRESS_DURATION=$(DURATION) \
 	timeout -k 10 $$(( $(DURATION) + 900 )) \
+	unshare --mount --propagation private -- \
 	$(BUILD)/tests/stress/check_stress
 stress: all $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER)
 	@echo "stress: $(DURATION) s on a memory-backed and a file-backed mount"
