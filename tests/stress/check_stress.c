@@ -62,9 +62,11 @@ static void run_on(int file_backed)
 	ck_assert_int_eq(mkdir(expect, 0755), 0);
 	if (s && *s)
 		snprintf(seed, sizeof(seed), "--seed %s", s);
-	printf("stress: %s-backed mount%s%s, %d s, daemon pid %d\n",
+	printf("stress: %s-backed mount%s%s, data path %s, %d s, daemon pid "
+	       "%d\n",
 	       file_backed ? "file" : "memory", opts && *opts ? " -o " : "",
-	       opts ? opts : "", duration(), (int)m.pid);
+	       opts ? opts : "", m.passthrough ? "passthrough" : "fallback",
+	       duration(), (int)m.pid);
 	fflush(stdout);
 	int st =
 	    tsh(duration() + 600,
