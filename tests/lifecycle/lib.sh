@@ -10,8 +10,11 @@
 #   SHMAPFS_BIN  the daemon under test (absolute path)
 #   LC_STATUS    the reaper's file of "PID STATUS" lines: how every
 #                descendant of the test ended, detached daemons included
-#   LC_ROOT      this test's own temporary directory (/tmp/shmapfs-lc.*)
+#   LC_ROOT      this test's own temporary directory ($TMPDIR/shmapfs-lc.*)
 #   LC_TOP       the top of the source tree
+#
+# A test may set LC_UNDO to the name of a function that lc_cleanup runs
+# (to put back what it changed outside LC_ROOT, if it fails half-way).
 
 # Fail the test with a message (and the daemon logs we know of).
 # Both write to fd 3, the test's own stderr (cases.sh opens it), so that
