@@ -74,6 +74,8 @@ stress: all $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER)
 	CK_RUN_CASE=memory $(STRESS_RUN) & mem=$$!; \
 	CK_RUN_CASE=file $(STRESS_RUN); file=$$?; \
 	wait $$mem; mem=$$?; \
-	echo "stress: memory-backed exit $$mem, file-backed exit $$file"; \
+	echo "stress: memory-backed exit $$mem, file-backed exit $$file;" \
+		"data paths taken:" $$(sort "$$SHMAPFS_TEST_TMP/data-paths"); \
+	rm -f "$$SHMAPFS_TEST_TMP/data-paths"; \
 	rmdir "$$SHMAPFS_TEST_TMP"; \
 	[ $$mem = 0 ] && [ $$file = 0 ]
