@@ -94,10 +94,9 @@ static int change(struct shmap__core *c, uint32_t set)
 		uint32_t s = shmap__unmarked(c, EVENT_MARK);
 		if ((s & EVENT_SET) == set)
 			return 0;
-		if (__atomic_compare_exchange_n(&c->state, &s,
-						(s & ~EVENT_SET) | set, 0,
-						__ATOMIC_SEQ_CST,
-						__ATOMIC_SEQ_CST))
+		if (__atomic_compare_exchange_n(
+			&c->state, &s, (s & ~EVENT_SET) | set, 0,
+			__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 			return 1;
 	}
 }
@@ -125,8 +124,7 @@ int shmap_event_wait(shmap_event_t *e)
 	return shmap__acquire(event(e), NULL);
 }
 
-int shmap_event_timedwait(shmap_event_t *e,
-			  const struct timespec *abs_realtime)
+int shmap_event_timedwait(shmap_event_t *e, const struct timespec *abs_realtime)
 {
 	if (!shmap__valid_deadline(abs_realtime))
 		return -EINVAL;

@@ -52,8 +52,8 @@ struct mutex_page {
 	((long)offsetof(pthread_mutex_t, __data.__lock) -                      \
 	 (long)offsetof(pthread_mutex_t, __data.__list.__next))
 _Static_assert((long)offsetof(struct mutex_page, head.core.state) -
-			   (long)offsetof(struct mutex_page, link.next) ==
-		       ROBUST_OFFSET,
+		       (long)offsetof(struct mutex_page, link.next) ==
+		   ROBUST_OFFSET,
 	       "the robust list entry must sit where glibc's would");
 
 static struct mutex_page *page_of(struct shmap__obj *o)
@@ -79,10 +79,8 @@ int shmap_mutex_open(const char *name, unsigned flags, shmap_mutex_t **out)
 {
 	if (!robust_self())
 		return -ENOSYS;
-	struct mutex_page p = {{MUTEX_MAGIC, MUTEX_VERSION, {0, 0, 0, 0}},
-			       0,
-			       0,
-			       {NULL, NULL}};
+	struct mutex_page p = {
+	    {MUTEX_MAGIC, MUTEX_VERSION, {0, 0, 0, 0}}, 0, 0, {NULL, NULL}};
 	return shmap__handle_open(name, flags, &shmap__mutex_kind, &p,
 				  sizeof(p), (struct shmap__obj **)out);
 }
@@ -120,16 +118,15 @@ static void robust_remove(struct mutex_page *p)
  * the word says we own it but the entry is not yet linked, the entry is
  * list_op_pending, which the kernel also looks at when a thread dies.
  */
-static int grab(const struct shmap__self *me, struct mutex_page *p,
-		 uint32_t s)
+static int grab(const struct shmap__self *me, struct mutex_page *p, uint32_t s)
 {
 	struct robust_list_head *h = me->robust;
 	h->list_op_pending = (struct robust_list *)&p->link.next;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	uint32_t owned = (uint32_t)me->tid | (s & FUTEX_WAITERS);
-	int ok = __atomic_compare_exchange_n(&p->head.core.state, &s, owned, 0,
-					     __ATOMIC_SEQ_CST,
-					     __ATOMIC_SEQ_CST);
+	int ok =
+	    __atomic_compare_exchange_n(&p->head.core.state, &s, owned, 0,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	if (ok)
 		robust_add(h, p);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -251,8 +248,7 @@ int shmap_mutex_trylock(shmap_mutex_t *m)
 	return mutex(m) ? mutex_try_take(mutex(m)) : -EINVAL;
 }
 
-int shmap_mutex_timedlock(shmap_mutex_t *m,
-			  const struct timespec *abs_realtime)
+int shmap_mutex_timedlock(shmap_mutex_t *m, const struct timespec *abs_realtime)
 {
 	if (!shmap__valid_deadline(abs_realtime))
 		return -EINVAL;

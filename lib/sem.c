@@ -27,8 +27,8 @@ int shmap_sem_open(const char *name, unsigned initial, unsigned flags,
 	if (initial > SEM_MAX)
 		return -EINVAL;
 	struct shmap__head h = {SEM_MAGIC, SEM_VERSION, {initial, 0, 0, 0}};
-	return shmap__handle_open(name, flags, &shmap__sem_kind, &h,
-				  sizeof(h), (struct shmap__obj **)out);
+	return shmap__handle_open(name, flags, &shmap__sem_kind, &h, sizeof(h),
+				  (struct shmap__obj **)out);
 }
 
 /* Take one unit if there is one: 0, or -EAGAIN if the count is 0. */

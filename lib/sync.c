@@ -153,8 +153,7 @@ static void clear_dead_mark(struct shmap__core *c, uint32_t s, uint32_t mark)
 	pid_t pid = __atomic_load_n(&c->locker, __ATOMIC_SEQ_CST);
 	if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
 		__atomic_compare_exchange_n(&c->state, &s, s & ~mark, 0,
-					    __ATOMIC_SEQ_CST,
-					    __ATOMIC_SEQ_CST);
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 uint32_t shmap__unmarked(struct shmap__core *c, uint32_t mark)

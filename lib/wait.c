@@ -218,8 +218,7 @@ int shmap_wait_any(void *const objects[], unsigned n,
 		   const struct timespec *abs_realtime, unsigned *index)
 {
 	struct set set;
-	int err = index ? load_set(objects, n, abs_realtime, &set)
-			: -EINVAL;
+	int err = index ? load_set(objects, n, abs_realtime, &set) : -EINVAL;
 	if (err)
 		return err;
 	return wait_set(&set, take_any, 1, abs_realtime, index);

@@ -11,14 +11,11 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -92,8 +89,7 @@ START_TEST(mutex_is_recursive_and_owned_by_a_thread)
 				 0);
 		ck_assert_int_eq(pthread_join(t, &r), 0);
 		ck_assert_int_eq((long)r, -EAGAIN);
-		ck_assert_int_eq(lt_wait(lt_fork(trylock_child, m), 10000),
-				 0);
+		ck_assert_int_eq(lt_wait(lt_fork(trylock_child, m), 10000), 0);
 		ck_assert_int_eq(shmap_mutex_close(m), -EBUSY);
 		ck_assert_int_eq(shmap_mutex_unlock(m), 0);
 	}
@@ -336,7 +332,7 @@ static int no_syscall_child(void *arg)
 	/* The first call learns the thread's tid and robust list. */
 	if (shmap_mutex_lock(m) || shmap_mutex_unlock(m))
 		return 9;
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+	if (lt_forbid_syscalls() != 0)
 		return 10;
 	int bad = 0;
 	struct timespec past = {1, 0};
@@ -346,7 +342,7 @@ static int no_syscall_child(void *arg)
 		bad |= shmap_mutex_unlock(m) | shmap_mutex_unlock(m);
 		bad |= shmap_mutex_unlock(m);
 	}
-	syscall(SYS_exit, bad ? 11 : 0);
+	lt_exit_forbidden(bad ? 11 : 0);
 	return 12;
 }
 

@@ -10,13 +10,10 @@
 
 #include <check.h>
 #include <errno.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,7 +21,7 @@
 
 static struct {
 	int ready;
-} *board;
+} * board;
 
 /* Hold mutex "m" until killed. */
 static int hold_forever(void *arg)
@@ -171,13 +168,14 @@ static void open_mixed(struct mixed *x)
 	char name[32];
 	for (int i = 0; i < MANY; i++) {
 		snprintf(name, sizeof(name), "x/%d", i);
-		int err = i % 3 == 0   ? shmap_sem_open(name, 2, 0,
-							(shmap_sem_t **)&x->obj[i])
-			  : i % 3 == 1 ? shmap_mutex_open(
-					     name, 0, (shmap_mutex_t **)&x->obj[i])
-				       : shmap_event_open(
-					     name, 0, 1, 0,
-					     (shmap_event_t **)&x->obj[i]);
+		int err =
+		    i % 3 == 0
+			? shmap_sem_open(name, 2, 0, (shmap_sem_t **)&x->obj[i])
+		    : i % 3 == 1
+			? shmap_mutex_open(name, 0,
+					   (shmap_mutex_t **)&x->obj[i])
+			: shmap_event_open(name, 0, 1, 0,
+					   (shmap_event_t **)&x->obj[i]);
 		ck_assert_int_eq(err, 0);
 	}
 }
@@ -348,10 +346,10 @@ END_TEST
  * taken (or a lost exclusion). At the end every resource must be free
  * again: a wait_all that timed out holding part of its set would leak.
  */
-#define RES	   6
-#define STRESSORS  4
-#define STRESS_MS  1500
-#define SET_SIZE   3
+#define RES	  6
+#define STRESSORS 4
+#define STRESS_MS 1500
+#define SET_SIZE  3
 
 struct stress {
 	int holders[RES];
@@ -487,10 +485,11 @@ START_TEST(wait_all_never_takes_a_subset)
 	ck_assert_uint_eq(v, 1);
 	for (int r = 0; r < RES; r++)
 		ck_assert_int_eq(close_resource(r, res[r]), 0);
-	fprintf(stderr, "wait_all stress: %d sets taken, %d timeouts, %d "
+	fprintf(stderr,
+		"wait_all stress: %d sets taken, %d timeouts, %d "
 		"single\n",
-	       st->taken[0] + st->taken[1] + st->taken[2] + st->taken[3],
-	       st->timeouts, st->taken[STRESSORS]);
+		st->taken[0] + st->taken[1] + st->taken[2] + st->taken[3],
+		st->timeouts, st->taken[STRESSORS]);
 }
 END_TEST
 
@@ -500,7 +499,7 @@ static int no_syscall_child(void *arg)
 	/* The first mutex call learns the thread's tid and robust list. */
 	if (shmap_mutex_lock(objs[1]) || shmap_mutex_unlock(objs[1]))
 		return 9;
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+	if (lt_forbid_syscalls() != 0)
 		return 10;
 	int bad = 0;
 	unsigned idx;
@@ -511,7 +510,7 @@ static int no_syscall_child(void *arg)
 		bad |= shmap_wait_any(objs, 3, NULL, &idx) | (idx != 0);
 		bad |= shmap_sem_post(objs[0]);
 	}
-	syscall(SYS_exit, bad ? 11 : 0);
+	lt_exit_forbidden(bad ? 11 : 0);
 	return 12;
 }
 
