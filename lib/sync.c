@@ -251,7 +251,9 @@ int shmap__valid_deadline(const struct timespec *abs)
  * starts with another tid and pid: the atfork handler forgets the copy.
  * This thread-local cache is the library's only state outside handles.
  */
-static __thread struct shmap__self self_cache;
+/* initial-exec: no __tls_get_addr call on the uncontended path. */
+static __thread struct shmap__self self_cache
+    __attribute__((tls_model("initial-exec")));
 static pthread_once_t self_once = PTHREAD_ONCE_INIT;
 
 static void forget_self(void)
