@@ -325,6 +325,78 @@ START_TEST(mutex_timedlock_times_out)
 }
 END_TEST
 
+/*
+ * Our mutexes share the thread's robust list with glibc's robust mutexes:
+ * hold both kinds, release some out of order, then die. Each still-held
+ * one is marked abandoned, of either kind.
+ */
+struct mixed_locks {
+	pthread_mutex_t a, b, c;
+	int ready;
+};
+
+static int hold_mixed(void *arg)
+{
+	struct mixed_locks *x = arg;
+	shmap_mutex_t *m, *n;
+	if (shmap_mutex_open("m", SHMAP_NOCREATE, &m) ||
+	    shmap_mutex_open("n", SHMAP_NOCREATE, &n))
+		return 10;
+	if (pthread_mutex_lock(&x->a) || shmap_mutex_lock(m) ||
+	    pthread_mutex_lock(&x->b) || shmap_mutex_lock(n) ||
+	    pthread_mutex_lock(&x->c))
+		return 11;
+	/* Unlink from the middle, each kind next to the other. */
+	if (pthread_mutex_unlock(&x->b) || shmap_mutex_unlock(n))
+		return 12;
+	__atomic_store_n(&x->ready, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		pause();
+}
+
+static void robust_pthread_mutex(pthread_mutex_t *p)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	ck_assert_int_eq(pthread_mutex_init(p, &a), 0);
+	pthread_mutexattr_destroy(&a);
+}
+
+START_TEST(mutex_shares_the_robust_list_with_glibc)
+{
+	struct mixed_locks *x = lt_shared(sizeof(*x));
+	robust_pthread_mutex(&x->a);
+	robust_pthread_mutex(&x->b);
+	robust_pthread_mutex(&x->c);
+	shmap_mutex_t *m, *n;
+	ck_assert_int_eq(shmap_mutex_open("m", 0, &m), 0);
+	ck_assert_int_eq(shmap_mutex_open("n", 0, &n), 0);
+	pid_t pid = lt_fork(hold_mixed, x);
+	long long end = lt_now_ms() + 10000;
+	while (!__atomic_load_n(&x->ready, __ATOMIC_SEQ_CST))
+		ck_assert_msg(lt_now_ms() < end, "holder not ready");
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(pthread_mutex_lock(&x->a), EOWNERDEAD);
+	ck_assert_int_eq(pthread_mutex_lock(&x->b), 0);
+	ck_assert_int_eq(pthread_mutex_lock(&x->c), EOWNERDEAD);
+	ck_assert_int_eq(shmap_mutex_lock(m), -EOWNERDEAD);
+	ck_assert_int_eq(shmap_mutex_lock(n), 0);
+	ck_assert_int_eq(shmap_mutex_consistent(m), 0);
+	ck_assert_int_eq(shmap_mutex_unlock(m), 0);
+	ck_assert_int_eq(shmap_mutex_unlock(n), 0);
+	pthread_mutex_consistent(&x->a);
+	pthread_mutex_consistent(&x->c);
+	ck_assert_int_eq(pthread_mutex_unlock(&x->a), 0);
+	ck_assert_int_eq(pthread_mutex_unlock(&x->b), 0);
+	ck_assert_int_eq(pthread_mutex_unlock(&x->c), 0);
+	ck_assert_int_eq(shmap_mutex_close(m), 0);
+	ck_assert_int_eq(shmap_mutex_close(n), 0);
+}
+END_TEST
+
 /* Uncontended: atomic operations only (seccomp strict kills otherwise). */
 static int no_syscall_child(void *arg)
 {
@@ -370,6 +442,7 @@ static Suite *mutex_suite(void)
 	tcase_add_test(tc, mutex_abandoned_by_sigkill_is_seen_once);
 	tcase_add_test(tc, mutex_abandoned_stays_so_until_consistent);
 	tcase_add_test(tc, mutex_timedlock_times_out);
+	tcase_add_test(tc, mutex_shares_the_robust_list_with_glibc);
 	tcase_add_test(tc, mutex_uncontended_makes_no_system_call);
 	suite_add_tcase(s, tc);
 

@@ -286,6 +286,57 @@ START_TEST(wait_all_waits_for_the_last)
 }
 END_TEST
 
+/* wait_all on the mutex and an event never set, until the deadline. */
+static int wait_all_unsatisfied(void *arg)
+{
+	(void)arg;
+	shmap_mutex_t *m;
+	shmap_event_t *never;
+	if (shmap_mutex_open("m", SHMAP_NOCREATE, &m) ||
+	    shmap_event_open("never", 0, 0, SHMAP_NOCREATE, &never))
+		return 10;
+	void *objs[] = {m, never};
+	struct timespec ts = lt_deadline_in(3000);
+	unsigned idx;
+	return shmap_wait_all(objs, 2, &ts, &idx) == -ETIMEDOUT ? 0 : 11;
+}
+
+static int lock_and_report(void *arg)
+{
+	(void)arg;
+	shmap_mutex_t *m;
+	if (shmap_mutex_open("m", SHMAP_NOCREATE, &m))
+		return 10;
+	struct timespec ts = lt_deadline_in(20000);
+	return shmap_mutex_timedlock(m, &ts) == -EOWNERDEAD ? 0 : 11;
+}
+
+/*
+ * The kernel wakes one sleeper when a mutex's owner dies. If that is a
+ * wait_all that cannot use it, the others must hear of it all the same.
+ */
+START_TEST(wait_all_passes_on_an_owner_death)
+{
+	shmap_mutex_t *m;
+	shmap_event_t *never;
+	ck_assert_int_eq(shmap_mutex_open("m", 0, &m), 0);
+	ck_assert_int_eq(shmap_event_open("never", 0, 0, 0, &never), 0);
+	pid_t holder = start_holder();
+	pid_t multi = lt_fork(wait_all_unsatisfied, NULL);
+	usleep(200000); /* asleep first, so the kernel wakes it first */
+	pid_t single = lt_fork(lock_and_report, NULL);
+	usleep(200000);
+	long long t0 = lt_now_ms();
+	ck_assert_int_eq(kill(holder, SIGKILL), 0);
+	ck_assert_int_eq(lt_wait(single, 10000), 0);
+	ck_assert_int_lt(lt_now_ms() - t0, 2000);
+	ck_assert_int_eq(lt_wait(multi, 10000), 0);
+	waitpid(holder, NULL, 0);
+	ck_assert_int_eq(shmap_mutex_close(m), 0);
+	ck_assert_int_eq(shmap_event_close(never), 0);
+}
+END_TEST
+
 START_TEST(wait_times_out)
 {
 	shmap_sem_t *s;
@@ -540,6 +591,7 @@ static Suite *wait_suite(void)
 	tcase_add_test(tc, wait_any_over_64_objects);
 	tcase_add_test(tc, wait_all_takes_64_objects_or_none);
 	tcase_add_test(tc, wait_all_waits_for_the_last);
+	tcase_add_test(tc, wait_all_passes_on_an_owner_death);
 	tcase_add_test(tc, wait_times_out);
 	tcase_add_test(tc, wait_rejects_bad_arguments);
 	tcase_add_test(tc, wait_all_never_takes_a_subset);
