@@ -73,7 +73,8 @@ struct shmap__core {
 	uint32_t state;	  /* the futex word; atomic */
 	uint32_t waiters; /* threads asleep on this object alone; atomic */
 	uint32_t multi;	  /* threads asleep in wait_any/wait_all; atomic */
-	int32_t locker;	  /* pid of the wait_all holding the mark; atomic */
+	int32_t locker;	  /* pid of the wait_all that may set the mark, or
+			     0; taken by compare-and-swap; atomic */
 };
 
 struct shmap__head {
@@ -140,6 +141,14 @@ int shmap__acquire(struct shmap__obj *o, const struct timespec *abs);
 
 /* The state, once no wait_all holds the kind's mark on it. */
 uint32_t shmap__unmarked(struct shmap__core *c, uint32_t mark);
+
+/*
+ * Become the one wait_all that may mark c (waiting for another to finish,
+ * or taking over from a dead one, whose mark is cleared), and give it up
+ * once the mark is cleared.
+ */
+void shmap__lock_marker(struct shmap__core *c, uint32_t mark, pid_t me);
+void shmap__unlock_marker(struct shmap__core *c);
 
 /* Wake those asleep on c: all, or one if one will do and none waits on
  * several objects. */

@@ -147,12 +147,21 @@ int shmap__acquire(struct shmap__obj *o, const struct timespec *abs)
  * mark whose holder died (SIGKILL between marking and taking) would stay
  * for ever: now and then look whether the holder lives, and clear it if
  * not. The objects it marked are as they were before it marked them.
+ * Only the holder of c->locker sets the mark, and it clears the mark
+ * before it gives up locker: a marked state's locker is its marker.
  */
+static int dead(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
+}
+
 static void clear_dead_mark(struct shmap__core *c, uint32_t s, uint32_t mark)
 {
 	pid_t pid = __atomic_load_n(&c->locker, __ATOMIC_SEQ_CST);
-	if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
-		__atomic_compare_exchange_n(&c->state, &s, s & ~mark, 0,
+	if (dead(pid) &&
+	    __atomic_compare_exchange_n(&c->state, &s, s & ~mark, 0,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		__atomic_compare_exchange_n(&c->locker, &pid, 0, 0,
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
@@ -168,6 +177,33 @@ uint32_t shmap__unmarked(struct shmap__core *c, uint32_t mark)
 		if (i % 1000 == 999)
 			clear_dead_mark(c, s, mark);
 	}
+}
+
+void shmap__lock_marker(struct shmap__core *c, uint32_t mark, pid_t me)
+{
+	for (unsigned i = 0;; i++) {
+		pid_t holder = 0;
+		if (__atomic_compare_exchange_n(&c->locker, &holder, me, 0,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST))
+			return;
+		if (i < 100)
+			continue;
+		sched_yield();
+		/* A dead holder's mark, if it set one, is its own. */
+		if (i % 1000 == 999 && dead(holder) &&
+		    __atomic_compare_exchange_n(&c->locker, &holder, me, 0,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_SEQ_CST)) {
+			__atomic_and_fetch(&c->state, ~mark, __ATOMIC_SEQ_CST);
+			return;
+		}
+	}
+}
+
+void shmap__unlock_marker(struct shmap__core *c)
+{
+	__atomic_store_n(&c->locker, 0, __ATOMIC_SEQ_CST);
 }
 
 static long futex(uint32_t *word, int op, uint32_t val,
@@ -231,6 +267,7 @@ int shmap__wait_one(struct shmap__obj *o, const struct timespec *abs)
 			r = o->kind->try_take(o);
 			if (r == -EAGAIN)
 				r = -ETIMEDOUT;
+			break;
 		}
 		if (r != 0)
 			break;

@@ -87,21 +87,24 @@ static int take_any(struct set *set, unsigned *index)
 
 /*
  * Mark o if it can be taken: 1 marked (*s the marked state), 2 can be
- * taken without a mark (a mutex we own), -EAGAIN, or -errno.
+ * taken without a mark (a mutex we own), -EAGAIN, or -errno. Only while
+ * marked do we hold o's marker lock.
  */
 static int mark(struct shmap__obj *o, pid_t pid, uint32_t *s)
 {
 	struct shmap__core *c = &o->page->core;
 	uint32_t bit = o->kind->mark;
+	shmap__lock_marker(c, bit, pid);
 	for (;;) {
-		*s = shmap__unmarked(c, bit);
+		*s = __atomic_load_n(&c->state, __ATOMIC_SEQ_CST);
 		int r = o->kind->available(o, *s);
-		if (r != 1)
+		if (r != 1) {
+			shmap__unlock_marker(c);
 			return r;
+		}
 		if (__atomic_compare_exchange_n(&c->state, s, *s | bit, 0,
 						__ATOMIC_SEQ_CST,
 						__ATOMIC_SEQ_CST)) {
-			__atomic_store_n(&c->locker, pid, __ATOMIC_SEQ_CST);
 			*s |= bit;
 			return 1;
 		}
@@ -110,8 +113,9 @@ static int mark(struct shmap__obj *o, pid_t pid, uint32_t *s)
 
 static void unmark(struct shmap__obj *o)
 {
-	__atomic_and_fetch(&o->page->core.state, ~o->kind->mark,
-			   __ATOMIC_SEQ_CST);
+	struct shmap__core *c = &o->page->core;
+	__atomic_and_fetch(&c->state, ~o->kind->mark, __ATOMIC_SEQ_CST);
+	shmap__unlock_marker(c);
 }
 
 static int take_all(struct set *set, unsigned *index)
@@ -135,6 +139,8 @@ static int take_all(struct set *set, unsigned *index)
 	for (k = 0; k < set->n; k++) {
 		unsigned i = set->order[k];
 		int t = set->o[i]->kind->take_marked(set->o[i], s[k]);
+		if (marked[k])
+			shmap__unlock_marker(&set->o[i]->page->core);
 		if (t < 0 && (r == 0 || i < *index)) {
 			r = t;
 			*index = i;
@@ -203,9 +209,11 @@ static int wait_set(struct set *set, take_fn take, int need,
 		}
 		r = sleep_on(w, set->n, abs);
 		if (r == -ETIMEDOUT) {
+			/* It may have come with the deadline: take it. */
 			r = take(set, index);
 			if (r == -EAGAIN)
 				r = -ETIMEDOUT;
+			break;
 		}
 		if (r != 0)
 			break;
