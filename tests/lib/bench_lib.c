@@ -20,6 +20,13 @@
 #include <unistd.h>
 
 #define MANY 64
+/* The machine is shared: the sync figures are the best of REPS runs. */
+#define REPS 3
+
+static double least(double a, double b)
+{
+	return a < b ? a : b;
+}
 
 static double now_s(void)
 {
@@ -123,12 +130,16 @@ static void bench_mutex(void)
 	shmap_mutex_t *m;
 	int n = 1000000;
 	must(shmap_mutex_open("mutex", 0, &m), "mutex_open");
-	double t = now_s();
-	for (int i = 0; i < n; i++) {
-		shmap_mutex_lock(m);
-		shmap_mutex_unlock(m);
+	double best = 1e9;
+	for (int rep = 0; rep < REPS; rep++) {
+		double t = now_s();
+		for (int i = 0; i < n; i++) {
+			shmap_mutex_lock(m);
+			shmap_mutex_unlock(m);
+		}
+		best = least(best, now_s() - t);
 	}
-	report("shmap mutex lock+unlock, uncontended", n, now_s() - t);
+	report("shmap mutex lock+unlock, uncontended", n, best);
 	shmap_mutex_close(m);
 
 	/* The anchor: a robust, process-shared pthread mutex in a view. */
@@ -142,12 +153,16 @@ static void bench_mutex(void)
 	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
 	pthread_mutex_init(pm, &a);
-	t = now_s();
-	for (int i = 0; i < n; i++) {
-		pthread_mutex_lock(pm);
-		pthread_mutex_unlock(pm);
+	best = 1e9;
+	for (int rep = 0; rep < REPS; rep++) {
+		double t = now_s();
+		for (int i = 0; i < n; i++) {
+			pthread_mutex_lock(pm);
+			pthread_mutex_unlock(pm);
+		}
+		best = least(best, now_s() - t);
 	}
-	report("robust pshared recursive pthread mutex", n, now_s() - t);
+	report("robust pshared recursive pthread mutex", n, best);
 	pthread_mutex_destroy(pm);
 	shmap_unmap(pm);
 	shmap_close(map);
@@ -162,18 +177,22 @@ static void bench_event(void)
 	must(shmap_event_open("ev-pong", 0, 0, 0, &pong), "event_open");
 	pid_t pid = fork();
 	if (pid == 0) {
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < REPS * n; i++) {
 			shmap_event_wait(ping);
 			shmap_event_set(pong);
 		}
 		_exit(0);
 	}
-	double t = now_s();
-	for (int i = 0; i < n; i++) {
-		shmap_event_set(ping);
-		shmap_event_wait(pong);
+	double best = 1e9;
+	for (int rep = 0; rep < REPS; rep++) {
+		double t = now_s();
+		for (int i = 0; i < n; i++) {
+			shmap_event_set(ping);
+			shmap_event_wait(pong);
+		}
+		best = least(best, now_s() - t);
 	}
-	report("event round trip, 2 processes", n, now_s() - t);
+	report("event round trip, 2 processes", n, best);
 	waitpid(pid, NULL, 0);
 	shmap_event_close(ping);
 	shmap_event_close(pong);
@@ -183,18 +202,22 @@ static void bench_event(void)
 	uint64_t one = 1, v;
 	pid = fork();
 	if (pid == 0) {
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < REPS * n; i++) {
 			if (read(a, &v, 8) != 8 || write(b, &one, 8) != 8)
 				_exit(1);
 		}
 		_exit(0);
 	}
-	t = now_s();
-	for (int i = 0; i < n; i++) {
-		if (write(a, &one, 8) != 8 || read(b, &v, 8) != 8)
-			break;
+	best = 1e9;
+	for (int rep = 0; rep < REPS; rep++) {
+		double t = now_s();
+		for (int i = 0; i < n; i++) {
+			if (write(a, &one, 8) != 8 || read(b, &v, 8) != 8)
+				break;
+		}
+		best = least(best, now_s() - t);
 	}
-	report("eventfd round trip, 2 processes", n, now_s() - t);
+	report("eventfd round trip, 2 processes", n, best);
 	waitpid(pid, NULL, 0);
 	close(a);
 	close(b);
@@ -221,28 +244,36 @@ static void bench_wait_any(void)
 	int n = 200000;
 	open_many(ev, "any");
 	must(shmap_event_open("done", 0, 0, 0, &done), "event_open");
-	double t = now_s();
-	for (int i = 0; i < n; i++) {
-		shmap_event_set(ev[MANY - 1]);
-		shmap_wait_any((void **)ev, MANY, NULL, &idx);
+	double best = 1e9;
+	for (int rep = 0; rep < REPS; rep++) {
+		double t = now_s();
+		for (int i = 0; i < n; i++) {
+			shmap_event_set(ev[MANY - 1]);
+			shmap_wait_any((void **)ev, MANY, NULL, &idx);
+		}
+		best = least(best, now_s() - t);
 	}
-	report("set + wait_any over 64, the last set", n, now_s() - t);
+	report("set + wait_any over 64, the last set", n, best);
 
 	n = 20000;
 	pid_t pid = fork();
 	if (pid == 0) {
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < REPS * n; i++) {
 			shmap_wait_any((void **)ev, MANY, NULL, &idx);
 			shmap_event_set(done);
 		}
 		_exit(0);
 	}
-	t = now_s();
-	for (int i = 0; i < n; i++) {
-		shmap_event_set(ev[i % MANY]);
-		shmap_event_wait(done);
+	best = 1e9;
+	for (int rep = 0; rep < REPS; rep++) {
+		double t = now_s();
+		for (int i = 0; i < n; i++) {
+			shmap_event_set(ev[i % MANY]);
+			shmap_event_wait(done);
+		}
+		best = least(best, now_s() - t);
 	}
-	report("wait_any over 64, round trip, 2 processes", n, now_s() - t);
+	report("wait_any over 64, round trip, 2 processes", n, best);
 	waitpid(pid, NULL, 0);
 
 	/* The anchor: epoll over 64 eventfds, an eventfd to answer. */
@@ -255,7 +286,7 @@ static void bench_wait_any(void)
 	uint64_t one = 1, v;
 	pid = fork();
 	if (pid == 0) {
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < REPS * n; i++) {
 			struct epoll_event e;
 			if (epoll_wait(ep, &e, 1, -1) != 1 ||
 			    read(fds[e.data.u32], &v, 8) != 8 ||
@@ -264,13 +295,17 @@ static void bench_wait_any(void)
 		}
 		_exit(0);
 	}
-	t = now_s();
-	for (int i = 0; i < n; i++) {
-		if (write(fds[i % MANY], &one, 8) != 8 ||
-		    read(back, &v, 8) != 8)
-			break;
+	best = 1e9;
+	for (int rep = 0; rep < REPS; rep++) {
+		double t = now_s();
+		for (int i = 0; i < n; i++) {
+			if (write(fds[i % MANY], &one, 8) != 8 ||
+			    read(back, &v, 8) != 8)
+				break;
+		}
+		best = least(best, now_s() - t);
 	}
-	report("epoll over 64 eventfds, round trip", n, now_s() - t);
+	report("epoll over 64 eventfds, round trip", n, best);
 	waitpid(pid, NULL, 0);
 	for (int i = 0; i < MANY; i++) {
 		close(fds[i]);
