@@ -233,6 +233,37 @@ static void open_many(shmap_event_t **ev, const char *prefix)
 }
 
 /*
+ * Another process sets one of the first m events in turn and waits for
+ * the answer on `done`: the cost of sleeping in futex_waitv on m words.
+ */
+static void wait_any_round_trip(shmap_event_t **ev, unsigned m,
+				shmap_event_t *done, int n)
+{
+	unsigned idx;
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (int i = 0; i < REPS * n; i++) {
+			shmap_wait_any((void **)ev, m, NULL, &idx);
+			shmap_event_set(done);
+		}
+		_exit(0);
+	}
+	double best = 1e9;
+	for (int rep = 0; rep < REPS; rep++) {
+		double t = now_s();
+		for (int i = 0; i < n; i++) {
+			shmap_event_set(ev[(unsigned)i % m]);
+			shmap_event_wait(done);
+		}
+		best = least(best, now_s() - t);
+	}
+	char what[64];
+	snprintf(what, sizeof(what), "wait_any over %u, round trip", m);
+	report(what, n, best);
+	waitpid(pid, NULL, 0);
+}
+
+/*
  * wait_any over 64 events: with the last one set (no sleep), and a round
  * trip where another process sets one of them (in turn) and waits for
  * the answer on a 65th.
@@ -256,25 +287,9 @@ static void bench_wait_any(void)
 	report("set + wait_any over 64, the last set", n, best);
 
 	n = 20000;
-	pid_t pid = fork();
-	if (pid == 0) {
-		for (int i = 0; i < REPS * n; i++) {
-			shmap_wait_any((void **)ev, MANY, NULL, &idx);
-			shmap_event_set(done);
-		}
-		_exit(0);
-	}
-	best = 1e9;
-	for (int rep = 0; rep < REPS; rep++) {
-		double t = now_s();
-		for (int i = 0; i < n; i++) {
-			shmap_event_set(ev[i % MANY]);
-			shmap_event_wait(done);
-		}
-		best = least(best, now_s() - t);
-	}
-	report("wait_any over 64, round trip, 2 processes", n, best);
-	waitpid(pid, NULL, 0);
+	static const unsigned counts[] = {1, 8, MANY};
+	for (unsigned c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
+		wait_any_round_trip(ev, counts[c], done, n);
 
 	/* The anchor: epoll over 64 eventfds, an eventfd to answer. */
 	int fds[MANY], back = eventfd(0, 0), ep = epoll_create1(0);
@@ -284,7 +299,7 @@ static void bench_wait_any(void)
 		epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e);
 	}
 	uint64_t one = 1, v;
-	pid = fork();
+	pid_t pid = fork();
 	if (pid == 0) {
 		for (int i = 0; i < REPS * n; i++) {
 			struct epoll_event e;
