@@ -210,6 +210,8 @@ static int mutex_sleep_value(struct shmap__obj *o, uint32_t *value)
 {
 	struct shmap__core *c = &o->page->core;
 	const struct shmap__self *me = robust_self();
+	if (!me)
+		return -ENOSYS;
 	uint32_t s = __atomic_load_n(&c->state, __ATOMIC_SEQ_CST);
 	uint32_t owner = s & MUTEX_TID;
 	if (s & MUTEX_MARK)

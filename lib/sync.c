@@ -259,6 +259,8 @@ int shmap__wait_one(struct shmap__obj *o, const struct timespec *abs)
 		r = o->kind->sleep_value(o, &v);
 		if (r == -EAGAIN)
 			sched_yield();
+		else if (r < 0)
+			break;
 		if (r != 0)
 			continue;
 		r = shmap__futex_wait(&c->state, v, abs);

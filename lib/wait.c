@@ -201,6 +201,10 @@ static int wait_set(struct set *set, take_fn take, int need,
 			sched_yield();
 			continue;
 		}
+		if (can < 0) {
+			r = can;
+			break;
+		}
 		if (can >= need) {
 			r = take(set, index);
 			if (r != -EAGAIN)
