@@ -3,7 +3,7 @@
 # tests (tests/lib) and its install rules.
 #
 #   make check-lib         Check tests against a real mount (each build)
-#   make check-lib-tsan    the thread test under ThreadSanitizer (clang)
+#   make check-lib-tsan    the threaded tests under ThreadSanitizer (clang)
 #   make bench-lib         a small benchmark of the library
 #   make check-lib-readme  build and run the README example program, and
 #                          check that the man page renders cleanly
@@ -64,26 +64,28 @@ $(BENCH_LIB): $(BUILD)/tests/lib/bench_lib.o $(BUILD)/tests/harness/mount.o \
 bench-lib: $(BENCH_LIB) $(SHMAPFS)
 	SHMAPFS_BIN=$(SHMAPFS) $(BENCH_LIB)
 
-# ThreadSanitizer: one test (threads creating, mapping, unmapping at
-# once) with the library and harness built by clang -fsanitize=thread.
-# It runs once per make check (with the normal build).
+# ThreadSanitizer: the tests where threads meet (creating, mapping and
+# unmapping at once; mutexes, events and multi-object waits), with the
+# library and harness built by clang -fsanitize=thread. They run once per
+# make check (with the normal build).
 TSAN_CC ?= clang
 TSAN_DIR := $(BUILD)/tsan
-TSAN_TEST := $(TSAN_DIR)/tests/lib/check_threads
-TSAN_OBJS := $(patsubst %.c,$(TSAN_DIR)/%.o,$(LIB_SRCS) \
-	tests/harness/mount.c tests/lib/util.c tests/lib/check_threads.c)
+TSAN_NAMES := check_threads check_mutex check_event check_wait
+TSAN_TESTS := $(TSAN_NAMES:%=$(TSAN_DIR)/tests/lib/%)
+TSAN_COMMON := $(patsubst %.c,$(TSAN_DIR)/%.o,$(LIB_SRCS) \
+	tests/harness/mount.c tests/lib/util.c)
 
 $(TSAN_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(TSAN_CC) $(CFLAGS) -fsanitize=thread $(PKGS_CHECK) -Ilib \
 		-Itests/harness -MMD -MP -c -o $@ $<
 
-$(TSAN_TEST): $(TSAN_OBJS)
+$(TSAN_DIR)/tests/lib/check_%: $(TSAN_DIR)/tests/lib/check_%.o $(TSAN_COMMON)
 	$(TSAN_CC) $(LDFLAGS) -fsanitize=thread -o $@ $^ $(LIBS_CHECK) -lrt
 
-check-lib-tsan: $(TSAN_TEST) $(SHMAPFS)
+check-lib-tsan: $(TSAN_TESTS) $(SHMAPFS)
 	SHMAPFS_BIN=$(SHMAPFS) TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
-		$(RUN_MOUNT_TESTS) $(TSAN_TEST)
+		$(RUN_MOUNT_TESTS) $(TSAN_TESTS)
 
 # The README example builds and runs; the man page renders without a
 # warning.

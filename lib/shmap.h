@@ -2,7 +2,7 @@
  * libshmap: named shared-memory mappings on a shmapfs mount, in the spirit
  * of the Windows file-mapping API (CreateFileMapping, OpenFileMapping,
  * MapViewOfFile(Ex), FlushViewOfFile, UnmapViewOfFile, LockFileEx,
- * semaphores). See shmap(3).
+ * semaphores, mutexes, events, WaitForMultipleObjects). See shmap(3).
  *
  * Names resolve under the directory named by $SHMAP_DIR (default
  * /run/shmap); a name that begins with '/' is used as a path.
@@ -37,9 +37,12 @@ extern "C" {
 #define SHMAP_WRITE 2 /* read and write, shared */
 #define SHMAP_COPY  4 /* private copy-on-write */
 
-/* Flags of shmap_create and shmap_sem_open. */
+/* Flags of shmap_create and of the _open of semaphores, mutexes, events. */
 #define SHMAP_EXCL     1u /* -EEXIST if it exists already */
-#define SHMAP_NOCREATE 2u /* shmap_sem_open only: -ENOENT if missing */
+#define SHMAP_NOCREATE 2u /* not shmap_create: -ENOENT if missing */
+
+/* The most objects shmap_wait_any and shmap_wait_all take (as Windows). */
+#define SHMAP_WAIT_MAX 64
 
 /* Flags of shmap_lock. */
 #define SHMAP_LOCK_SHARED    0
@@ -48,6 +51,8 @@ extern "C" {
 
 typedef struct shmap shmap_t;
 typedef struct shmap_sem shmap_sem_t;
+typedef struct shmap_mutex shmap_mutex_t;
+typedef struct shmap_event shmap_event_t;
 
 /* Mappings: create or open by name, size, duplicate, close. */
 SHMAP_EXPORT int shmap_create(const char *name, uint64_t size, int prot,
@@ -83,6 +88,46 @@ SHMAP_EXPORT int shmap_sem_timedwait(shmap_sem_t *s,
 SHMAP_EXPORT int shmap_sem_post(shmap_sem_t *s);
 SHMAP_EXPORT int shmap_sem_value(shmap_sem_t *s, unsigned *value);
 SHMAP_EXPORT int shmap_sem_close(shmap_sem_t *s);
+
+/*
+ * Mutexes shared by name: owned by a thread, recursive. When the owner
+ * dies holding it, the next lock takes it and returns -EOWNERDEAD, as
+ * does every lock after until the owner calls shmap_mutex_consistent.
+ */
+SHMAP_EXPORT int shmap_mutex_open(const char *name, unsigned flags,
+				  shmap_mutex_t **out);
+SHMAP_EXPORT int shmap_mutex_lock(shmap_mutex_t *m);
+SHMAP_EXPORT int shmap_mutex_trylock(shmap_mutex_t *m);
+SHMAP_EXPORT int shmap_mutex_timedlock(shmap_mutex_t *m,
+				       const struct timespec *abs_realtime);
+SHMAP_EXPORT int shmap_mutex_unlock(shmap_mutex_t *m);
+SHMAP_EXPORT int shmap_mutex_consistent(shmap_mutex_t *m);
+SHMAP_EXPORT int shmap_mutex_close(shmap_mutex_t *m);
+
+/* Events shared by name: auto-reset (one waiter per set) or manual. */
+SHMAP_EXPORT int shmap_event_open(const char *name, int manual_reset,
+				  int initial, unsigned flags,
+				  shmap_event_t **out);
+SHMAP_EXPORT int shmap_event_set(shmap_event_t *e);
+SHMAP_EXPORT int shmap_event_reset(shmap_event_t *e);
+SHMAP_EXPORT int shmap_event_wait(shmap_event_t *e);
+SHMAP_EXPORT int shmap_event_timedwait(shmap_event_t *e,
+				       const struct timespec *abs_realtime);
+SHMAP_EXPORT int shmap_event_close(shmap_event_t *e);
+
+/*
+ * Wait on up to SHMAP_WAIT_MAX semaphores, mutexes and events (their
+ * handles, mixed): for any one (the lowest index that can be taken is
+ * taken, *index says which) or for all (taken together or not at all).
+ * abs_realtime NULL waits for ever. -EOWNERDEAD: taken, and *index is an
+ * abandoned mutex among them.
+ */
+SHMAP_EXPORT int shmap_wait_any(void *const objects[], unsigned n,
+				const struct timespec *abs_realtime,
+				unsigned *index);
+SHMAP_EXPORT int shmap_wait_all(void *const objects[], unsigned n,
+				const struct timespec *abs_realtime,
+				unsigned *index);
 
 /* A message for a (negative or positive) errno. */
 SHMAP_EXPORT const char *shmap_strerror(int err);

@@ -13,10 +13,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <linux/seccomp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,7 +118,7 @@ END_TEST
 static int no_syscall_child(void *arg)
 {
 	shmap_sem_t *s = arg;
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT) != 0)
+	if (lt_forbid_syscalls() != 0)
 		return 10;
 	int bad = 0;
 	for (int i = 0; i < 1000; i++) {
@@ -132,8 +129,7 @@ static int no_syscall_child(void *arg)
 	}
 	unsigned v = 0;
 	bad |= shmap_sem_value(s, &v) | (v != 1);
-	/* exit, not exit_group: strict mode allows only the former. */
-	syscall(SYS_exit, bad ? 11 : 0);
+	lt_exit_forbidden(bad ? 11 : 0);
 	return 12;
 }
 
@@ -149,24 +145,11 @@ START_TEST(sem_uncontended_makes_no_system_call)
 }
 END_TEST
 
-static struct timespec deadline_in(long ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 START_TEST(sem_timedwait_times_out)
 {
 	shmap_sem_t *s;
 	ck_assert_int_eq(shmap_sem_open("s", 0, 0, &s), 0);
-	struct timespec ts = deadline_in(300);
+	struct timespec ts = lt_deadline_in(300);
 	long long t0 = lt_now_ms();
 	ck_assert_int_eq(shmap_sem_timedwait(s, &ts), -ETIMEDOUT);
 	long long took = lt_now_ms() - t0;
@@ -203,7 +186,7 @@ START_TEST(sem_wait_is_woken_by_another_process)
 	ck_assert_int_ge(lt_now_ms() - t0, 150);
 	ck_assert_int_eq(lt_wait(pid, 10000), 0);
 	/* And a timed wait, woken before its deadline. */
-	struct timespec ts = deadline_in(10000);
+	struct timespec ts = lt_deadline_in(10000);
 	t0 = lt_now_ms();
 	pid = lt_fork(poster, (void *)100L);
 	ck_assert_int_eq(shmap_sem_timedwait(s, &ts), 0);

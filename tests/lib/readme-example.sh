@@ -1,7 +1,7 @@
 #!/bin/bash
-# Build the example program of the README's libshmap section as it stands
+# Build each example program of the README's libshmap section as it stands
 # (cc example.c $(pkg-config --cflags --libs shmap), PKG_CONFIG_PATH=lib)
-# and run it against a fresh memory-backed mount, insisting that it and
+# and run them against a fresh memory-backed mount, insisting that they and
 # the daemon exit 0. With INSTALLED=DESTDIR (a `make install-lib
 # PREFIX=/usr DESTDIR=...` tree), build against that installed copy; with
 # INSTALLED=/ against the system's (after a plain `make install`), exactly
@@ -12,11 +12,11 @@ set -eu
 cd "$(dirname "$0")/../.."
 daemon=${SHMAPFS_BIN:-fs/shmapfs}
 
-# The first ```c block after the "## libshmap" heading, before the next.
+# The Nth ```c block after the "## libshmap" heading, before the next.
 extract() {
-	awk '/^## libshmap/ { s = 1; next }
+	awk -v n="$2" '/^## libshmap/ { s = 1; next }
 	     s && /^## / { exit }
-	     s && /^```c$/ { c = 1; next }
+	     s && /^```c$/ { k++; c = k == n; next }
 	     c && /^```$/ { exit }
 	     c { print }' "$1"
 }
@@ -35,12 +35,17 @@ cleanup() {
 trap cleanup EXIT
 
 file=${1:-README.md}
-[ -f "$file" ] && extract "$file" >"$tmp/example.c"
-if [ ! -s "$tmp/example.c" ]; then
+examples=0
+while [ -f "$file" ] && extract "$file" $((examples + 1)) \
+	>"$tmp/example$((examples + 1)).c" &&
+	[ -s "$tmp/example$((examples + 1)).c" ]; do
+	examples=$((examples + 1))
+done
+if [ "$examples" = 0 ]; then
 	echo "readme-example: no \`\`\`c block under '## libshmap' in $file" >&2
 	exit 1
 fi
-echo "readme-example: the example from $file"
+echo "readme-example: $examples examples from $file"
 
 installed=${INSTALLED:-}
 if [ "$installed" = / ]; then
@@ -55,8 +60,10 @@ elif [ -n "$installed" ]; then
 else
 	flags=$(PKG_CONFIG_PATH=lib pkg-config --cflags --libs shmap)
 fi
-# shellcheck disable=SC2086 # the flags are words
-cc -Wall -Wextra -Werror -o "$tmp/example" "$tmp/example.c" $flags
+for i in $(seq "$examples"); do
+	# shellcheck disable=SC2086 # the flags are words
+	cc -Wall -Wextra -Werror -o "$tmp/example$i" "$tmp/example$i.c" $flags
+done
 
 mkdir "$tmp/mnt"
 opts=()
@@ -77,7 +84,10 @@ if ! mountpoint -q "$tmp/mnt"; then
 fi
 
 echo "readme-example: $(grep -h 'data path' "$tmp/daemon.log")"
-SHMAP_DIR=$tmp/mnt timeout 60 "$tmp/example"
+for i in $(seq "$examples"); do
+	echo "readme-example: example $i"
+	SHMAP_DIR=$tmp/mnt timeout 60 "$tmp/example$i"
+done
 
 umount "$tmp/mnt"
 rc=0

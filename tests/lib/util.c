@@ -4,6 +4,10 @@
 #include <check.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,4 +71,52 @@ int lt_barrier(volatile int *word, int n, int timeout_ms)
 		sched_yield();
 	}
 	return 0;
+}
+
+struct timespec lt_deadline_in(long ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+void *lt_shared(size_t length)
+{
+	void *p = mmap(NULL, length, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(p != MAP_FAILED);
+	return p;
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define LT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LT_TSAN 1
+#endif
+#endif
+
+int lt_forbid_syscalls(void)
+{
+#ifdef LT_TSAN
+	return 0;
+#else
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT);
+#endif
+}
+
+void lt_exit_forbidden(int status)
+{
+#ifdef LT_TSAN
+	_exit(status);
+#else
+	for (;;)
+		syscall(SYS_exit, status);
+#endif
 }

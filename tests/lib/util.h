@@ -8,7 +8,9 @@
 
 #include "mount.h"
 
+#include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* The mount of the current test (one per test process, as Check forks). */
 extern struct tmount lt_mnt;
@@ -32,6 +34,26 @@ int lt_wait(pid_t pid, int timeout_ms);
 
 /* Milliseconds on the monotonic clock. */
 long long lt_now_ms(void);
+
+/* A CLOCK_REALTIME deadline ms milliseconds from now. */
+struct timespec lt_deadline_in(long ms);
+
+/* Zeroed memory shared with the children forked after (never freed). */
+void *lt_shared(size_t length);
+
+/*
+ * Allow only read, write, exit and sigreturn from here on (seccomp strict
+ * mode: any other system call kills with SIGKILL), to show that a path
+ * makes none. Not under ThreadSanitizer, whose runtime makes its own
+ * (mapping shadow memory): there the caller runs unchecked. 0 or -1.
+ */
+int lt_forbid_syscalls(void);
+/*
+ * Exit after lt_forbid_syscalls (strict mode allows exit, not exit_group;
+ * ThreadSanitizer's own thread needs the latter). Not declared noreturn:
+ * AddressSanitizer calls sigaltstack before a noreturn call.
+ */
+void lt_exit_forbidden(int status);
 
 /* A rendezvous for children: wait until *word reaches n (bounded). */
 int lt_barrier(volatile int *word, int n, int timeout_ms);
