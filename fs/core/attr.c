@@ -19,15 +19,14 @@ void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
 	st->st_rdev = n->rdev;
 	st->st_size = (off_t)n->size;
 	st->st_blksize = 4096;
-	uint64_t blocks = 0;
-	if (n->store && n->store->ops->blocks(n->store, &blocks) == 0)
-		st->st_blocks = (blkcnt_t)blocks;
+	struct stat sst;
+	if (S_ISREG(n->type) && node_store_stat(r, n, &sst) == 0)
+		st->st_blocks = sst.st_blocks;
 	if (S_ISDIR(n->type))
 		st->st_size = (off_t)(n->nchildren + 2) * 20;
 	st->st_atim = n->atime;
 	st->st_mtim = n->mtime;
 	st->st_ctim = n->ctime;
-	(void)r;
 }
 
 static int timespec_before(struct timespec a, struct timespec b)
@@ -37,14 +36,15 @@ static int timespec_before(struct timespec a, struct timespec b)
 }
 
 /*
- * The kernel writes a shared mapping's store directly (registry_share()):
- * the store knows the size and the modification time; the node and the
- * capacity reserved follow it.
+ * The kernel writes a shared mapping's store directly (registry_share()),
+ * through views even after the last release: once shared, the store knows
+ * the size and the modification time; the node and the capacity reserved
+ * follow it. An idle store is looked at by name (registry.lock held).
  */
 void node_catch_up_locked(struct registry *r, struct node *n)
 {
 	struct stat st;
-	if (n->share <= 0 || !n->store || fstat(n->store->fd, &st) < 0)
+	if (!n->direct || node_store_stat(r, n, &st) < 0)
 		return;
 	if ((uint64_t)st.st_size != n->size) {
 		cap_account(r, n->size, (uint64_t)st.st_size);
@@ -59,7 +59,7 @@ void node_catch_up_locked(struct registry *r, struct node *n)
 static void lock_for_stat(struct registry *r, struct node *n)
 {
 	pthread_rwlock_rdlock(&n->lock);
-	if (n->share <= 0)
+	if (!n->direct)
 		return;
 	pthread_rwlock_unlock(&n->lock);
 	pthread_rwlock_wrlock(&n->lock);
@@ -149,8 +149,11 @@ static int change_times_locked(struct registry *r, struct node *n,
 	if (res < 0)
 		return res;
 	/* A shared mapping's times are its store's (node_catch_up_locked). */
-	if (r->memory_backed && n->share > 0 && futimens(n->store->fd, t) < 0)
-		return -errno;
+	if (r->memory_backed && n->direct) {
+		res = node_store_utimens(r, n, t);
+		if (res < 0)
+			return res;
+	}
 	n->atime = t[0];
 	n->mtime = t[1];
 	return 0;
@@ -161,13 +164,18 @@ int registry_setattr(struct registry *r, struct node *n,
 {
 	if (r->cfg.read_only)
 		return -EROFS;
+	/* A truncate by name may come while the mapping is idle. */
+	int held = (q->valid & SET_SIZE) && S_ISREG(n->type);
+	int res = held ? node_hold(r, n) : 0;
+	if (res < 0)
+		return res;
 	/* On a file-backed mount, a node without a descriptor (fifo,
-	 * symlink, ...) is changed through its name, which a rename may free:
-	 * hold the namespace still (registry.lock, then the node's). */
+	 * symlink, idle mapping) is changed through its name, which a rename
+	 * may free: hold the namespace still (registry.lock, then the
+	 * node's). */
 	int names = !r->memory_backed;
 	if (names)
 		pthread_mutex_lock(&r->lock);
-	int res = 0;
 	pthread_rwlock_wrlock(&n->lock);
 	if (q->valid & SET_SIZE)
 		res = node_resize_locked(r, n, q->size);
@@ -198,6 +206,8 @@ int registry_setattr(struct registry *r, struct node *n,
 	if (names)
 		pthread_mutex_unlock(&r->lock);
 	registry_getattr(r, n, st);
+	if (held)
+		node_drop(r, n);
 	return res;
 }
 
@@ -209,17 +219,17 @@ int registry_kill_suid_sgid(struct registry *r, struct node *n)
 	return changed;
 }
 
-/* Bring what the kernel wrote to shared mappings into the count of used
- * capacity. */
-static void catch_up_all(struct registry *r)
+/* Entries are counted here, whatever holds the data. */
+static int statfs_nodes(struct registry *r, struct statvfs *st)
 {
 	pthread_mutex_lock(&r->lock);
-	for (struct node *n = r->shared_nodes; n; n = n->shared_next) {
-		pthread_rwlock_wrlock(&n->lock);
-		node_catch_up_locked(r, n);
-		pthread_rwlock_unlock(&n->lock);
-	}
+	uint64_t nodes = r->nnodes;
 	pthread_mutex_unlock(&r->lock);
+	st->f_files = r->cfg.max_nodes;
+	st->f_ffree = st->f_favail =
+	    nodes < r->cfg.max_nodes ? r->cfg.max_nodes - nodes : 0;
+	st->f_namemax = SHMAP_NAME_MAX;
+	return 0;
 }
 
 int registry_statfs(struct registry *r, struct statvfs *st)
@@ -232,19 +242,15 @@ int registry_statfs(struct registry *r, struct statvfs *st)
 			st->f_namemax = SHMAP_NAME_MAX;
 		return 0;
 	}
-	if (r->cfg.share_store)
-		catch_up_all(r);
+	if (!r->counts_capacity) { /* the tmpfs of the stores counts */
+		if (fstatvfs(r->cfg.store_dirfd, st) < 0)
+			return -errno;
+		return statfs_nodes(r, st);
+	}
 	uint64_t used = atomic_load(&r->used);
 	st->f_bsize = st->f_frsize = 4096;
 	st->f_blocks = r->cfg.capacity / 4096;
 	st->f_bfree = st->f_bavail =
 	    used < r->cfg.capacity ? (r->cfg.capacity - used) / 4096 : 0;
-	pthread_mutex_lock(&r->lock);
-	uint64_t nodes = r->nnodes;
-	pthread_mutex_unlock(&r->lock);
-	st->f_files = r->cfg.max_nodes;
-	st->f_ffree = st->f_favail =
-	    nodes < r->cfg.max_nodes ? r->cfg.max_nodes - nodes : 0;
-	st->f_namemax = SHMAP_NAME_MAX;
-	return 0;
+	return statfs_nodes(r, st);
 }

@@ -51,7 +51,7 @@ int name_check(const char *name)
 /* Capacity is reserved in whole pages of each mapping's size. */
 int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size)
 {
-	if (!r->memory_backed || PAGE_ROUND(new_size) <= PAGE_ROUND(old_size))
+	if (!r->counts_capacity || PAGE_ROUND(new_size) <= PAGE_ROUND(old_size))
 		return 0;
 	uint64_t delta = PAGE_ROUND(new_size) - PAGE_ROUND(old_size);
 	uint_fast64_t used = atomic_load(&r->used);
@@ -64,14 +64,14 @@ int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size)
 
 void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size)
 {
-	if (!r->memory_backed || PAGE_ROUND(new_size) >= PAGE_ROUND(old_size))
+	if (!r->counts_capacity || PAGE_ROUND(new_size) >= PAGE_ROUND(old_size))
 		return;
 	atomic_fetch_sub(&r->used, PAGE_ROUND(old_size) - PAGE_ROUND(new_size));
 }
 
 void cap_account(struct registry *r, uint64_t old_size, uint64_t new_size)
 {
-	if (!r->memory_backed)
+	if (!r->counts_capacity)
 		return;
 	if (PAGE_ROUND(new_size) > PAGE_ROUND(old_size))
 		atomic_fetch_add(&r->used,
@@ -241,31 +241,9 @@ int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 	return 0;
 }
 
-/* Keep n in the list of shared nodes that statfs catches up (lock held). */
-void node_list_shared_locked(struct registry *r, struct node *n)
-{
-	n->shared_next = r->shared_nodes;
-	if (r->shared_nodes)
-		r->shared_nodes->shared_prev = n;
-	r->shared_nodes = n;
-	n->on_shared_list = 1;
-}
-
-static void node_unlist_shared_locked(struct registry *r, struct node *n)
-{
-	if (!n->on_shared_list)
-		return;
-	if (n->shared_prev)
-		n->shared_prev->shared_next = n->shared_next;
-	else
-		r->shared_nodes = n->shared_next;
-	if (n->shared_next)
-		n->shared_next->shared_prev = n->shared_prev;
-}
-
 void node_free(struct registry *r, struct node *n)
 {
-	node_unlist_shared_locked(r, n);
+	node_unlinger_locked(r, n);
 	if (n->all_prev)
 		n->all_prev->all_next = n->all_next;
 	else if (r->all_nodes == n)
@@ -279,6 +257,7 @@ void node_free(struct registry *r, struct node *n)
 	if (n->share > 0)
 		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
 	store_destroy(n->store);
+	node_store_unlink(r, n);
 	if (n->dirfd >= 0)
 		close(n->dirfd);
 	for (struct xattr *x = n->xattrs, *next; x; x = next) {
@@ -375,6 +354,8 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 		return refuse(cfg, -ENOMEM);
 	r->cfg = *cfg;
 	r->memory_backed = cfg->backing_dirfd < 0;
+	r->counts_capacity = r->memory_backed &&
+			     !(cfg->store_dirfd > 0 && cfg->store_dir_capacity);
 	atomic_init(&r->used, 0);
 	atomic_init(&r->next_ino, 2);
 	r->nbuckets = 1024;
@@ -417,7 +398,9 @@ int registry_sync_all(struct registry *r)
 				"writing out mapping (inode %llu): %s",
 				(unsigned long long)n->ino, strerror(-res));
 	}
-	if (!r->memory_backed && fsync(r->cfg.backing_dirfd) < 0 && !first)
+	/* Idle mappings hold no descriptor: write the whole backing
+	 * filesystem out, their data and the directory's names with it. */
+	if (!r->memory_backed && syncfs(r->cfg.backing_dirfd) < 0 && !first)
 		first = -errno;
 	pthread_mutex_unlock(&r->lock);
 	return first;

@@ -181,14 +181,32 @@ int store_memfd_new(const char *name, struct store **out)
 	return store_own(&memfd_ops, memfd_create(name, MFD_CLOEXEC), out);
 }
 
-int store_tmpfile_new(int dirfd, struct store **out)
+int store_named_create(int dirfd, const char *name, struct store **out)
 {
 	/* A file's operations: it takes its pages when it grows, so that a
 	 * size reserved is memory held (the kernel writes such stores
 	 * directly); fsync on tmpfs costs nothing. */
 	return store_own(
-	    &file_ops, openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600),
+	    &file_ops,
+	    openat(dirfd, name,
+		   O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600),
 	    out);
+}
+
+int store_named_open(int dirfd, const char *name, struct store **out)
+{
+	return store_own(&file_ops,
+			 openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW),
+			 out);
+}
+
+int store_written_elsewhere(const struct store *s)
+{
+	if (fcntl(s->fd, F_SETLEASE, F_WRLCK) == 0) {
+		fcntl(s->fd, F_SETLEASE, F_UNLCK);
+		return 0;
+	}
+	return errno == EAGAIN || errno == EBUSY;
 }
 
 int store_file_adopt(int fd, struct store **out)
