@@ -96,6 +96,8 @@ static void usage(FILE *to)
 		    "  -o size=N[k|m|g|%%]  capacity of a memory-backed mount "
 		    "(default 50%%)\n"
 		    "  -o nr_mappings=N     most entries\n"
+		    "  -o commit=sparse|committed  kind of new mappings "
+		    "(default sparse)\n"
 		    "  -o mode=M,uid=U,gid=G  of the root directory\n"
 		    "  -o ro, allow_other, and libfuse's other mount options\n"
 		    "\nSee shmapfs(8).\n");
@@ -227,6 +229,7 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	    .root_gid = cl->opts.gid,
 	    .backing_dirfd = -1,
 	    .read_only = cl->opts.read_only,
+	    .sparse = cl->opts.sparse,
 	    .fault_write = cl->opts.fault_write,
 	    .fault_resize = cl->opts.fault_resize,
 	    .log = log_msg,

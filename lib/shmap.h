@@ -40,6 +40,9 @@ extern "C" {
 /* Flags of shmap_create and shmap_sem_open. */
 #define SHMAP_EXCL     1u /* -EEXIST if it exists already */
 #define SHMAP_NOCREATE 2u /* shmap_sem_open only: -ENOENT if missing */
+/* shmap_create only: the kind of a new mapping (default: the mount's). */
+#define SHMAP_COMMIT 4u /* reserve the whole size now (SEC_COMMIT) */
+#define SHMAP_SPARSE 8u /* take memory as pages are stored (SEC_RESERVE) */
 
 /* Flags of shmap_lock. */
 #define SHMAP_LOCK_SHARED    0

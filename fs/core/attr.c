@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/statvfs.h>
 
 void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
@@ -46,10 +47,7 @@ void node_catch_up_locked(struct registry *r, struct node *n)
 	struct stat st;
 	if (!n->direct || node_store_stat(r, n, &st) < 0)
 		return;
-	if ((uint64_t)st.st_size != n->size) {
-		cap_account(r, n->size, (uint64_t)st.st_size);
-		n->size = (uint64_t)st.st_size;
-	}
+	n->size = (uint64_t)st.st_size; /* the kernel counts capacity */
 	n->mtime = st.st_mtim;
 	if (timespec_before(n->ctime, st.st_ctim))
 		n->ctime = st.st_ctim;
@@ -119,18 +117,75 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 	if (!n->store)
 		return -EBUSY;
 	node_catch_up_locked(r, n);
-	int res = cap_reserve(r, n->size, size);
+	/* A committed mapping reserves its size, a sparse one nothing. */
+	int res = n->sparse ? 0 : cap_reserve(r, n->size, size);
 	if (res < 0)
 		return res;
-	res = n->store->ops->resize(n->store, n->size, size);
-	if (res < 0) {
-		cap_release(r, size, n->size);
+	res = n->store->ops->resize(n->store, n->size, size, !n->sparse);
+	if (!n->sparse)
+		cap_release(r, res < 0 ? size : n->size,
+			    res < 0 ? n->size : size);
+	if (res < 0)
 		return res;
-	}
-	cap_release(r, n->size, size);
 	n->size = size;
+	if (n->sparse) /* a shrink frees pages */
+		sparse_recount_locked(r, n);
 	now(&n->mtime);
 	n->ctime = n->mtime;
+	return 0;
+}
+
+uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
+			    uint64_t size)
+{
+	if (!r->counts_capacity || size == 0)
+		return 0;
+	uint64_t end = off + size;
+	off_t hole = lseek(n->store->fd, (off_t)off, SEEK_HOLE);
+	if (end <= n->size && hole >= 0 && (uint64_t)hole >= end)
+		return 0;
+	return PAGE_ROUND(end) - (off & ~(uint64_t)4095);
+}
+
+void sparse_recount_locked(struct registry *r, struct node *n)
+{
+	struct stat st;
+	if (!r->counts_capacity || !n->store || fstat(n->store->fd, &st) < 0)
+		return;
+	uint64_t held = (uint64_t)st.st_blocks * 512;
+	if (held > n->charged)
+		atomic_fetch_add(&r->used, held - n->charged);
+	else
+		atomic_fetch_sub(&r->used, n->charged - held);
+	n->charged = held;
+}
+
+int node_set_sparse_locked(struct registry *r, struct node *n, int sparse)
+{
+	if (!sparse == !n->sparse)
+		return 0;
+	if (sparse) {
+		cap_give(r, PAGE_ROUND(n->size));
+		n->sparse = 1;
+		n->charged = 0;
+		sparse_recount_locked(r, n);
+		return 0;
+	}
+	/* Committed from now on: reserve the whole size, pages included. */
+	uint64_t size = PAGE_ROUND(n->size);
+	uint64_t need = size > n->charged ? size - n->charged : 0;
+	int res = cap_take(r, need);
+	if (res < 0)
+		return res;
+	if (n->size)
+		res = n->store->ops->fallocate(n->store, 0, 0, n->size);
+	if (res < 0) {
+		cap_give(r, need);
+		return res;
+	}
+	cap_give(r, n->charged > size ? n->charged - size : 0);
+	n->sparse = 0;
+	n->charged = 0;
 	return 0;
 }
 

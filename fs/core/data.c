@@ -181,6 +181,39 @@ int registry_read_fd(struct registry *r, struct node *n, size_t size,
 	return res;
 }
 
+/*
+ * Before storing len bytes at off (n->lock held): reserve what it may take
+ * of the capacity, into *taken. A committed mapping reserves its growth,
+ * a sparse one the pages the range may add. Afterwards, give back what a
+ * failure did not take, and count a sparse mapping's pages anew.
+ */
+static int charge_before_locked(struct registry *r, struct node *n,
+				uint64_t off, uint64_t len, uint64_t *taken)
+{
+	uint64_t end = off + len;
+	*taken = 0;
+	if (n->sparse) {
+		uint64_t need = sparse_need_locked(r, n, off, len);
+		int res = cap_take(r, need);
+		*taken = res == 0 ? need : 0;
+		return res;
+	}
+	if (end <= n->size)
+		return 0;
+	int res = cap_reserve(r, n->size, end);
+	*taken = res == 0 ? PAGE_ROUND(end) - PAGE_ROUND(n->size) : 0;
+	return res;
+}
+
+static void charge_after_locked(struct registry *r, struct node *n,
+				uint64_t taken, int failed)
+{
+	if (failed || n->sparse)
+		cap_give(r, taken);
+	if (n->sparse)
+		sparse_recount_locked(r, n);
+}
+
 /* Check that [off, off+len) is a range a file can have. */
 static int range_check(uint64_t off, uint64_t len)
 {
@@ -201,15 +234,14 @@ static int write_in_use(struct registry *r, struct node *n, const void *buf,
 		return 0; /* changes nothing, not even the size */
 	pthread_rwlock_wrlock(&n->lock);
 	node_catch_up_locked(r, n);
-	uint64_t end = off + size;
+	uint64_t end = off + size, taken = 0;
 	res = n->store ? 0 : -EBUSY;
-	if (!res && end > n->size)
-		res = cap_reserve(r, n->size, end);
+	if (!res)
+		res = charge_before_locked(r, n, off, size, &taken);
 	if (!res) {
 		ssize_t len = n->store->ops->pwrite(n->store, buf, size, off);
 		res = len < 0 ? (int)len : 0;
-		if (res < 0 && end > n->size)
-			cap_release(r, end, n->size);
+		charge_after_locked(r, n, taken, res < 0);
 		if (res < 0)
 			reg_log(r, LOG_ERR,
 				"writing %zu bytes at %llu of inode %llu: %s",
@@ -269,7 +301,7 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 		return -EROFS;
 	pthread_rwlock_wrlock(&n->lock);
 	node_catch_up_locked(r, n);
-	uint64_t end = off + len;
+	uint64_t end = off + len, taken = 0;
 	int grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > n->size;
 	res = n->store ? 0 : -EBUSY;
 	if (!res && n->protect != SHMAP_PROTECT_READWRITE)
@@ -277,12 +309,13 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 	/* Space is reserved by size: nothing is kept past the end. */
 	if (!res && !grow && end > n->size)
 		len = off < n->size ? n->size - off : 0;
-	if (!res && grow)
-		res = cap_reserve(r, n->size, end);
+	if (!res && !(mode & FALLOC_FL_PUNCH_HOLE))
+		res = charge_before_locked(r, n, off, len, &taken);
 	if (!res && len) {
 		res = n->store->ops->fallocate(n->store, mode, off, len);
-		if (res < 0 && grow)
-			cap_release(r, end, n->size);
+		charge_after_locked(r, n, taken, res < 0);
+	} else if (!res && n->sparse) {
+		sparse_recount_locked(r, n);
 	}
 	if (!res && grow)
 		n->size = end;

@@ -31,6 +31,7 @@
 #define SHMAP_SYMLINK_MAX  4095
 #define SHMAP_XATTR_TOTAL  65536 /* bytes of names and values per node */
 #define SHMAP_MAX_FILESIZE ((uint64_t)INT64_MAX)
+#define PAGE_ROUND(x)	   (((x) + 4095) & ~(uint64_t)4095)
 
 struct xattr {
 	struct xattr *next;
@@ -81,6 +82,8 @@ struct node {
 	struct timespec atime, mtime, ctime;
 	uint64_t size; /* regular file's size: what is reserved */
 	enum shmap_protect protect;
+	int sparse;	  /* else committed: capacity reserved by size */
+	uint64_t charged; /* a sparse mapping's pages stored, counted */
 	struct xattr *xattrs;
 	size_t xattr_bytes;
 	/* A regular file's mapping object while it is in use (opens > 0;
@@ -126,10 +129,15 @@ void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
 		 struct node *n);
 void dentry_free_unlinked(struct dentry *d);
 void dentry_remove(struct registry *r, struct dentry *d);
+/* Where the daemon counts the capacity (counts_capacity): a committed
+ * mapping holds its size in whole pages, reserved before it grows; a
+ * sparse one holds the pages its store has, as seen after each change. */
 int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size);
 void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size);
-/* Account a change of size that has already happened (direct writes). */
-void cap_account(struct registry *r, uint64_t old_size, uint64_t new_size);
+int cap_take(struct registry *r, uint64_t bytes);
+void cap_give(struct registry *r, uint64_t bytes);
+/* What n holds of the capacity (n->lock held). */
+uint64_t node_charge(const struct node *n);
 void now(struct timespec *ts);
 int name_check(const char *name);
 
@@ -147,6 +155,15 @@ void node_catch_up_locked(struct registry *r, struct node *n);
 void node_catch_up(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
+/* A sparse mapping's charge before storing size bytes at off: 0 if they
+ * land on pages it has, else as many pages as the range spans. Then, after
+ * the change, count what the store holds (lock held, store open). */
+uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
+			    uint64_t size);
+void sparse_recount_locked(struct registry *r, struct node *n);
+/* Make n sparse or committed; committed reserves its size now (lock held,
+ * store open). */
+int node_set_sparse_locked(struct registry *r, struct node *n, int sparse);
 
 /* residency.c: a regular file's store is open only while in use */
 #define STORE_NAME_LEN 20

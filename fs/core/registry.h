@@ -26,6 +26,9 @@ enum shmap_protect {
 };
 
 #define SHMAP_XATTR_PROTECT "user.shmap.protect"
+/* "sparse" (pages and capacity taken as stored, like tmpfs) or
+ * "committed" (the whole size reserved as it grows, SEC_COMMIT). */
+#define SHMAP_XATTR_COMMIT "user.shmap.commit"
 
 struct registry_config {
 	uint64_t capacity;  /* bytes; enforced when memory-backed */
@@ -35,6 +38,7 @@ struct registry_config {
 	gid_t root_gid;
 	int backing_dirfd; /* -1: memory-backed; else owned by registry */
 	int read_only;
+	int sparse;	       /* new mappings are sparse (0: committed) */
 	unsigned lock_wait_ms; /* wait for a busy backing dir; 0: 5000 */
 	unsigned fault_write;  /* see store_faulty_wrap(); 0: off */
 	unsigned fault_resize;

@@ -229,8 +229,8 @@ int node_store_stat(struct registry *r, struct node *n, struct stat *st)
 	if (r->memory_backed) {
 		char name[STORE_NAME_LEN];
 		store_name(n, name);
-		res = fstatat(r->cfg.store_dirfd, name, st,
-			      AT_SYMLINK_NOFOLLOW);
+		res =
+		    fstatat(r->cfg.store_dirfd, name, st, AT_SYMLINK_NOFOLLOW);
 	} else if (n->aliases) {
 		res = fstatat(n->aliases->dir->dirfd, n->aliases->name, st,
 			      AT_SYMLINK_NOFOLLOW);
@@ -249,7 +249,8 @@ int node_store_utimens(struct registry *r, struct node *n,
 	} else {
 		char name[STORE_NAME_LEN];
 		store_name(n, name);
-		res = utimensat(r->cfg.store_dirfd, name, t, AT_SYMLINK_NOFOLLOW);
+		res =
+		    utimensat(r->cfg.store_dirfd, name, t, AT_SYMLINK_NOFOLLOW);
 	}
 	return res < 0 ? -errno : 0;
 }

@@ -27,8 +27,11 @@ struct store_ops {
 	/* Write all n bytes at off; returns n or -errno. */
 	ssize_t (*pwrite)(struct store *s, const void *buf, size_t n,
 			  uint64_t off);
-	/* Set the size, growing with zeroes or shrinking. */
-	int (*resize)(struct store *s, uint64_t old_size, uint64_t new_size);
+	/* Set the size, growing with zeroes or shrinking; reserve: take the
+	 * new pages now (a committed mapping), so that a full filesystem
+	 * shows here rather than under a view. */
+	int (*resize)(struct store *s, uint64_t old_size, uint64_t new_size,
+		      int reserve);
 	/* fallocate(2) modes FALLOC_FL_PUNCH_HOLE / ZERO_RANGE / plain. */
 	int (*fallocate)(struct store *s, int mode, uint64_t off, uint64_t len);
 	/* Make what was written durable (no-op for memory). */

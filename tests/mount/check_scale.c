@@ -148,7 +148,9 @@ static int log_says(const char *what)
  * lost, and everything works again once they are closed. */
 START_TEST(open_limit_is_clear)
 {
-	enum { N = 2 * FD_LIMIT };
+	enum {
+		N = 2 * FD_LIMIT
+	};
 	static int fds[N];
 	for (int i = 0; i < N; i++)
 		create_nth(i);
