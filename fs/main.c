@@ -98,6 +98,8 @@ static void usage(FILE *to)
 		    "  -o nr_mappings=N     most entries\n"
 		    "  -o commit=sparse|committed  kind of new mappings "
 		    "(default sparse)\n"
+		    "  -o huge=never|always|within_size|advise  huge pages, "
+		    "as tmpfs\n"
 		    "  -o mode=M,uid=U,gid=G  of the root directory\n"
 		    "  -o ro, allow_other, and libfuse's other mount options\n"
 		    "\nSee shmapfs(8).\n");
@@ -424,9 +426,9 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	struct store_dir sd = {.fd = -1};
 	if (!cl->backing) {
 		char err[256];
-		store_dir_make(&sd, cl->opts.size, cl->opts.nr_mappings, err,
-			       sizeof(err));
-		if (sd.fd < 0)
+		store_dir_make(&sd, cl->opts.size, cl->opts.nr_mappings,
+			       cl->opts.huge, err, sizeof(err));
+		if (err[0])
 			logf_(lg, LOG_WARNING, "%s", err);
 	}
 	if (build_registry(cl, lg, &fs, &sd, &fs.reg) < 0) {

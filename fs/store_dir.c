@@ -11,8 +11,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
-/* A tmpfs mounted nowhere, size capacity, room for max_entries files. */
-static int private_tmpfs(uint64_t capacity, uint64_t max_entries)
+/* A tmpfs mounted nowhere, size capacity, room for max_entries files,
+ * with tmpfs's huge= policy. */
+static int private_tmpfs(uint64_t capacity, uint64_t max_entries,
+			 const char *huge)
 {
 	int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
@@ -25,6 +27,7 @@ static int private_tmpfs(uint64_t capacity, uint64_t max_entries)
 	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "size", size, 0) == 0 &&
 	    fsconfig(fsfd, FSCONFIG_SET_STRING, "nr_inodes", inodes, 0) == 0 &&
 	    fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0700", 0) == 0 &&
+	    fsconfig(fsfd, FSCONFIG_SET_STRING, "huge", huge, 0) == 0 &&
 	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
 		mnt = fsmount(fsfd, FSMOUNT_CLOEXEC,
 			      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
@@ -55,10 +58,12 @@ static int private_dir(struct store_dir *d)
 }
 
 void store_dir_make(struct store_dir *d, uint64_t capacity,
-		    uint64_t max_entries, char *err, size_t errlen)
+		    uint64_t max_entries, const char *huge, char *err,
+		    size_t errlen)
 {
 	memset(d, 0, sizeof(*d));
-	d->fd = private_tmpfs(capacity, max_entries);
+	err[0] = '\0';
+	d->fd = private_tmpfs(capacity, max_entries, huge);
 	if (d->fd >= 0) {
 		d->is_capacity = 1;
 		return;
@@ -69,6 +74,11 @@ void store_dir_make(struct store_dir *d, uint64_t capacity,
 			 "no directory for stores in /dev/shm (%s): every "
 			 "mapping holds a descriptor",
 			 strerror(-d->fd));
+	else if (strcmp(huge, "never"))
+		snprintf(err, errlen,
+			 "huge=%s needs a tmpfs of the daemon's own (root): "
+			 "/dev/shm's policy applies",
+			 huge);
 }
 
 void store_dir_free(struct store_dir *d)

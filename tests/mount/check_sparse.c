@@ -23,9 +23,9 @@
 #include "mount.h"
 #include "util.h"
 
-#define MB  (1LL << 20)
-#define GB  (1LL << 30)
-#define TB  (1LL << 40)
+#define MB   (1LL << 20)
+#define GB   (1LL << 30)
+#define TB   (1LL << 40)
 #define KIND "user.shmap.commit"
 
 static struct tmount m;
@@ -94,8 +94,8 @@ START_TEST(terabyte_takes_nothing)
 	ck_assert_str_eq(kind("tb"), "sparse");
 	ck_assert_int_eq(blocks("tb"), 0);
 	ck_assert_int_le(used() - before, 64 * 1024);
-	char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		       TB / 2);
+	char *p =
+	    mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, TB / 2);
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	p[0] = 1;
 	p[8192] = 2;
@@ -170,8 +170,8 @@ static int store_everywhere(void)
 	int fd = open(P("s"), O_RDWR);
 	if (fd < 0)
 		return 2;
-	char *p = mmap(NULL, 64 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		       0);
+	char *p =
+	    mmap(NULL, 64 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return 3;
 	for (long long off = 0; off < 64 * MB; off += 4096)

@@ -67,8 +67,8 @@ static int resize(struct registry *r, struct node *n, uint64_t size)
 	return registry_setattr(r, n, &q, &st);
 }
 
-static int set_kind(struct registry *r, struct node *n,
-		    const struct caller *c, const char *kind)
+static int set_kind(struct registry *r, struct node *n, const struct caller *c,
+		    const char *kind)
 {
 	return registry_setxattr(r, n, c, SHMAP_XATTR_COMMIT, kind,
 				 strlen(kind), 0);
@@ -106,11 +106,10 @@ START_TEST(sparse_counts_pages)
 	ck_assert_int_eq(registry_write(r, n, "again", 5, 3000 * PAGE), 0);
 	ck_assert_uint_eq(used_pages(r), 16);
 	/* Punching and shrinking give pages back. */
-	ck_assert_int_eq(registry_fallocate(r, n,
-					    FALLOC_FL_PUNCH_HOLE |
-						FALLOC_FL_KEEP_SIZE,
-					    0, PAGE),
-			 0);
+	ck_assert_int_eq(
+	    registry_fallocate(r, n, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       0, PAGE),
+	    0);
 	ck_assert_uint_eq(used_pages(r), 15);
 	ck_assert_int_eq(resize(r, n, 8000 * PAGE), 0);
 	ck_assert_uint_eq(used_pages(r), 7);
@@ -166,8 +165,8 @@ START_TEST(attribute_rules)
 	ck_assert_int_eq(registry_setxattr(r, n, &OWNER, SHMAP_XATTR_COMMIT,
 					   "sparse", 6, XATTR_CREATE),
 			 -EEXIST);
-	ck_assert_int_eq(
-	    registry_removexattr(r, n, &OWNER, SHMAP_XATTR_COMMIT), 0);
+	ck_assert_int_eq(registry_removexattr(r, n, &OWNER, SHMAP_XATTR_COMMIT),
+			 0);
 	ck_assert_str_eq(kind(r, n), "committed");
 	drop(r, n);
 	registry_free(r);
