@@ -71,8 +71,9 @@ class Backend:
                                    "size=4g,nr_inodes=0", "tmpfs",
                                    self.backing])
             args.append(self.backing)
-        self.proc = subprocess.Popen(args + [self.mnt],
-                                     stderr=subprocess.DEVNULL)
+        self.log = os.path.join(root, kind + ".log")
+        with open(self.log, "w") as log:
+            self.proc = subprocess.Popen(args + [self.mnt], stderr=log)
         wait_mounted(self.mnt, self.proc)
 
     def daemon(self):
@@ -85,13 +86,24 @@ class Backend:
             subprocess.call(["umount", self.mnt])
         if self.proc:
             try:
-                ok = self.proc.wait(UNMOUNT_WAIT_S) == 0
+                code = self.proc.wait(UNMOUNT_WAIT_S)
+                ok = code == 0
+                if not ok:
+                    print("run-scale: %s daemon exit %d" % (self.kind, code),
+                          file=sys.stderr)
             except subprocess.TimeoutExpired:
+                print("run-scale: %s daemon did not exit" % self.kind,
+                      file=sys.stderr)
                 self.proc.kill()
                 self.proc.wait()
                 ok = False
         if os.path.ismount(self.backing):
             subprocess.call(["umount", self.backing])
+        if self.proc:
+            with open(self.log) as log:
+                if not ok:
+                    sys.stderr.write(log.read())
+            os.unlink(self.log)
         return ok
 
 
