@@ -24,7 +24,8 @@ int bench_fault_in(const struct bench_opts *o, struct bench_result *r)
 		return ret;
 	}
 	double t0 = bench_now();
-	char *p = mmap(NULL, o->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	char *p =
+	    mmap(NULL, o->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
 		ret = -errno;
 		close(fd);

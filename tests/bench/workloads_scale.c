@@ -15,8 +15,8 @@
 
 #include "bench.h"
 
-static const char *nth(const struct bench_opts *o, unsigned long i,
-		       char *buf, size_t len)
+static const char *nth(const struct bench_opts *o, unsigned long i, char *buf,
+		       size_t len)
 {
 	snprintf(buf, len, "%s/scale/m%lu", o->dir, i);
 	return buf;
