@@ -39,6 +39,18 @@ def fds(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def stacks(pid):
+    """The kernel stacks of a process's threads, for a report."""
+    out = []
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stack" % (pid, t)) as f:
+                out.append("%s: %s" % (t, " ".join(f.read().split()[:8])))
+        except OSError:
+            pass
+    return "\n".join(out)
+
+
 def wait_mounted(path, proc):
     deadline = time.time() + MOUNT_WAIT_S
     while time.time() < deadline:
@@ -82,8 +94,11 @@ class Backend:
 
     def close(self):
         ok = True
-        if os.path.ismount(self.mnt):
-            subprocess.call(["umount", self.mnt])
+        if self.proc or os.path.ismount(self.mnt):
+            rc = subprocess.call(["umount", self.mnt])
+            if rc != 0:
+                print("run-scale: umount %s: exit %d" % (self.mnt, rc),
+                      file=sys.stderr)
         if self.proc:
             try:
                 code = self.proc.wait(UNMOUNT_WAIT_S)
@@ -92,8 +107,8 @@ class Backend:
                     print("run-scale: %s daemon exit %d" % (self.kind, code),
                           file=sys.stderr)
             except subprocess.TimeoutExpired:
-                print("run-scale: %s daemon did not exit" % self.kind,
-                      file=sys.stderr)
+                print("run-scale: %s daemon did not exit:\n%s" % (
+                    self.kind, stacks(self.proc.pid)), file=sys.stderr)
                 self.proc.kill()
                 self.proc.wait()
                 ok = False
