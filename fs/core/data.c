@@ -309,13 +309,11 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 	/* Space is reserved by size: nothing is kept past the end. */
 	if (!res && !grow && end > n->size)
 		len = off < n->size ? n->size - off : 0;
-	if (!res && !(mode & FALLOC_FL_PUNCH_HOLE))
+	if (!res && len && !(mode & FALLOC_FL_PUNCH_HOLE))
 		res = charge_before_locked(r, n, off, len, &taken);
 	if (!res && len) {
 		res = n->store->ops->fallocate(n->store, mode, off, len);
 		charge_after_locked(r, n, taken, res < 0);
-	} else if (!res && n->sparse) {
-		sparse_recount_locked(r, n);
 	}
 	if (!res && grow)
 		n->size = end;

@@ -484,8 +484,10 @@ static void check_registry(struct fuzz *f)
 	for (struct node *n = r->all_nodes; n; n = n->all_next) {
 		check_node(f, n);
 		nodes++;
+		/* A committed mapping holds its size, a sparse one (made so
+		 * through user.shmap.commit) the pages its store has. */
 		if (S_ISREG(n->type) && n->store)
-			reserved += PAGE_UP(n->size);
+			reserved += n->sparse ? n->charged : PAGE_UP(n->size);
 	}
 	CHECK(nodes == r->nnodes + 1);
 	uint64_t used = atomic_load(&r->used);
