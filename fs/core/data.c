@@ -157,6 +157,7 @@ int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
 		  uint64_t off, size_t *got)
 {
 	int held;
+	*got = 0;
 	int res = use_store(r, n, &held);
 	if (res == 0)
 		res = read_in_use(r, n, buf, size, off, got);
