@@ -65,8 +65,8 @@ static int store_open_locked(struct registry *r, struct node *n,
 		char name[STORE_NAME_LEN];
 		store_name(n, name);
 		res = store_named_open(r->cfg.store_dirfd, name, out);
-		if (res == 0)
-			res = backing_wrap_store(r, out);
+		if (res == 0 && (res = backing_wrap_store(r, out)) < 0)
+			store_destroy(*out);
 	} else {
 		/* An unlinked backing file is gone once nobody uses it. */
 		res = n->aliases ? backing_open_store(r, n->aliases, out)
@@ -133,10 +133,9 @@ static void node_close_store_locked(struct registry *r, struct node *n)
  * file (then its lock must stay: linger). */
 static void node_idle_locked(struct registry *r, struct node *n)
 {
-	int was_shared = n->share > 0;
+	int views = n->share > 0 || n->lingering;
 	node_unshare_locked(r, n);
-	if (!r->memory_backed && was_shared &&
-	    store_written_elsewhere(n->store)) {
+	if (!r->memory_backed && views && store_written_elsewhere(n->store)) {
 		if (!n->lingering)
 			node_linger_locked(r, n);
 		return;
@@ -151,7 +150,9 @@ void registry_sweep(struct registry *r)
 		next = n->linger_next;
 		/* In use again, its last release decides; unlinked, it
 		 * lives as long as the node. */
-		if (n->opens || !n->aliases)
+		if (n->opens)
+			continue;
+		if (!n->aliases)
 			node_unlinger_locked(r, n);
 		else if (!store_written_elsewhere(n->store))
 			node_close_store_locked(r, n);
@@ -161,7 +162,6 @@ void registry_sweep(struct registry *r)
 
 int node_hold_locked(struct registry *r, struct node *n)
 {
-	node_unlinger_locked(r, n);
 	if (S_ISREG(n->type) && !n->store) {
 		struct store *s = NULL;
 		int res = store_open_locked(r, n, &s);
