@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +336,55 @@ START_TEST(only_regular_files)
 }
 END_TEST
 
+/* Opens, releases, stats and sweeps of one mapping racing: the store is
+ * opened and closed under them (run under TSan by make check). */
+struct race {
+	struct node *n;
+	atomic_int stop;
+};
+
+static void *open_release_loop(void *arg)
+{
+	struct race *rc = arg;
+	for (int i = 0; i < 2000; i++) {
+		ck_assert_int_eq(registry_open(r, rc->n, O_RDWR), 0);
+		ck_assert_int_eq(registry_write(r, rc->n, "x", 1, (uint64_t)i),
+				 0);
+		registry_release(r, rc->n, O_RDWR);
+	}
+	return NULL;
+}
+
+static void *stat_sweep_loop(void *arg)
+{
+	struct race *rc = arg;
+	while (!atomic_load(&rc->stop)) {
+		getattr(r, rc->n);
+		registry_sweep(r);
+	}
+	return NULL;
+}
+
+START_TEST(uses_race)
+{
+	struct race rc = {.n = create(r, "m")};
+	registry_release(r, rc.n, O_RDWR);
+	pthread_t users[3], watcher;
+	ck_assert_int_eq(pthread_create(&watcher, NULL, stat_sweep_loop, &rc),
+			 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(
+		    pthread_create(&users[i], NULL, open_release_loop, &rc), 0);
+	for (int i = 0; i < 3; i++)
+		pthread_join(users[i], NULL);
+	atomic_store(&rc.stop, 1);
+	pthread_join(watcher, NULL);
+	ck_assert_int_eq(getattr(r, rc.n).st_size, 2000);
+	ck_assert_int_eq(stores(), 1);
+	registry_forget(r, rc.n, 1);
+}
+END_TEST
+
 static Suite *share_suite(void)
 {
 	Suite *s = suite_create("share");
@@ -346,6 +397,7 @@ static Suite *share_suite(void)
 	tcase_add_test(tc, set_times_stick);
 	tcase_add_test(tc, one_handle_per_use);
 	tcase_add_test(tc, idle_holds_no_descriptor);
+	tcase_add_test(tc, uses_race);
 	tcase_add_test(tc, refusal_is_remembered);
 	tcase_add_test(tc, not_shared_when_daemon_must_see_writes);
 	tcase_add_test(tc, only_regular_files);
