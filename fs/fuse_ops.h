@@ -18,7 +18,6 @@ struct shmapfs {
 	int sync_error;		 /* set once, by destroy */
 	int writeback_cache;	 /* ask the kernel to buffer write() */
 	struct fuse_io io;	 /* /dev/fuse hooks; see fuse_io.h */
-	int store_dirfd;	 /* memory-backed stores' tmpfs, or -1 */
 	struct fuse_session *se; /* set before the loop starts */
 	/* Where the glue reports events (as registry_config.log). */
 	void (*log)(void *ctx, int level, const char *msg);

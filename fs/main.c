@@ -1,10 +1,11 @@
 /*
  * shmapfs: the daemon's entry point. Parses the command line, checks the
  * mountpoint and the backing directory, builds the registry, mounts, and
- * runs the multi-threaded FUSE loop. A dedicated thread takes SIGTERM and
- * SIGINT: it syncs the mount (so pages dirty in other processes' views
- * reach the daemon), then unmounts it, which ends the loop; every
- * file-backed mapping is then written out before the daemon exits.
+ * runs the multi-threaded FUSE loop. A dedicated thread sweeps the
+ * registry every second (registry_sweep()) and takes SIGTERM and SIGINT: it
+ * syncs the mount (so pages dirty in other processes' views reach the daemon),
+ * then unmounts it, which ends the loop; every file-backed mapping is then
+ * written out before the daemon exits.
  *
  * Exit codes (documented in shmapfs.8):
  *   0 success, 1 usage or option error, 2 backing directory unusable,
@@ -32,6 +33,7 @@
 #include "fuse_ops.h"
 #include "options.h"
 #include "passthrough.h"
+#include "store_dir.h"
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -60,6 +62,7 @@ struct signal_thread {
 	pthread_t thread;
 	const char *mountpoint;
 	struct logger *log;
+	struct registry *reg; /* swept every second meanwhile */
 };
 
 static void log_msg(void *ctx, int level, const char *msg)
@@ -93,6 +96,10 @@ static void usage(FILE *to)
 		    "  -o size=N[k|m|g|%%]  capacity of a memory-backed mount "
 		    "(default 50%%)\n"
 		    "  -o nr_mappings=N     most entries\n"
+		    "  -o commit=sparse|committed  kind of new mappings "
+		    "(default sparse)\n"
+		    "  -o huge=never|always|within_size|advise  huge pages, "
+		    "as tmpfs\n"
 		    "  -o mode=M,uid=U,gid=G  of the root directory\n"
 		    "  -o ro, allow_other, and libfuse's other mount options\n"
 		    "\nSee shmapfs(8).\n");
@@ -212,34 +219,9 @@ static int open_backing(const struct cmdline *cl, int *out)
 	return 0;
 }
 
-/*
- * A tmpfs of the mount's capacity, mounted nowhere, for memory-backed
- * stores: with passthrough the kernel writes them without asking the
- * daemon, so the limit must be the kernel's. -errno where tmpfs cannot be
- * made (no CAP_SYS_ADMIN): then stores are memfds and the daemon, seeing
- * every write, keeps the limit itself.
- */
-static int make_store_dir(uint64_t capacity)
-{
-	int fsfd = fsopen("tmpfs", FSOPEN_CLOEXEC);
-	if (fsfd < 0)
-		return -errno;
-	char size[32];
-	snprintf(size, sizeof(size), "%llu", (unsigned long long)capacity);
-	int mnt = -1;
-	if (fsconfig(fsfd, FSCONFIG_SET_STRING, "size", size, 0) == 0 &&
-	    fsconfig(fsfd, FSCONFIG_SET_STRING, "mode", "0700", 0) == 0 &&
-	    fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-		mnt = fsmount(fsfd, FSMOUNT_CLOEXEC,
-			      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				  MOUNT_ATTR_NOEXEC);
-	int err = errno;
-	close(fsfd);
-	return mnt >= 0 ? mnt : -err;
-}
-
 static int build_registry(const struct cmdline *cl, struct logger *lg,
-			  struct shmapfs *fs, struct registry **out)
+			  struct shmapfs *fs, const struct store_dir *sd,
+			  struct registry **out)
 {
 	struct registry_config cfg = {
 	    .capacity = cl->opts.size,
@@ -249,17 +231,18 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	    .root_gid = cl->opts.gid,
 	    .backing_dirfd = -1,
 	    .read_only = cl->opts.read_only,
+	    .sparse = cl->opts.sparse,
 	    .fault_write = cl->opts.fault_write,
 	    .fault_resize = cl->opts.fault_resize,
 	    .log = log_msg,
 	    .log_ctx = lg,
+	    .store_dirfd = cl->backing ? -1 : sd->fd,
+	    .store_dir_capacity = sd->is_capacity,
 	};
 	if (fs->io.want_passthrough) {
 		cfg.share_store = passthrough_share;
 		cfg.unshare_store = passthrough_unshare;
 		cfg.share_ctx = fs;
-		if (!cl->backing && fs->store_dirfd > 0)
-			cfg.store_dirfd = fs->store_dirfd;
 	}
 	if (cl->backing && open_backing(cl, &cfg.backing_dirfd) < 0)
 		return -EBADF;
@@ -333,8 +316,10 @@ static void *signal_main(void *arg)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
-	int sig = 0;
-	sigwait(&set, &sig);
+	struct timespec second = {1, 0};
+	int sig;
+	while ((sig = sigtimedwait(&set, NULL, &second)) < 0)
+		registry_sweep(st->reg);
 	if (sig == SIGUSR1) /* the loop ended on its own */
 		return NULL;
 	logf_(st->log, LOG_INFO, "%s: unmounting %s", strsignal(sig),
@@ -351,9 +336,10 @@ static void *signal_main(void *arg)
 }
 
 static int run_loop(struct fuse_session *se, const struct cmdline *cl,
-		    struct logger *lg)
+		    struct logger *lg, struct registry *reg)
 {
-	struct signal_thread st = {.mountpoint = cl->mountpoint, .log = lg};
+	struct signal_thread st = {
+	    .mountpoint = cl->mountpoint, .log = lg, .reg = reg};
 	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0)
 		return -EAGAIN;
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
@@ -383,10 +369,33 @@ static int run_loop(struct fuse_session *se, const struct cmdline *cl,
 	return res;
 }
 
+/* The most descriptors the kernel gives one process (fs.nr_open). */
+static rlim_t nr_open(void)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	if (f && fscanf(f, "%llu", &v) != 1)
+		v = 0;
+	if (f)
+		fclose(f);
+	return (rlim_t)v;
+}
+
+/*
+ * Only mappings open at the same moment hold a descriptor; raise the
+ * limit as far as allowed: to fs.nr_open where the daemon may raise its
+ * hard limit (CAP_SYS_RESOURCE), else to the hard limit.
+ */
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rlim_t most = nr_open();
+	struct rlimit want = {most, most};
+	if (most > rl.rlim_max && setrlimit(RLIMIT_NOFILE, &want) == 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
@@ -411,16 +420,20 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	    .log = log_msg,
 	    .log_ctx = lg,
 	    .io.poll_us = cl->opts.poll_us,
-	    .store_dirfd = -1,
 	};
 	fs.io.want_passthrough =
 	    passthrough_wanted(cl->opts.passthrough, cl->opts.writeback_cache,
 			       &fs.io.no_passthrough_why);
-	if (!cl->backing && fs.io.want_passthrough)
-		fs.store_dirfd = make_store_dir(cl->opts.size);
-	if (build_registry(cl, lg, &fs, &fs.reg) < 0) {
-		if (fs.store_dirfd >= 0)
-			close(fs.store_dirfd);
+	struct store_dir sd = {.fd = -1};
+	if (!cl->backing) {
+		char err[256];
+		store_dir_make(&sd, cl->opts.size, cl->opts.nr_mappings,
+			       cl->opts.huge, err, sizeof(err));
+		if (err[0])
+			logf_(lg, LOG_WARNING, "%s", err);
+	}
+	if (build_registry(cl, lg, &fs, &sd, &fs.reg) < 0) {
+		store_dir_free(&sd);
 		return EXIT_BACKING;
 	}
 	int code = EXIT_OK;
@@ -450,7 +463,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 			logf_(lg, LOG_WARNING,
 			      "cannot tune %s's read-ahead: %s", cl->mountpoint,
 			      strerror(-res));
-		int loop = code == EXIT_OK ? run_loop(se, cl, lg) : 0;
+		int loop = code == EXIT_OK ? run_loop(se, cl, lg, fs.reg) : 0;
 		if (loop != 0) {
 			logf_(lg, LOG_ERR, "serving %s ended with error %d",
 			      cl->mountpoint, loop);
@@ -467,9 +480,8 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		      strerror(-fs.sync_error));
 		code = EXIT_INTERNAL;
 	}
-	registry_free(fs.reg);
-	if (fs.store_dirfd >= 0)
-		close(fs.store_dirfd);
+	registry_free(fs.reg); /* empties the store directory */
+	store_dir_free(&sd);
 	if (code == EXIT_OK)
 		logf_(lg, LOG_INFO, "unmounted %s", cl->mountpoint);
 	return code;

@@ -71,10 +71,30 @@ static int new_handle(int fd, int access, int existed, shmap_t **out)
 	return 0;
 }
 
+/* The kind of a mapping on shmapfs: sparse or committed. */
+#define XATTR_COMMIT "user.shmap.commit"
+
 struct create_args {
 	uint64_t size;
 	int prot;
+	unsigned kind; /* SHMAP_COMMIT, SHMAP_SPARSE or 0 */
 };
+
+/*
+ * Give the new file its kind before its size, so that a committed one
+ * reserves its pages at the truncate (ENOSPC there). Where there is no
+ * such attribute (a plain tmpfs), sparse is what files are, and
+ * committed is asked of the filesystem by allocating.
+ */
+static int set_kind(int fd, unsigned kind)
+{
+	if (!kind)
+		return 0;
+	const char *v = kind == SHMAP_COMMIT ? "committed" : "sparse";
+	if (fsetxattr(fd, XATTR_COMMIT, v, strlen(v), 0) == 0)
+		return 0;
+	return errno == ENOTSUP ? 1 : -errno;
+}
 
 /*
  * Size and protect the temporary file before it gets its name. The
@@ -86,7 +106,13 @@ static int init_mapping(int *fd, const char *tmp, void *arg)
 	const struct create_args *a = arg;
 	if (a->size > (uint64_t)INT64_MAX)
 		return -EFBIG;
+	int plain = set_kind(*fd, a->kind);
+	if (plain < 0)
+		return plain;
 	if (ftruncate(*fd, (off_t)a->size) < 0)
+		return -errno;
+	if (plain && a->kind == SHMAP_COMMIT && a->size &&
+	    fallocate(*fd, 0, 0, (off_t)a->size) < 0)
 		return -errno;
 	if (a->prot == SHMAP_READWRITE)
 		return 0;
@@ -108,14 +134,16 @@ int shmap_create(const char *name, uint64_t size, int prot, unsigned flags,
 	if (!out ||
 	    (prot != SHMAP_READONLY && prot != SHMAP_READWRITE &&
 	     prot != SHMAP_WRITECOPY) ||
-	    (flags & ~SHMAP_EXCL))
+	    (flags & ~(SHMAP_EXCL | SHMAP_COMMIT | SHMAP_SPARSE)) ||
+	    ((flags & SHMAP_COMMIT) && (flags & SHMAP_SPARSE)))
 		return -EINVAL;
 	char path[PATH_MAX];
 	size_t root;
 	int err = shmap__path(name, path, &root);
 	if (err)
 		return err;
-	struct create_args a = {size, prot};
+	struct create_args a = {size, prot,
+				flags & (SHMAP_COMMIT | SHMAP_SPARSE)};
 	for (int i = 0; i < CREATE_RETRIES; i++) {
 		int fd;
 		err = shmap__create_file(path, root, init_mapping, &a, &fd);

@@ -40,6 +40,9 @@ extern "C" {
 /* Flags of shmap_create and of the _open of semaphores, mutexes, events. */
 #define SHMAP_EXCL     1u /* -EEXIST if it exists already */
 #define SHMAP_NOCREATE 2u /* not shmap_create: -ENOENT if missing */
+/* shmap_create only: the kind of a new mapping (default: the mount's). */
+#define SHMAP_COMMIT 4u /* reserve the whole size now (SEC_COMMIT) */
+#define SHMAP_SPARSE 8u /* take memory as pages are stored (SEC_RESERVE) */
 
 /* The most objects shmap_wait_any and shmap_wait_all take (as Windows). */
 #define SHMAP_WAIT_MAX 64

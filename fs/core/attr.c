@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/statvfs.h>
 
 void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
@@ -19,15 +20,14 @@ void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
 	st->st_rdev = n->rdev;
 	st->st_size = (off_t)n->size;
 	st->st_blksize = 4096;
-	uint64_t blocks = 0;
-	if (n->store && n->store->ops->blocks(n->store, &blocks) == 0)
-		st->st_blocks = (blkcnt_t)blocks;
+	struct stat sst;
+	if (S_ISREG(n->type) && node_store_stat(r, n, &sst) == 0)
+		st->st_blocks = sst.st_blocks;
 	if (S_ISDIR(n->type))
 		st->st_size = (off_t)(n->nchildren + 2) * 20;
 	st->st_atim = n->atime;
 	st->st_mtim = n->mtime;
 	st->st_ctim = n->ctime;
-	(void)r;
 }
 
 static int timespec_before(struct timespec a, struct timespec b)
@@ -37,19 +37,17 @@ static int timespec_before(struct timespec a, struct timespec b)
 }
 
 /*
- * The kernel writes a shared mapping's store directly (registry_share()):
- * the store knows the size and the modification time; the node and the
- * capacity reserved follow it.
+ * The kernel writes a shared mapping's store directly (registry_share()),
+ * through views even after the last release: once shared, the store knows
+ * the size and the modification time; the node and the capacity reserved
+ * follow it. An idle store is looked at by name (registry.lock held).
  */
 void node_catch_up_locked(struct registry *r, struct node *n)
 {
 	struct stat st;
-	if (n->share <= 0 || !n->store || fstat(n->store->fd, &st) < 0)
+	if (!n->direct || node_store_stat(r, n, &st) < 0)
 		return;
-	if ((uint64_t)st.st_size != n->size) {
-		cap_account(r, n->size, (uint64_t)st.st_size);
-		n->size = (uint64_t)st.st_size;
-	}
+	n->size = (uint64_t)st.st_size; /* the kernel counts capacity */
 	n->mtime = st.st_mtim;
 	if (timespec_before(n->ctime, st.st_ctim))
 		n->ctime = st.st_ctim;
@@ -59,7 +57,7 @@ void node_catch_up_locked(struct registry *r, struct node *n)
 static void lock_for_stat(struct registry *r, struct node *n)
 {
 	pthread_rwlock_rdlock(&n->lock);
-	if (n->share <= 0)
+	if (!n->direct)
 		return;
 	pthread_rwlock_unlock(&n->lock);
 	pthread_rwlock_wrlock(&n->lock);
@@ -119,18 +117,75 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 	if (!n->store)
 		return -EBUSY;
 	node_catch_up_locked(r, n);
-	int res = cap_reserve(r, n->size, size);
+	/* A committed mapping reserves its size, a sparse one nothing. */
+	int res = n->sparse ? 0 : cap_reserve(r, n->size, size);
 	if (res < 0)
 		return res;
-	res = n->store->ops->resize(n->store, n->size, size);
-	if (res < 0) {
-		cap_release(r, size, n->size);
+	res = n->store->ops->resize(n->store, n->size, size, !n->sparse);
+	if (!n->sparse)
+		cap_release(r, res < 0 ? size : n->size,
+			    res < 0 ? n->size : size);
+	if (res < 0)
 		return res;
-	}
-	cap_release(r, n->size, size);
 	n->size = size;
+	if (n->sparse) /* a shrink frees pages */
+		sparse_recount_locked(r, n);
 	now(&n->mtime);
 	n->ctime = n->mtime;
+	return 0;
+}
+
+uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
+			    uint64_t size)
+{
+	if (!r->counts_capacity || size == 0)
+		return 0;
+	uint64_t end = off + size;
+	off_t hole = lseek(n->store->fd, (off_t)off, SEEK_HOLE);
+	if (end <= n->size && hole >= 0 && (uint64_t)hole >= end)
+		return 0;
+	return PAGE_ROUND(end) - (off & ~(uint64_t)4095);
+}
+
+void sparse_recount_locked(struct registry *r, struct node *n)
+{
+	struct stat st;
+	if (!r->counts_capacity || !n->store || fstat(n->store->fd, &st) < 0)
+		return;
+	uint64_t held = (uint64_t)st.st_blocks * 512;
+	if (held > n->charged)
+		atomic_fetch_add(&r->used, held - n->charged);
+	else
+		atomic_fetch_sub(&r->used, n->charged - held);
+	n->charged = held;
+}
+
+int node_set_sparse_locked(struct registry *r, struct node *n, int sparse)
+{
+	if (!sparse == !n->sparse)
+		return 0;
+	if (sparse) {
+		cap_give(r, PAGE_ROUND(n->size));
+		n->sparse = 1;
+		n->charged = 0;
+		sparse_recount_locked(r, n);
+		return 0;
+	}
+	/* Committed from now on: reserve the whole size, pages included. */
+	uint64_t size = PAGE_ROUND(n->size);
+	uint64_t need = size > n->charged ? size - n->charged : 0;
+	int res = cap_take(r, need);
+	if (res < 0)
+		return res;
+	if (n->size)
+		res = n->store->ops->fallocate(n->store, 0, 0, n->size);
+	if (res < 0) {
+		cap_give(r, need);
+		return res;
+	}
+	cap_give(r, n->charged > size ? n->charged - size : 0);
+	n->sparse = 0;
+	n->charged = 0;
 	return 0;
 }
 
@@ -149,8 +204,11 @@ static int change_times_locked(struct registry *r, struct node *n,
 	if (res < 0)
 		return res;
 	/* A shared mapping's times are its store's (node_catch_up_locked). */
-	if (r->memory_backed && n->share > 0 && futimens(n->store->fd, t) < 0)
-		return -errno;
+	if (r->memory_backed && n->direct) {
+		res = node_store_utimens(r, n, t);
+		if (res < 0)
+			return res;
+	}
 	n->atime = t[0];
 	n->mtime = t[1];
 	return 0;
@@ -161,13 +219,18 @@ int registry_setattr(struct registry *r, struct node *n,
 {
 	if (r->cfg.read_only)
 		return -EROFS;
+	/* A truncate by name may come while the mapping is idle. */
+	int held = (q->valid & SET_SIZE) && S_ISREG(n->type);
+	int res = held ? node_hold(r, n) : 0;
+	if (res < 0)
+		return res;
 	/* On a file-backed mount, a node without a descriptor (fifo,
-	 * symlink, ...) is changed through its name, which a rename may free:
-	 * hold the namespace still (registry.lock, then the node's). */
+	 * symlink, idle mapping) is changed through its name, which a rename
+	 * may free: hold the namespace still (registry.lock, then the
+	 * node's). */
 	int names = !r->memory_backed;
 	if (names)
 		pthread_mutex_lock(&r->lock);
-	int res = 0;
 	pthread_rwlock_wrlock(&n->lock);
 	if (q->valid & SET_SIZE)
 		res = node_resize_locked(r, n, q->size);
@@ -198,6 +261,8 @@ int registry_setattr(struct registry *r, struct node *n,
 	if (names)
 		pthread_mutex_unlock(&r->lock);
 	registry_getattr(r, n, st);
+	if (held)
+		node_drop(r, n);
 	return res;
 }
 
@@ -209,17 +274,17 @@ int registry_kill_suid_sgid(struct registry *r, struct node *n)
 	return changed;
 }
 
-/* Bring what the kernel wrote to shared mappings into the count of used
- * capacity. */
-static void catch_up_all(struct registry *r)
+/* Entries are counted here, whatever holds the data. */
+static int statfs_nodes(struct registry *r, struct statvfs *st)
 {
 	pthread_mutex_lock(&r->lock);
-	for (struct node *n = r->shared_nodes; n; n = n->shared_next) {
-		pthread_rwlock_wrlock(&n->lock);
-		node_catch_up_locked(r, n);
-		pthread_rwlock_unlock(&n->lock);
-	}
+	uint64_t nodes = r->nnodes;
 	pthread_mutex_unlock(&r->lock);
+	st->f_files = r->cfg.max_nodes;
+	st->f_ffree = st->f_favail =
+	    nodes < r->cfg.max_nodes ? r->cfg.max_nodes - nodes : 0;
+	st->f_namemax = SHMAP_NAME_MAX;
+	return 0;
 }
 
 int registry_statfs(struct registry *r, struct statvfs *st)
@@ -232,19 +297,15 @@ int registry_statfs(struct registry *r, struct statvfs *st)
 			st->f_namemax = SHMAP_NAME_MAX;
 		return 0;
 	}
-	if (r->cfg.share_store)
-		catch_up_all(r);
+	if (!r->counts_capacity) { /* the tmpfs of the stores counts */
+		if (fstatvfs(r->cfg.store_dirfd, st) < 0)
+			return -errno;
+		return statfs_nodes(r, st);
+	}
 	uint64_t used = atomic_load(&r->used);
 	st->f_bsize = st->f_frsize = 4096;
 	st->f_blocks = r->cfg.capacity / 4096;
 	st->f_bfree = st->f_bavail =
 	    used < r->cfg.capacity ? (r->cfg.capacity - used) / 4096 : 0;
-	pthread_mutex_lock(&r->lock);
-	uint64_t nodes = r->nnodes;
-	pthread_mutex_unlock(&r->lock);
-	st->f_files = r->cfg.max_nodes;
-	st->f_ffree = st->f_favail =
-	    nodes < r->cfg.max_nodes ? r->cfg.max_nodes - nodes : 0;
-	st->f_namemax = SHMAP_NAME_MAX;
-	return 0;
+	return statfs_nodes(r, st);
 }

@@ -104,8 +104,8 @@ static void chown_new(int dirfd, const char *name, int fd, struct node *n)
 				AT_SYMLINK_NOFOLLOW);
 }
 
-static int create_file(struct registry *r, int dirfd, const char *name,
-		       struct node *n)
+/* Make the backing file; the mapping opens (and locks) it when used. */
+static int create_file(int dirfd, const char *name, struct node *n)
 {
 	int fd = openat(dirfd, name,
 			O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
@@ -113,10 +113,8 @@ static int create_file(struct registry *r, int dirfd, const char *name,
 	if (fd < 0)
 		return -errno;
 	chown_new(dirfd, name, fd, n);
-	int res = adopt(r, fd, &n->store);
-	if (res < 0)
-		unlinkat(dirfd, name, 0);
-	return res;
+	close(fd);
+	return 0;
 }
 
 static int create_dir(int dirfd, const char *name, struct node *n)
@@ -149,21 +147,27 @@ static int create_other(int dirfd, const char *name, struct node *n)
 int backing_create(struct registry *r, struct node *dir, const char *name,
 		   struct node *n)
 {
+	if (r->memory_backed && S_ISREG(n->type) && r->cfg.store_dirfd > 0) {
+		/* An empty file, opened when the mapping is used. */
+		char tag[STORE_NAME_LEN];
+		store_name(n, tag);
+		if (mknodat(r->cfg.store_dirfd, tag, S_IFREG | 0600, 0) < 0)
+			return -errno;
+		return 0;
+	}
 	if (r->memory_backed) {
 		if (!S_ISREG(n->type))
 			return 0;
 		/* memfd names are for /proc only, and shorter than ours. */
 		char tag[64];
 		snprintf(tag, sizeof(tag), "shmapfs:%.48s", name);
-		int res = r->cfg.store_dirfd > 0
-			      ? store_tmpfile_new(r->cfg.store_dirfd, &n->store)
-			      : store_memfd_new(tag, &n->store);
+		int res = store_memfd_new(tag, &n->store);
 		if (res == 0)
 			res = backing_wrap_store(r, &n->store);
 		return res;
 	}
 	if (S_ISREG(n->type))
-		return create_file(r, dir->dirfd, name, n);
+		return create_file(dir->dirfd, name, n);
 	if (S_ISDIR(n->type))
 		return create_dir(dir->dirfd, name, n);
 	return create_other(dir->dirfd, name, n);
@@ -254,19 +258,35 @@ int backing_utimens(struct registry *r, struct node *n,
 	return res < 0 ? -errno : 0;
 }
 
+/* A descriptor for the attributes of an idle mapping's backing file
+ * (its lock is not needed for them), or -errno. */
+static int open_for_attrs(struct node *n)
+{
+	if (!S_ISREG(n->type) || !n->aliases)
+		return -EBUSY;
+	int fd = openat(n->aliases->dir->dirfd, n->aliases->name,
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
 int backing_setxattr(struct registry *r, struct node *n, const char *name,
 		     const void *value, size_t size)
 {
 	if (r->memory_backed)
 		return 0;
-	int fd = node_fd(n);
+	int fd = node_fd(n), tmp = -1;
 	if (fd < 0)
-		return -EBUSY;
+		fd = tmp = open_for_attrs(n);
+	if (fd < 0)
+		return fd;
 	int res = value ? fsetxattr(fd, name, value, size, 0)
 			: fremovexattr(fd, name);
 	if (res < 0 && !value && errno == ENODATA)
-		return 0;
-	return res < 0 ? -errno : 0;
+		res = 0;
+	res = res < 0 ? -errno : 0;
+	if (tmp >= 0)
+		close(tmp);
+	return res;
 }
 
 /* Take n's user.* extended attributes from fd, its backing object (n's
@@ -348,28 +368,16 @@ static int scan_object(struct registry *r, struct node *dir, const char *name,
 		       struct node *n, int depth, struct link_map *links)
 {
 	if (S_ISREG(n->type)) {
-		int fd = open_regular(r, dir->dirfd, name);
-		int res = fd < 0 ? fd : adopt(r, fd, &n->store);
-		if (res == -EBUSY)
-			reg_log(r, LOG_WARNING,
-				"backing file %s is locked by another process:"
-				" the mapping is unavailable (EBUSY) until it "
-				"is released",
-				name);
-		else if (res < 0)
+		/* Idle until used: read its attributes, hold nothing. */
+		int fd = open_for_attrs(n);
+		if (fd < 0) {
 			reg_log(r, LOG_WARNING,
 				"cannot open backing file %s: %s", name,
-				strerror(-res));
-		if (n->store)
-			return backing_load_xattrs(r, n, n->store->fd);
-		/* Unavailable for now, but its protection holds already. */
-		int tmp =
-		    openat(dir->dirfd, name,
-			   O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		if (tmp < 0)
+				strerror(-fd));
 			return 0;
-		res = backing_load_xattrs(r, n, tmp);
-		close(tmp);
+		}
+		int res = backing_load_xattrs(r, n, fd);
+		close(fd);
 		return res;
 	}
 	if (S_ISLNK(n->type)) {

@@ -18,35 +18,6 @@ static int is_write_open(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY;
 }
 
-/* A backing file locked by someone else at mount: try to take it now. */
-static int ensure_store(struct registry *r, struct node *n)
-{
-	if (n->store || r->memory_backed)
-		return 0;
-	pthread_mutex_lock(&r->lock);
-	struct store *s = NULL;
-	int res = n->aliases ? backing_open_store(r, n->aliases, &s) : -EBUSY;
-	pthread_mutex_unlock(&r->lock);
-	if (res < 0) {
-		if (res == -EBUSY)
-			reg_log(r, LOG_WARNING,
-				"mapping '%s' refused: its backing file is "
-				"locked by another process",
-				n->aliases ? n->aliases->name : "?");
-		return res;
-	}
-	pthread_rwlock_wrlock(&n->lock);
-	if (!n->store) {
-		/* Its attributes may have changed while it was locked. */
-		res = backing_load_xattrs(r, n, s->fd);
-		n->store = s;
-		s = NULL;
-	}
-	pthread_rwlock_unlock(&n->lock);
-	store_destroy(s); /* lost a race with another opener */
-	return res;
-}
-
 int registry_open(struct registry *r, struct node *n, int flags)
 {
 	if (S_ISDIR(n->type))
@@ -54,7 +25,10 @@ int registry_open(struct registry *r, struct node *n, int flags)
 	int writing = is_write_open(flags);
 	if (writing && r->cfg.read_only)
 		return -EROFS;
-	int res = S_ISREG(n->type) ? ensure_store(r, n) : 0;
+	/* The use starts before the checks: they need the store. */
+	pthread_mutex_lock(&r->lock);
+	int res = node_hold_locked(r, n);
+	pthread_mutex_unlock(&r->lock);
 	if (res < 0)
 		return res;
 	/* O_TRUNC arrives here (atomic_o_trunc), not as a setattr. */
@@ -68,38 +42,31 @@ int registry_open(struct registry *r, struct node *n, int flags)
 	if (!res && trunc && n->size)
 		res = node_resize_locked(r, n, 0);
 	pthread_rwlock_unlock(&n->lock);
-	if (res < 0)
-		return res;
 	pthread_mutex_lock(&r->lock);
-	n->opens++;
-	n->writers += writing ? 1 : 0;
+	if (res < 0)
+		node_drop_locked(r, n);
+	else
+		n->writers += writing ? 1 : 0;
 	pthread_mutex_unlock(&r->lock);
-	return 0;
+	return res;
 }
 
 int registry_share(struct registry *r, struct node *n)
 {
 	if (!r->cfg.share_store || !S_ISREG(n->type))
 		return 0;
-	/* Injected faults and the capacity of a memfd need the daemon to
-	 * see every write. */
-	if (r->cfg.fault_write || r->cfg.fault_resize ||
-	    (r->memory_backed && r->cfg.store_dirfd <= 0))
+	/* Injected faults, and a capacity the daemon counts, need the
+	 * daemon to see every write. */
+	if (r->cfg.fault_write || r->cfg.fault_resize || r->counts_capacity)
 		return 0;
 	pthread_rwlock_wrlock(&n->lock);
-	int first = 0;
 	if (n->share == 0 && n->store) {
 		int handle = r->cfg.share_store(r->cfg.share_ctx, n->store->fd);
 		n->share = handle > 0 ? handle : -1;
-		first = handle > 0;
+		n->direct |= handle > 0;
 	}
 	int handle = n->share > 0 ? n->share : 0;
 	pthread_rwlock_unlock(&n->lock);
-	if (first) { /* registry.lock comes before a node's lock */
-		pthread_mutex_lock(&r->lock);
-		node_list_shared_locked(r, n);
-		pthread_mutex_unlock(&r->lock);
-	}
 	return handle;
 }
 
@@ -107,10 +74,33 @@ void registry_release(struct registry *r, struct node *n, int flags)
 {
 	node_catch_up(r, n); /* what was written directly counts */
 	pthread_mutex_lock(&r->lock);
-	n->opens--;
 	n->writers -= is_write_open(flags) ? 1 : 0;
-	node_put_locked(r, n);
+	node_drop_locked(r, n);
 	pthread_mutex_unlock(&r->lock);
+}
+
+/*
+ * Data requests come with an open handle, whose use keeps the store open.
+ * One that comes without (a write-back after the release, a tool calling
+ * the core) takes a use of its own while it runs; *held says to drop it.
+ */
+static int use_store(struct registry *r, struct node *n, int *held)
+{
+	*held = 0;
+	pthread_rwlock_rdlock(&n->lock);
+	int idle = S_ISREG(n->type) && !n->store;
+	pthread_rwlock_unlock(&n->lock);
+	if (!idle)
+		return 0;
+	int res = node_hold(r, n);
+	*held = res == 0;
+	return res;
+}
+
+static void end_use(struct registry *r, struct node *n, int held)
+{
+	if (held)
+		node_drop(r, n);
 }
 
 int registry_create(struct registry *r, struct node *dir, const char *name,
@@ -118,9 +108,20 @@ int registry_create(struct registry *r, struct node *dir, const char *name,
 		    struct node **out, struct stat *st)
 {
 	mode = S_IFREG | (mode & 07777);
-	int res = registry_mknod(r, dir, name, mode, 0, c, out, st);
-	if (res == -EEXIST && !(flags & O_EXCL))
-		res = registry_lookup(r, dir, name, out, st);
+	/* Create, or open what is there; a name unlinked between the two
+	 * tries means there is nothing to open: create again (a few times:
+	 * a name taken in the backing directory behind our back stays). */
+	int res = -ENOENT;
+	for (int tries = 0; tries < 4 && res == -ENOENT; tries++) {
+		res = registry_mknod(r, dir, name, mode, 0, c, out, st);
+		if (res == -EEXIST && !(flags & O_EXCL)) {
+			res = registry_lookup(r, dir, name, out, st);
+			if (res == -ENOENT && name_check(name) < 0)
+				break;
+		} else {
+			break;
+		}
+	}
 	if (res < 0)
 		return res;
 	if (!S_ISREG((*out)->type))
@@ -132,8 +133,8 @@ int registry_create(struct registry *r, struct node *dir, const char *name,
 	return res;
 }
 
-int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
-		  uint64_t off, size_t *got)
+static int read_in_use(struct registry *r, struct node *n, void *buf,
+		       size_t size, uint64_t off, size_t *got)
 {
 	(void)r;
 	*got = 0;
@@ -149,6 +150,18 @@ int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
 			*got = (size_t)len;
 	}
 	pthread_rwlock_unlock(&n->lock);
+	return res;
+}
+
+int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
+		  uint64_t off, size_t *got)
+{
+	int held;
+	*got = 0;
+	int res = use_store(r, n, &held);
+	if (res == 0)
+		res = read_in_use(r, n, buf, size, off, got);
+	end_use(r, n, held);
 	return res;
 }
 
@@ -169,6 +182,39 @@ int registry_read_fd(struct registry *r, struct node *n, size_t size,
 	return res;
 }
 
+/*
+ * Before storing len bytes at off (n->lock held): reserve what it may take
+ * of the capacity, into *taken. A committed mapping reserves its growth,
+ * a sparse one the pages the range may add. Afterwards, give back what a
+ * failure did not take, and count a sparse mapping's pages anew.
+ */
+static int charge_before_locked(struct registry *r, struct node *n,
+				uint64_t off, uint64_t len, uint64_t *taken)
+{
+	uint64_t end = off + len;
+	*taken = 0;
+	if (n->sparse) {
+		uint64_t need = sparse_need_locked(r, n, off, len);
+		int res = cap_take(r, need);
+		*taken = res == 0 ? need : 0;
+		return res;
+	}
+	if (end <= n->size)
+		return 0;
+	int res = cap_reserve(r, n->size, end);
+	*taken = res == 0 ? PAGE_ROUND(end) - PAGE_ROUND(n->size) : 0;
+	return res;
+}
+
+static void charge_after_locked(struct registry *r, struct node *n,
+				uint64_t taken, int failed)
+{
+	if (failed || n->sparse)
+		cap_give(r, taken);
+	if (n->sparse)
+		sparse_recount_locked(r, n);
+}
+
 /* Check that [off, off+len) is a range a file can have. */
 static int range_check(uint64_t off, uint64_t len)
 {
@@ -177,8 +223,8 @@ static int range_check(uint64_t off, uint64_t len)
 	return 0;
 }
 
-int registry_write(struct registry *r, struct node *n, const void *buf,
-		   size_t size, uint64_t off)
+static int write_in_use(struct registry *r, struct node *n, const void *buf,
+			size_t size, uint64_t off)
 {
 	int res = range_check(off, size);
 	if (res < 0)
@@ -189,15 +235,14 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 		return 0; /* changes nothing, not even the size */
 	pthread_rwlock_wrlock(&n->lock);
 	node_catch_up_locked(r, n);
-	uint64_t end = off + size;
+	uint64_t end = off + size, taken = 0;
 	res = n->store ? 0 : -EBUSY;
-	if (!res && end > n->size)
-		res = cap_reserve(r, n->size, end);
+	if (!res)
+		res = charge_before_locked(r, n, off, size, &taken);
 	if (!res) {
 		ssize_t len = n->store->ops->pwrite(n->store, buf, size, off);
 		res = len < 0 ? (int)len : 0;
-		if (res < 0 && end > n->size)
-			cap_release(r, end, n->size);
+		charge_after_locked(r, n, taken, res < 0);
 		if (res < 0)
 			reg_log(r, LOG_ERR,
 				"writing %zu bytes at %llu of inode %llu: %s",
@@ -211,6 +256,17 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 		n->ctime = n->mtime;
 	}
 	pthread_rwlock_unlock(&n->lock);
+	return res;
+}
+
+int registry_write(struct registry *r, struct node *n, const void *buf,
+		   size_t size, uint64_t off)
+{
+	int held;
+	int res = use_store(r, n, &held);
+	if (res == 0)
+		res = write_in_use(r, n, buf, size, off);
+	end_use(r, n, held);
 	return res;
 }
 
@@ -229,8 +285,8 @@ static int falloc_mode_check(int mode)
 	}
 }
 
-int registry_fallocate(struct registry *r, struct node *n, int mode,
-		       uint64_t off, uint64_t len)
+static int fallocate_in_use(struct registry *r, struct node *n, int mode,
+			    uint64_t off, uint64_t len)
 {
 	int res = falloc_mode_check(mode);
 	if (res < 0)
@@ -246,7 +302,7 @@ int registry_fallocate(struct registry *r, struct node *n, int mode,
 		return -EROFS;
 	pthread_rwlock_wrlock(&n->lock);
 	node_catch_up_locked(r, n);
-	uint64_t end = off + len;
+	uint64_t end = off + len, taken = 0;
 	int grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > n->size;
 	res = n->store ? 0 : -EBUSY;
 	if (!res && n->protect != SHMAP_PROTECT_READWRITE)
@@ -254,12 +310,11 @@ int registry_fallocate(struct registry *r, struct node *n, int mode,
 	/* Space is reserved by size: nothing is kept past the end. */
 	if (!res && !grow && end > n->size)
 		len = off < n->size ? n->size - off : 0;
-	if (!res && grow)
-		res = cap_reserve(r, n->size, end);
+	if (!res && len && !(mode & FALLOC_FL_PUNCH_HOLE))
+		res = charge_before_locked(r, n, off, len, &taken);
 	if (!res && len) {
 		res = n->store->ops->fallocate(n->store, mode, off, len);
-		if (res < 0 && grow)
-			cap_release(r, end, n->size);
+		charge_after_locked(r, n, taken, res < 0);
 	}
 	if (!res && grow)
 		n->size = end;
@@ -269,6 +324,17 @@ int registry_fallocate(struct registry *r, struct node *n, int mode,
 		n->ctime = n->mtime;
 	}
 	pthread_rwlock_unlock(&n->lock);
+	return res;
+}
+
+int registry_fallocate(struct registry *r, struct node *n, int mode,
+		       uint64_t off, uint64_t len)
+{
+	int held;
+	int res = use_store(r, n, &held);
+	if (res == 0)
+		res = fallocate_in_use(r, n, mode, off, len);
+	end_use(r, n, held);
 	return res;
 }
 

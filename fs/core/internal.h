@@ -31,6 +31,7 @@
 #define SHMAP_SYMLINK_MAX  4095
 #define SHMAP_XATTR_TOTAL  65536 /* bytes of names and values per node */
 #define SHMAP_MAX_FILESIZE ((uint64_t)INT64_MAX)
+#define PAGE_ROUND(x)	   (((x) + 4095) & ~(uint64_t)4095)
 
 struct xattr {
 	struct xattr *next;
@@ -67,9 +68,9 @@ struct node {
 	uint64_t nchildren;
 	struct node *all_prev; /* registry.all_nodes */
 	struct node *all_next;
-	struct node *shared_prev; /* registry.shared_nodes, once share > 0 */
-	struct node *shared_next;
-	int on_shared_list;
+	struct node *linger_prev; /* registry.lingering (residency.c) */
+	struct node *linger_next;
+	int lingering;
 	int dirfd; /* directory's backing fd, or -1 */
 
 	/* Guarded by lock: */
@@ -81,19 +82,26 @@ struct node {
 	struct timespec atime, mtime, ctime;
 	uint64_t size; /* regular file's size: what is reserved */
 	enum shmap_protect protect;
+	int sparse;	  /* else committed: capacity reserved by size */
+	uint64_t charged; /* a sparse mapping's pages stored, counted */
 	struct xattr *xattrs;
 	size_t xattr_bytes;
-	struct store *store; /* a regular file's mapping object, or NULL
-			      * while its backing file is locked elsewhere */
-	int share; /* direct-access handle; 0: not asked, -1: refused */
+	/* A regular file's mapping object while it is in use (opens > 0;
+	 * always for a memfd), else NULL: see residency.c. Set and cleared
+	 * under registry.lock too. */
+	struct store *store;
+	int share;  /* direct-access handle; 0: not asked, -1: refused */
+	int direct; /* was ever shared: the store knows size and times */
 };
 
 struct registry {
 	struct registry_config cfg; /* immutable after registry_new */
 	int memory_backed;	    /* cfg.backing_dirfd < 0 */
+	int counts_capacity;	    /* memory-backed, and no tmpfs counts it */
 	struct node *root;	    /* immutable */
 	atomic_uint_fast64_t used;  /* bytes reserved (memory-backed) */
 	atomic_uint_fast64_t next_ino;
+	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
 
 	pthread_mutex_t lock;		/* see the top of this file */
 	struct dentry **buckets;	/* guarded by lock */
@@ -101,7 +109,7 @@ struct registry {
 	size_t ndentries;		/* guarded by lock */
 	uint64_t nnodes;		/* guarded by lock; root excluded */
 	struct node *all_nodes;		/* guarded by lock */
-	struct node *shared_nodes;	/* guarded by lock; share > 0 */
+	struct node *lingering;		/* guarded by lock; residency.c */
 	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
 };
 
@@ -111,7 +119,6 @@ void reg_log(struct registry *r, int level, const char *fmt, ...)
 int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 	       gid_t gid, struct node **out);
 void node_free(struct registry *r, struct node *n);
-void node_list_shared_locked(struct registry *r, struct node *n);
 void node_put_locked(struct registry *r, struct node *n);
 struct dentry *dentry_find(struct registry *r, struct node *dir,
 			   const char *name);
@@ -122,10 +129,15 @@ void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
 		 struct node *n);
 void dentry_free_unlinked(struct dentry *d);
 void dentry_remove(struct registry *r, struct dentry *d);
+/* Where the daemon counts the capacity (counts_capacity): a committed
+ * mapping holds its size in whole pages, reserved before it grows; a
+ * sparse one holds the pages its store has, as seen after each change. */
 int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size);
 void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size);
-/* Account a change of size that has already happened (direct writes). */
-void cap_account(struct registry *r, uint64_t old_size, uint64_t new_size);
+int cap_take(struct registry *r, uint64_t bytes);
+void cap_give(struct registry *r, uint64_t bytes);
+/* What n holds of the capacity (n->lock held). */
+uint64_t node_charge(const struct node *n);
 void now(struct timespec *ts);
 int name_check(const char *name);
 
@@ -143,6 +155,41 @@ void node_catch_up_locked(struct registry *r, struct node *n);
 void node_catch_up(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
+/* A sparse mapping's charge before storing size bytes at off: 0 if they
+ * land on pages it has, else as many pages as the range spans. Then, after
+ * the change, count what the store holds (lock held, store open). */
+uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
+			    uint64_t size);
+void sparse_recount_locked(struct registry *r, struct node *n);
+/* Make n sparse or committed; committed reserves its size now (lock held,
+ * store open). */
+int node_set_sparse_locked(struct registry *r, struct node *n, int sparse);
+
+/* residency.c: a regular file's store is open only while in use */
+#define STORE_NAME_LEN 20
+void store_name(const struct node *n, char name[STORE_NAME_LEN]);
+/* 1 if stores are closed while idle (all but memfds). */
+int node_is_resident(struct registry *r);
+/* Take one use of n (an open handle, or a short internal one), opening
+ * its store if it was idle; node_drop() gives it back and closes the
+ * store with the last use. The _locked forms with registry.lock held. */
+int node_hold_locked(struct registry *r, struct node *n);
+int node_hold(struct registry *r, struct node *n);
+void node_drop_locked(struct registry *r, struct node *n);
+void node_drop(struct registry *r, struct node *n);
+/* Before a file-backed mapping loses its last name while the kernel
+ * still knows it (and may open it), open its store: it lives until the
+ * node dies, as an unlinked file on tmpfs would (registry.lock held). */
+void node_keep_unlinked_locked(struct registry *r, struct node *n);
+/* Take n off the list of idle stores still in use elsewhere. */
+void node_unlinger_locked(struct registry *r, struct node *n);
+/* Stat n's store, open or idle (registry.lock held). */
+int node_store_stat(struct registry *r, struct node *n, struct stat *st);
+/* Set the times of a memory store, open or idle (n->lock held). */
+int node_store_utimens(struct registry *r, struct node *n,
+		       const struct timespec t[2]);
+/* Remove a memory store's file as its node dies (registry.lock held). */
+void node_store_unlink(struct registry *r, struct node *n);
 
 /* namespace.c */
 void snapshot_unlink_locked(struct dir_snapshot *s);

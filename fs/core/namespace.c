@@ -246,6 +246,8 @@ static int remove_entry(struct registry *r, struct node *dir, const char *name,
 	if (!res && want_dir && n->nchildren)
 		res = -ENOTEMPTY;
 	if (!res)
+		node_keep_unlinked_locked(r, n);
+	if (!res)
 		res = backing_remove(r, dir, name, want_dir);
 	if (!res) {
 		dentry_remove(r, d);
@@ -370,6 +372,8 @@ int registry_rename(struct registry *r, struct node *dir, const char *name,
 	if (!res && !(flags & RENAME_EXCHANGE) &&
 	    !(fresh = dentry_new(r, newname)))
 		res = -ENOMEM;
+	if (!res && nd && !(flags & RENAME_EXCHANGE))
+		node_keep_unlinked_locked(r, nd->node);
 	if (!res)
 		res = backing_rename(r, dir, name, newdir, newname, flags);
 	if (res) {

@@ -17,6 +17,8 @@ void options_init(struct shmapfs_options *o, uint64_t ram_bytes, uid_t uid,
 	o->nr_mappings = ram_bytes / 8192 ? ram_bytes / 8192 : 1024;
 	o->mode = 01777;
 	o->passthrough = 1;
+	o->sparse = 1;
+	o->huge = "never";
 	o->poll_us = 50;
 	o->uid = uid;
 	o->gid = gid;
@@ -163,6 +165,18 @@ static int parse_one(struct shmapfs_options *o, const char *key,
 		if (!val || parse_u64(val, 10, &v) < 0 || v > 1000000)
 			return -EINVAL;
 		o->poll_us = (unsigned)v;
+	} else if (!strcmp(key, "commit")) {
+		if (!val || (strcmp(val, "sparse") && strcmp(val, "committed")))
+			return -EINVAL;
+		o->sparse = val[0] == 's';
+	} else if (!strcmp(key, "huge")) {
+		static const char *const policies[] = {"never", "always",
+						       "within_size", "advise"};
+		for (size_t i = 0; val && i < 4; i++)
+			if (!strcmp(val, policies[i]))
+				o->huge = policies[i];
+		if (!val || strcmp(o->huge, val))
+			return -EINVAL;
 	} else if (!strcmp(key, "passthrough") && !val) {
 		o->passthrough = 1;
 	} else if (!strcmp(key, "nopassthrough") && !val) {

@@ -1,8 +1,8 @@
 /*
  * Mount options that shmapfs itself understands (size=, nr_mappings=,
- * mode=, uid=, gid=, ro, and the hidden fault-injection options); every
- * other option is passed on to libfuse untouched. No FUSE headers here, so
- * that the parser can be unit-tested and fuzzed on its own.
+ * mode=, uid=, gid=, commit=, huge=, ro, and the hidden fault-injection
+ * options); every other option is passed on to libfuse untouched. No FUSE
+ * headers here, so that the parser can be unit-tested and fuzzed on its own.
  */
 #ifndef SHMAPFS_OPTIONS_H
 #define SHMAPFS_OPTIONS_H
@@ -21,6 +21,8 @@ struct shmapfs_options {
 	int root_attrs_set;    /* mode=, uid= or gid= was given */
 	int writeback_cache;   /* writeback_cache: kernel buffers write() */
 	int passthrough;       /* kernel serves data from stores (default) */
+	int sparse;	       /* commit=: new mappings sparse (default) */
+	const char *huge;      /* huge=: tmpfs's huge pages policy (static) */
 	unsigned poll_us;      /* a worker polls /dev/fuse this long */
 	unsigned fault_write;  /* fail every store's Nth write (tests) */
 	unsigned fault_resize; /* fail every store's Nth resize (tests) */

@@ -16,8 +16,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#define PAGE_ROUND(x) (((x) + 4095) & ~(uint64_t)4095)
-
 void reg_log(struct registry *r, int level, const char *fmt, ...)
 {
 	char msg[512];
@@ -51,33 +49,39 @@ int name_check(const char *name)
 /* Capacity is reserved in whole pages of each mapping's size. */
 int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size)
 {
-	if (!r->memory_backed || PAGE_ROUND(new_size) <= PAGE_ROUND(old_size))
+	if (PAGE_ROUND(new_size) <= PAGE_ROUND(old_size))
 		return 0;
-	uint64_t delta = PAGE_ROUND(new_size) - PAGE_ROUND(old_size);
-	uint_fast64_t used = atomic_load(&r->used);
-	do {
-		if (delta > r->cfg.capacity || used > r->cfg.capacity - delta)
-			return -ENOSPC;
-	} while (!atomic_compare_exchange_weak(&r->used, &used, used + delta));
-	return 0;
+	return cap_take(r, PAGE_ROUND(new_size) - PAGE_ROUND(old_size));
 }
 
 void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size)
 {
-	if (!r->memory_backed || PAGE_ROUND(new_size) >= PAGE_ROUND(old_size))
+	if (!r->counts_capacity || PAGE_ROUND(new_size) >= PAGE_ROUND(old_size))
 		return;
 	atomic_fetch_sub(&r->used, PAGE_ROUND(old_size) - PAGE_ROUND(new_size));
 }
 
-void cap_account(struct registry *r, uint64_t old_size, uint64_t new_size)
+int cap_take(struct registry *r, uint64_t bytes)
 {
-	if (!r->memory_backed)
-		return;
-	if (PAGE_ROUND(new_size) > PAGE_ROUND(old_size))
-		atomic_fetch_add(&r->used,
-				 PAGE_ROUND(new_size) - PAGE_ROUND(old_size));
-	else
-		cap_release(r, old_size, new_size);
+	if (!r->counts_capacity || bytes == 0)
+		return 0;
+	uint_fast64_t used = atomic_load(&r->used);
+	do {
+		if (bytes > r->cfg.capacity || used > r->cfg.capacity - bytes)
+			return -ENOSPC;
+	} while (!atomic_compare_exchange_weak(&r->used, &used, used + bytes));
+	return 0;
+}
+
+void cap_give(struct registry *r, uint64_t bytes)
+{
+	if (r->counts_capacity)
+		atomic_fetch_sub(&r->used, bytes);
+}
+
+uint64_t node_charge(const struct node *n)
+{
+	return n->sparse ? n->charged : PAGE_ROUND(n->size);
 }
 
 static uint32_t name_hash(const struct node *dir, const char *name)
@@ -229,6 +233,7 @@ int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 	n->uid = uid;
 	n->gid = gid;
 	n->dirfd = -1;
+	n->sparse = S_ISREG(type) && r->cfg.sparse;
 	n->nlink = S_ISDIR(type) ? 1 : 0; /* "." ; the name adds one */
 	now(&n->mtime);
 	n->atime = n->ctime = n->mtime;
@@ -241,31 +246,9 @@ int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 	return 0;
 }
 
-/* Keep n in the list of shared nodes that statfs catches up (lock held). */
-void node_list_shared_locked(struct registry *r, struct node *n)
-{
-	n->shared_next = r->shared_nodes;
-	if (r->shared_nodes)
-		r->shared_nodes->shared_prev = n;
-	r->shared_nodes = n;
-	n->on_shared_list = 1;
-}
-
-static void node_unlist_shared_locked(struct registry *r, struct node *n)
-{
-	if (!n->on_shared_list)
-		return;
-	if (n->shared_prev)
-		n->shared_prev->shared_next = n->shared_next;
-	else
-		r->shared_nodes = n->shared_next;
-	if (n->shared_next)
-		n->shared_next->shared_prev = n->shared_prev;
-}
-
 void node_free(struct registry *r, struct node *n)
 {
-	node_unlist_shared_locked(r, n);
+	node_unlinger_locked(r, n);
 	if (n->all_prev)
 		n->all_prev->all_next = n->all_next;
 	else if (r->all_nodes == n)
@@ -275,10 +258,11 @@ void node_free(struct registry *r, struct node *n)
 	if (n != r->root)
 		r->nnodes--;
 	if (S_ISREG(n->type)) /* a symlink's size reserves nothing */
-		cap_release(r, n->size, 0);
+		cap_give(r, node_charge(n));
 	if (n->share > 0)
 		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
 	store_destroy(n->store);
+	node_store_unlink(r, n);
 	if (n->dirfd >= 0)
 		close(n->dirfd);
 	for (struct xattr *x = n->xattrs, *next; x; x = next) {
@@ -375,6 +359,8 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 		return refuse(cfg, -ENOMEM);
 	r->cfg = *cfg;
 	r->memory_backed = cfg->backing_dirfd < 0;
+	r->counts_capacity = r->memory_backed &&
+			     !(cfg->store_dirfd > 0 && cfg->store_dir_capacity);
 	atomic_init(&r->used, 0);
 	atomic_init(&r->next_ino, 2);
 	r->nbuckets = 1024;
@@ -417,7 +403,9 @@ int registry_sync_all(struct registry *r)
 				"writing out mapping (inode %llu): %s",
 				(unsigned long long)n->ino, strerror(-res));
 	}
-	if (!r->memory_backed && fsync(r->cfg.backing_dirfd) < 0 && !first)
+	/* Idle mappings hold no descriptor: write the whole backing
+	 * filesystem out, their data and the directory's names with it. */
+	if (!r->memory_backed && syncfs(r->cfg.backing_dirfd) < 0 && !first)
 		first = -errno;
 	pthread_mutex_unlock(&r->lock);
 	return first;

@@ -26,6 +26,9 @@ enum shmap_protect {
 };
 
 #define SHMAP_XATTR_PROTECT "user.shmap.protect"
+/* "sparse" (pages and capacity taken as stored, like tmpfs) or
+ * "committed" (the whole size reserved as it grows, SEC_COMMIT). */
+#define SHMAP_XATTR_COMMIT "user.shmap.commit"
 
 struct registry_config {
 	uint64_t capacity;  /* bytes; enforced when memory-backed */
@@ -35,6 +38,7 @@ struct registry_config {
 	gid_t root_gid;
 	int backing_dirfd; /* -1: memory-backed; else owned by registry */
 	int read_only;
+	int sparse;	       /* new mappings are sparse (0: committed) */
 	unsigned lock_wait_ms; /* wait for a busy backing dir; 0: 5000 */
 	unsigned fault_write;  /* see store_faulty_wrap(); 0: off */
 	unsigned fault_resize;
@@ -45,14 +49,23 @@ struct registry_config {
 	 * passthrough); it returns a handle > 0 or a negative errno.
 	 * unshare_store lets a handle go when its store dies. The core then
 	 * takes a shared mapping's size and times from the store itself.
-	 * A memory-backed registry shares only stores it makes in
-	 * store_dirfd (a tmpfs as large as capacity, so that the kernel
-	 * enforces the capacity on writes the daemon never sees).
+	 * A memory-backed registry shares its stores only if store_dirfd
+	 * is a tmpfs as large as capacity (store_dir_capacity), so that the
+	 * kernel enforces the capacity on writes the daemon never sees.
 	 */
 	int (*share_store)(void *ctx, int fd);
 	void (*unshare_store)(void *ctx, int handle);
 	void *share_ctx;
-	int store_dirfd; /* > 0: memory-backed stores go here; borrowed */
+	/*
+	 * > 0: a directory in a tmpfs, owned by the daemon, where memory
+	 * stores live as named files while their mappings are idle; borrowed.
+	 * Else memory stores are memfds, open for as long as they live.
+	 */
+	int store_dirfd;
+	/* store_dirfd is a tmpfs of its own with size=capacity: the kernel
+	 * counts and enforces the capacity, and statfs reports it. Else the
+	 * daemon counts it. */
+	int store_dir_capacity;
 	/* Where the core reports events a person wants to know about. */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
@@ -114,6 +127,13 @@ int registry_new(const struct registry_config *cfg, struct registry **out);
 
 /* Sync every store; returns the first error (all are tried). */
 int registry_sync_all(struct registry *r);
+
+/*
+ * Close the stores of idle mappings that a view still held when they went
+ * idle, once it is gone (see residency.c). The daemon calls it every
+ * second.
+ */
+void registry_sweep(struct registry *r);
 
 /* Release every node and store (and so every lock). */
 void registry_free(struct registry *r);
@@ -177,7 +197,8 @@ int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
 /*
  * Where a read of size bytes at off can be spliced from: the mapping
  * object's descriptor and the length within the file (0 at the end). The
- * descriptor stays valid while the caller's file is open.
+ * descriptor stays valid while the caller's file is open; without an open
+ * file the store may be closed (-EBUSY).
  */
 int registry_read_fd(struct registry *r, struct node *n, size_t size,
 		     uint64_t off, int *fd, size_t *len);

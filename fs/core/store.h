@@ -2,9 +2,12 @@
  * Stores: the one mapping object behind each named mapping.
  *
  * A store is a file descriptor the daemon owns plus a table of operations.
- * Two kinds: a memfd (memory-backed mounts) and a backing file held open and
- * flock(LOCK_EX)-locked (file-backed mounts). A third, the faulty store,
- * wraps either and fails the Nth write or resize, for tests. Every
+ * Three kinds: a file in a tmpfs the daemon owns (memory-backed mounts), a
+ * memfd (a memory-backed registry given no such tmpfs: tests), and a
+ * backing file held open and flock(LOCK_EX)-locked (file-backed mounts).
+ * Only a memfd lives as long as its descriptor; the other two are opened
+ * while a mapping is in use and closed when it is idle. A third, the faulty
+ * store, wraps either and fails the Nth write or resize, for tests. Every
  * operation returns 0 (or a byte count) or a negative errno.
  *
  * Stores carry no lock of their own: the node that owns a store serializes
@@ -24,8 +27,11 @@ struct store_ops {
 	/* Write all n bytes at off; returns n or -errno. */
 	ssize_t (*pwrite)(struct store *s, const void *buf, size_t n,
 			  uint64_t off);
-	/* Set the size, growing with zeroes or shrinking. */
-	int (*resize)(struct store *s, uint64_t old_size, uint64_t new_size);
+	/* Set the size, growing with zeroes or shrinking; reserve: take the
+	 * new pages now (a committed mapping), so that a full filesystem
+	 * shows here rather than under a view. */
+	int (*resize)(struct store *s, uint64_t old_size, uint64_t new_size,
+		      int reserve);
 	/* fallocate(2) modes FALLOC_FL_PUNCH_HOLE / ZERO_RANGE / plain. */
 	int (*fallocate)(struct store *s, int mode, uint64_t off, uint64_t len);
 	/* Make what was written durable (no-op for memory). */
@@ -45,12 +51,14 @@ struct store {
 int store_memfd_new(const char *name, struct store **out);
 
 /*
- * A new empty memory store as an unnamed file (O_TMPFILE) in dirfd, a
- * tmpfs: as a memfd, except that the tmpfs's own size limit holds for
- * every write, the kernel's included, and that growing it takes its pages
- * at once, so that a store inside the size never finds the tmpfs full.
+ * A memory store as a named file in dirfd, a tmpfs the daemon owns: made
+ * empty (-EEXIST if the name is taken), or opened again. Its data lives in
+ * the tmpfs while no descriptor is open, so a mapping nobody uses holds no
+ * descriptor. Growing it takes its pages at once, so that a store inside
+ * the size never finds the tmpfs full.
  */
-int store_tmpfile_new(int dirfd, struct store **out);
+int store_named_create(int dirfd, const char *name, struct store **out);
+int store_named_open(int dirfd, const char *name, struct store **out);
 
 /*
  * Adopt fd, an open backing file, as a store: lock it with
@@ -65,6 +73,13 @@ int store_file_adopt(int fd, struct store **out);
  */
 int store_faulty_wrap(struct store *inner, unsigned fail_write,
 		      unsigned fail_resize, int err, struct store **out);
+
+/*
+ * 1 if another open file (a view the kernel made for passthrough, say) has
+ * the store's file open for writing; probed with a write lease, which the
+ * kernel grants only to the one writer. 0 where it cannot tell.
+ */
+int store_written_elsewhere(const struct store *s);
 
 static inline void store_destroy(struct store *s)
 {

@@ -41,13 +41,14 @@ static ssize_t faulty_pwrite(struct store *s, const void *buf, size_t n,
 	return f->inner->ops->pwrite(f->inner, buf, n, off);
 }
 
-static int faulty_resize(struct store *s, uint64_t old_size, uint64_t size)
+static int faulty_resize(struct store *s, uint64_t old_size, uint64_t size,
+			 int reserve)
 {
 	struct faulty *f = faulty_of(s);
 	if (f->fail_resize &&
 	    atomic_fetch_add(&f->resizes, 1) + 1 == f->fail_resize)
 		return f->err;
-	return f->inner->ops->resize(f->inner, old_size, size);
+	return f->inner->ops->resize(f->inner, old_size, size, reserve);
 }
 
 static int faulty_fallocate(struct store *s, int mode, uint64_t off,

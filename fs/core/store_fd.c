@@ -54,22 +54,18 @@ static int fd_truncate(struct store *s, uint64_t size)
 	return ftruncate(s->fd, (off_t)size) < 0 ? -errno : 0;
 }
 
-static int memfd_resize(struct store *s, uint64_t old_size, uint64_t size)
-{
-	(void)old_size;
-	return fd_truncate(s, size);
-}
-
 /*
- * A backing file grows by allocation where the filesystem can, so that a
- * full disk shows as ENOSPC on the truncate, not as a lost write-back later.
+ * A store grows by allocation when it is to reserve its pages (where the
+ * filesystem can), so that a full filesystem shows as ENOSPC on the
+ * truncate, not as a lost write-back or SIGBUS later.
  */
-static int file_resize(struct store *s, uint64_t old_size, uint64_t size)
+static int fd_resize(struct store *s, uint64_t old_size, uint64_t size,
+		     int reserve)
 {
-	if (size > old_size &&
+	if (reserve && size > old_size &&
 	    fallocate(s->fd, 0, (off_t)old_size, (off_t)(size - old_size)) == 0)
 		return 0;
-	if (size > old_size && errno != EOPNOTSUPP)
+	if (reserve && size > old_size && errno != EOPNOTSUPP)
 		return -errno;
 	return fd_truncate(s, size);
 }
@@ -137,7 +133,7 @@ static void fd_destroy(struct store *s)
 static const struct store_ops memfd_ops = {
     .pread = fd_pread,
     .pwrite = fd_pwrite,
-    .resize = memfd_resize,
+    .resize = fd_resize,
     .fallocate = fd_fallocate,
     .sync = memfd_sync,
     .blocks = fd_blocks,
@@ -147,7 +143,7 @@ static const struct store_ops memfd_ops = {
 static const struct store_ops file_ops = {
     .pread = fd_pread,
     .pwrite = fd_pwrite,
-    .resize = file_resize,
+    .resize = fd_resize,
     .fallocate = fd_fallocate,
     .sync = file_sync,
     .blocks = fd_blocks,
@@ -181,14 +177,32 @@ int store_memfd_new(const char *name, struct store **out)
 	return store_own(&memfd_ops, memfd_create(name, MFD_CLOEXEC), out);
 }
 
-int store_tmpfile_new(int dirfd, struct store **out)
+int store_named_create(int dirfd, const char *name, struct store **out)
 {
 	/* A file's operations: it takes its pages when it grows, so that a
 	 * size reserved is memory held (the kernel writes such stores
 	 * directly); fsync on tmpfs costs nothing. */
 	return store_own(
-	    &file_ops, openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600),
+	    &file_ops,
+	    openat(dirfd, name,
+		   O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600),
 	    out);
+}
+
+int store_named_open(int dirfd, const char *name, struct store **out)
+{
+	return store_own(&file_ops,
+			 openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW),
+			 out);
+}
+
+int store_written_elsewhere(const struct store *s)
+{
+	if (fcntl(s->fd, F_SETLEASE, F_WRLCK) == 0) {
+		fcntl(s->fd, F_SETLEASE, F_UNLCK);
+		return 0;
+	}
+	return errno == EAGAIN || errno == EBUSY;
 }
 
 int store_file_adopt(int fd, struct store **out)

@@ -1,7 +1,8 @@
 /*
  * Extended attributes: user.* attributes stored with each node (and in the
- * backing file of a file-backed mapping), and the protection of a mapping,
- * user.shmap.protect, which every regular file has (readwrite by default).
+ * backing file of a file-backed mapping), and two that every regular file
+ * has: its protection, user.shmap.protect (readwrite by default), and its
+ * kind, user.shmap.commit (sparse or committed; the mount's default).
  */
 #include "backing.h"
 #include "internal.h"
@@ -38,6 +39,25 @@ int protect_parse(const char *s, size_t len, enum shmap_protect *out)
 	return -EINVAL;
 }
 
+static const char *commit_name(int sparse)
+{
+	return sparse ? "sparse" : "committed";
+}
+
+static int commit_parse(const char *s, size_t len, int *sparse)
+{
+	while (len && (s[len - 1] == '\0' || s[len - 1] == '\n'))
+		len--;
+	for (int v = 0; v < 2; v++) {
+		if (strlen(commit_name(v)) == len &&
+		    !memcmp(s, commit_name(v), len)) {
+			*sparse = v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static struct xattr **xattr_find(struct node *n, const char *name)
 {
 	struct xattr **pp = &n->xattrs;
@@ -49,6 +69,11 @@ static struct xattr **xattr_find(struct node *n, const char *name)
 static int is_protect(struct node *n, const char *name)
 {
 	return S_ISREG(n->type) && !strcmp(name, SHMAP_XATTR_PROTECT);
+}
+
+static int is_commit(struct node *n, const char *name)
+{
+	return S_ISREG(n->type) && !strcmp(name, SHMAP_XATTR_COMMIT);
 }
 
 /* Would setting name to size bytes stay within the node's budget? */
@@ -65,6 +90,8 @@ int xattr_set_local(struct node *n, const char *name, const void *value,
 {
 	if (is_protect(n, name))
 		return protect_parse(value, size, &n->protect);
+	if (is_commit(n, name))
+		return commit_parse(value, size, &n->sparse);
 	struct xattr **pp = xattr_find(n, name);
 	size_t old = *pp ? strlen(name) + (*pp)->size : 0;
 	size_t need = strlen(name) + size;
@@ -126,6 +153,24 @@ static int protect_set_locked(struct registry *r, struct node *n,
 	return res;
 }
 
+/* Make n sparse or committed (owner or root); committing reserves the
+ * whole size now, or fails with ENOSPC. */
+static int commit_set_locked(struct registry *r, struct node *n,
+			     const struct caller *c, int sparse)
+{
+	if (c->uid != 0 && c->uid != n->uid)
+		return -EPERM;
+	const char *v = commit_name(sparse);
+	int res = backing_setxattr(r, n, SHMAP_XATTR_COMMIT, v, strlen(v));
+	if (res == 0)
+		res = node_set_sparse_locked(r, n, sparse);
+	if (res < 0) {
+		v = commit_name(n->sparse);
+		backing_setxattr(r, n, SHMAP_XATTR_COMMIT, v, strlen(v));
+	}
+	return res;
+}
+
 int registry_setxattr(struct registry *r, struct node *n,
 		      const struct caller *c, const char *name,
 		      const void *value, size_t size, int flags)
@@ -137,9 +182,19 @@ int registry_setxattr(struct registry *r, struct node *n,
 		return -E2BIG;
 	if (r->cfg.read_only)
 		return -EROFS;
+	/* Committing allocates the store's pages: it must be open. */
+	int held = is_commit(n, name);
+	if (held && (res = node_hold(r, n)) < 0)
+		return res;
 	pthread_rwlock_wrlock(&n->lock);
 	if (is_protect(n, name)) {
 		res = protect_set_locked(r, n, c, value, size, flags);
+	} else if (is_commit(n, name)) {
+		int sparse = 0;
+		res = flags & XATTR_CREATE ? -EEXIST
+					   : commit_parse(value, size, &sparse);
+		if (res == 0)
+			res = commit_set_locked(r, n, c, sparse);
 	} else {
 		int exists = *xattr_find(n, name) != NULL;
 		if ((flags & XATTR_CREATE) && exists)
@@ -156,6 +211,8 @@ int registry_setxattr(struct registry *r, struct node *n,
 	if (res == 0)
 		now(&n->ctime);
 	pthread_rwlock_unlock(&n->lock);
+	if (held)
+		node_drop(r, n);
 	return res;
 }
 
@@ -180,6 +237,9 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 	if (is_protect(n, name)) {
 		const char *p = protect_name(n->protect);
 		res = copy_out(p, strlen(p), buf, size, len);
+	} else if (is_commit(n, name)) {
+		const char *p = commit_name(n->sparse);
+		res = copy_out(p, strlen(p), buf, size, len);
 	} else {
 		struct xattr *x = *xattr_find(n, name);
 		if (x)
@@ -194,6 +254,7 @@ int registry_listxattr(struct registry *r, struct node *n, char *buf,
 {
 	(void)r;
 	pthread_rwlock_rdlock(&n->lock);
+	/* user.shmap.commit is asked for by name, not listed. */
 	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
 	for (struct xattr *x = n->xattrs; x; x = x->next)
 		need += strlen(x->name) + 1;
@@ -226,8 +287,13 @@ int registry_removexattr(struct registry *r, struct node *n,
 		return res;
 	if (r->cfg.read_only)
 		return -EROFS;
+	int held = is_commit(n, name); /* back to the mount's default */
+	if (held && (res = node_hold(r, n)) < 0)
+		return res;
 	pthread_rwlock_wrlock(&n->lock);
-	if (is_protect(n, name)) {
+	if (is_commit(n, name)) {
+		res = commit_set_locked(r, n, c, r->cfg.sparse);
+	} else if (is_protect(n, name)) {
 		res = c->uid != 0 && c->uid != n->uid ? -EPERM : 0;
 		if (!res)
 			res = backing_setxattr(r, n, name, NULL, 0);
@@ -248,5 +314,7 @@ int registry_removexattr(struct registry *r, struct node *n,
 	if (!res)
 		now(&n->ctime);
 	pthread_rwlock_unlock(&n->lock);
+	if (held)
+		node_drop(r, n);
 	return res;
 }

@@ -3,7 +3,7 @@
  * its rate on one line ("VALUE UNIT [NOTE]"). tests/bench/run-bench.py
  * calls it for every workload, backend and run, interleaved.
  *
- *   shmapbench [-m MIB] [-t MS] [-g GEN] WORKLOAD DIR
+ *   shmapbench [-m MIB] [-t MS] [-g GEN] [-n COUNT] WORKLOAD DIR
  *
  * Exit status: 0 measured and checked, 1 the workload failed (an error,
  * or data that did not read back as stored), 2 usage.
@@ -32,12 +32,16 @@ static const struct {
     {"rand-pwrite", bench_rand_pwrite, "random 4 KiB pwrite, fsync"},
     {"meta", bench_meta, "create, ftruncate 64 KiB, close, unlink"},
     {"memory", bench_memory_cmd, "data's bytes cached: read, then dropped"},
+    {"fault-in", bench_fault_in, "new mapping, store a byte per page"},
+    {"rand-access", bench_rand_access, "random word loads+stores (view)"},
+    {"scale-fill", bench_scale_fill, "create COUNT mappings, stat, list"},
+    {"scale-clear", bench_scale_clear, "check and unlink scale-fill's"},
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: shmapbench [-m MIB] [-t MS] [-g GEN] WORKLOAD "
-		   "DIR\nworkloads:\n");
+	fprintf(f, "usage: shmapbench [-m MIB] [-t MS] [-g GEN] [-n COUNT] "
+		   "WORKLOAD DIR\nworkloads:\n");
 	for (size_t i = 0; i < sizeof(workloads) / sizeof(workloads[0]); i++)
 		fprintf(f, "  %-12s %s\n", workloads[i].name,
 			workloads[i].what);
@@ -55,13 +59,15 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, bench_fn *fn)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "m:t:g:h")) != -1) {
+	while ((c = getopt(argc, argv, "m:t:g:n:h")) != -1) {
 		if (c == 'm')
 			o->size = strtoull(optarg, NULL, 0) * 1024 * 1024;
 		else if (c == 't')
 			o->duration_ms = strtol(optarg, NULL, 0);
 		else if (c == 'g')
 			o->gen = strtoull(optarg, NULL, 0);
+		else if (c == 'n')
+			o->count = strtoul(optarg, NULL, 0);
 		else
 			return -1;
 	}
@@ -74,7 +80,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, bench_fn *fn)
 
 int main(int argc, char **argv)
 {
-	struct bench_opts o = {.size = 512UL << 20, .duration_ms = 1000};
+	struct bench_opts o = {
+	    .size = 512UL << 20, .duration_ms = 1000, .count = 1000};
 	struct bench_result r = {0};
 	bench_fn fn = NULL;
 	int ret;

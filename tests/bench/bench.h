@@ -18,10 +18,11 @@
 
 /* What one invocation of a workload works on. */
 struct bench_opts {
-	const char *dir;  /* the mount (or tmpfs directory) under test */
-	size_t size;	  /* bytes of the file the workload uses */
-	long duration_ms; /* run time of the time-bounded workloads */
-	uint64_t gen;	  /* tag of this run's stores, so runs differ */
+	const char *dir;     /* the mount (or tmpfs directory) under test */
+	size_t size;	     /* bytes of the file the workload uses */
+	long duration_ms;    /* run time of the time-bounded workloads */
+	uint64_t gen;	     /* tag of this run's stores, so runs differ */
+	unsigned long count; /* mappings of the scale workloads */
 };
 
 /* What a workload measured: a rate and its unit ("MB/s", "ops/s"). */
@@ -69,5 +70,13 @@ int bench_seq_read(const struct bench_opts *o, struct bench_result *r);
 int bench_rand_pwrite(const struct bench_opts *o, struct bench_result *r);
 int bench_meta(const struct bench_opts *o, struct bench_result *r);
 int bench_memory_cmd(const struct bench_opts *o, struct bench_result *r);
+
+/* workloads_pages.c: faults and TLB misses (huge pages) */
+int bench_fault_in(const struct bench_opts *o, struct bench_result *r);
+int bench_rand_access(const struct bench_opts *o, struct bench_result *r);
+
+/* workloads_scale.c: many mappings */
+int bench_scale_fill(const struct bench_opts *o, struct bench_result *r);
+int bench_scale_clear(const struct bench_opts *o, struct bench_result *r);
 
 #endif

@@ -13,6 +13,13 @@
 #              and the ALT_SHMAPFS build; by default the fallback data
 #              path, beside the passthrough that a root daemon gets)
 #
+# Then the scale section (issue 12, tests/bench/run-scale.py): create,
+# stat, readdir and unlink per operation at SCALE_COUNTS mappings on
+# tmpfs and shmapfs, and the daemon's memory per mapping
+# (SCALE_OUT=tests/bench/RESULTS-scale.md); then huge pages: cold
+# fault-in and random access through a view of a PAGES_MB mapping on tmpfs
+# and shmapfs with huge=never and huge=always. Alone: make bench-scale.
+#
 # make check runs it once on tiny sizes (check-bench, normal build only):
 # it fails if a backend does not mount, a workload errors or reads back
 # wrong data, or a daemon does not exit 0.
@@ -39,6 +46,9 @@ BENCH_ONLY ?=
 ALT_OPTS ?= nopassthrough
 ALT_SHMAPFS ?=
 BENCH_BDI ?=
+SCALE_COUNTS ?= 1000,10000,100000,1000000
+SCALE_OUT ?= tests/bench/RESULTS-scale.md
+PAGES_MB ?= 1024
 
 # The daemon under test; set BENCH_SHMAPFS (not SHMAPFS, whose rule would
 # relink the in-tree objects over it) to measure another build.
@@ -76,6 +86,14 @@ bench: all $(BENCH_BIN) $(PASSTHROUGH_LL)
 		--size-mb $(SIZE_MB) \
 		--seq-mb $(SEQ_MB) --rand-mb $(RAND_MB) --runs $(RUNS) \
 		--duration-ms $(BENCH_MS) --out $(BENCH_OUT)
+	$(MAKE) bench-scale
+
+.PHONY: bench-scale
+bench-scale: all $(BENCH_BIN)
+	python3 tests/bench/run-scale.py --bench $(BENCH_BIN) \
+		--shmapfs $(BENCH_SHMAPFS) --shmapfs-opts '$(SHMAPFS_OPTS)' \
+		--counts $(SCALE_COUNTS) --pages-mb $(PAGES_MB) \
+		--runs $(RUNS) --out $(SCALE_OUT)
 
 # Tiny sizes, one run, bounded: keeps the benchmark working. The daemon
 # under a sanitizer measures nothing useful, so only the normal build.
@@ -84,6 +102,9 @@ check-bench: $(BENCH_BIN) $(PASSTHROUGH_LL) $(SHMAPFS)
 	timeout -k 10 100 python3 tests/bench/run-bench.py $(BENCH_ARGS) \
 		--size-mb 8 --seq-mb 16 --rand-mb 4 --runs 1 \
 		--duration-ms 100 --out $(BUILD)/bench/RESULTS-check.md
+	timeout -k 10 100 python3 tests/bench/run-scale.py \
+		--bench $(BENCH_BIN) --shmapfs $(BENCH_SHMAPFS) --counts 200 \
+		--pages-mb 8 --runs 1 --out $(BUILD)/bench/RESULTS-scale-check.md
 
 ifeq ($(SANITIZE),)
 CHECKS += check-bench

@@ -94,6 +94,50 @@ START_TEST(create_rejects_bad_arguments)
 }
 END_TEST
 
+static const char *kind_of(const char *name)
+{
+	static char buf[32];
+	ssize_t n = getxattr(tmount_path(&lt_mnt, name), "user.shmap.commit",
+			     buf, sizeof(buf) - 1);
+	ck_assert_int_ge(n, 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* SHMAP_COMMIT reserves the whole size at creation (SEC_COMMIT), or
+ * fails there; SHMAP_SPARSE takes pages as they are stored (SEC_RESERVE),
+ * as the mount's default does. */
+START_TEST(create_kinds)
+{
+	shmap_t *m;
+	struct stat st;
+	ck_assert_int_eq(
+	    shmap_create("c", MiB, SHMAP_READWRITE, SHMAP_COMMIT, &m), 0);
+	ck_assert_str_eq(kind_of("c"), "committed");
+	ck_assert_int_eq(fstat(shmap_fd(m), &st), 0);
+	ck_assert_int_eq(st.st_blocks, MiB / 512);
+	ck_assert_int_eq(shmap_close(m), 0);
+	uint64_t tib = 1ULL << 40;
+	ck_assert_int_eq(
+	    shmap_create("s", tib, SHMAP_READONLY, SHMAP_SPARSE, &m), 0);
+	ck_assert_str_eq(kind_of("s"), "sparse");
+	ck_assert_int_eq(fstat(shmap_fd(m), &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)tib);
+	ck_assert_int_eq(st.st_blocks, 0);
+	ck_assert_int_eq(shmap_close(m), 0);
+	ck_assert_int_eq(shmap_create("x", tib, SHMAP_READWRITE,
+				      SHMAP_COMMIT | SHMAP_EXCL, &m),
+			 -ENOSPC);
+	ck_assert_int_eq(shmap_create("y", 1, SHMAP_READWRITE,
+				      SHMAP_COMMIT | SHMAP_SPARSE, &m),
+			 -EINVAL);
+	ck_assert_int_eq(tsh(10,
+			     "test \"$(ls -A '%s' | tr '\\n' ' ')\" = 'c s '",
+			     lt_mnt.mnt),
+			 0);
+}
+END_TEST
+
 START_TEST(create_makes_namespace_directories)
 {
 	create_ok("ns1/ns2/obj", 4096, SHMAP_READWRITE);
@@ -210,8 +254,10 @@ START_TEST(create_fails_cleanly_when_it_cannot)
 	ck_assert_int_eq(tmount_start(&small, 0, "size=1m"), 0);
 	setenv("SHMAP_DIR", small.mnt, 1);
 	shmap_t *m;
-	ck_assert_int_eq(shmap_create("big", 4 << 20, SHMAP_READWRITE, 0, &m),
-			 -ENOSPC);
+	/* Committed: a full mount shows at the creation. */
+	ck_assert_int_eq(
+	    shmap_create("big", 4 << 20, SHMAP_READWRITE, SHMAP_COMMIT, &m),
+	    -ENOSPC);
 	ck_assert_int_eq(shmap_open("big", SHMAP_READ, &m), -ENOENT);
 	ck_assert_int_eq(tsh(10, "test -z \"$(ls -A '%s')\"", small.mnt), 0);
 	ck_assert_int_eq(shmap_create("fits", 4096, SHMAP_READWRITE, 0, &m), 0);
@@ -472,6 +518,7 @@ static Suite *mapping_suite(void)
 	tcase_add_test(tc, create_makes_a_sized_file);
 	tcase_add_test(tc, create_existing_opens_it_untouched);
 	tcase_add_test(tc, create_rejects_bad_arguments);
+	tcase_add_test(tc, create_kinds);
 	tcase_add_test(tc, create_makes_namespace_directories);
 	tcase_add_test(tc, open_finds_or_refuses);
 	tcase_add_test(tc, protection_is_enforced);

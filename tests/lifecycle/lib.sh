@@ -114,6 +114,19 @@ lock_free()
 	flock -n -x "$1" true
 }
 
+# Run COMMAND... until it succeeds, for at most 5 s (a release reaches the
+# daemon a moment after close, and a passthrough view's lock goes at the
+# daemon's next sweep).
+eventually()
+{
+	local i
+	for i in $(seq 50); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Does FILE hold TEXT?
 holds()
 {

@@ -503,11 +503,15 @@ static int store_past_end(void *arg)
 	return 0;
 }
 
+/* A committed mapping keeps the guarantee: a full mount shows at the
+ * truncate, write or fallocate, never under a view. */
 START_TEST(capacity)
 {
 	int keep = new_mapping("keep", MB);
 	ck_assert_int_eq(pwrite(keep, "precious", 8, 0), 8);
 	int fd = open(P("big"), O_RDWR | O_CREAT, 0644);
+	ck_assert_int_eq(fsetxattr(fd, "user.shmap.commit", "committed", 9, 0),
+			 0);
 	ck_assert_int_eq(ftruncate(fd, 64 * MB), -1);
 	ck_assert_int_eq(errno, ENOSPC);
 	ck_assert_int_eq(fallocate(fd, 0, 0, 64 * MB), -1);
@@ -547,7 +551,10 @@ START_TEST(hostile_requests)
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(fallocate(fd, 0x40 /* unknown */, 0, 10), -1);
 	ck_assert_int_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE, 0, 10), -1);
-	ck_assert_int_eq(ftruncate(fd, INT64_MAX), -1);
+	/* Refused (committed, or past the backing filesystem's limit), or
+	 * taken as a sparse size, as tmpfs takes it. */
+	if (ftruncate(fd, INT64_MAX) == 0)
+		ck_assert_int_eq(ftruncate(fd, 4096), 0);
 	char huge[70000];
 	memset(huge, 'v', sizeof(huge));
 	ck_assert_int_eq(setxattr(P("h"), "user.big", huge, sizeof(huge), 0),

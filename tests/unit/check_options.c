@@ -201,6 +201,33 @@ START_TEST(own_options)
 }
 END_TEST
 
+/* commit= and huge= take their words only; neither reaches libfuse. */
+START_TEST(commit_and_huge)
+{
+	struct shmapfs_options o;
+	char err[128];
+	options_init(&o, RAM, 1000, 1000);
+	ck_assert_int_eq(o.sparse, 1);
+	ck_assert_str_eq(o.huge, "never");
+	ck_assert_int_eq(
+	    parse(&o, "commit=committed,huge=within_size", err, sizeof(err)),
+	    0);
+	ck_assert_int_eq(o.sparse, 0);
+	ck_assert_str_eq(o.huge, "within_size");
+	ck_assert_int_eq(parse(&o, "commit=sparse,huge=always,huge=advise", err,
+			       sizeof(err)),
+			 0);
+	ck_assert_int_eq(o.sparse, 1);
+	ck_assert_str_eq(o.huge, "advise");
+	ck_assert_ptr_null(o.fuse_opts);
+	ck_assert_int_lt(parse(&o, "commit=reserve", err, sizeof(err)), 0);
+	ck_assert_int_lt(parse(&o, "commit", err, sizeof(err)), 0);
+	ck_assert_int_lt(parse(&o, "huge=sometimes", err, sizeof(err)), 0);
+	ck_assert_int_lt(parse(&o, "huge", err, sizeof(err)), 0);
+	options_free(&o);
+}
+END_TEST
+
 START_TEST(ro_rw_and_fuse_opts)
 {
 	struct shmapfs_options o;
@@ -322,6 +349,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, size_refusals);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, own_options);
+	tcase_add_test(tc, commit_and_huge);
 	tcase_add_test(tc, ro_rw_and_fuse_opts);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, overlong_option);
