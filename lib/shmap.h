@@ -36,6 +36,10 @@ extern "C" {
 #define SHMAP_READ  1 /* read-only shared */
 #define SHMAP_WRITE 2 /* read and write, shared */
 #define SHMAP_COPY  4 /* private copy-on-write */
+/* Or'ed into a view's access (SEC_LARGE_PAGES): ask for huge pages. The
+ * view starts at a 2 MiB boundary and is advised MADV_HUGEPAGE; the mount
+ * decides (huge=, and passthrough), as tmpfs's huge= does. */
+#define SHMAP_HUGE 8
 
 /* Flags of shmap_create and of the _open of semaphores, mutexes, events. */
 #define SHMAP_EXCL     1u /* -EEXIST if it exists already */

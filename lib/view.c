@@ -44,6 +44,9 @@
 #define PICK_QUIET 1
 #endif
 
+/* Where huge pages (SHMAP_HUGE) need a view to start. */
+#define HUGE_ALIGN (2UL << 20)
+
 static int view_prot(int access)
 {
 	return access == SHMAP_READ ? PROT_READ : PROT_READ | PROT_WRITE;
@@ -82,13 +85,47 @@ static int check_view(const shmap_t *m, uint64_t offset, size_t *length,
 	return 0;
 }
 
-/* mmap, then remember the view; 0 or -errno. */
+/*
+ * A view at a 2 MiB boundary, so that the kernel can map it with huge
+ * pages: mapped over an anonymous reservation 2 MiB longer than the view
+ * (ours, so MAP_FIXED replaces nothing of anyone's), whose slack on either
+ * side is then given back. MAP_FAILED and errno, as mmap.
+ */
+static void *mmap_huge_aligned(const shmap_t *m, uint64_t offset, size_t length,
+			       int access)
+{
+	size_t page = shmap__page_size();
+	size_t mapped = (length + page - 1) / page * page;
+	size_t span = mapped + HUGE_ALIGN;
+	char *r = mmap(NULL, span, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return MAP_FAILED;
+	char *at =
+	    (char *)(((uintptr_t)r + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1));
+	void *p = mmap(at, length, view_prot(access),
+		       view_flags(access) | MAP_FIXED, m->fd, (off_t)offset);
+	if (p == MAP_FAILED) {
+		int err = errno;
+		munmap(r, span);
+		errno = err;
+		return MAP_FAILED;
+	}
+	if (at > r)
+		munmap(r, (size_t)(at - r));
+	if (r + span > at + mapped)
+		munmap(at + mapped, (size_t)(r + span - (at + mapped)));
+	return p;
+}
+
+/* mmap, then remember the view; 0 or -errno. huge: SHMAP_HUGE was asked. */
 static int do_map(const shmap_t *m, void *addr, int fixed, uint64_t offset,
-		  size_t length, int access, void **view)
+		  size_t length, int access, int huge, void **view)
 {
 	int flags = view_flags(access) | (fixed ? MAP_FIXED_NOREPLACE : 0);
-	void *p =
-	    mmap(addr, length, view_prot(access), flags, m->fd, (off_t)offset);
+	void *p = huge && !fixed ? mmap_huge_aligned(m, offset, length, access)
+				 : mmap(addr, length, view_prot(access), flags,
+					m->fd, (off_t)offset);
 	if (p == MAP_FAILED)
 		return fixed && errno == EEXIST ? -EADDRINUSE : -errno;
 	if (fixed && p != addr) {
@@ -102,6 +139,11 @@ static int do_map(const shmap_t *m, void *addr, int fixed, uint64_t offset,
 		munmap(p, length);
 		return err;
 	}
+	/* A hint, as SEC_LARGE_PAGES is a request: a kernel without
+	 * transparent huge pages, a mount with huge=never or the fallback
+	 * data path (views map FUSE's page cache) give small pages. */
+	if (huge)
+		madvise(p, length, MADV_HUGEPAGE);
 	*view = p;
 	return 0;
 }
@@ -111,10 +153,12 @@ int shmap_map(shmap_t *m, uint64_t offset, size_t length, int access,
 {
 	if (!view)
 		return -EINVAL;
+	int huge = access & SHMAP_HUGE;
+	access &= ~SHMAP_HUGE;
 	int err = check_view(m, offset, &length, access);
 	if (err)
 		return err;
-	return do_map(m, NULL, 0, offset, length, access, view);
+	return do_map(m, NULL, 0, offset, length, access, huge, view);
 }
 
 /* The recorded base address: 0, -ENODATA if none yet, or -errno. */
@@ -221,6 +265,8 @@ int shmap_map_at(shmap_t *m, uint64_t offset, size_t length, int access,
 {
 	if (!view || (uintptr_t)hint % shmap__page_size())
 		return -EINVAL;
+	int huge = access & SHMAP_HUGE;
+	access &= ~SHMAP_HUGE;
 	int err = check_view(m, offset, &length, access);
 	if (err)
 		return err;
@@ -235,7 +281,7 @@ int shmap_map_at(shmap_t *m, uint64_t offset, size_t length, int access,
 	if (base + offset < base)
 		return -EADDRINUSE;
 	return do_map(m, (void *)(base + offset), 1, offset, length, access,
-		      view);
+		      huge, view);
 }
 
 int shmap_flush(void *addr, size_t length)

@@ -3,12 +3,13 @@
  * shmap_unmap, their error cases, coherence between a parent and forked
  * children, private copy-on-write views, durability in the backing file,
  * and one agreed base address in several processes (-EADDRINUSE, the
- * caller untouched, where the range is taken).
+ * caller untouched, where the range is taken); huge-page views.
  */
 #include "shmap.h"
 #include "util.h"
 
 #include <check.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -417,6 +418,57 @@ START_TEST(map_at_refuses_a_taken_range)
 }
 END_TEST
 
+/* Kilobytes of the view at v mapped with huge pages (PMDs), from smaps. */
+static long pmd_mapped_kb(const void *v)
+{
+	char line[256];
+	unsigned long start;
+	long kb, total = 0;
+	int in_view = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		/* A view's line starts with its address (lower-case hex);
+		 * its fields' names with a capital. */
+		if (!isupper((unsigned char)line[0]) &&
+		    sscanf(line, "%lx-", &start) == 1)
+			in_view = start == (uintptr_t)v;
+		else if (in_view && strstr(line, "PmdMapped:") &&
+			 sscanf(strchr(line, ':') + 1, "%ld", &kb) == 1)
+			total += kb;
+	}
+	fclose(f);
+	return total;
+}
+
+/*
+ * SHMAP_HUGE (SEC_LARGE_PAGES): the view starts at a 2 MiB boundary and
+ * works as any other; on a huge=advise mount whose views map the stores
+ * (passthrough) the kernel maps it with huge pages. Alone, it is no
+ * access: -EINVAL.
+ */
+START_TEST(huge_views)
+{
+	const size_t size = 8 << 20;
+	ck_assert_int_eq(tmount_start(&lt_mnt, 0, "huge=advise"), 0);
+	setenv("SHMAP_DIR", lt_mnt.mnt, 1);
+	shmap_t *m = make("big", size);
+	void *v;
+	ck_assert_int_eq(shmap_map(m, 0, 0, SHMAP_HUGE, &v), -EINVAL);
+	ck_assert_int_eq(shmap_map(m, 0, 0, SHMAP_WRITE | SHMAP_HUGE, &v), 0);
+	ck_assert_uint_eq((uintptr_t)v % (2 << 20), 0);
+	memset(v, 'h', size);
+	if (lt_mnt.passthrough)
+		ck_assert_int_gt(pmd_mapped_kb(v), 0);
+	char b[4];
+	ck_assert_int_eq(pread(shmap_fd(m), b, 4, size - 4), 4);
+	ck_assert_mem_eq(b, "hhhh", 4);
+	ck_assert_int_eq(shmap_unmap(v), 0);
+	ck_assert_int_eq(shmap_close(m), 0);
+	lt_unmount();
+}
+END_TEST
+
 static Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -439,6 +491,11 @@ static Suite *view_suite(void)
 	tcase_add_test(fb, views_are_coherent_across_processes);
 	tcase_add_test(fb, map_at_base_survives_remount);
 	suite_add_tcase(s, fb);
+
+	TCase *huge = tcase_create("huge");
+	tcase_set_timeout(huge, 60);
+	tcase_add_test(huge, huge_views);
+	suite_add_tcase(s, huge);
 	return s;
 }
 
