@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,6 +309,29 @@ static void unmount_self(const char *mnt)
 		waitpid(pid, NULL, 0);
 }
 
+/*
+ * Write back the pages that other processes' views dirtied, while the
+ * connection still stands (our workers serve the write-back). A child does
+ * it (sync -f), never a thread of ours: a thread waiting on its own mount
+ * cannot be killed, and if the loop ended first nothing would answer it,
+ * so the daemon could never finish exiting (seen: a SIGKILLed daemon left
+ * as a zombie whose signal thread waited in open() of its mountpoint, the
+ * mount hung with it). A child's wait ends at the latest when our
+ * /dev/fuse descriptor (close-on-exec) closes. We stop waiting for it if
+ * the loop ends meanwhile (SIGUSR1, in usr1).
+ */
+static void sync_mount(const char *mountpoint, const sigset_t *usr1)
+{
+	char *argv[] = {"sync", "--file-system", (char *)mountpoint, NULL};
+	pid_t pid;
+	if (posix_spawn(&pid, "/bin/sync", NULL, NULL, argv, environ) != 0)
+		return;
+	struct timespec tick = {0, 10 * 1000 * 1000};
+	while (waitpid(pid, NULL, WNOHANG) == 0)
+		if (sigtimedwait(usr1, NULL, &tick) == SIGUSR1)
+			return; /* the child ends with the connection */
+}
+
 static void *signal_main(void *arg)
 {
 	struct signal_thread *st = arg;
@@ -324,13 +348,10 @@ static void *signal_main(void *arg)
 		return NULL;
 	logf_(st->log, LOG_INFO, "%s: unmounting %s", strsignal(sig),
 	      st->mountpoint);
-	/* Bring pages dirtied through other processes' views to us while
-	 * the connection still stands. Our workers serve it. */
-	int fd = open(st->mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		syncfs(fd);
-		close(fd);
-	}
+	sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sync_mount(st->mountpoint, &usr1);
 	unmount_self(st->mountpoint);
 	return NULL;
 }
