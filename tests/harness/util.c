@@ -10,6 +10,8 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +46,15 @@ ssize_t get_file(const char *path, void *buf, size_t size)
 	}
 	close(fd);
 	return (ssize_t)done;
+}
+
+int flock_free(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	int res = flock(fd, LOCK_EX | LOCK_NB);
+	close(fd);
+	return res == 0;
 }
 
 void fill_pattern(void *buf, size_t len, uint32_t seed)

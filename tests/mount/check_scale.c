@@ -248,16 +248,6 @@ static const char *backing(const char *name)
 	return buf;
 }
 
-/* Can this process lock the backing file right now? */
-static int lockable(const char *path)
-{
-	int fd = open(path, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	int res = flock(fd, LOCK_EX | LOCK_NB);
-	close(fd);
-	return res == 0;
-}
-
 /* A backing file is locked while its mapping is open, and only then: an
  * idle mapping leaves it to others, and is refused while they hold it. */
 START_TEST(backing_locked_while_open)
@@ -265,16 +255,16 @@ START_TEST(backing_locked_while_open)
 	ck_assert_int_eq(put_file(P("b"), "data", 4, 0644), 0);
 	int fd = open(P("b"), O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	ck_assert(!lockable(backing("b")));
+	ck_assert(!flock_free(backing("b")));
 	/* A view holds it as an open descriptor does. */
 	char *p = mmap(NULL, 4, PROT_READ, MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(p, MAP_FAILED);
 	ck_assert_int_eq(close(fd), 0);
 	usleep(100000);
-	ck_assert(!lockable(backing("b")));
+	ck_assert(!flock_free(backing("b")));
 	ck_assert_int_eq(munmap(p, 4), 0);
 	int free_now = 0;
-	for (int t = 0; t < 500 && !(free_now = lockable(backing("b"))); t++)
+	for (int t = 0; t < 500 && !(free_now = flock_free(backing("b"))); t++)
 		usleep(10000); /* the release comes a moment after close */
 	ck_assert(free_now);
 	int other = open(backing("b"), O_RDONLY);

@@ -175,16 +175,6 @@ static mode_t stat_mode(const char *path)
 	return st.st_mode & 07777;
 }
 
-/* Can this process take the backing file's lock right now? */
-static int lockable(const char *path)
-{
-	int fd = open(path, O_RDONLY);
-	ck_assert_int_ge(fd, 0);
-	int res = flock(fd, LOCK_EX | LOCK_NB);
-	close(fd);
-	return res == 0;
-}
-
 START_TEST(scan_existing)
 {
 	plant_file(bp("a"), "hello", 0640);
@@ -291,13 +281,13 @@ START_TEST(scan_existing)
 	ck_assert_int_eq(seen, 15);
 	registry_closedir(s);
 	/* An idle mapping holds no lock; one in use holds its file's. */
-	ck_assert(lockable(bp("a")));
-	ck_assert(lockable(bp("d/b")));
+	ck_assert(flock_free(bp("a")));
+	ck_assert(flock_free(bp("d/b")));
 	ck_assert_int_eq(registry_open(r, a, O_RDONLY), 0);
-	ck_assert(!lockable(bp("a")));
-	ck_assert(lockable(bp("d/b")));
+	ck_assert(!flock_free(bp("a")));
+	ck_assert(flock_free(bp("d/b")));
 	registry_release(r, a, O_RDONLY);
-	ck_assert(lockable(bp("a")));
+	ck_assert(flock_free(bp("a")));
 	ck_assert_int_eq(registry_open(r, a, O_RDWR), 0);
 	registry_forget(r, a, 2);
 	registry_forget(r, b, 1);
@@ -306,8 +296,8 @@ START_TEST(scan_existing)
 	registry_forget(r, fifo, 1);
 	registry_free(r);
 	/* ... and releases them all. */
-	ck_assert(lockable(bp("a")));
-	ck_assert(lockable(bp("d/b")));
+	ck_assert(flock_free(bp("a")));
+	ck_assert(flock_free(bp("d/b")));
 }
 END_TEST
 
@@ -438,12 +428,12 @@ START_TEST(locked_backing_file)
 	ck_assert(memcmp(buf, "pped", 4) == 0);
 	ck_assert_int_eq(registry_write(r, m, "M", 1, 0), 0);
 	ck_assert_str_eq(slurp(bp("m")), "Mapped");
-	ck_assert(!lockable(bp("m")));
+	ck_assert(!flock_free(bp("m")));
 	registry_release(r, m, O_RDWR);
 	registry_forget(r, m, 1);
 	registry_forget(r, f, 1);
 	registry_free(r);
-	ck_assert(lockable(bp("m")));
+	ck_assert(flock_free(bp("m")));
 }
 END_TEST
 
@@ -488,7 +478,7 @@ START_TEST(mirror_namespace)
 		ck_assert_uint_eq(bst.st_uid, 1000);
 		ck_assert_uint_eq(bst.st_gid, 1000);
 	}
-	ck_assert(!lockable(bp("f")));
+	ck_assert(!flock_free(bp("f")));
 	ck_assert_int_eq(registry_write(r, f, "payload", 7, 0), 0);
 	ck_assert_int_eq(registry_sync_all(r), 0);
 	ck_assert_str_eq(slurp(bp("f")), "payload");
@@ -940,13 +930,13 @@ START_TEST(free_releases_locks)
 	ck_assert_int_eq(registry_open(r, a, O_RDWR), 0);
 	ck_assert_int_eq(
 	    registry_create(r, rt, "b", 0644, O_RDWR, &USER, &b, &st), 0);
-	ck_assert(!lockable(bp("a")));
-	ck_assert(!lockable(bp("b")));
-	ck_assert(!lockable(B));
+	ck_assert(!flock_free(bp("a")));
+	ck_assert(!flock_free(bp("b")));
+	ck_assert(!flock_free(B));
 	registry_free(r);
-	ck_assert(lockable(bp("a")));
-	ck_assert(lockable(bp("b")));
-	ck_assert(lockable(B));
+	ck_assert(flock_free(bp("a")));
+	ck_assert(flock_free(bp("b")));
+	ck_assert(flock_free(B));
 }
 END_TEST
 
@@ -980,10 +970,10 @@ START_TEST(scan_failure_cleans_up)
 	struct registry *r = NULL;
 	ck_assert_int_eq(registry_new(&cfg, &r), -ENOSPC);
 	ck_assert_int_eq(open_fds(), fds);
-	ck_assert(lockable(B));
+	ck_assert(flock_free(B));
 	for (int i = 0; i < 5; i++) {
 		snprintf(name, sizeof(name), "f%d", i);
-		ck_assert(lockable(bp(name)));
+		ck_assert(flock_free(bp(name)));
 	}
 	/* Deeper than the scan goes. */
 	int dfd = open(B, O_RDONLY | O_DIRECTORY);
@@ -1000,7 +990,7 @@ START_TEST(scan_failure_cleans_up)
 	cfg.max_nodes = 10000;
 	ck_assert_int_lt(registry_new(&cfg, &r), 0);
 	ck_assert_int_eq(open_fds(), fds);
-	ck_assert(lockable(B));
+	ck_assert(flock_free(B));
 }
 END_TEST
 
