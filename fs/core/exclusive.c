@@ -1,0 +1,251 @@
+/*
+ * Exclusive backing files: a fanotify group that refuses opens of in-use
+ * backing files by anyone but the daemon, and its listener; see
+ * exclusive.h.
+ */
+#include "exclusive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Passthrough opens in flight at once: one per FUSE worker is the norm;
+ * past this the oldest expectation is dropped (its open is refused). */
+#define TOKENS_MAX 256
+/* The kernel opens the backing file right after our reply; an expectation
+ * older than this belongs to an open that never got there. */
+#define TOKEN_TTL_NS (5 * 1000000000ULL)
+
+/* One passthrough open the kernel is about to make for thread tid. */
+struct token {
+	pid_t tid;
+	dev_t dev;
+	ino_t ino;
+	uint64_t at; /* CLOCK_MONOTONIC, ns */
+};
+
+struct exclusive {
+	int group;	    /* the fanotify group; immutable */
+	int stop;	    /* eventfd that ends the listener; immutable */
+	pid_t self;	    /* the daemon's pid; immutable */
+	pthread_t listener; /* immutable */
+	void (*log)(void *ctx, int level, const char *msg); /* immutable */
+	void *log_ctx;					    /* immutable */
+	atomic_int guard_warned; /* a failed guard was logged */
+
+	pthread_mutex_t lock; /* guards tokens, ntokens; never held while
+			       * anything waits on an open */
+	struct token tokens[TOKENS_MAX]; /* oldest first */
+	size_t ntokens;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Drop expectations past their time (lock held). */
+static void tokens_expire_locked(struct exclusive *ex, uint64_t now)
+{
+	size_t keep = 0;
+	while (keep < ex->ntokens && now - ex->tokens[keep].at > TOKEN_TTL_NS)
+		keep++;
+	if (keep == 0)
+		return;
+	memmove(ex->tokens, ex->tokens + keep,
+		(ex->ntokens - keep) * sizeof(*ex->tokens));
+	ex->ntokens -= keep;
+}
+
+int exclusive_expect(struct exclusive *ex, pid_t tid, int fd)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	uint64_t now = now_ns();
+	pthread_mutex_lock(&ex->lock);
+	tokens_expire_locked(ex, now);
+	if (ex->ntokens == TOKENS_MAX) {
+		memmove(ex->tokens, ex->tokens + 1,
+			(TOKENS_MAX - 1) * sizeof(*ex->tokens));
+		ex->ntokens--;
+	}
+	ex->tokens[ex->ntokens++] =
+	    (struct token){tid, st.st_dev, st.st_ino, now};
+	pthread_mutex_unlock(&ex->lock);
+	return 0;
+}
+
+/* Whether tid was expected to open fd's file; the expectation is used up. */
+static int token_take(struct exclusive *ex, pid_t tid, int fd)
+{
+	struct stat st;
+	int found = 0;
+	pthread_mutex_lock(&ex->lock);
+	tokens_expire_locked(ex, now_ns());
+	if (ex->ntokens && fstat(fd, &st) == 0) {
+		for (size_t i = 0; i < ex->ntokens && !found; i++) {
+			struct token *t = &ex->tokens[i];
+			if (t->tid != tid || t->ino != st.st_ino ||
+			    t->dev != st.st_dev)
+				continue;
+			memmove(t, t + 1,
+				(ex->ntokens - i - 1) * sizeof(*t));
+			ex->ntokens--;
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&ex->lock);
+	return found;
+}
+
+/* Whether tid is one of the daemon's own threads. */
+static int own_thread(const struct exclusive *ex, pid_t tid)
+{
+	return tid > 0 && syscall(SYS_tgkill, ex->self, tid, 0) == 0;
+}
+
+static void answer(struct exclusive *ex, const struct fanotify_event_metadata *m)
+{
+	if (m->fd < 0) /* a queue overflow: cannot happen, unlimited */
+		return;
+	pid_t tid = (pid_t)m->pid;
+	int allow = own_thread(ex, tid) || token_take(ex, tid, m->fd);
+	struct fanotify_response r = {
+	    .fd = m->fd,
+	    .response = allow ? FAN_ALLOW : FAN_DENY,
+	};
+	while (write(ex->group, &r, sizeof(r)) < 0 && errno == EINTR)
+		;
+	close(m->fd);
+}
+
+static void *listener_main(void *arg)
+{
+	struct exclusive *ex = arg;
+	char buf[8192] __attribute__((aligned(8)));
+	struct pollfd fds[2] = {{.fd = ex->group, .events = POLLIN},
+				{.fd = ex->stop, .events = POLLIN}};
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (fds[1].revents)
+			break;
+		ssize_t len = read(ex->group, buf, sizeof(buf));
+		if (len < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (len <= 0)
+			break;
+		const struct fanotify_event_metadata *m = (void *)buf;
+		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
+			if (m->vers == FANOTIFY_METADATA_VERSION)
+				answer(ex, m);
+	}
+	return NULL;
+}
+
+const char *exclusive_unavailable_why(int err)
+{
+	switch (err) {
+	case -EPERM:
+		return "needs CAP_SYS_ADMIN";
+	case -ENOSYS:
+		return "the kernel has no fanotify";
+	case -EINVAL:
+		return "the kernel has no fanotify permission events";
+	default:
+		return "cannot start fanotify";
+	}
+}
+
+int exclusive_new(void (*log)(void *ctx, int level, const char *msg),
+		  void *log_ctx, struct exclusive **out)
+{
+	struct exclusive *ex = calloc(1, sizeof(*ex));
+	if (!ex)
+		return -ENOMEM;
+	ex->log = log;
+	ex->log_ctx = log_ctx;
+	ex->self = getpid();
+	ex->stop = -1;
+	/* Unlimited: a full queue would let permission events through. */
+	ex->group = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
+				      FAN_NONBLOCK | FAN_REPORT_TID |
+				      FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
+				  O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+	int res = ex->group < 0 ? -errno : 0;
+	if (res == 0) {
+		ex->stop = eventfd(0, EFD_CLOEXEC);
+		res = ex->stop < 0 ? -errno : 0;
+	}
+	if (res == 0)
+		res = -pthread_mutex_init(&ex->lock, NULL);
+	if (res == 0 &&
+	    (res = -pthread_create(&ex->listener, NULL, listener_main, ex)))
+		pthread_mutex_destroy(&ex->lock);
+	if (res < 0) {
+		if (ex->group >= 0)
+			close(ex->group);
+		if (ex->stop >= 0)
+			close(ex->stop);
+		free(ex);
+		return res;
+	}
+	*out = ex;
+	return 0;
+}
+
+void exclusive_free(struct exclusive *ex)
+{
+	if (!ex)
+		return;
+	uint64_t one = 1;
+	(void)!write(ex->stop, &one, sizeof(one));
+	pthread_join(ex->listener, NULL);
+	/* Opens still waiting are allowed as the group closes. */
+	close(ex->group);
+	close(ex->stop);
+	pthread_mutex_destroy(&ex->lock);
+	free(ex);
+}
+
+void exclusive_guard(void *ctx, int fd)
+{
+	struct exclusive *ex = ctx;
+	if (fanotify_mark(ex->group, FAN_MARK_ADD, FAN_OPEN_PERM, fd, NULL) ==
+	    0)
+		return;
+	int err = errno;
+	if (!ex->log || atomic_exchange(&ex->guard_warned, 1))
+		return;
+	char msg[256];
+	snprintf(msg, sizeof(msg),
+		 "cannot make a backing file exclusive: %s; others may open "
+		 "it while in use (said once)",
+		 strerror(err));
+	ex->log(ex->log_ctx, LOG_WARNING, msg);
+}
+
+void exclusive_unguard(void *ctx, int fd)
+{
+	struct exclusive *ex = ctx;
+	fanotify_mark(ex->group, FAN_MARK_REMOVE, FAN_OPEN_PERM, fd, NULL);
+}

@@ -1,0 +1,59 @@
+/*
+ * Exclusive backing files: while a file-backed mapping is in use (its
+ * store open and flock'ed), every open of its backing file by a process
+ * other than the daemon is refused with EPERM, root included, as Windows
+ * opens the file behind a mapping for exclusive access.
+ *
+ * One fanotify group (FAN_CLASS_CONTENT, which needs CAP_SYS_ADMIN) and a
+ * listener thread. exclusive_guard() marks a store's inode for
+ * FAN_OPEN_PERM (every name of it, hard links included, on every mount of
+ * its filesystem); the listener allows an open by a thread of the daemon
+ * and denies any other, except the one the kernel makes for FUSE
+ * passthrough: when the daemon answers an OPEN with a passthrough handle,
+ * the kernel opens the backing file itself, in the context of the thread
+ * that opened the mapping. exclusive_expect() names that thread and file
+ * before the reply goes out, and the listener lets exactly that one open
+ * through.
+ *
+ * The listener takes no lock but its own, held only to look up a token,
+ * and never opens anything: a thread that holds the registry's lock while
+ * it opens a guarded file cannot deadlock with it. If the daemon dies, the
+ * kernel drops the group's marks and allows any open still waiting.
+ */
+#ifndef SHMAPFS_EXCLUSIVE_H
+#define SHMAPFS_EXCLUSIVE_H
+
+#include <sys/types.h>
+
+struct exclusive;
+
+/*
+ * Make the group and start its listener. log (may be NULL) hears of a
+ * guard that fails (once). Returns -EPERM without CAP_SYS_ADMIN,
+ * -ENOSYS or -EINVAL where the kernel has no fanotify permission events.
+ */
+int exclusive_new(void (*log)(void *ctx, int level, const char *msg),
+		  void *log_ctx, struct exclusive **out);
+
+/* Stop the listener and close the group: every mark goes with it. */
+void exclusive_free(struct exclusive *ex);
+
+/* Why exclusive_new() failed with err, in words for the log. */
+const char *exclusive_unavailable_why(int err);
+
+/*
+ * registry_config.guard_store / unguard_store (ctx: the struct
+ * exclusive). guard refuses opens of fd's file by others from now on;
+ * unguard, called before fd closes, lets them through again.
+ */
+void exclusive_guard(void *ctx, int fd);
+void exclusive_unguard(void *ctx, int fd);
+
+/*
+ * Let thread tid (as FUSE names the caller of a request) make one open of
+ * fd's file: the one the kernel makes for a passthrough open. Unused
+ * expectations expire after a few seconds.
+ */
+int exclusive_expect(struct exclusive *ex, pid_t tid, int fd);
+
+#endif

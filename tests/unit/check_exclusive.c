@@ -1,0 +1,273 @@
+/*
+ * Unit tests of exclusive backing files (fs/core/exclusive.c), with no
+ * mount: this test process plays the daemon (its own opens pass), forked
+ * children play everyone else. Needs CAP_SYS_ADMIN, as the tests run.
+ */
+#include "exclusive.h"
+#include "mount.h"
+#include "util.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[PATH_MAX];
+static char file[PATH_MAX + 16];  /* guarded in the tests */
+static char other[PATH_MAX + 16]; /* never guarded */
+static char alias[PATH_MAX + 16]; /* a hard link of file */
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s/shmapfs-excl.XXXXXX", test_tmpdir());
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0755), 0); /* for another uid */
+	snprintf(file, sizeof(file), "%s/file", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	snprintf(alias, sizeof(alias), "%s/alias", dir);
+	ck_assert_int_eq(put_file(file, "data", 4, 0644), 0);
+	ck_assert_int_eq(put_file(other, "else", 4, 0644), 0);
+	ck_assert_int_eq(link(file, alias), 0);
+}
+
+static void teardown(void)
+{
+	unlink(file);
+	unlink(other);
+	unlink(alias);
+	rmdir(dir);
+}
+
+/* In a child: 0 if path opens read-only, else the errno. */
+static int open_ro(void *arg)
+{
+	int fd = open(arg, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static int open_rw(void *arg)
+{
+	int fd = open(arg, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+static int open_fd(void)
+{
+	int fd = open(file, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+START_TEST(others_refused_daemon_allowed)
+{
+	struct exclusive *ex;
+	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	int fd = open_fd();
+	exclusive_guard(ex, fd);
+	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
+	ck_assert_int_eq(in_child(open_rw, file, -1, -1, 10), EPERM);
+	ck_assert_int_eq(in_child(open_ro, file, 65534, 65534, 10), EPERM);
+	ck_assert_int_eq(in_child(open_ro, alias, -1, -1, 10), EPERM);
+	/* Another file of the same filesystem is not touched. */
+	ck_assert_int_eq(in_child(open_rw, other, -1, -1, 10), 0);
+	/* The daemon's own opens pass. */
+	ck_assert_int_eq(open_rw(file), 0);
+	ck_assert_int_eq(open_ro(alias), 0);
+
+	exclusive_unguard(ex, fd);
+	ck_assert_int_eq(in_child(open_rw, file, -1, -1, 10), 0);
+	close(fd);
+	exclusive_free(ex);
+}
+END_TEST
+
+static void *open_in_thread(void *arg)
+{
+	return (void *)(long)open_rw(arg);
+}
+
+START_TEST(daemon_threads_allowed)
+{
+	struct exclusive *ex;
+	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	int fd = open_fd();
+	exclusive_guard(ex, fd);
+	pthread_t t;
+	void *res;
+	ck_assert_int_eq(pthread_create(&t, NULL, open_in_thread, file), 0);
+	ck_assert_int_eq(pthread_join(t, &res), 0);
+	ck_assert_int_eq((long)res, 0);
+	exclusive_unguard(ex, fd);
+	close(fd);
+	exclusive_free(ex);
+}
+END_TEST
+
+/* A child that opens file twice once told to (one byte on its pipe):
+ * exits 0 if the first open passed and the second was refused. */
+static pid_t spawn_expected_opener(int *go)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char c;
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(100);
+		int first = open_ro(file), second = open_ro(file);
+		_exit(first == 0 && second == EPERM ? 0 : 10 + first);
+	}
+	close(p[0]);
+	*go = p[1];
+	return pid;
+}
+
+START_TEST(expected_open_passes_once)
+{
+	struct exclusive *ex;
+	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	int fd = open_fd();
+	exclusive_guard(ex, fd);
+	int go;
+	pid_t pid = spawn_expected_opener(&go);
+	ck_assert_int_eq(exclusive_expect(ex, pid, fd), 0);
+	/* An expectation names one thread: others are still refused. */
+	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
+	ck_assert_int_eq(write(go, "x", 1), 1);
+	close(go);
+	ck_assert_int_eq(twait(pid, 10000), 0);
+	exclusive_unguard(ex, fd);
+	close(fd);
+	exclusive_free(ex);
+}
+END_TEST
+
+START_TEST(expectation_names_one_file)
+{
+	struct exclusive *ex;
+	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	int fd = open_fd(), ofd = open(other, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(ofd, 0);
+	exclusive_guard(ex, fd);
+	int go;
+	pid_t pid = spawn_expected_opener(&go);
+	ck_assert_int_eq(exclusive_expect(ex, pid, ofd), 0); /* not file */
+	ck_assert_int_eq(write(go, "x", 1), 1);
+	close(go);
+	ck_assert_int_eq(twait(pid, 10000), 10 + EPERM);
+	close(ofd);
+	exclusive_unguard(ex, fd);
+	close(fd);
+	exclusive_free(ex);
+}
+END_TEST
+
+START_TEST(free_lets_go)
+{
+	struct exclusive *ex;
+	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	int fd = open_fd();
+	exclusive_guard(ex, fd);
+	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
+	exclusive_free(ex); /* never unguarded: the marks go with the group */
+	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), 0);
+	close(fd);
+}
+END_TEST
+
+/* A daemon in a child: guards file, says so on its pipe, then waits. */
+static pid_t spawn_daemon(void)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct exclusive *ex;
+		close(p[0]);
+		if (exclusive_new(NULL, NULL, &ex) < 0)
+			_exit(1);
+		exclusive_guard(ex, open_fd());
+		if (write(p[1], "x", 1) != 1)
+			_exit(2);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	char c;
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	return pid;
+}
+
+static int opener_done(pid_t pid, int *status)
+{
+	return waitpid(pid, status, WNOHANG) == pid;
+}
+
+START_TEST(killed_daemon_lets_go)
+{
+	pid_t daemon = spawn_daemon();
+	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
+	/* Stopped, it cannot answer: an open waits (a documented limit)... */
+	ck_assert_int_eq(kill(daemon, SIGSTOP), 0);
+	pid_t opener = fork();
+	ck_assert_int_ge(opener, 0);
+	if (opener == 0)
+		_exit(open_ro(file));
+	int status;
+	usleep(300 * 1000);
+	ck_assert(!opener_done(opener, &status));
+	/* ...until it dies: the kernel allows what was waiting. */
+	ck_assert_int_eq(kill(daemon, SIGKILL), 0);
+	ck_assert_int_eq(twait(daemon, 10000), -1);
+	ck_assert_int_eq(twait(opener, 10000), 0);
+	ck_assert_int_eq(in_child(open_rw, file, -1, -1, 10), 0);
+}
+END_TEST
+
+START_TEST(unavailable_reasons)
+{
+	ck_assert_str_eq(exclusive_unavailable_why(-EPERM),
+			 "needs CAP_SYS_ADMIN");
+	ck_assert_ptr_nonnull(exclusive_unavailable_why(-EIO));
+}
+END_TEST
+
+static Suite *exclusive_suite(void)
+{
+	Suite *s = suite_create("exclusive");
+	TCase *tc = tcase_create("exclusive");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, others_refused_daemon_allowed);
+	tcase_add_test(tc, daemon_threads_allowed);
+	tcase_add_test(tc, expected_open_passes_once);
+	tcase_add_test(tc, expectation_names_one_file);
+	tcase_add_test(tc, free_lets_go);
+	tcase_add_test(tc, killed_daemon_lets_go);
+	tcase_add_test(tc, unavailable_reasons);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(exclusive_suite());
+}
