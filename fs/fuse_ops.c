@@ -296,6 +296,19 @@ static int take_kill_flag(struct fuse_file_info *fi)
 	return kill;
 }
 
+/* With a passthrough handle the kernel opens the store's file itself, in
+ * the caller's thread, once our reply arrives: let exactly that open of an
+ * exclusive backing file through (exclusive.h). */
+static void expect_passthrough_open(fuse_req_t req, struct node *n, int handle)
+{
+	struct shmapfs *fs = fuse_req_userdata(req);
+	if (!handle || !fs->exclusive)
+		return;
+	int fd = registry_store_fd(fs->reg, n);
+	if (fd >= 0)
+		exclusive_expect(fs->exclusive, fuse_req_ctx(req)->pid, fd);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int kill = take_kill_flag(fi);
@@ -308,6 +321,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	set_open_flags(fi);
 	int handle = registry_share(reg(req), node(req, ino));
+	expect_passthrough_open(req, node(req, ino), handle);
 	int sent = handle ? passthrough_reply_open(req, fi, handle)
 			  : fuse_reply_open(req, fi);
 	if (sent != 0)
@@ -332,6 +346,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	set_open_flags(fi);
 	struct fuse_entry_param e = entry_param(req, n, &st);
 	int handle = registry_share(reg(req), n);
+	expect_passthrough_open(req, n, handle);
 	int sent = handle ? passthrough_reply_create(req, &e, fi, handle)
 			  : fuse_reply_create(req, &e, fi);
 	if (sent != 0) {

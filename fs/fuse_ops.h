@@ -7,6 +7,7 @@
 
 #include <fuse_lowlevel.h>
 
+#include "exclusive.h"
 #include "fuse_io.h"
 #include "registry.h"
 
@@ -19,6 +20,10 @@ struct shmapfs {
 	int writeback_cache;	 /* ask the kernel to buffer write() */
 	struct fuse_io io;	 /* /dev/fuse hooks; see fuse_io.h */
 	struct fuse_session *se; /* set before the loop starts */
+	/* Refuses others' opens of in-use backing files; NULL: not
+	 * enforced. Set before the loop starts. */
+	struct exclusive *exclusive;
+	char exclusive_state[64]; /* "on", "off (why)", "unavailable (why)" */
 	/* Where the glue reports events (as registry_config.log). */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;

@@ -102,6 +102,8 @@ static void usage(FILE *to)
 		    "  -o huge=never|always|within_size|advise  huge pages, "
 		    "as tmpfs\n"
 		    "  -o mode=M,uid=U,gid=G  of the root directory\n"
+		    "  -o noexclusive        let others open backing files in "
+		    "use\n"
 		    "  -o ro, allow_other, and libfuse's other mount options\n"
 		    "\nSee shmapfs(8).\n");
 }
@@ -239,7 +241,13 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	    .log_ctx = lg,
 	    .store_dirfd = cl->backing ? -1 : sd->fd,
 	    .store_dir_capacity = sd->is_capacity,
+	    .exclusive_state = fs->exclusive_state,
 	};
+	if (fs->exclusive) {
+		cfg.guard_store = exclusive_guard;
+		cfg.unguard_store = exclusive_unguard;
+		cfg.guard_ctx = fs->exclusive;
+	}
 	if (fs->io.want_passthrough) {
 		cfg.share_store = passthrough_share;
 		cfg.unshare_store = passthrough_unshare;
@@ -434,6 +442,33 @@ static void block_signals(void)
 	signal(SIGHUP, SIG_IGN);
 }
 
+/*
+ * Exclusive backing files, where asked for and allowed: fs->exclusive, or
+ * NULL; fs->exclusive_state says what holds, for the log and the root's
+ * user.shmap.exclusive.
+ */
+static void start_exclusive(const struct cmdline *cl, struct logger *lg,
+			    struct shmapfs *fs)
+{
+	const char *why = NULL;
+	int res = 0;
+	if (!cl->backing)
+		why = "memory-backed";
+	else if (!cl->opts.exclusive)
+		why = "noexclusive";
+	else
+		res = exclusive_new(log_msg, lg, &fs->exclusive);
+	if (why)
+		snprintf(fs->exclusive_state, sizeof(fs->exclusive_state),
+			 "off (%s)", why);
+	else if (res < 0)
+		snprintf(fs->exclusive_state, sizeof(fs->exclusive_state),
+			 "unavailable (%s)", exclusive_unavailable_why(res));
+	else
+		snprintf(fs->exclusive_state, sizeof(fs->exclusive_state),
+			 "on");
+}
+
 static int serve(struct cmdline *cl, struct logger *lg)
 {
 	struct shmapfs fs = {
@@ -453,7 +488,9 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		if (err[0])
 			logf_(lg, LOG_WARNING, "%s", err);
 	}
+	start_exclusive(cl, lg, &fs);
 	if (build_registry(cl, lg, &fs, &sd, &fs.reg) < 0) {
+		exclusive_free(fs.exclusive);
 		store_dir_free(&sd);
 		return EXIT_BACKING;
 	}
@@ -479,6 +516,8 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		}
 		logf_(lg, LOG_INFO, "mounted %s on %s",
 		      cl->backing ? cl->backing : "memory", cl->mountpoint);
+		logf_(lg, LOG_INFO, "exclusive backing files: %s",
+		      fs.exclusive_state);
 		int res = bdi_tune(cl->mountpoint, MAX_REQUEST_KB);
 		if (res < 0 && res != -EACCES)
 			logf_(lg, LOG_WARNING,
@@ -501,7 +540,8 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		      strerror(-fs.sync_error));
 		code = EXIT_INTERNAL;
 	}
-	registry_free(fs.reg); /* empties the store directory */
+	registry_free(fs.reg);	      /* empties the store directory */
+	exclusive_free(fs.exclusive); /* after the last store is unguarded */
 	store_dir_free(&sd);
 	if (code == EXIT_OK)
 		logf_(lg, LOG_INFO, "unmounted %s", cl->mountpoint);

@@ -89,7 +89,18 @@ int backing_open_store(struct registry *r, struct dentry *d, struct store **out)
 	int fd = open_regular(r, d->dir->dirfd, d->name);
 	if (fd < 0)
 		return fd;
-	return adopt(r, fd, out);
+	int res = adopt(r, fd, out);
+	/* Exclusive for exactly as long as it is locked. */
+	if (res == 0 && r->cfg.guard_store)
+		r->cfg.guard_store(r->cfg.guard_ctx, (*out)->fd);
+	return res;
+}
+
+void backing_close_store(struct registry *r, struct store *s)
+{
+	if (s && !r->memory_backed && r->cfg.unguard_store)
+		r->cfg.unguard_store(r->cfg.guard_ctx, s->fd);
+	store_destroy(s);
 }
 
 static void chown_new(int dirfd, const char *name, int fd, struct node *n)

@@ -104,8 +104,7 @@ static int token_take(struct exclusive *ex, pid_t tid, int fd)
 			if (t->tid != tid || t->ino != st.st_ino ||
 			    t->dev != st.st_dev)
 				continue;
-			memmove(t, t + 1,
-				(ex->ntokens - i - 1) * sizeof(*t));
+			memmove(t, t + 1, (ex->ntokens - i - 1) * sizeof(*t));
 			ex->ntokens--;
 			found = 1;
 		}
@@ -120,7 +119,8 @@ static int own_thread(const struct exclusive *ex, pid_t tid)
 	return tid > 0 && syscall(SYS_tgkill, ex->self, tid, 0) == 0;
 }
 
-static void answer(struct exclusive *ex, const struct fanotify_event_metadata *m)
+static void answer(struct exclusive *ex,
+		   const struct fanotify_event_metadata *m)
 {
 	if (m->fd < 0) /* a queue overflow: cannot happen, unlimited */
 		return;

@@ -200,6 +200,8 @@ int backing_scan(struct registry *r);
 int backing_open_store(struct registry *r, struct dentry *d,
 		       struct store **out);
 int backing_wrap_store(struct registry *r, struct store **s);
+/* Close a store, any kind; a backing file stops being exclusive first. */
+void backing_close_store(struct registry *r, struct store *s);
 int backing_load_xattrs(struct registry *r, struct node *n, int fd);
 
 #endif

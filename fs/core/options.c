@@ -18,6 +18,7 @@ void options_init(struct shmapfs_options *o, uint64_t ram_bytes, uid_t uid,
 	o->mode = 01777;
 	o->passthrough = 1;
 	o->sparse = 1;
+	o->exclusive = 1;
 	o->huge = "never";
 	o->poll_us = 50;
 	o->uid = uid;
@@ -181,6 +182,10 @@ static int parse_one(struct shmapfs_options *o, const char *key,
 		o->passthrough = 1;
 	} else if (!strcmp(key, "nopassthrough") && !val) {
 		o->passthrough = 0;
+	} else if (!strcmp(key, "exclusive") && !val) {
+		o->exclusive = 1;
+	} else if (!strcmp(key, "noexclusive") && !val) {
+		o->exclusive = 0;
 	} else if (!strcmp(key, "ro") && !val) {
 		o->read_only = 1;
 		return 1; /* libfuse must see it too: a read-only mount */

@@ -1,8 +1,9 @@
 /*
  * Mount options that shmapfs itself understands (size=, nr_mappings=,
- * mode=, uid=, gid=, commit=, huge=, ro, and the hidden fault-injection
- * options); every other option is passed on to libfuse untouched. No FUSE
- * headers here, so that the parser can be unit-tested and fuzzed on its own.
+ * mode=, uid=, gid=, commit=, huge=, ro, [no]exclusive, and the hidden
+ * fault-injection options); every other option is passed on to libfuse
+ * untouched. No FUSE headers here, so that the parser can be unit-tested and
+ * fuzzed on its own.
  */
 #ifndef SHMAPFS_OPTIONS_H
 #define SHMAPFS_OPTIONS_H
@@ -22,6 +23,8 @@ struct shmapfs_options {
 	int writeback_cache;   /* writeback_cache: kernel buffers write() */
 	int passthrough;       /* kernel serves data from stores (default) */
 	int sparse;	       /* commit=: new mappings sparse (default) */
+	int exclusive;	       /* in-use backing files refuse others' opens
+				* (default; noexclusive: off) */
 	const char *huge;      /* huge=: tmpfs's huge pages policy (static) */
 	unsigned poll_us;      /* a worker polls /dev/fuse this long */
 	unsigned fault_write;  /* fail every store's Nth write (tests) */

@@ -261,7 +261,7 @@ void node_free(struct registry *r, struct node *n)
 		cap_give(r, node_charge(n));
 	if (n->share > 0)
 		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
-	store_destroy(n->store);
+	backing_close_store(r, n->store);
 	node_store_unlink(r, n);
 	if (n->dirfd >= 0)
 		close(n->dirfd);

@@ -29,6 +29,9 @@ enum shmap_protect {
 /* "sparse" (pages and capacity taken as stored, like tmpfs) or
  * "committed" (the whole size reserved as it grows, SEC_COMMIT). */
 #define SHMAP_XATTR_COMMIT "user.shmap.commit"
+/* On the root, read-only: what the mount enforces of exclusive backing
+ * files (registry_config.exclusive_state). */
+#define SHMAP_XATTR_EXCLUSIVE "user.shmap.exclusive"
 
 struct registry_config {
 	uint64_t capacity;  /* bytes; enforced when memory-backed */
@@ -66,6 +69,19 @@ struct registry_config {
 	 * counts and enforces the capacity, and statfs reports it. Else the
 	 * daemon counts it. */
 	int store_dir_capacity;
+	/*
+	 * Exclusive backing files, optional (NULL: none). guard_store is
+	 * called when a file-backed store has opened and locked its backing
+	 * file (fd), unguard_store before it closes it: from then on and
+	 * until then, others' opens of the file are refused (exclusive.h).
+	 * exclusive_state says what the mount enforces ("on", "off (why)",
+	 * "unavailable (why)"), for the root's user.shmap.exclusive; NULL:
+	 * no such attribute. Borrowed.
+	 */
+	void (*guard_store)(void *ctx, int fd);
+	void (*unguard_store)(void *ctx, int fd);
+	void *guard_ctx;
+	const char *exclusive_state;
 	/* Where the core reports events a person wants to know about. */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
@@ -187,6 +203,9 @@ void registry_release(struct registry *r, struct node *n, int flags);
  * every open of it is served the same way.
  */
 int registry_share(struct registry *r, struct node *n);
+/* The descriptor of an open regular file's store (valid while the
+ * caller's file is open), or -EBADF if it has none. */
+int registry_store_fd(struct registry *r, struct node *n);
 int registry_create(struct registry *r, struct node *dir, const char *name,
 		    mode_t mode, int flags, const struct caller *c,
 		    struct node **out, struct stat *st);

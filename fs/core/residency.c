@@ -126,7 +126,7 @@ static void node_close_store_locked(struct registry *r, struct node *n)
 	struct store *s = n->store;
 	n->store = NULL;
 	pthread_rwlock_unlock(&n->lock);
-	store_destroy(s);
+	backing_close_store(r, s);
 }
 
 /* Close the store of n, idle now, unless a view still holds its backing
@@ -217,6 +217,15 @@ void node_drop(struct registry *r, struct node *n)
 	pthread_mutex_lock(&r->lock);
 	node_drop_locked(r, n);
 	pthread_mutex_unlock(&r->lock);
+}
+
+int registry_store_fd(struct registry *r, struct node *n)
+{
+	(void)r;
+	pthread_rwlock_rdlock(&n->lock);
+	int fd = n->store ? n->store->fd : -EBADF;
+	pthread_rwlock_unlock(&n->lock);
+	return fd;
 }
 
 int node_store_stat(struct registry *r, struct node *n, struct stat *st)

@@ -3,6 +3,8 @@
  * backing file of a file-backed mapping), and two that every regular file
  * has: its protection, user.shmap.protect (readwrite by default), and its
  * kind, user.shmap.commit (sparse or committed; the mount's default).
+ * The root also has user.shmap.exclusive, read-only: what the mount
+ * enforces of exclusive backing files.
  */
 #include "backing.h"
 #include "internal.h"
@@ -56,6 +58,17 @@ static int commit_parse(const char *s, size_t len, int *sparse)
 		}
 	}
 	return -EINVAL;
+}
+
+/* The value of user.shmap.exclusive if n is the root and name is that
+ * (any name if NULL), else NULL. */
+static const char *exclusive_attr(struct registry *r, struct node *n,
+				  const char *name)
+{
+	if (n != r->root || !r->cfg.exclusive_state ||
+	    (name && strcmp(name, SHMAP_XATTR_EXCLUSIVE)))
+		return NULL;
+	return r->cfg.exclusive_state;
 }
 
 static struct xattr **xattr_find(struct node *n, const char *name)
@@ -178,6 +191,8 @@ int registry_setxattr(struct registry *r, struct node *n,
 	int res = name_ok(n, name);
 	if (res < 0)
 		return res;
+	if (exclusive_attr(r, n, name))
+		return -EPERM; /* the mount option decides */
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
 	if (r->cfg.read_only)
@@ -231,7 +246,9 @@ static int copy_out(const void *v, size_t len, void *buf, size_t size,
 int registry_getxattr(struct registry *r, struct node *n, const char *name,
 		      void *buf, size_t size, size_t *len)
 {
-	(void)r;
+	const char *ex = exclusive_attr(r, n, name);
+	if (ex)
+		return copy_out(ex, strlen(ex), buf, size, len);
 	int res = -ENODATA;
 	pthread_rwlock_rdlock(&n->lock);
 	if (is_protect(n, name)) {
@@ -252,10 +269,11 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len)
 {
-	(void)r;
 	pthread_rwlock_rdlock(&n->lock);
 	/* user.shmap.commit is asked for by name, not listed. */
 	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
+	if (exclusive_attr(r, n, NULL))
+		need += sizeof(SHMAP_XATTR_EXCLUSIVE);
 	for (struct xattr *x = n->xattrs; x; x = x->next)
 		need += strlen(x->name) + 1;
 	int res = 0;
@@ -268,6 +286,11 @@ int registry_listxattr(struct registry *r, struct node *n, char *buf,
 			memcpy(p, SHMAP_XATTR_PROTECT,
 			       sizeof(SHMAP_XATTR_PROTECT));
 			p += sizeof(SHMAP_XATTR_PROTECT);
+		}
+		if (exclusive_attr(r, n, NULL)) {
+			memcpy(p, SHMAP_XATTR_EXCLUSIVE,
+			       sizeof(SHMAP_XATTR_EXCLUSIVE));
+			p += sizeof(SHMAP_XATTR_EXCLUSIVE);
 		}
 		for (struct xattr *x = n->xattrs; x; x = x->next) {
 			size_t l = strlen(x->name) + 1;
@@ -285,6 +308,8 @@ int registry_removexattr(struct registry *r, struct node *n,
 	int res = name_ok(n, name);
 	if (res < 0)
 		return res;
+	if (exclusive_attr(r, n, name))
+		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;
 	int held = is_commit(n, name); /* back to the mount's default */

@@ -228,6 +228,26 @@ START_TEST(commit_and_huge)
 }
 END_TEST
 
+/* Exclusive backing files are on unless noexclusive; later options win. */
+START_TEST(exclusive_option)
+{
+	struct shmapfs_options o;
+	char err[128];
+	options_init(&o, RAM, 1000, 1000);
+	ck_assert_int_eq(o.exclusive, 1);
+	ck_assert_int_eq(parse(&o, "noexclusive", err, sizeof(err)), 0);
+	ck_assert_int_eq(o.exclusive, 0);
+	ck_assert_int_eq(parse(&o, "noexclusive,exclusive", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(o.exclusive, 1);
+	ck_assert_int_eq(parse(&o, "exclusive,noexclusive", err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(o.exclusive, 0);
+	ck_assert_ptr_null(o.fuse_opts); /* neither reaches libfuse */
+	options_free(&o);
+}
+END_TEST
+
 START_TEST(ro_rw_and_fuse_opts)
 {
 	struct shmapfs_options o;
@@ -350,6 +370,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, own_options);
 	tcase_add_test(tc, commit_and_huge);
+	tcase_add_test(tc, exclusive_option);
 	tcase_add_test(tc, ro_rw_and_fuse_opts);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, overlong_option);
