@@ -445,7 +445,7 @@ static void block_signals(void)
 /*
  * Exclusive backing files, where asked for and allowed: fs->exclusive, or
  * NULL; fs->exclusive_state says what holds, for the log and the root's
- * user.shmap.exclusive.
+ * user.shmap.exclusive. Its listener starts once the daemon has detached.
  */
 static void start_exclusive(const struct cmdline *cl, struct logger *lg,
 			    struct shmapfs *fs)
@@ -516,6 +516,9 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		}
 		logf_(lg, LOG_INFO, "mounted %s on %s",
 		      cl->backing ? cl->backing : "memory", cl->mountpoint);
+		if (fs.exclusive && exclusive_start(fs.exclusive) < 0)
+			snprintf(fs.exclusive_state, sizeof(fs.exclusive_state),
+				 "unavailable (cannot start its listener)");
 		logf_(lg, LOG_INFO, "exclusive backing files: %s",
 		      fs.exclusive_state);
 		int res = bdi_tune(cl->mountpoint, MAX_REQUEST_KB);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,8 +41,9 @@ struct token {
 struct exclusive {
 	int group;	    /* the fanotify group; immutable */
 	int stop;	    /* eventfd that ends the listener; immutable */
-	pid_t self;	    /* the daemon's pid; immutable */
-	pthread_t listener; /* immutable */
+	pid_t self;	    /* the daemon's pid; set by exclusive_start */
+	pthread_t listener; /* set by exclusive_start, before any guard */
+	int started;	    /* the listener runs; set by exclusive_start */
 	void (*log)(void *ctx, int level, const char *msg); /* immutable */
 	void *log_ctx;					    /* immutable */
 	atomic_int guard_warned; /* a failed guard was logged */
@@ -135,10 +137,40 @@ static void answer(struct exclusive *ex,
 	close(m->fd);
 }
 
+/*
+ * Give the listener a descriptor table of its own. The kernel puts each
+ * event's descriptor in the reader's table, and cannot deliver (so denies)
+ * an event when that fails: the daemon's table may be full (mappings in
+ * use at once are bounded by RLIMIT_NOFILE, which limits descriptor
+ * numbers; ours stay low). The copies of the daemon's descriptors that
+ * come with the new table are closed, or they would keep what they refer
+ * to (the backing directory's lock, /dev/fuse) open as long as we run.
+ */
+static void own_fd_table(const struct exclusive *ex)
+{
+	if (unshare(CLONE_FILES) < 0)
+		return; /* then we share the daemon's */
+	unsigned lo = (unsigned)(ex->group < ex->stop ? ex->group : ex->stop);
+	unsigned hi = (unsigned)(ex->group < ex->stop ? ex->stop : ex->group);
+	if (lo > 3)
+		close_range(3, lo - 1, 0);
+	if (hi > lo + 1)
+		close_range(lo + 1, hi - 1, 0);
+	close_range(hi + 1, ~0U, 0);
+}
+
+/* Whether a failed read of the group is worth trying again: the event
+ * it was about to deliver was denied, the next may go through. */
+static int read_again(int err)
+{
+	return err != EBADF && err != EFAULT && err != EINVAL;
+}
+
 static void *listener_main(void *arg)
 {
 	struct exclusive *ex = arg;
 	char buf[8192] __attribute__((aligned(8)));
+	own_fd_table(ex);
 	struct pollfd fds[2] = {{.fd = ex->group, .events = POLLIN},
 				{.fd = ex->stop, .events = POLLIN}};
 	for (;;) {
@@ -150,7 +182,7 @@ static void *listener_main(void *arg)
 		if (fds[1].revents)
 			break;
 		ssize_t len = read(ex->group, buf, sizeof(buf));
-		if (len < 0 && (errno == EINTR || errno == EAGAIN))
+		if (len < 0 && read_again(errno))
 			continue;
 		if (len <= 0)
 			break;
@@ -184,7 +216,6 @@ int exclusive_new(void (*log)(void *ctx, int level, const char *msg),
 		return -ENOMEM;
 	ex->log = log;
 	ex->log_ctx = log_ctx;
-	ex->self = getpid();
 	ex->stop = -1;
 	/* Unlimited: a full queue would let permission events through. */
 	ex->group = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
@@ -198,9 +229,6 @@ int exclusive_new(void (*log)(void *ctx, int level, const char *msg),
 	}
 	if (res == 0)
 		res = -pthread_mutex_init(&ex->lock, NULL);
-	if (res == 0 &&
-	    (res = -pthread_create(&ex->listener, NULL, listener_main, ex)))
-		pthread_mutex_destroy(&ex->lock);
 	if (res < 0) {
 		if (ex->group >= 0)
 			close(ex->group);
@@ -213,13 +241,22 @@ int exclusive_new(void (*log)(void *ctx, int level, const char *msg),
 	return 0;
 }
 
+int exclusive_start(struct exclusive *ex)
+{
+	ex->self = getpid();
+	int res = -pthread_create(&ex->listener, NULL, listener_main, ex);
+	ex->started = res == 0;
+	return res;
+}
+
 void exclusive_free(struct exclusive *ex)
 {
 	if (!ex)
 		return;
 	uint64_t one = 1;
 	(void)!write(ex->stop, &one, sizeof(one));
-	pthread_join(ex->listener, NULL);
+	if (ex->started)
+		pthread_join(ex->listener, NULL);
 	/* Opens still waiting are allowed as the group closes. */
 	close(ex->group);
 	close(ex->stop);
@@ -230,6 +267,8 @@ void exclusive_free(struct exclusive *ex)
 void exclusive_guard(void *ctx, int fd)
 {
 	struct exclusive *ex = ctx;
+	if (!ex->started) /* nobody would answer */
+		return;
 	if (fanotify_mark(ex->group, FAN_MARK_ADD, FAN_OPEN_PERM, fd, NULL) ==
 	    0)
 		return;

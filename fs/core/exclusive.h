@@ -28,12 +28,19 @@
 struct exclusive;
 
 /*
- * Make the group and start its listener. log (may be NULL) hears of a
- * guard that fails (once). Returns -EPERM without CAP_SYS_ADMIN,
- * -ENOSYS or -EINVAL where the kernel has no fanotify permission events.
+ * Make the group. log (may be NULL) hears of a guard that fails (once).
+ * Returns -EPERM without CAP_SYS_ADMIN, -ENOSYS or -EINVAL where the
+ * kernel has no fanotify permission events.
  */
 int exclusive_new(void (*log)(void *ctx, int level, const char *msg),
 		  void *log_ctx, struct exclusive **out);
+
+/*
+ * Start the listener, in the process that will be the daemon (after any
+ * fork: a thread does not survive one, and opens of guarded files would
+ * wait for it forever). Opens of files guarded before wait until then.
+ */
+int exclusive_start(struct exclusive *ex);
 
 /* Stop the listener and close the group: every mark goes with it. */
 void exclusive_free(struct exclusive *ex);

@@ -18,7 +18,8 @@ int put_file(const char *path, const void *buf, size_t len, mode_t mode);
 ssize_t get_file(const char *path, void *buf, size_t size);
 
 /* Whether this process could take path's flock (LOCK_EX) right now: 1 or
- * 0. The file must exist (a Check assertion). */
+ * 0 (also when the open is refused: an exclusive backing file in use).
+ * The file must exist (a Check assertion). */
 int flock_free(const char *path);
 
 /* Fill buf with a pattern derived from seed (so corruption shows). */

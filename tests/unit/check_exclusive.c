@@ -76,6 +76,7 @@ START_TEST(others_refused_daemon_allowed)
 {
 	struct exclusive *ex;
 	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_start(ex), 0);
 	int fd = open_fd();
 	exclusive_guard(ex, fd);
 	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
@@ -104,6 +105,7 @@ START_TEST(daemon_threads_allowed)
 {
 	struct exclusive *ex;
 	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_start(ex), 0);
 	int fd = open_fd();
 	exclusive_guard(ex, fd);
 	pthread_t t;
@@ -142,6 +144,7 @@ START_TEST(expected_open_passes_once)
 {
 	struct exclusive *ex;
 	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_start(ex), 0);
 	int fd = open_fd();
 	exclusive_guard(ex, fd);
 	int go;
@@ -162,6 +165,7 @@ START_TEST(expectation_names_one_file)
 {
 	struct exclusive *ex;
 	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_start(ex), 0);
 	int fd = open_fd(), ofd = open(other, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(ofd, 0);
 	exclusive_guard(ex, fd);
@@ -182,6 +186,7 @@ START_TEST(free_lets_go)
 {
 	struct exclusive *ex;
 	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_start(ex), 0);
 	int fd = open_fd();
 	exclusive_guard(ex, fd);
 	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
@@ -201,7 +206,8 @@ static pid_t spawn_daemon(void)
 	if (pid == 0) {
 		struct exclusive *ex;
 		close(p[0]);
-		if (exclusive_new(NULL, NULL, &ex) < 0)
+		if (exclusive_new(NULL, NULL, &ex) < 0 ||
+		    exclusive_start(ex) < 0)
 			_exit(1);
 		exclusive_guard(ex, open_fd());
 		if (write(p[1], "x", 1) != 1)
