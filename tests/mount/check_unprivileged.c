@@ -71,6 +71,9 @@ START_TEST(user_mounts_uses_unmounts)
 		 "echo hello > \"$d/m/a\"; test \"$(cat \"$d/m/a\")\" = hello; "
 		 "test \"$(stat -c %%U \"$d/m/a\")\" = " USER "; "
 		 "echo kept > \"$d/fm/f\"; "
+		 /* No fanotify without CAP_SYS_ADMIN: only the lock holds. */
+		 "test \"$(getfattr --only-values -n user.shmap.exclusive "
+		 "\"$d/fm\")\" = \"unavailable (needs CAP_SYS_ADMIN)\"; "
 		 "fusermount3 -u \"$d/m\"; fusermount3 -u \"$d/fm\"",
 		 dir);
 	ck_assert_int_eq(as_user(script), 0);
