@@ -36,6 +36,7 @@ static const struct {
     {"rand-access", bench_rand_access, "random word loads+stores (view)"},
     {"scale-fill", bench_scale_fill, "create COUNT mappings, stat, list"},
     {"scale-clear", bench_scale_clear, "check and unlink scale-fill's"},
+    {"open-close", bench_open_close, "open the file DIR, close (EPERM ok)"},
 };
 
 static void usage(FILE *f)

@@ -79,4 +79,7 @@ int bench_rand_access(const struct bench_opts *o, struct bench_result *r);
 int bench_scale_fill(const struct bench_opts *o, struct bench_result *r);
 int bench_scale_clear(const struct bench_opts *o, struct bench_result *r);
 
+/* workloads_exclusive.c: opens beside and through a guarding mount */
+int bench_open_close(const struct bench_opts *o, struct bench_result *r);
+
 #endif

@@ -20,6 +20,11 @@
 # fault-in and random access through a view of a PAGES_MB mapping on tmpfs
 # and shmapfs with huge=never and huge=always. Alone: make bench-scale.
 #
+# Then exclusive backing files (issue 13, tests/bench/run-exclusive.py):
+# opens per second beside and through a file-backed mount that guards its
+# in-use backing files, with and without -o noexclusive and with no mount
+# (EXCL_OUT=tests/bench/RESULTS-exclusive.md). Alone: make bench-exclusive.
+#
 # make check runs it once on tiny sizes (check-bench, normal build only):
 # it fails if a backend does not mount, a workload errors or reads back
 # wrong data, or a daemon does not exit 0.
@@ -49,6 +54,8 @@ BENCH_BDI ?=
 SCALE_COUNTS ?= 1000,10000,100000,1000000
 SCALE_OUT ?= tests/bench/RESULTS-scale.md
 PAGES_MB ?= 1024
+EXCL_OUT ?= tests/bench/RESULTS-exclusive.md
+EXCL_MS ?= 1000
 
 # The daemon under test; set BENCH_SHMAPFS (not SHMAPFS, whose rule would
 # relink the in-tree objects over it) to measure another build.
@@ -87,6 +94,7 @@ bench: all $(BENCH_BIN) $(PASSTHROUGH_LL)
 		--seq-mb $(SEQ_MB) --rand-mb $(RAND_MB) --runs $(RUNS) \
 		--duration-ms $(BENCH_MS) --out $(BENCH_OUT)
 	$(MAKE) bench-scale
+	$(MAKE) bench-exclusive
 
 .PHONY: bench-scale
 bench-scale: all $(BENCH_BIN)
@@ -94,6 +102,12 @@ bench-scale: all $(BENCH_BIN)
 		--shmapfs $(BENCH_SHMAPFS) --shmapfs-opts '$(SHMAPFS_OPTS)' \
 		--counts $(SCALE_COUNTS) --pages-mb $(PAGES_MB) \
 		--runs $(RUNS) --out $(SCALE_OUT)
+
+.PHONY: bench-exclusive
+bench-exclusive: all $(BENCH_BIN)
+	python3 tests/bench/run-exclusive.py --bench $(BENCH_BIN) \
+		--shmapfs $(BENCH_SHMAPFS) --runs $(RUNS) \
+		--duration-ms $(EXCL_MS) --out $(EXCL_OUT)
 
 # Tiny sizes, one run, bounded: keeps the benchmark working. The daemon
 # under a sanitizer measures nothing useful, so only the normal build.
@@ -105,6 +119,9 @@ check-bench: $(BENCH_BIN) $(PASSTHROUGH_LL) $(SHMAPFS)
 	timeout -k 10 100 python3 tests/bench/run-scale.py \
 		--bench $(BENCH_BIN) --shmapfs $(BENCH_SHMAPFS) --counts 200 \
 		--pages-mb 8 --runs 1 --out $(BUILD)/bench/RESULTS-scale-check.md
+	timeout -k 10 100 python3 tests/bench/run-exclusive.py \
+		--bench $(BENCH_BIN) --shmapfs $(BENCH_SHMAPFS) --runs 1 \
+		--duration-ms 50 --out $(BUILD)/bench/RESULTS-exclusive-check.md
 
 ifeq ($(SANITIZE),)
 CHECKS += check-bench

@@ -132,8 +132,7 @@ START_TEST(in_use_refused_idle_free)
 {
 	new_mapping("a");
 	new_mapping("idle");
-	ck_assert_int_eq(put_file(outside(), "x", 1, 0644),
-			 0);
+	ck_assert_int_eq(put_file(outside(), "x", 1, 0644), 0);
 	ck_assert(opens_eventually(B("a"))); /* idle once released */
 	int fd = open_mapping("a");
 	ck_assert_int_eq(direct_ro(B("a")), EPERM);
