@@ -222,6 +222,32 @@ static int open_backing(const struct cmdline *cl, int *out)
 	return 0;
 }
 
+/*
+ * Reach the backing directory (fd) through a mount of our own, a clone
+ * nobody else can reach, and let every open made through it pass without
+ * an event: ours, and those the kernel makes for passthrough, which it
+ * makes in the opener's thread (exclusive.h). Where that cannot be had,
+ * fd stays, and those opens are told apart one by one. Returns the
+ * directory to use.
+ */
+static int private_backing(int fd, struct exclusive *ex)
+{
+	int tree = open_tree(fd, "",
+			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+				 AT_RECURSIVE | AT_EMPTY_PATH);
+	if (tree < 0)
+		return fd;
+	int priv = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(tree);
+	if (priv >= 0 && exclusive_pass_mount(ex, priv) == 0) {
+		close(fd);
+		return priv;
+	}
+	if (priv >= 0)
+		close(priv);
+	return fd;
+}
+
 static int build_registry(const struct cmdline *cl, struct logger *lg,
 			  struct shmapfs *fs, const struct store_dir *sd,
 			  struct registry **out)
@@ -255,6 +281,9 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	}
 	if (cl->backing && open_backing(cl, &cfg.backing_dirfd) < 0)
 		return -EBADF;
+	if (fs->exclusive)
+		cfg.backing_dirfd =
+		    private_backing(cfg.backing_dirfd, fs->exclusive);
 	int res = registry_new(&cfg, out);
 	if (res == -EBUSY)
 		fprintf(stderr,

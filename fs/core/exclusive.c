@@ -19,6 +19,7 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,9 @@ struct exclusive {
 	void (*log)(void *ctx, int level, const char *msg); /* immutable */
 	void *log_ctx;					    /* immutable */
 	atomic_int guard_warned; /* a failed guard was logged */
+	/* The mount whose opens raise no event (exclusive_pass_mount), 0 if
+	 * none; set before the listener starts. */
+	uint64_t passed_mnt;
 
 	pthread_mutex_t lock; /* guards tokens, ntokens; never held while
 			       * anything waits on an open */
@@ -74,11 +78,30 @@ static void tokens_expire_locked(struct exclusive *ex, uint64_t now)
 	ex->ntokens -= keep;
 }
 
+/* Where fd's file is: device, inode, and the mount it was opened on. */
+static int file_id(int fd, dev_t *dev, ino_t *ino, uint64_t *mnt)
+{
+	struct statx stx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &stx) < 0)
+		return -errno;
+	*dev = makedev(stx.stx_dev_major, stx.stx_dev_minor);
+	*ino = stx.stx_ino;
+	*mnt = stx.stx_mask & STATX_MNT_ID ? stx.stx_mnt_id : 0;
+	return 0;
+}
+
 int exclusive_expect(struct exclusive *ex, pid_t tid, int fd)
 {
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	dev_t dev;
+	ino_t ino;
+	uint64_t mnt;
+	int res = file_id(fd, &dev, &ino, &mnt);
+	if (res < 0)
+		return res;
+	/* The kernel's open of it raises no event: an expectation would
+	 * let the thread's next open of the file through instead. */
+	if (ex->passed_mnt && mnt == ex->passed_mnt)
+		return 0;
 	uint64_t now = now_ns();
 	pthread_mutex_lock(&ex->lock);
 	tokens_expire_locked(ex, now);
@@ -87,8 +110,7 @@ int exclusive_expect(struct exclusive *ex, pid_t tid, int fd)
 			(TOKENS_MAX - 1) * sizeof(*ex->tokens));
 		ex->ntokens--;
 	}
-	ex->tokens[ex->ntokens++] =
-	    (struct token){tid, st.st_dev, st.st_ino, now};
+	ex->tokens[ex->ntokens++] = (struct token){tid, dev, ino, now};
 	pthread_mutex_unlock(&ex->lock);
 	return 0;
 }
@@ -281,6 +303,26 @@ void exclusive_guard(void *ctx, int fd)
 		 "it while in use (said once)",
 		 strerror(err));
 	ex->log(ex->log_ctx, LOG_WARNING, msg);
+}
+
+int exclusive_pass_mount(struct exclusive *ex, int fd)
+{
+	dev_t dev;
+	ino_t ino;
+	uint64_t mnt;
+	int res = file_id(fd, &dev, &ino, &mnt);
+	if (res == 0 && !mnt)
+		res = -EOPNOTSUPP; /* no mount ids: expectations do it all */
+	/* SURV_MODIFY: else the first write through the mount clears it. */
+	if (res == 0 && fanotify_mark(ex->group,
+				      FAN_MARK_ADD | FAN_MARK_MOUNT |
+					  FAN_MARK_IGNORED_MASK |
+					  FAN_MARK_IGNORED_SURV_MODIFY,
+				      FAN_OPEN_PERM, fd, NULL) < 0)
+		res = -errno;
+	if (res == 0)
+		ex->passed_mnt = mnt;
+	return res;
 }
 
 void exclusive_unguard(void *ctx, int fd)

@@ -57,6 +57,14 @@ void exclusive_guard(void *ctx, int fd);
 void exclusive_unguard(void *ctx, int fd);
 
 /*
+ * Let every open made through the mount of fd pass without an event: fd
+ * is a directory on a mount that only the daemon reaches (a private clone
+ * of the backing directory's, open_tree(2)). Its own opens, and those the
+ * kernel makes for passthrough of stores opened there, then cost nothing.
+ */
+int exclusive_pass_mount(struct exclusive *ex, int fd);
+
+/*
  * Let thread tid (as FUSE names the caller of a request) make one open of
  * fd's file: the one the kernel makes for a passthrough open. Unused
  * expectations expire after a few seconds.

@@ -136,6 +136,8 @@ START_TEST(in_use_refused_idle_free)
 	ck_assert(opens_eventually(B("a"))); /* idle once released */
 	int fd = open_mapping("a");
 	ck_assert_int_eq(direct_ro(B("a")), EPERM);
+	/* Also for the thread that opened it through the mount. */
+	ck_assert_int_eq(open_ro((void *)B("a")), EPERM);
 	ck_assert_int_eq(direct_rw(B("a")), EPERM);
 	ck_assert_int_eq(in_child(open_ro, (void *)B("a"), NOBODY, NOBODY, 10),
 			 EPERM);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -182,6 +183,59 @@ START_TEST(expectation_names_one_file)
 }
 END_TEST
 
+static int priv_dir = -1; /* a private clone of dir's mount */
+
+static int open_through_priv(void *name)
+{
+	int fd = openat(priv_dir, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}
+
+START_TEST(passed_mount_raises_nothing)
+{
+	struct exclusive *ex;
+	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_start(ex), 0);
+	int fd = open_fd();
+	exclusive_guard(ex, fd);
+	int tree =
+	    open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	ck_assert_int_ge(tree, 0);
+	priv_dir = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(priv_dir, 0);
+	close(tree);
+	ck_assert_int_eq(exclusive_pass_mount(ex, priv_dir), 0);
+	/* A write through the mount must not end that (a modification
+	 * clears an ignore mask unless told otherwise). */
+	int w = openat(priv_dir, "file", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(w, 0);
+	ck_assert_int_eq(write(w, "D", 1), 1);
+	close(w);
+	/* Through the private mount every open passes, unasked... */
+	ck_assert_int_eq(in_child(open_through_priv, "file", -1, -1, 10), 0);
+	/* ...through any other the file is still guarded. */
+	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
+	/* No expectation is kept for a file opened on the passed mount: the
+	 * kernel's open of it raises no event to use it up. */
+	int pfd = openat(priv_dir, "file", O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(pfd, 0);
+	int go;
+	pid_t pid = spawn_expected_opener(&go);
+	ck_assert_int_eq(exclusive_expect(ex, pid, pfd), 0);
+	ck_assert_int_eq(write(go, "x", 1), 1);
+	close(go);
+	ck_assert_int_eq(twait(pid, 10000), 10 + EPERM);
+	close(pfd);
+	exclusive_unguard(ex, fd);
+	close(fd);
+	close(priv_dir);
+	exclusive_free(ex);
+}
+END_TEST
+
 START_TEST(free_lets_go)
 {
 	struct exclusive *ex;
@@ -266,6 +320,7 @@ static Suite *exclusive_suite(void)
 	tcase_add_test(tc, daemon_threads_allowed);
 	tcase_add_test(tc, expected_open_passes_once);
 	tcase_add_test(tc, expectation_names_one_file);
+	tcase_add_test(tc, passed_mount_raises_nothing);
 	tcase_add_test(tc, free_lets_go);
 	tcase_add_test(tc, killed_daemon_lets_go);
 	tcase_add_test(tc, unavailable_reasons);
