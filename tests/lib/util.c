@@ -15,7 +15,11 @@ struct tmount lt_mnt;
 
 void lt_mount(int file_backed)
 {
-	int err = tmount_start(&lt_mnt, file_backed, NULL);
+	/* noexclusive: some tests read a backing file behind the daemon
+	 * while its mapping is in use (tests/mount/check_exclusive.c tests
+	 * the default, which refuses that). */
+	int err = tmount_start(&lt_mnt, file_backed,
+			       file_backed ? "noexclusive" : NULL);
 	ck_assert_msg(err == 0, "cannot mount %s: %d", tmount_daemon(), err);
 	setenv("SHMAP_DIR", lt_mnt.mnt, 1);
 }
