@@ -8,12 +8,17 @@
  * listener thread. exclusive_guard() marks a store's inode for
  * FAN_OPEN_PERM (every name of it, hard links included, on every mount of
  * its filesystem); the listener allows an open by a thread of the daemon
- * and denies any other, except the one the kernel makes for FUSE
- * passthrough: when the daemon answers an OPEN with a passthrough handle,
- * the kernel opens the backing file itself, in the context of the thread
- * that opened the mapping. exclusive_expect() names that thread and file
- * before the reply goes out, and the listener lets exactly that one open
- * through.
+ * and denies any other.
+ *
+ * One open is neither: when the daemon answers an OPEN with a passthrough
+ * handle, the kernel opens the backing file itself, in the context of the
+ * thread that opened the mapping. The daemon reaches its backing directory
+ * through a mount nobody else reaches, and exclusive_pass_mount() makes
+ * every open through that mount raise no event: its own, and the kernel's
+ * passthrough opens of stores opened there. For a store on any other
+ * mount (a submount of the backing directory), exclusive_expect() names
+ * the thread and the file before the reply goes out, and the listener lets
+ * exactly that one open through.
  *
  * The listener takes no lock but its own, held only to look up a token,
  * and never opens anything: a thread that holds the registry's lock while
