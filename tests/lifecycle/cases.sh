@@ -421,10 +421,11 @@ test_fusermount_writes_out()
 # the daemon syncs (the dirty pages reach the backing file while the view
 # lives), unmounts lazily, serves the view to its end, and exits 0.
 # OPTS: mount options (writeback_cache: write() through the still open
-# descriptor is buffered in the page cache too, until the sync).
+# descriptor is buffered in the page cache too, until the sync). Always
+# noexclusive: the backing file is read here while the view lives.
 signal_writes_out()
 {
-	local sig=$1 opts=${2:-defaults} mnt back
+	local sig=$1 opts=${2:-defaults},noexclusive mnt back
 	mnt=$(newdir mnt)
 	back=$(newdir back)
 	lc_mount "$mnt" -t shmapfs "$back" "$mnt" -o "$opts"
