@@ -289,6 +289,36 @@ START_TEST(exited_daemon_lets_go)
 }
 END_TEST
 
+/*
+ * A filesystem mounted inside the backing directory: the daemon's private
+ * clone of the backing directory's mount carries it as a submount, whose
+ * opens do raise events, so there the kernel's passthrough opens pass by
+ * expectation, one each, and nobody else's.
+ */
+START_TEST(submount_in_backing_dir)
+{
+	ck_assert_int_eq(tmount_start(&m, 1, "allow_other"), 0);
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	ck_assert_int_eq(mkdir(B("sub"), 0755), 0);
+	ck_assert_int_eq(mount("tmpfs", B("sub"), "tmpfs", 0, "size=4m"), 0);
+	ck_assert_int_eq(tmount_restart(&m, "allow_other"), 0);
+	new_mapping("sub/s");
+	int fd = open_mapping("sub/s");
+	int fd2 = open(P("sub/s"), O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd2, 0);
+	ck_assert_int_eq(direct_ro(B("sub/s")), EPERM);
+	ck_assert_int_eq(open_ro((void *)B("sub/s")), EPERM);
+	char back[4];
+	ck_assert_int_eq(pread(fd2, back, 4, 0), 4);
+	ck_assert_int_eq(close(fd2), 0);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert(opens_eventually(B("sub/s")));
+	ck_assert_int_eq(tmount_unmount(&m), 0);
+	ck_assert_int_eq(umount2(B("sub"), 0), 0);
+	tmount_stop(&m);
+}
+END_TEST
+
 START_TEST(root_attribute)
 {
 	ck_assert_str_eq(exclusive_state(), "on");
@@ -361,6 +391,7 @@ static Suite *suite(void)
 	tc = tcase_create("options");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, noexclusive_lets_others_in);
+	tcase_add_test(tc, submount_in_backing_dir);
 	tcase_add_test(tc, memory_backed_says_off);
 	suite_add_tcase(s, tc);
 	return s;
