@@ -12,6 +12,8 @@ mount on both data paths) it measures, with shmapbench:
   idle         open+close of the idle mapping's backing file
   in-use       open+close of an in-use backing file (refused when exclusive)
   mount-open   open+close of an in-use mapping through the mount
+  mount-cycle  open+close of the idle mapping through the mount: each open
+               opens (and guards) its store, each close closes it
   mount-meta   create, ftruncate 64 KiB, close, unlink of new mappings
                through the mount (ops/s)
 
@@ -43,7 +45,8 @@ CONFIGS = [
     ("noexclusive, fallback", "noexclusive,nopassthrough"),
     ("exclusive, fallback", "exclusive,nopassthrough"),
 ]
-WORKLOADS = ["unrelated", "idle", "in-use", "mount-open", "mount-meta"]
+WORKLOADS = ["unrelated", "idle", "in-use", "mount-open", "mount-cycle",
+             "mount-meta"]
 
 
 def wait_mounted(path, proc):
@@ -120,6 +123,8 @@ def measure(args, root, opts):
         if mount:
             res["mount-open"] = bench(args, "open-close",
                                       os.path.join(mount.mnt, "inuse1"))
+            res["mount-cycle"] = bench(args, "open-close",
+                                       os.path.join(mount.mnt, "idle"))
             res["mount-meta"] = bench(args, "meta", mount.mnt)
     finally:
         if mount:
