@@ -22,7 +22,10 @@
 #include <string.h>
 #include <linux/limits.h>
 
-enum { KIND_USR = 1, KIND_GRP = 2 };
+enum {
+	KIND_USR = 1,
+	KIND_GRP = 2
+};
 
 int quota_init(struct registry *r)
 {
@@ -94,8 +97,9 @@ static int ids_add(struct quota_ids *ids, uint32_t id, uint64_t bytes,
 	if (limits && over_limit(u ? u : &none, limits, bytes, maps))
 		return -EDQUOT;
 	if (!u && !maps) {
-		fprintf(stderr, "shmapfs: quota: bytes for id %u, "
-				"which owns no mapping\n",
+		fprintf(stderr,
+			"shmapfs: quota: bytes for id %u, "
+			"which owns no mapping\n",
 			id);
 		abort();
 	}
@@ -138,7 +142,8 @@ static int owner_add(struct registry *r, int kinds, uid_t uid, gid_t gid,
 {
 	const struct quota_config *c = &r->cfg.quota;
 	struct quota_table *q = &r->quota;
-	int usr = (kinds & KIND_USR) && c->usr, grp = (kinds & KIND_GRP) && c->grp;
+	int usr = (kinds & KIND_USR) && c->usr,
+	    grp = (kinds & KIND_GRP) && c->grp;
 	if (!r->memory_backed || (!usr && !grp) || (!bytes && !maps))
 		return 0;
 	pthread_mutex_lock(&q->lock);
@@ -161,7 +166,8 @@ static void owner_sub(struct registry *r, int kinds, uid_t uid, gid_t gid,
 {
 	const struct quota_config *c = &r->cfg.quota;
 	struct quota_table *q = &r->quota;
-	int usr = (kinds & KIND_USR) && c->usr, grp = (kinds & KIND_GRP) && c->grp;
+	int usr = (kinds & KIND_USR) && c->usr,
+	    grp = (kinds & KIND_GRP) && c->grp;
 	if (!r->memory_backed || (!usr && !grp) || (!bytes && !maps))
 		return;
 	pthread_mutex_lock(&q->lock);
@@ -184,10 +190,10 @@ void charge_end_mapping(struct registry *r, struct node *n)
 	owner_sub(r, KIND_USR | KIND_GRP, n->uid, n->gid, bytes, 1);
 }
 
-int quota_chown_locked(struct registry *r, struct node *n, uid_t uid,
-		       gid_t gid)
+int quota_chown_locked(struct registry *r, struct node *n, uid_t uid, gid_t gid)
 {
-	int kinds = (uid != n->uid ? KIND_USR : 0) | (gid != n->gid ? KIND_GRP : 0);
+	int kinds =
+	    (uid != n->uid ? KIND_USR : 0) | (gid != n->gid ? KIND_GRP : 0);
 	if (!S_ISREG(n->type) || !kinds)
 		return 0;
 	uint64_t bytes = node_charge(n);
@@ -200,9 +206,8 @@ int quota_chown_locked(struct registry *r, struct node *n, uid_t uid,
 int charge_take(struct registry *r, struct node *n, uint64_t bytes)
 {
 	int res = cap_take(r, bytes);
-	if (res == 0 &&
-	    (res = owner_add(r, KIND_USR | KIND_GRP, n->uid, n->gid, bytes, 0,
-			     1)) < 0)
+	if (res == 0 && (res = owner_add(r, KIND_USR | KIND_GRP, n->uid, n->gid,
+					 bytes, 0, 1)) < 0)
 		cap_give(r, bytes);
 	return res;
 }
@@ -250,8 +255,7 @@ const char *quota_attr_listed(struct registry *r, struct node *n)
 /* The longest line: "group " and three numbers of up to 20 digits. */
 #define QUOTA_LINE_MAX 72
 
-static size_t ids_format(const struct quota_ids *ids, const char *kind,
-			 char *p)
+static size_t ids_format(const struct quota_ids *ids, const char *kind, char *p)
 {
 	size_t len = 0;
 	for (size_t i = 0; i < ids->n; i++)

@@ -22,13 +22,13 @@
 #include "mount.h"
 #include "util.h"
 
-#define PAGE  4096
-#define KB    1024LL
-#define MB    (1LL << 20)
-#define GB    (1LL << 30)
-#define QUOTA "user.shmap.quota"
-#define A     20001 /* users, each in a group of the same number */
-#define B     20002
+#define PAGE		 4096
+#define KB		 1024LL
+#define MB		 (1LL << 20)
+#define GB		 (1LL << 30)
+#define QUOTA		 "user.shmap.quota"
+#define A		 20001 /* users, each in a group of the same number */
+#define B		 20002
 #define FUSE_SUPER_MAGIC 0x65735546
 
 /* Per user: 1 MiB and 4 mappings; groups counted, not limited. */
@@ -55,9 +55,10 @@ static void mount_users(void)
 static void mount_groups(void)
 {
 	ck_assert_int_eq(
-	    tmount_start(&m, 0,
-			 "size=64m,allow_other,grpquota,"
-			 "grpquota_block_hardlimit=1m,grpquota_inode_hardlimit=3"),
+	    tmount_start(
+		&m, 0,
+		"size=64m,allow_other,grpquota,"
+		"grpquota_block_hardlimit=1m,grpquota_inode_hardlimit=3"),
 	    0);
 }
 
@@ -450,8 +451,9 @@ START_TEST(chown_moves_usage)
 	/* B has no room for x: the chown is refused, nothing moves. */
 	ck_assert_int_eq(chown(P("x"), B, (gid_t)-1), -1);
 	ck_assert_int_eq(errno, EDQUOT);
-	ck_assert_str_eq(usage(), "user 20001 524288 1\nuser 20002 786432 1\n"
-				  "group 20001 524288 1\ngroup 20002 786432 1\n");
+	ck_assert_str_eq(usage(),
+			 "user 20001 524288 1\nuser 20002 786432 1\n"
+			 "group 20001 524288 1\ngroup 20002 786432 1\n");
 	ck_assert_int_eq(truncate(P("y"), 0), 0);
 	ck_assert_int_eq(chown(P("x"), B, (gid_t)-1), 0);
 	ck_assert_str_eq(usage(), "user 20002 524288 2\n"
@@ -579,11 +581,12 @@ START_TEST(file_backed_refused)
 	const char *opts[] = {"usrquota", "grpquota_inode_hardlimit=3"};
 	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(tsh(20, "'%s' -o %s '%s' '%s' 2>'%s/err'",
-				     tmount_daemon(), opts[i], m.backing,
-				     m.mnt, m.root),
+				     tmount_daemon(), opts[i], m.backing, m.mnt,
+				     m.root),
 				 1);
-		ck_assert_int_eq(tsh(5, "test $(wc -l < '%s/err') = 1 && "
-					"grep -q memory-backed '%s/err'",
+		ck_assert_int_eq(tsh(5,
+				     "test $(wc -l < '%s/err') = 1 && "
+				     "grep -q memory-backed '%s/err'",
 				     m.root, m.root),
 				 0);
 		struct statfs sf;
