@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
@@ -57,8 +59,7 @@ static struct node *created(struct registry *r, const char *name,
 	return n;
 }
 
-static void remove_mapping(struct registry *r, struct node *n,
-			   const char *name)
+static void remove_mapping(struct registry *r, struct node *n, const char *name)
 {
 	registry_release(r, n, O_RDWR);
 	registry_forget(r, n, 1);
@@ -159,9 +160,8 @@ START_TEST(mappings)
 	n[0] = created(r, "a1", &ALICE);
 	n[1] = created(r, "a2", &ALICE);
 	ck_assert_int_eq(create(r, "a3", &ALICE, &x), -EDQUOT);
-	ck_assert_int_eq(registry_mkdir(r, registry_root(r), "d", 0755, &ALICE,
-					&d, &st),
-			 0);
+	ck_assert_int_eq(
+	    registry_mkdir(r, registry_root(r), "d", 0755, &ALICE, &d, &st), 0);
 	ck_assert_int_eq(registry_link(r, n[0], registry_root(r), "a1b", &st),
 			 0);
 	registry_forget(r, n[0], 1); /* the link's reference */
@@ -236,6 +236,45 @@ START_TEST(chown_moves)
 }
 END_TEST
 
+/* Users writing at once each get exactly their limit (quota.lock). */
+struct writer {
+	struct registry *r;
+	struct caller c;
+	int stored;
+};
+
+static void *write_until_full(void *arg)
+{
+	struct writer *w = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "w%u", (unsigned)w->c.uid);
+	struct node *n = created(w->r, name, &w->c);
+	for (unsigned i = 0; i < 8; i++)
+		w->stored += registry_write(w->r, n, page, PAGE, i * PAGE) == 0;
+	remove_mapping(w->r, n, name);
+	return NULL;
+}
+
+START_TEST(users_at_once)
+{
+	struct registry *r = reg_new(1, 0);
+	struct writer w[8];
+	pthread_t t[8];
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct writer){.r = r, .c = {2000 + i, 100}};
+		ck_assert_int_eq(
+		    pthread_create(&t[i], NULL, write_until_full, &w[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].stored, 4);
+	}
+	ck_assert_str_eq(usage(r), "");
+	ck_assert_uint_eq(used_pages(r), 0);
+	registry_free(r);
+}
+END_TEST
+
 /* Without quotas there is nothing to read; the name stays reserved. */
 START_TEST(off)
 {
@@ -260,8 +299,8 @@ START_TEST(off)
 			 0);
 	ck_assert_uint_eq(len, sizeof(SHMAP_XATTR_QUOTA));
 	ck_assert_str_eq(buf, SHMAP_XATTR_QUOTA);
-	ck_assert_int_eq(registry_removexattr(r, root, &ROOT, SHMAP_XATTR_QUOTA),
-			 -EPERM);
+	ck_assert_int_eq(
+	    registry_removexattr(r, root, &ROOT, SHMAP_XATTR_QUOTA), -EPERM);
 	/* The size alone, and too small a buffer. */
 	struct node *a = created(r, "a", &ALICE);
 	ck_assert_int_eq(
@@ -285,6 +324,7 @@ static Suite *quota_suite(void)
 	tcase_add_test(tc, mappings);
 	tcase_add_test(tc, root_exempt);
 	tcase_add_test(tc, chown_moves);
+	tcase_add_test(tc, users_at_once);
 	tcase_add_test(tc, off);
 	suite_add_tcase(s, tc);
 	return s;
