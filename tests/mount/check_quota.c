@@ -206,6 +206,30 @@ START_TEST(write_at_limit)
 }
 END_TEST
 
+static int write_big(void *arg)
+{
+	(void)arg;
+	/* Page-aligned: the kernel cuts a write into parts of 256 pages of
+	 * the caller's buffer. */
+	static char big[2 * MB] __attribute__((aligned(PAGE)));
+	int fd = open(P("w"), O_CREAT | O_WRONLY, 0644);
+	REQUIRE(fd >= 0);
+	/* The part that fits is stored, the next refused whole. */
+	REQUIRE(pwrite(fd, big, sizeof(big), 0) == MB);
+	REQUIRE(pwrite(fd, big, 8 * KB, 0) == 8 * KB);
+	REQUIRE(pwrite(fd, big, 8 * KB, MB - 4 * KB) < 0 && errno == EDQUOT);
+	close(fd);
+	return 0;
+}
+
+START_TEST(write_in_parts)
+{
+	ck_assert_int_eq(in_child(write_big, NULL, A, A, 30), 0);
+	ck_assert_str_eq(usage(),
+			 "user 20001 1048576 1\ngroup 20001 1048576 1\n");
+}
+END_TEST
+
 static int truncate_a(void *arg)
 {
 	(void)arg;
@@ -604,6 +628,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(users, mount_users, unmount);
 	tcase_set_timeout(users, 60);
 	tcase_add_test(users, write_at_limit);
+	tcase_add_test(users, write_in_parts);
 	tcase_add_test(users, truncate_at_limit);
 	tcase_add_test(users, fallocate_at_limit);
 	tcase_add_test(users, create_at_limit);
