@@ -144,7 +144,14 @@ uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
 	off_t hole = lseek(n->store->fd, (off_t)off, SEEK_HOLE);
 	if (end <= n->size && hole >= 0 && (uint64_t)hole >= end)
 		return 0;
-	return PAGE_ROUND(end) - (off & ~(uint64_t)4095);
+	uint64_t start = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
+	uint64_t sized = PAGE_ROUND(n->size), need = last - start;
+	/* SEEK_HOLE shows fallocated pages not yet written as holes: below
+	 * the size, a change adds at most the pages the store lacks there. */
+	uint64_t inside =
+	    sized > start ? (last < sized ? last : sized) - start : 0;
+	uint64_t lacks = sized > n->charged ? sized - n->charged : 0;
+	return inside > lacks ? need - (inside - lacks) : need;
 }
 
 void sparse_recount_locked(struct registry *r, struct node *n)

@@ -286,6 +286,12 @@ static int fallocate_a(void *arg)
 	REQUIRE(fd >= 0);
 	REQUIRE(fallocate(fd, 0, 0, MB) == 0);
 	REQUIRE(fallocate(fd, 0, MB, PAGE) < 0 && errno == EDQUOT);
+	/* What was fallocated is written, or fallocated again, freely. */
+	char page[PAGE];
+	page_of(page, A, 0);
+	REQUIRE(pwrite(fd, page, PAGE, 0) == PAGE);
+	REQUIRE(pwrite(fd, page, PAGE, MB - PAGE) == PAGE);
+	REQUIRE(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, MB) == 0);
 	REQUIRE(pwrite(fd, "x", 1, MB) < 0 && errno == EDQUOT);
 	/* A hole punched gives its pages back. */
 	REQUIRE(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
