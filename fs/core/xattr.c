@@ -4,7 +4,8 @@
  * has: its protection, user.shmap.protect (readwrite by default), and its
  * kind, user.shmap.commit (sparse or committed; the mount's default).
  * The root also has user.shmap.exclusive, read-only: what the mount
- * enforces of exclusive backing files.
+ * enforces of exclusive backing files. The root of a mount with quotas has
+ * user.shmap.quota (quota.c).
  */
 #include "backing.h"
 #include "internal.h"
@@ -195,6 +196,8 @@ int registry_setxattr(struct registry *r, struct node *n,
 		return -EPERM; /* the mount option decides */
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
+	if (quota_is_attr(r, n, name))
+		return -EPERM; /* read-only, and reserved when quotas are off */
 	if (r->cfg.read_only)
 		return -EROFS;
 	/* Committing allocates the store's pages: it must be open. */
@@ -249,6 +252,8 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 	const char *ex = exclusive_attr(r, n, name);
 	if (ex)
 		return copy_out(ex, strlen(ex), buf, size, len);
+	if (quota_is_attr(r, n, name))
+		return quota_getxattr(r, buf, size, len);
 	int res = -ENODATA;
 	pthread_rwlock_rdlock(&n->lock);
 	if (is_protect(n, name)) {
@@ -269,11 +274,13 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len)
 {
+	const char *quota = quota_attr_listed(r, n);
 	pthread_rwlock_rdlock(&n->lock);
 	/* user.shmap.commit is asked for by name, not listed. */
 	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
 	if (exclusive_attr(r, n, NULL))
 		need += sizeof(SHMAP_XATTR_EXCLUSIVE);
+	need += quota ? strlen(quota) + 1 : 0;
 	for (struct xattr *x = n->xattrs; x; x = x->next)
 		need += strlen(x->name) + 1;
 	int res = 0;
@@ -292,6 +299,10 @@ int registry_listxattr(struct registry *r, struct node *n, char *buf,
 			       sizeof(SHMAP_XATTR_EXCLUSIVE));
 			p += sizeof(SHMAP_XATTR_EXCLUSIVE);
 		}
+		if (quota) {
+			memcpy(p, quota, strlen(quota) + 1);
+			p += strlen(quota) + 1;
+		}
 		for (struct xattr *x = n->xattrs; x; x = x->next) {
 			size_t l = strlen(x->name) + 1;
 			memcpy(p, x->name, l);
@@ -308,7 +319,7 @@ int registry_removexattr(struct registry *r, struct node *n,
 	int res = name_ok(n, name);
 	if (res < 0)
 		return res;
-	if (exclusive_attr(r, n, name))
+	if (exclusive_attr(r, n, name) || quota_is_attr(r, n, name))
 		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;
