@@ -101,6 +101,10 @@ static void usage(FILE *to)
 		    "(default sparse)\n"
 		    "  -o huge=never|always|within_size|advise  huge pages, "
 		    "as tmpfs\n"
+		    "  -o usrquota,usrquota_block_hardlimit=N[k|m|g],"
+		    "usrquota_inode_hardlimit=N\n"
+		    "                       limits per user (grpquota...: "
+		    "per group), as tmpfs\n"
 		    "  -o mode=M,uid=U,gid=G  of the root directory\n"
 		    "  -o ro, allow_other, and libfuse's other mount options\n"
 		    "\nSee shmapfs(8).\n");
@@ -161,6 +165,11 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 	const char *mnt = pos[npos - 1];
 	if (npos == 2 && strcmp(pos[0], "none") && strcmp(pos[0], "memory"))
 		cl->backing = pos[0];
+	if (cl->backing && cl->opts.quota_given) {
+		fprintf(stderr, "shmapfs: usrquota, grpquota and their limits "
+				"need a memory-backed mount\n");
+		return -EINVAL;
+	}
 	if (strlen(mnt) >= sizeof(cl->mountpoint)) {
 		fprintf(stderr, "shmapfs: mountpoint name too long\n");
 		return -EINVAL;
@@ -239,6 +248,7 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	    .log_ctx = lg,
 	    .store_dirfd = cl->backing ? -1 : sd->fd,
 	    .store_dir_capacity = sd->is_capacity,
+	    .quota = cl->opts.quota,
 	};
 	if (fs->io.want_passthrough) {
 		cfg.share_store = passthrough_share;
@@ -445,6 +455,11 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	fs.io.want_passthrough =
 	    passthrough_wanted(cl->opts.passthrough, cl->opts.writeback_cache,
 			       &fs.io.no_passthrough_why);
+	if (fs.io.want_passthrough &&
+	    (cl->opts.quota.usr || cl->opts.quota.grp)) {
+		fs.io.want_passthrough = 0; /* the daemon counts every write */
+		fs.io.no_passthrough_why = "-o usrquota or grpquota";
+	}
 	struct store_dir sd = {.fd = -1};
 	if (!cl->backing) {
 		char err[256];

@@ -118,13 +118,13 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 		return -EBUSY;
 	node_catch_up_locked(r, n);
 	/* A committed mapping reserves its size, a sparse one nothing. */
-	int res = n->sparse ? 0 : cap_reserve(r, n->size, size);
+	int res = n->sparse ? 0 : charge_reserve(r, n, n->size, size);
 	if (res < 0)
 		return res;
 	res = n->store->ops->resize(n->store, n->size, size, !n->sparse);
 	if (!n->sparse)
-		cap_release(r, res < 0 ? size : n->size,
-			    res < 0 ? n->size : size);
+		charge_release(r, n, res < 0 ? size : n->size,
+			       res < 0 ? n->size : size);
 	if (res < 0)
 		return res;
 	n->size = size;
@@ -154,9 +154,9 @@ void sparse_recount_locked(struct registry *r, struct node *n)
 		return;
 	uint64_t held = (uint64_t)st.st_blocks * 512;
 	if (held > n->charged)
-		atomic_fetch_add(&r->used, held - n->charged);
+		charge_add(r, n, held - n->charged);
 	else
-		atomic_fetch_sub(&r->used, n->charged - held);
+		charge_give(r, n, n->charged - held);
 	n->charged = held;
 }
 
@@ -165,7 +165,7 @@ int node_set_sparse_locked(struct registry *r, struct node *n, int sparse)
 	if (!sparse == !n->sparse)
 		return 0;
 	if (sparse) {
-		cap_give(r, PAGE_ROUND(n->size));
+		charge_give(r, n, PAGE_ROUND(n->size));
 		n->sparse = 1;
 		n->charged = 0;
 		sparse_recount_locked(r, n);
@@ -174,16 +174,16 @@ int node_set_sparse_locked(struct registry *r, struct node *n, int sparse)
 	/* Committed from now on: reserve the whole size, pages included. */
 	uint64_t size = PAGE_ROUND(n->size);
 	uint64_t need = size > n->charged ? size - n->charged : 0;
-	int res = cap_take(r, need);
+	int res = charge_take(r, n, need);
 	if (res < 0)
 		return res;
 	if (n->size)
 		res = n->store->ops->fallocate(n->store, 0, 0, n->size);
 	if (res < 0) {
-		cap_give(r, need);
+		charge_give(r, n, need);
 		return res;
 	}
-	cap_give(r, n->charged > size ? n->charged - size : 0);
+	charge_give(r, n, n->charged > size ? n->charged - size : 0);
 	n->sparse = 0;
 	n->charged = 0;
 	return 0;
@@ -243,6 +243,8 @@ int registry_setattr(struct registry *r, struct node *n,
 		uid_t uid = q->valid & SET_UID ? q->uid : n->uid;
 		gid_t gid = q->valid & SET_GID ? q->gid : n->gid;
 		res = backing_chown(r, n, uid, gid);
+		if (!res) /* the new owner takes the usage over */
+			res = quota_chown_locked(r, n, uid, gid);
 		if (!res) {
 			n->uid = uid;
 			n->gid = gid;

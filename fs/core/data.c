@@ -195,13 +195,13 @@ static int charge_before_locked(struct registry *r, struct node *n,
 	*taken = 0;
 	if (n->sparse) {
 		uint64_t need = sparse_need_locked(r, n, off, len);
-		int res = cap_take(r, need);
+		int res = charge_take(r, n, need);
 		*taken = res == 0 ? need : 0;
 		return res;
 	}
 	if (end <= n->size)
 		return 0;
-	int res = cap_reserve(r, n->size, end);
+	int res = charge_reserve(r, n, n->size, end);
 	*taken = res == 0 ? PAGE_ROUND(end) - PAGE_ROUND(n->size) : 0;
 	return res;
 }
@@ -210,7 +210,7 @@ static void charge_after_locked(struct registry *r, struct node *n,
 				uint64_t taken, int failed)
 {
 	if (failed || n->sparse)
-		cap_give(r, taken);
+		charge_give(r, n, taken);
 	if (n->sparse)
 		sparse_recount_locked(r, n);
 }

@@ -13,6 +13,8 @@
  *      mapping never interleave; reads and getattr take it shared.
  * Capacity (registry.used) is an atomic counter, reserved before a mapping
  * grows and released when it shrinks or dies; it needs no lock.
+ *   3. quota.lock (mutex, quota.c): each uid's and gid's usage, changed
+ *      with the capacity; taken last, briefly.
  */
 #ifndef SHMAPFS_INTERNAL_H
 #define SHMAPFS_INTERNAL_H
@@ -111,6 +113,7 @@ struct registry {
 	struct node *all_nodes;		/* guarded by lock */
 	struct node *lingering;		/* guarded by lock; residency.c */
 	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
+	struct quota_table quota;	/* per-id usage; quota.c */
 };
 
 /* registry.c */
@@ -190,6 +193,34 @@ int node_store_utimens(struct registry *r, struct node *n,
 		       const struct timespec t[2]);
 /* Remove a memory store's file as its node dies (registry.lock held). */
 void node_store_unlink(struct registry *r, struct node *n);
+
+/* quota.c: per-user and per-group usage and limits (see quota.h) */
+int quota_init(struct registry *r);
+void quota_free(struct registry *r);
+/* 1 if this registry counts and limits usage per id. */
+int quota_on(const struct registry *r);
+/* Charge a new mapping to its owner: -EDQUOT past the mapping limit. */
+int quota_new_mapping(struct registry *r, uid_t uid, gid_t gid);
+/* Give back what a dying regular file holds: capacity, usage, mapping. */
+void charge_end_mapping(struct registry *r, struct node *n);
+/* Move n's usage to a new owner (n->lock held): -EDQUOT if no room. */
+int quota_chown_locked(struct registry *r, struct node *n, uid_t uid,
+		       gid_t gid);
+/* The capacity functions above, charging n's owner too (n->lock held):
+ * take and reserve check the capacity and the limits (-ENOSPC, -EDQUOT),
+ * add counts without a check (what a store holds, seen afterwards). */
+int charge_take(struct registry *r, struct node *n, uint64_t bytes);
+void charge_add(struct registry *r, struct node *n, uint64_t bytes);
+void charge_give(struct registry *r, struct node *n, uint64_t bytes);
+int charge_reserve(struct registry *r, struct node *n, uint64_t old_size,
+		   uint64_t new_size);
+void charge_release(struct registry *r, struct node *n, uint64_t old_size,
+		    uint64_t new_size);
+/* user.shmap.quota: name is it on n; the name to list on n, or NULL; its
+ * value (as registry_getxattr; -ENODATA without quotas). */
+int quota_is_attr(struct registry *r, struct node *n, const char *name);
+const char *quota_attr_listed(struct registry *r, struct node *n);
+int quota_getxattr(struct registry *r, void *buf, size_t size, size_t *len);
 
 /* namespace.c */
 void snapshot_unlink_locked(struct dir_snapshot *s);

@@ -123,12 +123,46 @@ static int append_fuse_opt(struct shmapfs_options *o, const char *opt,
 	return 0;
 }
 
+/*
+ * A quota option (see quota.h): 0, -EINVAL, or 1 if key is none. As on
+ * tmpfs, a limit without usrquota (grpquota) is taken and has no effect;
+ * a limit is a size as size= takes it, a count of mappings a number with
+ * an optional k, m, g suffix; neither may be 0.
+ */
+static int parse_quota(struct shmapfs_options *o, const char *key,
+		       const char *val, uint64_t ram_bytes)
+{
+	struct quota_config *q = &o->quota;
+	int usr = !strncmp(key, "usrquota", 8);
+	if (!usr && strncmp(key, "grpquota", 8))
+		return 1;
+	struct quota_limits *l = usr ? &q->usr_limit : &q->grp_limit;
+	const char *what = key + 8;
+	int res = 0;
+	if (!*what)
+		res = val ? -EINVAL : 0;
+	else if (!strcmp(what, "_block_hardlimit"))
+		res = val ? options_parse_size(val, ram_bytes, &l->bytes)
+			  : -EINVAL;
+	else if (!strcmp(what, "_inode_hardlimit"))
+		res = val ? options_parse_size(val, 0, &l->mappings) : -EINVAL;
+	else
+		return 1;
+	if (res == 0 && !*what)
+		*(usr ? &q->usr : &q->grp) = 1;
+	o->quota_given = 1;
+	return res;
+}
+
 /* Parse one "key" or "key=value" option; 1 if it is not ours. */
 static int parse_one(struct shmapfs_options *o, const char *key,
 		     const char *val, uint64_t ram_bytes)
 {
 	uint64_t v;
 	uint32_t id;
+	int quota = parse_quota(o, key, val, ram_bytes);
+	if (quota <= 0)
+		return quota;
 	if (!strcmp(key, "size")) {
 		return val ? options_parse_size(val, ram_bytes, &o->size)
 			   : -EINVAL;

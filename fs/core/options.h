@@ -1,11 +1,14 @@
 /*
  * Mount options that shmapfs itself understands (size=, nr_mappings=,
- * mode=, uid=, gid=, commit=, huge=, ro, and the hidden fault-injection
- * options); every other option is passed on to libfuse untouched. No FUSE
- * headers here, so that the parser can be unit-tested and fuzzed on its own.
+ * mode=, uid=, gid=, commit=, huge=, ro, the quotas usrquota, grpquota
+ * and their *_hardlimit=, and the hidden fault-injection options); every other
+ * option is passed on to libfuse untouched. No FUSE headers here, so that the
+ * parser can be unit-tested and fuzzed on its own.
  */
 #ifndef SHMAPFS_OPTIONS_H
 #define SHMAPFS_OPTIONS_H
+
+#include "quota.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -26,8 +29,10 @@ struct shmapfs_options {
 	unsigned poll_us;      /* a worker polls /dev/fuse this long */
 	unsigned fault_write;  /* fail every store's Nth write (tests) */
 	unsigned fault_resize; /* fail every store's Nth resize (tests) */
-	char *fuse_opts;       /* options for libfuse, comma-separated */
-	size_t fuse_opts_len;  /* strlen(fuse_opts) */
+	struct quota_config quota; /* usrquota, grpquota, *_hardlimit= */
+	int quota_given;	   /* any of them (memory-backed only) */
+	char *fuse_opts;	   /* options for libfuse, comma-separated */
+	size_t fuse_opts_len;	   /* strlen(fuse_opts) */
 };
 
 /*

@@ -227,6 +227,13 @@ int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 		free(n);
 		return -ENOMEM;
 	}
+	/* A mapping counts against its owner's quota from now on. */
+	int res = S_ISREG(type) ? quota_new_mapping(r, uid, gid) : 0;
+	if (res < 0) {
+		pthread_rwlock_destroy(&n->lock);
+		free(n);
+		return res;
+	}
 	n->ino = atomic_fetch_add(&r->next_ino, 1);
 	n->type = type & S_IFMT;
 	n->mode = perm & 07777;
@@ -258,7 +265,7 @@ void node_free(struct registry *r, struct node *n)
 	if (n != r->root)
 		r->nnodes--;
 	if (S_ISREG(n->type)) /* a symlink's size reserves nothing */
-		cap_give(r, node_charge(n));
+		charge_end_mapping(r, n);
 	if (n->share > 0)
 		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
 	store_destroy(n->store);
@@ -359,8 +366,12 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 		return refuse(cfg, -ENOMEM);
 	r->cfg = *cfg;
 	r->memory_backed = cfg->backing_dirfd < 0;
-	r->counts_capacity = r->memory_backed &&
-			     !(cfg->store_dirfd > 0 && cfg->store_dir_capacity);
+	/* Quotas need the daemon to see every change, as a capacity of its
+	 * own does. */
+	r->counts_capacity =
+	    r->memory_backed &&
+	    (!(cfg->store_dirfd > 0 && cfg->store_dir_capacity) ||
+	     cfg->quota.usr || cfg->quota.grp);
 	atomic_init(&r->used, 0);
 	atomic_init(&r->next_ino, 2);
 	r->nbuckets = 1024;
@@ -368,6 +379,8 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 	int res = r->buckets ? 0 : -ENOMEM;
 	if (res == 0)
 		res = pthread_mutex_init(&r->lock, NULL) ? -ENOMEM : 0;
+	if (res == 0 && (res = quota_init(r)) < 0)
+		pthread_mutex_destroy(&r->lock);
 	if (res < 0) {
 		free(r->buckets);
 		free(r);
@@ -422,6 +435,7 @@ void registry_free(struct registry *r)
 			dentry_remove(r, n->first_child);
 	while (r->all_nodes)
 		node_free(r, r->all_nodes);
+	quota_free(r);
 	pthread_mutex_destroy(&r->lock);
 	free(r->buckets);
 	free(r);

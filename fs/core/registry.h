@@ -10,6 +10,8 @@
 #ifndef SHMAPFS_REGISTRY_H
 #define SHMAPFS_REGISTRY_H
 
+#include "quota.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -66,6 +68,9 @@ struct registry_config {
 	 * counts and enforces the capacity, and statfs reports it. Else the
 	 * daemon counts it. */
 	int store_dir_capacity;
+	/* Per-user and per-group limits (memory-backed; see quota.h). With
+	 * quotas the daemon counts the capacity itself and shares no store. */
+	struct quota_config quota;
 	/* Where the core reports events a person wants to know about. */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;

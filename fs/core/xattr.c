@@ -3,6 +3,7 @@
  * backing file of a file-backed mapping), and two that every regular file
  * has: its protection, user.shmap.protect (readwrite by default), and its
  * kind, user.shmap.commit (sparse or committed; the mount's default).
+ * The root of a mount with quotas has user.shmap.quota (quota.c).
  */
 #include "backing.h"
 #include "internal.h"
@@ -180,6 +181,8 @@ int registry_setxattr(struct registry *r, struct node *n,
 		return res;
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
+	if (quota_is_attr(r, n, name))
+		return -EPERM; /* read-only, and reserved when quotas are off */
 	if (r->cfg.read_only)
 		return -EROFS;
 	/* Committing allocates the store's pages: it must be open. */
@@ -231,7 +234,8 @@ static int copy_out(const void *v, size_t len, void *buf, size_t size,
 int registry_getxattr(struct registry *r, struct node *n, const char *name,
 		      void *buf, size_t size, size_t *len)
 {
-	(void)r;
+	if (quota_is_attr(r, n, name))
+		return quota_getxattr(r, buf, size, len);
 	int res = -ENODATA;
 	pthread_rwlock_rdlock(&n->lock);
 	if (is_protect(n, name)) {
@@ -252,10 +256,11 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len)
 {
-	(void)r;
+	const char *quota = quota_attr_listed(r, n);
 	pthread_rwlock_rdlock(&n->lock);
 	/* user.shmap.commit is asked for by name, not listed. */
 	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
+	need += quota ? strlen(quota) + 1 : 0;
 	for (struct xattr *x = n->xattrs; x; x = x->next)
 		need += strlen(x->name) + 1;
 	int res = 0;
@@ -268,6 +273,10 @@ int registry_listxattr(struct registry *r, struct node *n, char *buf,
 			memcpy(p, SHMAP_XATTR_PROTECT,
 			       sizeof(SHMAP_XATTR_PROTECT));
 			p += sizeof(SHMAP_XATTR_PROTECT);
+		}
+		if (quota) {
+			memcpy(p, quota, strlen(quota) + 1);
+			p += strlen(quota) + 1;
 		}
 		for (struct xattr *x = n->xattrs; x; x = x->next) {
 			size_t l = strlen(x->name) + 1;
@@ -285,6 +294,8 @@ int registry_removexattr(struct registry *r, struct node *n,
 	int res = name_ok(n, name);
 	if (res < 0)
 		return res;
+	if (quota_is_attr(r, n, name))
+		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;
 	int held = is_commit(n, name); /* back to the mount's default */

@@ -228,6 +228,44 @@ START_TEST(commit_and_huge)
 }
 END_TEST
 
+/* Quotas as tmpfs names them; a limit alone counts nothing (as tmpfs);
+ * none reaches libfuse. */
+START_TEST(quotas)
+{
+	struct shmapfs_options o;
+	char err[128];
+	options_init(&o, RAM, 1000, 1000);
+	ck_assert_int_eq(o.quota.usr || o.quota.grp || o.quota_given, 0);
+	ck_assert_int_eq(
+	    parse(&o, "usrquota_block_hardlimit=2m", err, sizeof(err)), 0);
+	ck_assert_int_eq(o.quota.usr, 0);
+	ck_assert_int_eq(o.quota_given, 1);
+	ck_assert_int_eq(parse(&o,
+			       "usrquota,grpquota,usrquota_block_hardlimit=3k,"
+			       "usrquota_inode_hardlimit=10,"
+			       "grpquota_block_hardlimit=1g,"
+			       "grpquota_inode_hardlimit=2k",
+			       err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(o.quota.usr, 1);
+	ck_assert_int_eq(o.quota.grp, 1);
+	ck_assert_uint_eq(o.quota.usr_limit.bytes, 3072);
+	ck_assert_uint_eq(o.quota.usr_limit.mappings, 10);
+	ck_assert_uint_eq(o.quota.grp_limit.bytes, 1ULL << 30);
+	ck_assert_uint_eq(o.quota.grp_limit.mappings, 2048);
+	ck_assert_ptr_null(o.fuse_opts);
+	ck_assert_int_eq(parse(&o, "grpquota,usrquota_block_hardlimit=10%", err,
+			       sizeof(err)),
+			 0);
+	ck_assert_int_eq(o.quota.usr, 0);
+	ck_assert_uint_eq(o.quota.usr_limit.bytes, RAM / 100 * 10);
+	/* Names that only begin like ours are libfuse's. */
+	ck_assert_int_eq(parse(&o, "usrquotas", err, sizeof(err)), 0);
+	ck_assert_str_eq(o.fuse_opts, "usrquotas");
+	options_free(&o);
+}
+END_TEST
+
 START_TEST(ro_rw_and_fuse_opts)
 {
 	struct shmapfs_options o;
@@ -303,6 +341,12 @@ START_TEST(malformed)
 	refused("gid=", "gid");
 	refused("fault_write=x", "fault_write");
 	refused("nr_inodes=0", "nr_inodes");
+	refused("usrquota=1", "usrquota");
+	refused("grpquota_block_hardlimit", "grpquota_block_hardlimit");
+	refused("usrquota_block_hardlimit=0", "usrquota_block_hardlimit");
+	refused("usrquota_block_hardlimit=1q", "usrquota_block_hardlimit");
+	refused("grpquota_inode_hardlimit=-1", "grpquota_inode_hardlimit");
+	refused("usrquota_inode_hardlimit=5%", "usrquota_inode_hardlimit");
 	refused("a,,b", "a,,b");
 	refused(",a", ",a");
 }
@@ -350,6 +394,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, own_options);
 	tcase_add_test(tc, commit_and_huge);
+	tcase_add_test(tc, quotas);
 	tcase_add_test(tc, ro_rw_and_fuse_opts);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, overlong_option);
