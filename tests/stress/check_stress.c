@@ -124,7 +124,7 @@ START_TEST(quota)
 	const char *extra = getenv("STRESS_OPTS");
 	char opts[512];
 	snprintf(opts, sizeof(opts),
-		 "size=1g,usrquota,grpquota,usrquota_block_"
+		 "size=1g,allow_other,usrquota,grpquota,usrquota_block_"
 		 "hardlimit=" QUOTA_USER_BYTES
 		 ",usrquota_inode_hardlimit=" QUOTA_USER_MAPS
 		 ",grpquota_block_hardlimit=" QUOTA_GROUP_BYTES

@@ -20,8 +20,9 @@
  * stored already) run without them, concurrently. Under the locks each
  * outcome is judged:
  *   - a success must leave the user and the group within their limits;
- *   - an EDQUOT (or a short write) must be due: the whole operation would
- *     have taken the user or the group past a limit;
+ *   - an EDQUOT (or a short write) must be due: what the mount sets aside
+ *     for the whole operation (see reserve()) would have taken the user or
+ *     the group past a limit;
  *   - every few operations, the usage the mount reports (the root's
  *     user.shmap.quota attribute) must equal the model's, for the user and
  *     the group (not with --no-usage, as on tmpfs).
@@ -105,6 +106,8 @@ struct mapping {
 	int committed;
 	uint64_t size;
 	unsigned char stored[MAX_PAGES]; /* 1: page charged (sparse) */
+	unsigned char
+	    written[MAX_PAGES]; /* 1: has data (not fallocated only) */
 	unsigned char data[MAX_PAGES * PAGE];
 };
 
@@ -120,6 +123,7 @@ struct proc {
 	struct mapping map[MAX_FILES];
 	unsigned char buf[MAX_PAGES * PAGE];
 	uint64_t edquot, short_writes, usage_checks, ops;
+	int refused; /* the last operation got EDQUOT */
 };
 
 static uint64_t splitmix(uint64_t *s)
@@ -191,6 +195,24 @@ static struct slot own_charge(const struct proc *p)
 		s.maps += p->map[i].used;
 	}
 	return s;
+}
+
+/*
+ * What the mount may set aside before a sparse mapping stores [off, end),
+ * to give back what it did not need once done: every page with no data yet
+ * (it cannot tell a page fallocate reserved from a hole). A committed
+ * mapping sets aside its growth.
+ */
+static uint64_t reserve(const struct mapping *m, uint64_t off, uint64_t end)
+{
+	if (m->committed)
+		return end > m->size
+			   ? (pages_of(end) - pages_of(m->size)) * PAGE
+			   : 0;
+	uint64_t n = 0;
+	for (uint64_t pg = off / PAGE; pg < pages_of(end); pg++)
+		n += !m->written[pg];
+	return n * PAGE;
 }
 
 static int group_of(const struct opts *o, int user, int k)
@@ -378,6 +400,7 @@ static void judge_refused(struct proc *p, struct slot whole)
 		     " bytes %" PRIu64 " mappings",
 		     whole.bytes, whole.maps);
 	p->edquot++;
+	p->refused = 1;
 }
 
 /* ---- Operations ---- */
@@ -400,7 +423,7 @@ static void model_write(struct mapping *m, const unsigned char *b, uint64_t off,
 		return;
 	memcpy(m->data + off, b, len);
 	for (uint64_t pg = off / PAGE; pg <= (off + len - 1) / PAGE; pg++)
-		m->stored[pg] = 1;
+		m->stored[pg] = m->written[pg] = 1;
 	if (off + len > m->size)
 		m->size = off + len;
 }
@@ -410,7 +433,7 @@ static void model_truncate(struct mapping *m, uint64_t size)
 	if (size < m->size) {
 		memset(m->data + size, 0, m->size - size);
 		for (uint64_t pg = pages_of(size); pg < MAX_PAGES; pg++)
-			m->stored[pg] = 0;
+			m->stored[pg] = m->written[pg] = 0;
 	}
 	m->size = size;
 }
@@ -509,10 +532,6 @@ static void op_write(struct proc *p, int i, int fd)
 	fill(p, p->buf, len);
 	p->what = "pwrite";
 	lock_ids(p);
-	struct mapping whole_m = *m;
-	model_write(&whole_m, p->buf, off, len);
-	struct slot whole = own_charge(p);
-	whole.bytes += mapping_charge(&whole_m) - mapping_charge(m);
 	ssize_t n = pwrite(fd, p->buf, len, off);
 	if (n < 0 && errno != EDQUOT)
 		fail(p, "pwrite %zu at %" PRIu64 ": %s", len, off,
@@ -522,8 +541,12 @@ static void op_write(struct proc *p, int i, int fd)
 	if (n == (ssize_t)len) {
 		judge_done(p);
 	} else {
+		/* What was written must fit; the rest must not have. */
+		uint64_t done = n > 0 ? (uint64_t)n : 0;
+		struct slot whole = own_charge(p);
+		whole.bytes += reserve(m, off + done, off + len);
 		p->short_writes += n >= 0;
-		judge_done(p); /* what was written must fit too */
+		judge_done(p);
 		judge_refused(p, whole);
 	}
 	check_usage(p);
@@ -568,7 +591,7 @@ static void op_allocate(struct proc *p, int i, int fd)
 	if (off + len > whole_m.size)
 		whole_m.size = off + len;
 	struct slot whole = own_charge(p);
-	whole.bytes += mapping_charge(&whole_m) - mapping_charge(m);
+	whole.bytes += reserve(m, off, off + len);
 	if (fallocate(fd, 0, off, len) == 0) {
 		memcpy(m, &whole_m, offsetof(struct mapping, data));
 		judge_done(p);
@@ -598,15 +621,17 @@ static void op_punch(struct proc *p, int i, int fd)
 		     strerror(errno));
 	memset(m->data + off, 0, len);
 	uint64_t first = pages_of(off), end = (off + len) / PAGE;
-	for (uint64_t pg = first; pg < end && !m->committed; pg++)
-		m->stored[pg] = 0;
+	for (uint64_t pg = first; pg < end; pg++)
+		m->stored[pg] = m->written[pg] = 0;
 	judge_done(p);
 	check_usage(p);
 	unlock_ids(p);
 }
 
-/* Stores through a view, only to pages the mapping has stored already:
- * they change no charge, so they need no lock. */
+/* Stores through a view, only to pages the mapping has data in already:
+ * they change no charge, so they need no lock. (A page that fallocate
+ * reserved but nothing wrote would be reserved again at the write-back,
+ * as a write to it is: see reserve().) */
 static void op_store(struct proc *p, int i, int fd)
 {
 	struct mapping *m = &p->map[i];
@@ -619,7 +644,7 @@ static void op_store(struct proc *p, int i, int fd)
 		fail(p, "mmap: %s", strerror(errno));
 	for (int n = 0; n < 16; n++) {
 		uint64_t b = rnd(&p->rng, m->size);
-		if (!m->stored[b / PAGE] && !m->committed)
+		if (!m->written[b / PAGE] && !m->committed)
 			continue;
 		unsigned char c = (unsigned char)splitmix(&p->rng);
 		v[b] = c;
@@ -650,18 +675,38 @@ static void op_check_range(struct proc *p, int i, int fd)
 		     off);
 }
 
+/* A mapping in use other than i, or i. */
+static int other_used(struct proc *p, int i)
+{
+	int start = (int)rnd(&p->rng, MAX_FILES);
+	for (int j = 0; j < MAX_FILES; j++) {
+		int c = (start + j) % MAX_FILES;
+		if (c != i && p->map[c].used)
+			return c;
+	}
+	return i;
+}
+
+/*
+ * Mostly operations on mappings in use; a refused one makes room now and
+ * then (so that every user stays near its limits without being stuck at
+ * them), and a refused create is not simply tried again.
+ */
 static void one_op(struct proc *p)
 {
 	int i = (int)rnd(&p->rng, MAX_FILES);
-	struct mapping *m = &p->map[i];
+	int refused = p->refused;
+	p->refused = 0;
 	p->op++;
 	p->ops++;
-	if (!m->used) {
+	if (refused && !p->map[i].used)
+		i = other_used(p, i);
+	if (!p->map[i].used) {
 		op_create(p, i);
 		return;
 	}
 	unsigned r = (unsigned)rnd(&p->rng, 100);
-	if (r < 4) {
+	if (r < 3 || (refused && r < 20)) {
 		op_remove(p, i);
 		return;
 	}
