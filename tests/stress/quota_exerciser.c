@@ -99,6 +99,8 @@ struct shared {
 	/* slot[u][k]: guarded by user_lock[u] and group_lock[gid of u, k] */
 	struct slot slot[MAX_USERS][MAX_PROCS];
 	int failed; /* set by a process that found a wrong outcome */
+	/* What each process did, added up at its end (atomically). */
+	uint64_t ops, edquot, short_writes, usage_checks;
 };
 
 struct mapping {
@@ -760,10 +762,10 @@ proc_main(const struct opts *o, struct shared *sh, int user, int k)
 	for (int i = 0; i < MAX_FILES; i++)
 		if (p.map[i].used)
 			op_remove(&p, i);
-	printf("quota_exerciser: uid %d proc %d: %" PRIu64 " ops, %" PRIu64
-	       " EDQUOT (%" PRIu64 " short writes), %" PRIu64 " usage checks\n",
-	       (int)p.uid, k, p.ops, p.edquot, p.short_writes, p.usage_checks);
-	fflush(stdout);
+	__atomic_add_fetch(&sh->ops, p.ops, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sh->edquot, p.edquot, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sh->short_writes, p.short_writes, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sh->usage_checks, p.usage_checks, __ATOMIC_RELAXED);
 	_exit(0);
 }
 
@@ -881,7 +883,10 @@ static int run(const struct opts *o)
 	}
 	if (!bad && o->usage && check_zero(o) < 0)
 		bad = 1;
-	printf("quota_exerciser: seed %" PRIu64 ": %s\n", o->seed,
+	printf("quota_exerciser: seed %" PRIu64 ": %" PRIu64
+	       " operations, %" PRIu64 " refused with EDQUOT (%" PRIu64
+	       " short writes), %" PRIu64 " usage checks: %s\n",
+	       o->seed, sh->ops, sh->edquot, sh->short_writes, sh->usage_checks,
 	       bad ? "FAILED" : "model and mount agree");
 	return bad;
 }
