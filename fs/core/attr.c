@@ -164,7 +164,17 @@ uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
 {
 	if (!r->counts_capacity || size == 0)
 		return 0;
-	return hole_bytes(n->store->fd, off, off + size);
+	uint64_t end = off + size;
+	uint64_t holes = hole_bytes(n->store->fd, off, end);
+	/* SEEK_HOLE shows fallocated pages not yet written as holes: below
+	 * the size, a change adds at most the pages the store lacks there. */
+	uint64_t start = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
+	uint64_t sized = PAGE_ROUND(n->size), span = last - start;
+	uint64_t inside =
+	    sized > start ? (last < sized ? last : sized) - start : 0;
+	uint64_t lacks = sized > n->charged ? sized - n->charged : 0;
+	uint64_t bound = inside > lacks ? span - (inside - lacks) : span;
+	return holes < bound ? holes : bound;
 }
 
 void sparse_recount_locked(struct registry *r, struct node *n)

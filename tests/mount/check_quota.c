@@ -30,6 +30,8 @@
 #define A		 20001 /* users, each in a group of the same number */
 #define B		 20002
 #define FUSE_SUPER_MAGIC 0x65735546
+/* The usage of A alone, with one mapping at the limit. */
+#define A_FULL "user 20001 1048576 1\ngroup 20001 1048576 1\n"
 
 /* Per user: 1 MiB and 4 mappings; groups counted, not limited. */
 #define USER_OPTS                                                              \
@@ -206,6 +208,29 @@ START_TEST(write_at_limit)
 }
 END_TEST
 
+static int write_big(void *arg)
+{
+	(void)arg;
+	/* Page-aligned: the kernel cuts a write into parts of 256 pages of
+	 * the caller's buffer. */
+	static char big[2 * MB] __attribute__((aligned(PAGE)));
+	int fd = open(P("w"), O_CREAT | O_WRONLY, 0644);
+	REQUIRE(fd >= 0);
+	/* The part that fits is stored, the next refused whole. */
+	REQUIRE(pwrite(fd, big, sizeof(big), 0) == MB);
+	REQUIRE(pwrite(fd, big, 8 * KB, 0) == 8 * KB);
+	REQUIRE(pwrite(fd, big, 8 * KB, MB - 4 * KB) < 0 && errno == EDQUOT);
+	close(fd);
+	return 0;
+}
+
+START_TEST(write_in_parts)
+{
+	ck_assert_int_eq(in_child(write_big, NULL, A, A, 30), 0);
+	ck_assert_str_eq(usage(), A_FULL);
+}
+END_TEST
+
 static int truncate_a(void *arg)
 {
 	(void)arg;
@@ -261,6 +286,12 @@ static int fallocate_a(void *arg)
 	REQUIRE(fd >= 0);
 	REQUIRE(fallocate(fd, 0, 0, MB) == 0);
 	REQUIRE(fallocate(fd, 0, MB, PAGE) < 0 && errno == EDQUOT);
+	/* What was fallocated is written, or fallocated again, freely. */
+	char page[PAGE];
+	page_of(page, A, 0);
+	REQUIRE(pwrite(fd, page, PAGE, 0) == PAGE);
+	REQUIRE(pwrite(fd, page, PAGE, MB - PAGE) == PAGE);
+	REQUIRE(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, MB) == 0);
 	REQUIRE(pwrite(fd, "x", 1, MB) < 0 && errno == EDQUOT);
 	/* A hole punched gives its pages back. */
 	REQUIRE(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
@@ -491,8 +522,7 @@ START_TEST(sparse_counts_pages)
 	ck_assert_int_eq(in_child(sparse_a, NULL, A, A, 30), 0);
 	ck_assert_str_eq(usage(), "user 20001 4096 1\ngroup 20001 4096 1\n");
 	ck_assert_int_eq(in_child(sparse_a_fill, NULL, A, A, 30), 0);
-	ck_assert_str_eq(usage(),
-			 "user 20001 1048576 1\ngroup 20001 1048576 1\n");
+	ck_assert_str_eq(usage(), A_FULL);
 	ck_assert_int_eq(unlink(P("s")), 0);
 	usage_becomes("");
 }
@@ -534,8 +564,7 @@ static int view_a(void *arg)
 START_TEST(view_past_limit)
 {
 	ck_assert_int_eq(in_child(view_a, NULL, A, A, 30), 0);
-	ck_assert_str_eq(usage(),
-			 "user 20001 1048576 1\ngroup 20001 1048576 1\n");
+	ck_assert_str_eq(usage(), A_FULL);
 	ck_assert_int_eq(in_child(fill_b, NULL, B, B, 30), 0);
 }
 END_TEST
@@ -604,6 +633,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(users, mount_users, unmount);
 	tcase_set_timeout(users, 60);
 	tcase_add_test(users, write_at_limit);
+	tcase_add_test(users, write_in_parts);
 	tcase_add_test(users, truncate_at_limit);
 	tcase_add_test(users, fallocate_at_limit);
 	tcase_add_test(users, create_at_limit);

@@ -236,6 +236,31 @@ START_TEST(chown_moves)
 }
 END_TEST
 
+/* Pages fallocated count once: writing them later needs no room, at the
+ * limit (EDQUOT) as at the capacity (ENOSPC). */
+START_TEST(fallocated_then_written)
+{
+	struct registry *r = reg_new(1, 0);
+	struct node *a = created(r, "a", &ALICE), *o = created(r, "o", &ROOT);
+	ck_assert_int_eq(registry_fallocate(r, a, 0, 0, 4 * PAGE), 0);
+	ck_assert_int_eq(registry_fallocate(r, o, 0, 0, 60 * PAGE), 0);
+	ck_assert_uint_eq(used_pages(r), 64);
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_int_eq(registry_write(r, a, page, PAGE, i * PAGE), 0);
+	ck_assert_int_eq(registry_write(r, a, page, 2 * PAGE, PAGE / 2), 0);
+	ck_assert_int_eq(registry_write(r, o, page, PAGE, 59 * PAGE), 0);
+	ck_assert_int_eq(
+	    registry_fallocate(r, a, FALLOC_FL_KEEP_SIZE, 0, 4 * PAGE), 0);
+	ck_assert_int_eq(registry_write(r, a, page, 1, 4 * PAGE), -ENOSPC);
+	ck_assert_str_eq(usage(r), "user 0 245760 1\nuser 1000 16384 1\n");
+	remove_mapping(r, a, "a");
+	ck_assert_int_eq(registry_write(r, o, page, PAGE, 60 * PAGE), 0);
+	remove_mapping(r, o, "o");
+	ck_assert_str_eq(usage(r), "");
+	registry_free(r);
+}
+END_TEST
+
 /* Users writing at once each get exactly their limit (quota.lock). */
 struct writer {
 	struct registry *r;
@@ -324,6 +349,7 @@ static Suite *quota_suite(void)
 	tcase_add_test(tc, mappings);
 	tcase_add_test(tc, root_exempt);
 	tcase_add_test(tc, chown_moves);
+	tcase_add_test(tc, fallocated_then_written);
 	tcase_add_test(tc, users_at_once);
 	tcase_add_test(tc, off);
 	suite_add_tcase(s, tc);
