@@ -135,23 +135,46 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 	return 0;
 }
 
+/*
+ * The bytes of whole pages of [off, end) in which fd has no data, as
+ * SEEK_HOLE sees it: past EOF, in a hole, or (on tmpfs) reserved by
+ * fallocate but not yet written. Data runs in whole pages; only a run
+ * that ends at EOF ends inside one, which is data.
+ */
+static uint64_t hole_bytes(int fd, uint64_t off, uint64_t end)
+{
+	uint64_t holes = 0;
+	uint64_t pos = off & ~(uint64_t)4095;
+	while (pos < end) {
+		off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
+		uint64_t from = hole < 0 ? pos : PAGE_ROUND((uint64_t)hole);
+		if (from >= end)
+			break;
+		off_t data = lseek(fd, (off_t)from, SEEK_DATA);
+		uint64_t to = data < 0 || (uint64_t)data > end ? PAGE_ROUND(end)
+							       : (uint64_t)data;
+		holes += to - from;
+		pos = to;
+	}
+	return holes;
+}
+
 uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
 			    uint64_t size)
 {
 	if (!r->counts_capacity || size == 0)
 		return 0;
 	uint64_t end = off + size;
-	off_t hole = lseek(n->store->fd, (off_t)off, SEEK_HOLE);
-	if (end <= n->size && hole >= 0 && (uint64_t)hole >= end)
-		return 0;
-	uint64_t start = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
-	uint64_t sized = PAGE_ROUND(n->size), need = last - start;
+	uint64_t holes = hole_bytes(n->store->fd, off, end);
 	/* SEEK_HOLE shows fallocated pages not yet written as holes: below
 	 * the size, a change adds at most the pages the store lacks there. */
+	uint64_t start = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
+	uint64_t sized = PAGE_ROUND(n->size), span = last - start;
 	uint64_t inside =
 	    sized > start ? (last < sized ? last : sized) - start : 0;
 	uint64_t lacks = sized > n->charged ? sized - n->charged : 0;
-	return inside > lacks ? need - (inside - lacks) : need;
+	uint64_t bound = inside > lacks ? span - (inside - lacks) : span;
+	return holes < bound ? holes : bound;
 }
 
 void sparse_recount_locked(struct registry *r, struct node *n)

@@ -158,8 +158,10 @@ void node_catch_up_locked(struct registry *r, struct node *n);
 void node_catch_up(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
-/* A sparse mapping's charge before storing size bytes at off: 0 if they
- * land on pages it has, else as many pages as the range spans. Then, after
+/* A sparse mapping's charge before storing size bytes at off: the pages of
+ * the range that hold no data yet, but no more than the mapping lacks below
+ * its size (a page fallocate reserved and nothing wrote looks like a hole).
+ * Then, after
  * the change, count what the store holds (lock held, store open). */
 uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
 			    uint64_t size);

@@ -2,7 +2,9 @@
 #
 #   tests/stress/exerciser.c    randomized, seeded exerciser (see its header)
 #   tests/stress/check_stress   runs it on a memory-backed and a file-backed
-#                               mount ($(CHECK_STRESS_DURATION) s each)
+#                               mount ($(CHECK_STRESS_DURATION) s each), and
+#                               quota_exerciser.c (many users near their
+#                               quotas) on a mount with usrquota,grpquota
 #   tests/stress/check_faults   killed clients, SIGTERM with dirty views, a
 #                               backing filesystem that fills up
 #   tests/security/check_*      other users; the backing-directory boundary
@@ -24,6 +26,10 @@ STRESS_OPTS ?=
 $(STRESS_EXERCISER): $(BUILD)/tests/stress/exerciser.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
+QUOTA_EXERCISER := $(BUILD)/tests/stress/quota_exerciser
+$(QUOTA_EXERCISER): $(BUILD)/tests/stress/quota_exerciser.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
+
 $(BUILD)/tests/stress/check_%: $(BUILD)/tests/stress/check_%.o $(HARNESS_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt
 
@@ -32,10 +38,12 @@ $(BUILD)/tests/security/check_%: $(BUILD)/tests/security/check_%.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt
 
 STRESS_ENV = SHMAPFS_BIN=$(SHMAPFS) STRESS_EXERCISER=$(STRESS_EXERCISER) \
+	QUOTA_EXERCISER=$(QUOTA_EXERCISER) \
 	STRESS_SEED=$(STRESS_SEED) STRESS_OPTS=$(STRESS_OPTS)
 
 .PHONY: check-stress check-faults check-security check-valgrind
 check-stress: $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER) \
+		$(QUOTA_EXERCISER) \
 		$(SHMAPFS)
 	$(STRESS_ENV) STRESS_DURATION=$(CHECK_STRESS_DURATION) \
 		$(RUN_MOUNT_TESTS) $(BUILD)/tests/stress/check_stress
@@ -68,14 +76,18 @@ STRESS_RUN = $(STRESS_ENV) STRESS_DURATION=$(DURATION) \
 	timeout -k 10 $$(( $(DURATION) + 900 )) \
 	unshare --mount --propagation private -- \
 	$(BUILD)/tests/stress/check_stress
-stress: all $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER)
-	@echo "stress: $(DURATION) s on a memory-backed and a file-backed mount"
+stress: all $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER) \
+		$(QUOTA_EXERCISER)
+	@echo "stress: $(DURATION) s on a memory-backed and a file-backed mount," \
+		"and a memory-backed one with quotas"
 	export SHMAPFS_TEST_TMP=$$(mktemp -d "$${TMPDIR:-/tmp}/shmapfs-stress.XXXXXX"); \
 	CK_RUN_CASE=memory $(STRESS_RUN) & mem=$$!; \
+	CK_RUN_CASE=quota $(STRESS_RUN) & quota=$$!; \
 	CK_RUN_CASE=file $(STRESS_RUN); file=$$?; \
-	wait $$mem; mem=$$?; \
-	echo "stress: memory-backed exit $$mem, file-backed exit $$file;" \
+	wait $$mem; mem=$$?; wait $$quota; quota=$$?; \
+	echo "stress: memory-backed exit $$mem, file-backed exit $$file," \
+		"quotas exit $$quota;" \
 		"data paths taken:" $$(sort "$$SHMAPFS_TEST_TMP/data-paths"); \
 	rm -f "$$SHMAPFS_TEST_TMP/data-paths"; \
 	rmdir "$$SHMAPFS_TEST_TMP"; \
-	[ $$mem = 0 ] && [ $$file = 0 ]
+	[ $$mem = 0 ] && [ $$file = 0 ] && [ $$quota = 0 ]

@@ -120,6 +120,35 @@ START_TEST(sparse_counts_pages)
 }
 END_TEST
 
+/* A store over pages the mapping has and pages it lacks takes only the
+ * pages it lacks: with one page free, two pages over the last stored page
+ * and the next fit; three over two new pages do not, and change nothing. */
+START_TEST(sparse_takes_only_new_pages)
+{
+	struct registry *r = reg_new(1);
+	struct node *n = create(r, "s");
+	char buf[3 * PAGE];
+	memset(buf, 'p', sizeof(buf));
+	for (unsigned i = 0; i < 15; i++)
+		ck_assert_int_eq(registry_write(r, n, buf, PAGE, i * PAGE), 0);
+	ck_assert_uint_eq(used_pages(r), 15);
+	ck_assert_int_eq(registry_write(r, n, buf, 2 * PAGE, 14 * PAGE), 0);
+	ck_assert_uint_eq(used_pages(r), 16);
+	ck_assert_int_eq(registry_write(r, n, buf, 3 * PAGE, 15 * PAGE),
+			 -ENOSPC);
+	ck_assert_uint_eq(used_pages(r), 16);
+	/* Unaligned, from the middle of a stored page into a hole. */
+	ck_assert_int_eq(
+	    registry_fallocate(r, n, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       3 * PAGE, PAGE),
+	    0);
+	ck_assert_int_eq(registry_write(r, n, buf, PAGE, 2 * PAGE + 100), 0);
+	ck_assert_uint_eq(used_pages(r), 16);
+	drop(r, n);
+	registry_free(r);
+}
+END_TEST
+
 /* Committing reserves the whole size, or fails and changes nothing;
  * a committed mapping cannot grow past the capacity. */
 START_TEST(commit_reserves_size)
@@ -179,6 +208,7 @@ static Suite *commit_suite(void)
 	TCase *tc = tcase_create("commit");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, sparse_counts_pages);
+	tcase_add_test(tc, sparse_takes_only_new_pages);
 	tcase_add_test(tc, commit_reserves_size);
 	tcase_add_test(tc, attribute_rules);
 	suite_add_tcase(s, tc);
