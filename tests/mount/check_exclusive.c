@@ -78,6 +78,14 @@ static const char *outside(void)
 	return path;
 }
 
+/* In a child: the errno of executing path (it never runs: its bytes are
+ * no program, so an allowed exec fails with ENOEXEC). */
+static int exec_it(void *path)
+{
+	execl(path, path, (char *)NULL);
+	return errno;
+}
+
 static int direct_ro(const char *path)
 {
 	return in_child(open_ro, (void *)path, -1, -1, 10);
@@ -138,6 +146,9 @@ START_TEST(in_use_refused_idle_free)
 	ck_assert_int_eq(direct_ro(B("a")), EPERM);
 	/* Also for the thread that opened it through the mount. */
 	ck_assert_int_eq(open_ro((void *)B("a")), EPERM);
+	/* An exec opens the file too. */
+	ck_assert_int_eq(chmod(P("a"), 0755), 0);
+	ck_assert_int_eq(in_child(exec_it, (void *)B("a"), -1, -1, 10), EPERM);
 	ck_assert_int_eq(direct_rw(B("a")), EPERM);
 	ck_assert_int_eq(in_child(open_ro, (void *)B("a"), NOBODY, NOBODY, 10),
 			 EPERM);
@@ -152,6 +163,8 @@ START_TEST(in_use_refused_idle_free)
 	ck_assert_int_eq(close(fd), 0);
 	ck_assert(opens_eventually(B("a")));
 	ck_assert_int_eq(direct_rw(B("a")), 0);
+	ck_assert_int_eq(in_child(exec_it, (void *)B("a"), -1, -1, 10),
+			 ENOEXEC);
 	char data[4];
 	ck_assert_int_eq(get_file(B("a"), data, 4), 4);
 	ck_assert_mem_eq(data, "abcd", 4);

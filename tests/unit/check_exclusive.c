@@ -276,6 +276,18 @@ static pid_t spawn_daemon(void)
 	return pid;
 }
 
+/* Wait until pid, our child, has stopped (at most 5 s). */
+static int stopped(pid_t pid)
+{
+	for (int waited = 0; waited < 5000; waited += 5) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG | WUNTRACED) == pid)
+			return WIFSTOPPED(status);
+		usleep(5000);
+	}
+	return 0;
+}
+
 static int opener_done(pid_t pid, int *status)
 {
 	return waitpid(pid, status, WNOHANG) == pid;
@@ -287,6 +299,7 @@ START_TEST(killed_daemon_lets_go)
 	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
 	/* Stopped, it cannot answer: an open waits (a documented limit)... */
 	ck_assert_int_eq(kill(daemon, SIGSTOP), 0);
+	ck_assert(stopped(daemon)); /* kill() returns before it stops */
 	pid_t opener = fork();
 	ck_assert_int_ge(opener, 0);
 	if (opener == 0)
