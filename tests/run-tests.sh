@@ -51,6 +51,27 @@ clear_leftovers() {
 		while read -r m; do umount -l "$m" 2>/dev/null; done
 }
 
+# The daemons' logs that a failed program's tests left (a failed Check
+# assertion ends a test before it unmounts): their last lines say whether a
+# daemon died and how. Then the directories go, so that the next failure
+# shows only its own.
+show_leftover_logs() {
+	local log
+	for log in "$SHMAPFS_TEST_TMP"/shmapfs-test.*/daemon.log; do
+		[ -f "$log" ] || continue
+		echo "-- daemon log left by a failed test: $log (last lines)"
+		tail -n 30 "$log"
+	done
+}
+
+remove_leftover_dirs() {
+	local d
+	for d in "$SHMAPFS_TEST_TMP"/shmapfs-test.*; do
+		[ -d "$d" ] || continue
+		grep -q " $d/" /proc/mounts 2>/dev/null || rm -rf "$d"
+	done
+}
+
 # "passthrough in N mounts, fallback in M" from the harness's notes.
 paths_taken() {
 	local f=$SHMAPFS_TEST_TMP/data-paths
@@ -86,8 +107,10 @@ run_one() {
 	if [ "$rc" != 0 ] || [ -z "$line" ]; then
 		[ -z "$line" ] && failed=$((failed + 1))
 		failed_progs="$failed_progs $label$prog"
+		show_leftover_logs
 	fi
 	clear_leftovers
+	remove_leftover_dirs
 }
 
 report=""
