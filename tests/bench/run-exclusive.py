@@ -33,7 +33,8 @@ import sys
 import tempfile
 import time
 
-MOUNT_WAIT_S = 10
+from benchutil import run_main, wait_mounted, write_report
+
 UNMOUNT_WAIT_S = 60
 IN_USE = 8
 
@@ -47,17 +48,6 @@ CONFIGS = [
 ]
 WORKLOADS = ["unrelated", "idle", "in-use", "mount-open", "mount-cycle",
              "mount-meta"]
-
-
-def wait_mounted(path, proc):
-    deadline = time.time() + MOUNT_WAIT_S
-    while time.time() < deadline:
-        if os.path.ismount(path):
-            return
-        if proc.poll() is not None:
-            raise RuntimeError("daemon exited %d" % proc.returncode)
-        time.sleep(0.05)
-    raise RuntimeError("%s did not mount" % path)
 
 
 class Mount:
@@ -206,17 +196,9 @@ def main():
              "counts refused opens (EPERM)." % (
                  args.runs, args.duration_ms, IN_USE), ""]
     lines += table(rows)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    write_report("\n".join(lines) + "\n", args.out)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (RuntimeError, subprocess.SubprocessError, OSError) as e:
-        print("run-exclusive: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "run-exclusive")

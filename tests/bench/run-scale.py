@@ -27,7 +27,8 @@ import sys
 import tempfile
 import time
 
-MOUNT_WAIT_S = 10
+from benchutil import run_main, wait_mounted, write_report
+
 UNMOUNT_WAIT_S = 120
 
 
@@ -53,17 +54,6 @@ def stacks(pid):
         except OSError:
             pass
     return "\n".join(out)
-
-
-def wait_mounted(path, proc):
-    deadline = time.time() + MOUNT_WAIT_S
-    while time.time() < deadline:
-        if os.path.ismount(path):
-            return
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError("daemon exited %d" % proc.returncode)
-        time.sleep(0.05)
-    raise RuntimeError("%s did not mount" % path)
 
 
 class Backend:
@@ -254,17 +244,9 @@ def main():
         lines += pages(args, root)
     finally:
         os.rmdir(root)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    write_report("\n".join(lines) + "\n", args.out)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (RuntimeError, subprocess.SubprocessError, OSError) as e:
-        print("run-scale: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    run_main(main, "run-scale")

@@ -44,6 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "seeded.h"
+
 #define MAX_FILES   16
 #define MAX_WORKERS 64
 #define PAGE	    4096UL
@@ -139,26 +141,6 @@ struct worker {
 	struct where at;
 	struct report rep;
 };
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rnd(uint64_t *s, uint64_t n)
-{
-	return n ? splitmix(s) % n : 0;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void fill_pattern(unsigned char *p, size_t len, uint64_t *s)
 {
@@ -763,14 +745,14 @@ static int collect(struct coord *c, int phase)
 {
 	int left = c->o->workers;
 	char got[MAX_WORKERS] = {0};
-	double deadline = now() + c->o->timeout;
+	double deadline = now_s() + c->o->timeout;
 	while (left > 0) {
 		struct pollfd p[MAX_WORKERS];
 		for (int i = 0; i < c->o->workers; i++) {
 			p[i].fd = got[i] ? -1 : c->rep[i];
 			p[i].events = POLLIN;
 		}
-		int ms = (int)((deadline - now()) * 1000);
+		int ms = (int)((deadline - now_s()) * 1000);
 		int n = ms > 0 ? poll(p, c->o->workers, ms) : 0;
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1046,7 +1028,7 @@ static void progress(const struct coord *c, int phases, double t)
 static int run(struct coord *c, double *elapsed, uint64_t tot[4], int *phases)
 {
 	const struct opts *o = c->o;
-	double t0 = now();
+	double t0 = now_s();
 	long per_phase = o->phase_ops * o->workers;
 	int phase = 0;
 	double last_note = t0;
@@ -1054,17 +1036,17 @@ static int run(struct coord *c, double *elapsed, uint64_t tot[4], int *phases)
 		if (resize_all(c) < 0 || drop_caches(c, 0) < 0 ||
 		    send_all(c, phase) < 0 || collect(c, phase) < 0)
 			return -1;
-		if (now() - last_note >= 60) {
-			last_note = now();
+		if (now_s() - last_note >= 60) {
+			last_note = now_s();
 			progress(c, phase + 1, last_note - t0);
 		}
 		long done = (phase + 1) * per_phase;
 		if ((o->ops && done >= o->ops) ||
-		    (o->duration && now() - t0 >= o->duration))
+		    (o->duration && now_s() - t0 >= o->duration))
 			break;
 	}
 	*phases = phase + 1;
-	*elapsed = now() - t0;
+	*elapsed = now_s() - t0;
 	for (int i = 0; i < o->workers; i++) {
 		tot[0] += c->last[i].ops;
 		tot[1] += c->last[i].checks;

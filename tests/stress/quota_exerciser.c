@@ -58,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "seeded.h"
+
 #define PAGE	       4096UL
 #define UID_BASE       41000
 #define GID_BASE       42000
@@ -127,26 +129,6 @@ struct proc {
 	uint64_t edquot, short_writes, usage_checks, ops;
 	int refused; /* the last operation got EDQUOT */
 };
-
-static uint64_t splitmix(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t rnd(uint64_t *s, uint64_t n)
-{
-	return n ? splitmix(s) % n : 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void __attribute__((format(printf, 2, 3)))
 fail(struct proc *p, const char *fmt, ...)
