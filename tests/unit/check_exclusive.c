@@ -73,13 +73,28 @@ static int open_fd(void)
 	return fd;
 }
 
-START_TEST(others_refused_daemon_allowed)
+/* A started group guarding file, open as *fd. */
+static struct exclusive *guarding(int *fd)
 {
 	struct exclusive *ex;
 	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
 	ck_assert_int_eq(exclusive_start(ex), 0);
-	int fd = open_fd();
-	exclusive_guard(ex, fd);
+	*fd = open_fd();
+	exclusive_guard(ex, *fd);
+	return ex;
+}
+
+static void unguard_and_free(struct exclusive *ex, int fd)
+{
+	exclusive_unguard(ex, fd);
+	close(fd);
+	exclusive_free(ex);
+}
+
+START_TEST(others_refused_daemon_allowed)
+{
+	int fd;
+	struct exclusive *ex = guarding(&fd);
 	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
 	ck_assert_int_eq(in_child(open_rw, file, -1, -1, 10), EPERM);
 	ck_assert_int_eq(in_child(open_ro, file, 65534, 65534, 10), EPERM);
@@ -104,19 +119,14 @@ static void *open_in_thread(void *arg)
 
 START_TEST(daemon_threads_allowed)
 {
-	struct exclusive *ex;
-	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
-	ck_assert_int_eq(exclusive_start(ex), 0);
-	int fd = open_fd();
-	exclusive_guard(ex, fd);
+	int fd;
+	struct exclusive *ex = guarding(&fd);
 	pthread_t t;
 	void *res;
 	ck_assert_int_eq(pthread_create(&t, NULL, open_in_thread, file), 0);
 	ck_assert_int_eq(pthread_join(t, &res), 0);
 	ck_assert_int_eq((long)res, 0);
-	exclusive_unguard(ex, fd);
-	close(fd);
-	exclusive_free(ex);
+	unguard_and_free(ex, fd);
 }
 END_TEST
 
@@ -143,11 +153,8 @@ static pid_t spawn_expected_opener(int *go)
 
 START_TEST(expected_open_passes_once)
 {
-	struct exclusive *ex;
-	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
-	ck_assert_int_eq(exclusive_start(ex), 0);
-	int fd = open_fd();
-	exclusive_guard(ex, fd);
+	int fd;
+	struct exclusive *ex = guarding(&fd);
 	int go;
 	pid_t pid = spawn_expected_opener(&go);
 	ck_assert_int_eq(exclusive_expect(ex, pid, fd), 0);
@@ -156,9 +163,7 @@ START_TEST(expected_open_passes_once)
 	ck_assert_int_eq(write(go, "x", 1), 1);
 	close(go);
 	ck_assert_int_eq(twait(pid, 10000), 0);
-	exclusive_unguard(ex, fd);
-	close(fd);
-	exclusive_free(ex);
+	unguard_and_free(ex, fd);
 }
 END_TEST
 
@@ -177,9 +182,7 @@ START_TEST(expectation_names_one_file)
 	close(go);
 	ck_assert_int_eq(twait(pid, 10000), 10 + EPERM);
 	close(ofd);
-	exclusive_unguard(ex, fd);
-	close(fd);
-	exclusive_free(ex);
+	unguard_and_free(ex, fd);
 }
 END_TEST
 
@@ -196,11 +199,8 @@ static int open_through_priv(void *name)
 
 START_TEST(passed_mount_raises_nothing)
 {
-	struct exclusive *ex;
-	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
-	ck_assert_int_eq(exclusive_start(ex), 0);
-	int fd = open_fd();
-	exclusive_guard(ex, fd);
+	int fd;
+	struct exclusive *ex = guarding(&fd);
 	int tree =
 	    open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	ck_assert_int_ge(tree, 0);
@@ -238,11 +238,8 @@ END_TEST
 
 START_TEST(free_lets_go)
 {
-	struct exclusive *ex;
-	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
-	ck_assert_int_eq(exclusive_start(ex), 0);
-	int fd = open_fd();
-	exclusive_guard(ex, fd);
+	int fd;
+	struct exclusive *ex = guarding(&fd);
 	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
 	exclusive_free(ex); /* never unguarded: the marks go with the group */
 	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), 0);
