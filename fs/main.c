@@ -517,13 +517,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	    .io.poll_us = cl->opts.poll_us,
 	};
 	fs.io.want_passthrough =
-	    passthrough_wanted(cl->opts.passthrough, cl->opts.writeback_cache,
-			       &fs.io.no_passthrough_why);
-	if (fs.io.want_passthrough &&
-	    (cl->opts.quota.usr || cl->opts.quota.grp)) {
-		fs.io.want_passthrough = 0; /* the daemon counts every write */
-		fs.io.no_passthrough_why = "-o usrquota or grpquota";
-	}
+	    passthrough_wanted(&cl->opts, &fs.io.no_passthrough_why);
 	struct store_dir sd = {.fd = -1};
 	if (!cl->backing) {
 		char err[256];

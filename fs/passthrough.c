@@ -42,13 +42,15 @@ static int has_cap_sys_admin(void)
 		CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
 }
 
-int passthrough_wanted(int option, int writeback_cache, const char **why)
+int passthrough_wanted(const struct shmapfs_options *o, const char **why)
 {
 	*why = NULL;
-	if (!option)
+	if (!o->passthrough)
 		*why = "-o nopassthrough";
-	else if (writeback_cache)
+	else if (o->writeback_cache)
 		*why = "-o writeback_cache";
+	else if (o->quota.usr || o->quota.grp)
+		*why = "-o usrquota or grpquota";
 	else if (!has_cap_sys_admin())
 		*why = "passthrough needs a daemon with CAP_SYS_ADMIN";
 	return *why == NULL;
