@@ -66,9 +66,11 @@ ifeq ($(SANITIZE),)
 CHECKS += check-valgrind
 endif
 
-# The long run: both mount types at once, each for $(DURATION) seconds
-# (the programs are run directly: tests/run-tests.sh clears every test
-# mount when one program ends, which would hit the other). Each in a
+# The long run: both mount types, and a mount with quotas, at once, each
+# for $(DURATION) seconds (the programs are run directly: tests/run-tests.sh
+# clears every test mount when one program ends, which would hit the
+# others). The directory must be reachable by every user: the quota case
+# runs as other users, so $TMPDIR must be too. Each in a
 # private mount namespace, as run-tests.sh does: a namespace that another
 # program makes meanwhile would otherwise copy our mounts and keep their
 # daemons alive past our unmount.
@@ -81,6 +83,7 @@ stress: all $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER) \
 	@echo "stress: $(DURATION) s on a memory-backed and a file-backed mount," \
 		"and a memory-backed one with quotas"
 	export SHMAPFS_TEST_TMP=$$(mktemp -d "$${TMPDIR:-/tmp}/shmapfs-stress.XXXXXX"); \
+	chmod 755 "$$SHMAPFS_TEST_TMP"; \
 	CK_RUN_CASE=memory $(STRESS_RUN) & mem=$$!; \
 	CK_RUN_CASE=quota $(STRESS_RUN) & quota=$$!; \
 	CK_RUN_CASE=file $(STRESS_RUN); file=$$?; \
