@@ -117,105 +117,18 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 	if (!n->store)
 		return -EBUSY;
 	node_catch_up_locked(r, n);
-	/* A committed mapping reserves its size, a sparse one nothing. */
-	int res = n->sparse ? 0 : charge_reserve(r, n, n->size, size);
+	uint64_t old_size = n->size, taken;
+	int res = charge_resize_locked(r, n, size, &taken);
 	if (res < 0)
 		return res;
 	res = n->store->ops->resize(n->store, n->size, size, !n->sparse);
-	if (!n->sparse)
-		charge_release(r, n, res < 0 ? size : n->size,
-			       res < 0 ? n->size : size);
+	if (res == 0)
+		n->size = size;
+	charge_resized_locked(r, n, old_size, taken, res < 0);
 	if (res < 0)
 		return res;
-	n->size = size;
-	if (n->sparse) /* a shrink frees pages */
-		sparse_recount_locked(r, n);
 	now(&n->mtime);
 	n->ctime = n->mtime;
-	return 0;
-}
-
-/*
- * The bytes of whole pages of [off, end) in which fd has no data, as
- * SEEK_HOLE sees it: past EOF, in a hole, or (on tmpfs) reserved by
- * fallocate but not yet written. Data runs in whole pages; only a run
- * that ends at EOF ends inside one, which is data.
- */
-static uint64_t hole_bytes(int fd, uint64_t off, uint64_t end)
-{
-	uint64_t holes = 0;
-	uint64_t pos = off & ~(uint64_t)4095;
-	while (pos < end) {
-		off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
-		uint64_t from = hole < 0 ? pos : PAGE_ROUND((uint64_t)hole);
-		if (from >= end)
-			break;
-		off_t data = lseek(fd, (off_t)from, SEEK_DATA);
-		uint64_t to = data < 0 || (uint64_t)data > end ? PAGE_ROUND(end)
-							       : (uint64_t)data;
-		holes += to - from;
-		pos = to;
-	}
-	return holes;
-}
-
-uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
-			    uint64_t size)
-{
-	if (!r->counts_capacity || size == 0)
-		return 0;
-	uint64_t end = off + size;
-	uint64_t holes = hole_bytes(n->store->fd, off, end);
-	/* SEEK_HOLE shows fallocated pages not yet written as holes: below
-	 * the size, a change adds at most the pages the store lacks there. */
-	uint64_t start = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
-	uint64_t sized = PAGE_ROUND(n->size), span = last - start;
-	uint64_t inside =
-	    sized > start ? (last < sized ? last : sized) - start : 0;
-	uint64_t lacks = sized > n->charged ? sized - n->charged : 0;
-	uint64_t bound = inside > lacks ? span - (inside - lacks) : span;
-	return holes < bound ? holes : bound;
-}
-
-void sparse_recount_locked(struct registry *r, struct node *n)
-{
-	struct stat st;
-	if (!r->counts_capacity || !n->store || fstat(n->store->fd, &st) < 0)
-		return;
-	uint64_t held = (uint64_t)st.st_blocks * 512;
-	if (held > n->charged)
-		charge_add(r, n, held - n->charged);
-	else
-		charge_give(r, n, n->charged - held);
-	n->charged = held;
-}
-
-int node_set_sparse_locked(struct registry *r, struct node *n, int sparse)
-{
-	if (!sparse == !n->sparse)
-		return 0;
-	if (sparse) {
-		charge_give(r, n, PAGE_ROUND(n->size));
-		n->sparse = 1;
-		n->charged = 0;
-		sparse_recount_locked(r, n);
-		return 0;
-	}
-	/* Committed from now on: reserve the whole size, pages included. */
-	uint64_t size = PAGE_ROUND(n->size);
-	uint64_t need = size > n->charged ? size - n->charged : 0;
-	int res = charge_take(r, n, need);
-	if (res < 0)
-		return res;
-	if (n->size)
-		res = n->store->ops->fallocate(n->store, 0, 0, n->size);
-	if (res < 0) {
-		charge_give(r, n, need);
-		return res;
-	}
-	charge_give(r, n, n->charged > size ? n->charged - size : 0);
-	n->sparse = 0;
-	n->charged = 0;
 	return 0;
 }
 
@@ -274,7 +187,7 @@ int registry_setattr(struct registry *r, struct node *n,
 		gid_t gid = q->valid & SET_GID ? q->gid : n->gid;
 		res = backing_chown(r, n, uid, gid);
 		if (!res) /* the new owner takes the usage over */
-			res = quota_chown_locked(r, n, uid, gid);
+			res = charge_chown_locked(r, n, uid, gid);
 		if (!res) {
 			n->uid = uid;
 			n->gid = gid;
@@ -334,7 +247,7 @@ int registry_statfs(struct registry *r, struct statvfs *st)
 			return -errno;
 		return statfs_nodes(r, st);
 	}
-	uint64_t used = atomic_load(&r->used);
+	uint64_t used = charge_used(r);
 	st->f_bsize = st->f_frsize = 4096;
 	st->f_blocks = r->cfg.capacity / 4096;
 	st->f_bfree = st->f_bavail =

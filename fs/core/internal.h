@@ -132,15 +132,6 @@ void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
 		 struct node *n);
 void dentry_free_unlinked(struct dentry *d);
 void dentry_remove(struct registry *r, struct dentry *d);
-/* Where the daemon counts the capacity (counts_capacity): a committed
- * mapping holds its size in whole pages, reserved before it grows; a
- * sparse one holds the pages its store has, as seen after each change. */
-int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size);
-void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size);
-int cap_take(struct registry *r, uint64_t bytes);
-void cap_give(struct registry *r, uint64_t bytes);
-/* What n holds of the capacity (n->lock held). */
-uint64_t node_charge(const struct node *n);
 void now(struct timespec *ts);
 int name_check(const char *name);
 
@@ -158,18 +149,6 @@ void node_catch_up_locked(struct registry *r, struct node *n);
 void node_catch_up(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
-/* A sparse mapping's charge before storing size bytes at off: the pages of
- * the range that hold no data yet, but no more than the mapping lacks below
- * its size (a page fallocate reserved and nothing wrote looks like a hole).
- * Then, after
- * the change, count what the store holds (lock held, store open). */
-uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
-			    uint64_t size);
-void sparse_recount_locked(struct registry *r, struct node *n);
-/* Make n sparse or committed; committed reserves its size now (lock held,
- * store open). */
-int node_set_sparse_locked(struct registry *r, struct node *n, int sparse);
-
 /* residency.c: a regular file's store is open only while in use */
 #define STORE_NAME_LEN 20
 void store_name(const struct node *n, char name[STORE_NAME_LEN]);
@@ -196,33 +175,54 @@ int node_store_utimens(struct registry *r, struct node *n,
 /* Remove a memory store's file as its node dies (registry.lock held). */
 void node_store_unlink(struct registry *r, struct node *n);
 
-/* quota.c: per-user and per-group usage and limits (see quota.h) */
+/* quota.c: each uid's and gid's usage and limits (see quota.h) */
 int quota_init(struct registry *r);
 void quota_free(struct registry *r);
 /* 1 if this registry counts and limits usage per id. */
 int quota_on(const struct registry *r);
-/* Charge a new mapping to its owner: -EDQUOT past the mapping limit. */
-int quota_new_mapping(struct registry *r, uid_t uid, gid_t gid);
-/* Give back what a dying regular file holds: capacity, usage, mapping. */
-void charge_end_mapping(struct registry *r, struct node *n);
-/* Move n's usage to a new owner (n->lock held): -EDQUOT if no room. */
-int quota_chown_locked(struct registry *r, struct node *n, uid_t uid,
-		       gid_t gid);
-/* The capacity functions above, charging n's owner too (n->lock held):
- * take and reserve check the capacity and the limits (-ENOSPC, -EDQUOT),
- * add counts without a check (what a store holds, seen afterwards). */
-int charge_take(struct registry *r, struct node *n, uint64_t bytes);
-void charge_add(struct registry *r, struct node *n, uint64_t bytes);
-void charge_give(struct registry *r, struct node *n, uint64_t bytes);
-int charge_reserve(struct registry *r, struct node *n, uint64_t old_size,
-		   uint64_t new_size);
-void charge_release(struct registry *r, struct node *n, uint64_t old_size,
-		    uint64_t new_size);
+enum {
+	QUOTA_USR = 1,
+	QUOTA_GRP = 2,
+	QUOTA_BOTH = 3
+};
+/* Add bytes and maps to uid's and gid's usage (the kinds asked for and
+ * counted), checking the limits if asked: both or neither (-EDQUOT). */
+int quota_add(struct registry *r, int kinds, uid_t uid, gid_t gid,
+	      uint64_t bytes, uint64_t maps, int check);
+void quota_sub(struct registry *r, int kinds, uid_t uid, gid_t gid,
+	       uint64_t bytes, uint64_t maps);
 /* user.shmap.quota: name is it on n; the name to list on n, or NULL; its
  * value (as registry_getxattr; -ENODATA without quotas). */
 int quota_is_attr(struct registry *r, struct node *n, const char *name);
 const char *quota_attr_listed(struct registry *r, struct node *n);
 int quota_getxattr(struct registry *r, void *buf, size_t size, size_t *len);
+
+/* charge.c: every change of the capacity and the quotas (n->lock held) */
+/* Count a new mapping against its owner: -EDQUOT past the mapping limit. */
+int charge_new_mapping(struct registry *r, uid_t uid, gid_t gid);
+/* Give back what a dying regular file holds: capacity, usage, mapping. */
+void charge_end_mapping(struct registry *r, struct node *n);
+/* Move n's usage to a new owner: -EDQUOT if no room. */
+int charge_chown_locked(struct registry *r, struct node *n, uid_t uid,
+			gid_t gid);
+/* Before storing len bytes at off: reserve what it may take (-ENOSPC,
+ * -EDQUOT), into *taken; after it, settle: give back what a failure did
+ * not use, and count a sparse mapping's pages anew. */
+int charge_range_locked(struct registry *r, struct node *n, uint64_t off,
+			uint64_t len, uint64_t *taken);
+void charge_settle_locked(struct registry *r, struct node *n, uint64_t taken,
+			  int failed);
+/* Before resizing n to size, and after (n->size then the new size if it
+ * did not fail). */
+int charge_resize_locked(struct registry *r, struct node *n, uint64_t size,
+			 uint64_t *taken);
+void charge_resized_locked(struct registry *r, struct node *n,
+			   uint64_t old_size, uint64_t taken, int failed);
+/* Make n sparse or committed; committed reserves its size now (store
+ * open). */
+int charge_set_sparse_locked(struct registry *r, struct node *n, int sparse);
+/* Bytes of the capacity in use (where the daemon counts it). */
+uint64_t charge_used(struct registry *r);
 
 /* namespace.c */
 void snapshot_unlink_locked(struct dir_snapshot *s);

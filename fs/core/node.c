@@ -22,7 +22,7 @@ int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 		return -ENOMEM;
 	}
 	/* A mapping counts against its owner's quota from now on. */
-	int res = S_ISREG(type) ? quota_new_mapping(r, uid, gid) : 0;
+	int res = S_ISREG(type) ? charge_new_mapping(r, uid, gid) : 0;
 	if (res < 0) {
 		pthread_rwlock_destroy(&n->lock);
 		free(n);

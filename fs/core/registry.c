@@ -15,44 +15,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-/* Capacity is reserved in whole pages of each mapping's size. */
-int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size)
-{
-	if (PAGE_ROUND(new_size) <= PAGE_ROUND(old_size))
-		return 0;
-	return cap_take(r, PAGE_ROUND(new_size) - PAGE_ROUND(old_size));
-}
-
-void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size)
-{
-	if (!r->counts_capacity || PAGE_ROUND(new_size) >= PAGE_ROUND(old_size))
-		return;
-	atomic_fetch_sub(&r->used, PAGE_ROUND(old_size) - PAGE_ROUND(new_size));
-}
-
-int cap_take(struct registry *r, uint64_t bytes)
-{
-	if (!r->counts_capacity || bytes == 0)
-		return 0;
-	uint_fast64_t used = atomic_load(&r->used);
-	do {
-		if (bytes > r->cfg.capacity || used > r->cfg.capacity - bytes)
-			return -ENOSPC;
-	} while (!atomic_compare_exchange_weak(&r->used, &used, used + bytes));
-	return 0;
-}
-
-void cap_give(struct registry *r, uint64_t bytes)
-{
-	if (r->counts_capacity)
-		atomic_fetch_sub(&r->used, bytes);
-}
-
-uint64_t node_charge(const struct node *n)
-{
-	return n->sparse ? n->charged : PAGE_ROUND(n->size);
-}
-
 struct node *registry_root(struct registry *r)
 {
 	return r->root;

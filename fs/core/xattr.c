@@ -177,7 +177,7 @@ static int commit_set_locked(struct registry *r, struct node *n,
 	const char *v = commit_name(sparse);
 	int res = backing_setxattr(r, n, SHMAP_XATTR_COMMIT, v, strlen(v));
 	if (res == 0)
-		res = node_set_sparse_locked(r, n, sparse);
+		res = charge_set_sparse_locked(r, n, sparse);
 	if (res < 0) {
 		v = commit_name(n->sparse);
 		backing_setxattr(r, n, SHMAP_XATTR_COMMIT, v, strlen(v));
