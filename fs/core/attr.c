@@ -146,12 +146,6 @@ static int change_times_locked(struct registry *r, struct node *n,
 	int res = backing_utimens(r, n, t);
 	if (res < 0)
 		return res;
-	/* A shared mapping's times are its store's (node_catch_up_locked). */
-	if (r->memory_backed && n->direct) {
-		res = node_store_utimens(r, n, t);
-		if (res < 0)
-			return res;
-	}
 	n->atime = t[0];
 	n->mtime = t[1];
 	return 0;
@@ -167,11 +161,10 @@ int registry_setattr(struct registry *r, struct node *n,
 	int res = held ? node_hold(r, n) : 0;
 	if (res < 0)
 		return res;
-	/* On a file-backed mount, a node without a descriptor (fifo,
-	 * symlink, idle mapping) is changed through its name, which a rename
-	 * may free: hold the namespace still (registry.lock, then the
-	 * node's). */
-	int names = !r->memory_backed;
+	/* A node without a descriptor (fifo, symlink, idle mapping) may be
+	 * changed through its name, which a rename may free: hold the
+	 * namespace still (registry.lock, then the node's). */
+	int names = r->backing->changes_by_name;
 	if (names)
 		pthread_mutex_lock(&r->lock);
 	pthread_rwlock_wrlock(&n->lock);
@@ -219,38 +212,8 @@ int registry_kill_suid_sgid(struct registry *r, struct node *n)
 	return changed;
 }
 
-/* Entries are counted here, whatever holds the data. */
-static int statfs_nodes(struct registry *r, struct statvfs *st)
-{
-	pthread_mutex_lock(&r->lock);
-	uint64_t nodes = r->nnodes;
-	pthread_mutex_unlock(&r->lock);
-	st->f_files = r->cfg.max_nodes;
-	st->f_ffree = st->f_favail =
-	    nodes < r->cfg.max_nodes ? r->cfg.max_nodes - nodes : 0;
-	st->f_namemax = SHMAP_NAME_MAX;
-	return 0;
-}
-
 int registry_statfs(struct registry *r, struct statvfs *st)
 {
 	memset(st, 0, sizeof(*st));
-	if (!r->memory_backed) {
-		if (fstatvfs(r->cfg.backing_dirfd, st) < 0)
-			return -errno;
-		if (st->f_namemax > SHMAP_NAME_MAX)
-			st->f_namemax = SHMAP_NAME_MAX;
-		return 0;
-	}
-	if (!r->counts_capacity) { /* the tmpfs of the stores counts */
-		if (fstatvfs(r->cfg.store_dirfd, st) < 0)
-			return -errno;
-		return statfs_nodes(r, st);
-	}
-	uint64_t used = charge_used(r);
-	st->f_bsize = st->f_frsize = 4096;
-	st->f_blocks = r->cfg.capacity / 4096;
-	st->f_bfree = st->f_bavail =
-	    used < r->cfg.capacity ? (r->cfg.capacity - used) / 4096 : 0;
-	return statfs_nodes(r, st);
+	return r->backing->statfs(r, st);
 }

@@ -49,8 +49,8 @@ static uint64_t node_charge(const struct node *n)
 static int charge_take(struct registry *r, struct node *n, uint64_t bytes)
 {
 	int res = cap_take(r, bytes);
-	if (res == 0 && (res = quota_add(r, QUOTA_BOTH, n->uid, n->gid, bytes,
-					 0, 1)) < 0)
+	if (res == 0 &&
+	    (res = quota_add(r, QUOTA_BOTH, n->uid, n->gid, bytes, 0, 1)) < 0)
 		cap_give(r, bytes);
 	return res;
 }
@@ -70,9 +70,8 @@ static void charge_give(struct registry *r, struct node *n, uint64_t bytes)
 }
 
 /* Reserve the whole pages that growing from old_size to new_size adds. */
-static int charge_reserve(struct registry *r, struct node *n,
-			  uint64_t old_size, uint64_t new_size,
-			  uint64_t *taken)
+static int charge_reserve(struct registry *r, struct node *n, uint64_t old_size,
+			  uint64_t new_size, uint64_t *taken)
 {
 	*taken = 0;
 	if (PAGE_ROUND(new_size) <= PAGE_ROUND(old_size))

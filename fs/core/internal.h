@@ -35,6 +35,8 @@
 #define SHMAP_MAX_FILESIZE ((uint64_t)INT64_MAX)
 #define PAGE_ROUND(x)	   (((x) + 4095) & ~(uint64_t)4095)
 
+struct backing_ops;
+
 struct xattr {
 	struct xattr *next;
 	char *name;
@@ -98,10 +100,13 @@ struct node {
 
 struct registry {
 	struct registry_config cfg; /* immutable after registry_new */
-	int memory_backed;	    /* cfg.backing_dirfd < 0 */
-	int counts_capacity;	    /* memory-backed, and no tmpfs counts it */
-	struct node *root;	    /* immutable */
-	atomic_uint_fast64_t used;  /* bytes reserved (memory-backed) */
+	/* The kind of backing (backing.h), and whether the daemon counts
+	 * the capacity (the kind's init decides); immutable after
+	 * registry_new. */
+	const struct backing_ops *backing;
+	int counts_capacity;
+	struct node *root;	   /* immutable */
+	atomic_uint_fast64_t used; /* bytes reserved (memory-backed) */
 	atomic_uint_fast64_t next_ino;
 	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
 
@@ -150,10 +155,6 @@ void node_catch_up(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 /* residency.c: a regular file's store is open only while in use */
-#define STORE_NAME_LEN 20
-void store_name(const struct node *n, char name[STORE_NAME_LEN]);
-/* 1 if stores are closed while idle (all but memfds). */
-int node_is_resident(struct registry *r);
 /* Take one use of n (an open handle, or a short internal one), opening
  * its store if it was idle; node_drop() gives it back and closes the
  * store with the last use. The _locked forms with registry.lock held. */
@@ -169,11 +170,6 @@ void node_keep_unlinked_locked(struct registry *r, struct node *n);
 void node_unlinger_locked(struct registry *r, struct node *n);
 /* Stat n's store, open or idle (registry.lock held). */
 int node_store_stat(struct registry *r, struct node *n, struct stat *st);
-/* Set the times of a memory store, open or idle (n->lock held). */
-int node_store_utimens(struct registry *r, struct node *n,
-		       const struct timespec t[2]);
-/* Remove a memory store's file as its node dies (registry.lock held). */
-void node_store_unlink(struct registry *r, struct node *n);
 
 /* quota.c: each uid's and gid's usage and limits (see quota.h) */
 int quota_init(struct registry *r);
@@ -228,13 +224,8 @@ uint64_t charge_used(struct registry *r);
 void snapshot_unlink_locked(struct dir_snapshot *s);
 void snapshot_free_all_locked(struct registry *r);
 
-/* backing.c */
-int backing_scan(struct registry *r);
-int backing_open_store(struct registry *r, struct dentry *d,
-		       struct store **out);
-int backing_wrap_store(struct registry *r, struct store **s);
-/* Close a store, any kind; a backing file stops being exclusive first. */
-void backing_close_store(struct registry *r, struct store *s);
-int backing_load_xattrs(struct registry *r, struct node *n, int fd);
+/* scan.c: take in what a backing directory holds, as the registry is
+ * made (nothing without one). */
+int scan_backing(struct registry *r);
 
 #endif

@@ -63,7 +63,7 @@ void node_free(struct registry *r, struct node *n)
 	if (n->share > 0)
 		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
 	backing_close_store(r, n->store);
-	node_store_unlink(r, n);
+	r->backing->forget_store(r, n);
 	if (n->dirfd >= 0)
 		close(n->dirfd);
 	for (struct xattr *x = n->xattrs, *next; x; x = next) {

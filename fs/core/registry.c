@@ -3,6 +3,7 @@
  * Nodes live in node.c, names in dentry.c; operations on the namespace,
  * attributes, data and xattrs in namespace.c, attr.c, data.c and xattr.c.
  */
+#include "backing.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -44,27 +44,13 @@ static int registry_init_root(struct registry *r)
 	return 0;
 }
 
-/*
- * One shmapfs per backing directory: the directory itself is locked. A
- * daemon that was just unmounted still holds it while it writes its
- * mappings out, so wait a little (bounded) before refusing: umount
- * followed at once by mount must work.
- */
-#define BACKING_LOCK_WAIT_MS 5000
-
-static int lock_backing_dir(struct registry *r)
+/* The kind of backing, chosen once: a backing directory, else a tmpfs for
+ * the stores, else memfds. */
+static const struct backing_ops *backing_kind(const struct registry_config *c)
 {
-	unsigned wait =
-	    r->cfg.lock_wait_ms ? r->cfg.lock_wait_ms : BACKING_LOCK_WAIT_MS;
-	for (unsigned waited = 0;; waited += 50) {
-		if (flock(r->cfg.backing_dirfd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK)
-			return -errno;
-		if (waited >= wait)
-			return -EBUSY;
-		usleep(50 * 1000);
-	}
+	if (c->backing_dirfd >= 0)
+		return &backing_dir;
+	return c->store_dirfd > 0 ? &backing_tmpfs : &backing_memfd;
 }
 
 /* The registry owns the backing directory's descriptor even when it
@@ -82,13 +68,7 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 	if (!r)
 		return refuse(cfg, -ENOMEM);
 	r->cfg = *cfg;
-	r->memory_backed = cfg->backing_dirfd < 0;
-	/* Quotas need the daemon to see every change, as a capacity of its
-	 * own does. */
-	r->counts_capacity =
-	    r->memory_backed &&
-	    (!(cfg->store_dirfd > 0 && cfg->store_dir_capacity) ||
-	     cfg->quota.usr || cfg->quota.grp);
+	r->backing = backing_kind(cfg);
 	atomic_init(&r->used, 0);
 	atomic_init(&r->next_ino, 2);
 	r->nbuckets = 1024;
@@ -103,11 +83,11 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 		free(r);
 		return refuse(cfg, res);
 	}
-	res = r->memory_backed ? 0 : lock_backing_dir(r);
+	res = r->backing->init(r);
 	if (res == 0)
 		res = registry_init_root(r);
-	if (res == 0 && !r->memory_backed)
-		res = backing_scan(r);
+	if (res == 0)
+		res = scan_backing(r);
 	if (res < 0) {
 		if (!r->root) /* else the root's node closes it */
 			refuse(cfg, res);
@@ -133,10 +113,9 @@ int registry_sync_all(struct registry *r)
 				"writing out mapping (inode %llu): %s",
 				(unsigned long long)n->ino, strerror(-res));
 	}
-	/* Idle mappings hold no descriptor: write the whole backing
-	 * filesystem out, their data and the directory's names with it. */
-	if (!r->memory_backed && syncfs(r->cfg.backing_dirfd) < 0 && !first)
-		first = -errno;
+	int res = r->backing->sync_all(r);
+	if (res < 0 && !first)
+		first = res;
 	pthread_mutex_unlock(&r->lock);
 	return first;
 }

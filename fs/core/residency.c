@@ -29,17 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Memory stores are named for the node's inode number: unique, stable. */
-void store_name(const struct node *n, char name[STORE_NAME_LEN])
-{
-	snprintf(name, STORE_NAME_LEN, "%llx", (unsigned long long)n->ino);
-}
-
-int node_is_resident(struct registry *r)
-{
-	return !r->memory_backed || r->cfg.store_dirfd > 0;
-}
-
 /* Out of descriptors: say so, at most once a second. */
 static void log_no_fds(struct registry *r, struct node *n, int res)
 {
@@ -60,18 +49,7 @@ static void log_no_fds(struct registry *r, struct node *n, int res)
 static int store_open_locked(struct registry *r, struct node *n,
 			     struct store **out)
 {
-	int res;
-	if (r->memory_backed) {
-		char name[STORE_NAME_LEN];
-		store_name(n, name);
-		res = store_named_open(r->cfg.store_dirfd, name, out);
-		if (res == 0 && (res = backing_wrap_store(r, out)) < 0)
-			store_destroy(*out);
-	} else {
-		/* An unlinked backing file is gone once nobody uses it. */
-		res = n->aliases ? backing_open_store(r, n->aliases, out)
-				 : -ENOENT;
-	}
+	int res = r->backing->open_store(r, n, out);
 	if (res == -EMFILE || res == -ENFILE)
 		log_no_fds(r, n, res);
 	else if (res == -EBUSY)
@@ -135,7 +113,7 @@ static void node_idle_locked(struct registry *r, struct node *n)
 {
 	int views = n->share > 0 || n->lingering;
 	node_unshare_locked(r, n);
-	if (!r->memory_backed && views && store_written_elsewhere(n->store)) {
+	if (views && r->backing->still_mapped(n->store)) {
 		if (!n->lingering)
 			node_linger_locked(r, n);
 		return;
@@ -154,7 +132,7 @@ void registry_sweep(struct registry *r)
 			continue;
 		if (!n->aliases)
 			node_unlinger_locked(r, n);
-		else if (!store_written_elsewhere(n->store))
+		else if (!r->backing->still_mapped(n->store))
 			node_close_store_locked(r, n);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -177,7 +155,7 @@ int node_hold_locked(struct registry *r, struct node *n)
 
 void node_keep_unlinked_locked(struct registry *r, struct node *n)
 {
-	if (r->memory_backed || !S_ISREG(n->type) || n->nlink != 1 ||
+	if (!r->backing->data_in_name || !S_ISREG(n->type) || n->nlink != 1 ||
 	    n->store || !n->lookups)
 		return;
 	struct store *s = NULL;
@@ -204,10 +182,7 @@ void node_drop_locked(struct registry *r, struct node *n)
 		abort();
 	}
 	n->opens--;
-	/* An unlinked backing file lives only while open: keep it for the
-	 * kernel, which may still open the inode (node_keep_unlinked). */
-	if (n->opens == 0 && n->store && node_is_resident(r) &&
-	    (r->memory_backed || n->aliases))
+	if (n->opens == 0 && n->store && r->backing->closes_idle(n))
 		node_idle_locked(r, n);
 	node_put_locked(r, n);
 }
@@ -232,43 +207,5 @@ int node_store_stat(struct registry *r, struct node *n, struct stat *st)
 {
 	if (n->store)
 		return fstat(n->store->fd, st) < 0 ? -errno : 0;
-	if (!S_ISREG(n->type) || !node_is_resident(r))
-		return -ENOENT;
-	int res;
-	if (r->memory_backed) {
-		char name[STORE_NAME_LEN];
-		store_name(n, name);
-		res =
-		    fstatat(r->cfg.store_dirfd, name, st, AT_SYMLINK_NOFOLLOW);
-	} else if (n->aliases) {
-		res = fstatat(n->aliases->dir->dirfd, n->aliases->name, st,
-			      AT_SYMLINK_NOFOLLOW);
-	} else {
-		return -ENOENT;
-	}
-	return res < 0 ? -errno : 0;
-}
-
-int node_store_utimens(struct registry *r, struct node *n,
-		       const struct timespec t[2])
-{
-	int res;
-	if (n->store) {
-		res = futimens(n->store->fd, t);
-	} else {
-		char name[STORE_NAME_LEN];
-		store_name(n, name);
-		res =
-		    utimensat(r->cfg.store_dirfd, name, t, AT_SYMLINK_NOFOLLOW);
-	}
-	return res < 0 ? -errno : 0;
-}
-
-void node_store_unlink(struct registry *r, struct node *n)
-{
-	if (!S_ISREG(n->type) || !r->memory_backed || r->cfg.store_dirfd <= 0)
-		return;
-	char name[STORE_NAME_LEN];
-	store_name(n, name);
-	unlinkat(r->cfg.store_dirfd, name, 0);
+	return r->backing->stat_store(r, n, st);
 }

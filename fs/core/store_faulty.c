@@ -102,3 +102,16 @@ int store_faulty_wrap(struct store *inner, unsigned fail_write,
 	*out = &f->base;
 	return 0;
 }
+
+int store_wrap_faults(unsigned fail_write, unsigned fail_resize,
+		      struct store **s)
+{
+	if (!fail_write && !fail_resize)
+		return 0;
+	struct store *w;
+	int res = store_faulty_wrap(*s, fail_write, fail_resize, -EIO, &w);
+	if (res < 0)
+		return res;
+	*s = w;
+	return 0;
+}
