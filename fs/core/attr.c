@@ -1,5 +1,9 @@
 /*
  * Attributes: stat, setattr (chmod, chown, truncate, utimens) and statfs.
+ *
+ * Calls: node.c (a use of an idle mapping for a truncate), residency.c
+ * (its store's stat and times), charge.c, the kind of backing (backing.h)
+ * and util.c.
  */
 #include "backing.h"
 #include "internal.h"
@@ -30,53 +34,11 @@ void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
 	st->st_ctim = n->ctime;
 }
 
-static int timespec_before(struct timespec a, struct timespec b)
-{
-	return a.tv_sec < b.tv_sec ||
-	       (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
-}
-
-/*
- * The kernel writes a shared mapping's store directly (registry_share()),
- * through views even after the last release: once shared, the store knows
- * the size and the modification time; the node and the capacity reserved
- * follow it. An idle store is looked at by name (registry.lock held).
- */
-void node_catch_up_locked(struct registry *r, struct node *n)
-{
-	struct stat st;
-	if (!n->direct || node_store_stat(r, n, &st) < 0)
-		return;
-	n->size = (uint64_t)st.st_size; /* the kernel counts capacity */
-	n->mtime = st.st_mtim;
-	if (timespec_before(n->ctime, st.st_ctim))
-		n->ctime = st.st_ctim;
-}
-
-/* Lock n for reading its attributes: exclusively if it must catch up. */
-static void lock_for_stat(struct registry *r, struct node *n)
-{
-	pthread_rwlock_rdlock(&n->lock);
-	if (!n->direct)
-		return;
-	pthread_rwlock_unlock(&n->lock);
-	pthread_rwlock_wrlock(&n->lock);
-	node_catch_up_locked(r, n);
-}
-
-/* Catch n up, if shared, without holding its lock exclusively otherwise:
- * a release must not wait behind a long read of a mapping served here. */
-void node_catch_up(struct registry *r, struct node *n)
-{
-	lock_for_stat(r, n);
-	pthread_rwlock_unlock(&n->lock);
-}
-
 int registry_getattr(struct registry *r, struct node *n, struct stat *st)
 {
 	/* nlink and the count of entries are the namespace's. */
 	pthread_mutex_lock(&r->lock);
-	lock_for_stat(r, n);
+	node_lock_for_stat(r, n);
 	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
 	pthread_mutex_unlock(&r->lock);

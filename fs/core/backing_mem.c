@@ -68,9 +68,9 @@ static int memfd_create_store(struct registry *r, struct node *dir,
 	char tag[64];
 	snprintf(tag, sizeof(tag), "shmapfs:%.48s", name);
 	int res = store_memfd_new(tag, &n->store);
-	if (res == 0 && (res = store_wrap_faults(r->cfg.fault_write,
-						 r->cfg.fault_resize,
-						 &n->store)) < 0) {
+	if (res == 0 &&
+	    (res = store_wrap_faults(r->cfg.fault_write, r->cfg.fault_resize,
+				     &n->store)) < 0) {
 		store_destroy(n->store);
 		n->store = NULL;
 	}
@@ -195,8 +195,7 @@ static void mem_close_store(struct registry *r, struct store *s)
 	store_destroy(s);
 }
 
-static int tmpfs_stat_store(struct registry *r, struct node *n,
-			    struct stat *st)
+static int tmpfs_stat_store(struct registry *r, struct node *n, struct stat *st)
 {
 	if (!S_ISREG(n->type))
 		return -ENOENT;
@@ -207,8 +206,7 @@ static int tmpfs_stat_store(struct registry *r, struct node *n,
 	return 0;
 }
 
-static int memfd_stat_store(struct registry *r, struct node *n,
-			    struct stat *st)
+static int memfd_stat_store(struct registry *r, struct node *n, struct stat *st)
 {
 	(void)r;
 	(void)n;

@@ -3,6 +3,10 @@
  * create, read, write, fallocate and fsync. Writes, resizes and
  * fallocates of one mapping are serialized by its node lock; reads share
  * it.
+ *
+ * Calls: namespace.c (create is mknod or lookup, then open), attr.c
+ * (resize), node.c (uses), residency.c (catching up with a shared store),
+ * charge.c and util.c.
  */
 #include "backing.h"
 #include "internal.h"

@@ -19,7 +19,7 @@
 #ifndef SHMAPFS_INTERNAL_H
 #define SHMAPFS_INTERNAL_H
 
-#include "registry.h"
+#include "core.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -98,6 +98,27 @@ struct node {
 	int direct; /* was ever shared: the store knows size and times */
 };
 
+/* What one id holds. */
+struct quota_use {
+	uint32_t id;
+	uint64_t bytes;	   /* whole pages */
+	uint64_t mappings; /* regular files */
+};
+
+/* The ids that hold something, sorted by id. */
+struct quota_ids {
+	struct quota_use *v;
+	size_t n, cap;
+};
+
+/* A registry's usage. lock guards users and groups; it is taken after
+ * registry.lock and node.lock, and nothing is taken while it is held. */
+struct quota_table {
+	pthread_mutex_t lock;
+	struct quota_ids users;
+	struct quota_ids groups;
+};
+
 struct registry {
 	struct registry_config cfg; /* immutable after registry_new */
 	/* The kind of backing (backing.h), and whether the daemon counts
@@ -121,13 +142,32 @@ struct registry {
 	struct quota_table quota;	/* per-id usage; quota.c */
 };
 
-/* registry.c */
+/*
+ * The core's files, in layers, each calling only those below it (each
+ * file's opening comment names what it calls):
+ *
+ *   registry.c                 make and free a registry (registry.h)
+ *   scan.c                     a backing directory, read at mount
+ *   data.c                     open, create, read, write, fallocate, fsync
+ *   namespace.c  xattr.c       names; extended attributes and protection
+ *   attr.c                     stat, setattr, resize, statfs
+ *   node.c                     a node's life: alloc, hold, drop, put, free
+ *   residency.c                a store open only while its mapping is used
+ *   backing_mem.c backing_dir.c  the kinds of backing (backing.h)
+ *   charge.c                   capacity, sparse pages and quotas, counted
+ *   quota.c  dentry.c  util.c  each id's usage; the names; log and clock
+ *   store_fd.c store_faulty.c  the mapping objects (store.h)
+ *
+ * Declared here: what the files below the registry offer one another.
+ */
+
+/* util.c */
 void reg_log(struct registry *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
-	       gid_t gid, struct node **out);
-void node_free(struct registry *r, struct node *n);
-void node_put_locked(struct registry *r, struct node *n);
+void now(struct timespec *ts);
+int name_check(const char *name);
+
+/* dentry.c: the table of names (registry.lock held) */
 struct dentry *dentry_find(struct registry *r, struct node *dir,
 			   const char *name);
 int dentry_add(struct registry *r, struct node *dir, const char *name,
@@ -137,39 +177,6 @@ void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
 		 struct node *n);
 void dentry_free_unlinked(struct dentry *d);
 void dentry_remove(struct registry *r, struct dentry *d);
-void now(struct timespec *ts);
-int name_check(const char *name);
-
-/* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
-int xattr_set_local(struct node *n, const char *name, const void *value,
-		    size_t size);
-
-/* attr.c: fill st from n (registry.lock and n->lock held) */
-void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
-int kill_suid_sgid_locked(struct registry *r, struct node *n);
-/* Take a shared mapping's size and times from its store (lock held
- * exclusively); nothing for a mapping the daemon alone serves. */
-void node_catch_up_locked(struct registry *r, struct node *n);
-/* The same, taking the lock, and exclusively only if n is shared. */
-void node_catch_up(struct registry *r, struct node *n);
-/* Resize a regular file, checking protection and capacity (lock held). */
-int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
-/* residency.c: a regular file's store is open only while in use */
-/* Take one use of n (an open handle, or a short internal one), opening
- * its store if it was idle; node_drop() gives it back and closes the
- * store with the last use. The _locked forms with registry.lock held. */
-int node_hold_locked(struct registry *r, struct node *n);
-int node_hold(struct registry *r, struct node *n);
-void node_drop_locked(struct registry *r, struct node *n);
-void node_drop(struct registry *r, struct node *n);
-/* Before a file-backed mapping loses its last name while the kernel
- * still knows it (and may open it), open its store: it lives until the
- * node dies, as an unlinked file on tmpfs would (registry.lock held). */
-void node_keep_unlinked_locked(struct registry *r, struct node *n);
-/* Take n off the list of idle stores still in use elsewhere. */
-void node_unlinger_locked(struct registry *r, struct node *n);
-/* Stat n's store, open or idle (registry.lock held). */
-int node_store_stat(struct registry *r, struct node *n, struct stat *st);
 
 /* quota.c: each uid's and gid's usage and limits (see quota.h) */
 int quota_init(struct registry *r);
@@ -220,8 +227,53 @@ int charge_set_sparse_locked(struct registry *r, struct node *n, int sparse);
 /* Bytes of the capacity in use (where the daemon counts it). */
 uint64_t charge_used(struct registry *r);
 
+/* residency.c: a regular file's store is open only while in use */
+/* Open n's store if it is idle (registry.lock held). */
+int store_wake_locked(struct registry *r, struct node *n);
+/* After the last use of n: close its store, or let it linger while a view
+ * still holds it. */
+void store_rest_locked(struct registry *r, struct node *n);
+/* n dies: its store, its direct-access handle and what the store left
+ * behind go. */
+void store_end_locked(struct registry *r, struct node *n);
+/* Before a file-backed mapping loses its last name while the kernel
+ * still knows it (and may open it), open its store: it lives until the
+ * node dies, as an unlinked file on tmpfs would (registry.lock held). */
+void node_keep_unlinked_locked(struct registry *r, struct node *n);
+/* Stat n's store, open or idle (registry.lock held). */
+int node_store_stat(struct registry *r, struct node *n, struct stat *st);
+/* Take a shared mapping's size and times from its store (lock held
+ * exclusively); nothing for a mapping the daemon alone serves. */
+void node_catch_up_locked(struct registry *r, struct node *n);
+/* The same, taking the lock, and exclusively only if n is shared. */
+void node_catch_up(struct registry *r, struct node *n);
+/* Lock n for reading its attributes: exclusively if it must catch up. */
+void node_lock_for_stat(struct registry *r, struct node *n);
+
+/* node.c */
+int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
+	       gid_t gid, struct node **out);
+void node_free(struct registry *r, struct node *n);
+void node_put_locked(struct registry *r, struct node *n);
+/* Take one use of n (an open handle, or a short internal one), opening
+ * its store if it was idle; node_drop() gives it back and closes the
+ * store with the last use. The _locked forms with registry.lock held. */
+int node_hold_locked(struct registry *r, struct node *n);
+int node_hold(struct registry *r, struct node *n);
+void node_drop_locked(struct registry *r, struct node *n);
+void node_drop(struct registry *r, struct node *n);
+
+/* attr.c: fill st from n (registry.lock and n->lock held) */
+void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
+int kill_suid_sgid_locked(struct registry *r, struct node *n);
+/* Resize a regular file, checking protection and capacity (lock held). */
+int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
+
+/* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
+int xattr_set_local(struct node *n, const char *name, const void *value,
+		    size_t size);
+
 /* namespace.c */
-void snapshot_unlink_locked(struct dir_snapshot *s);
 void snapshot_free_all_locked(struct registry *r);
 
 /* scan.c: take in what a backing directory holds, as the registry is

@@ -1,11 +1,17 @@
 /*
- * A node's life: made by node_alloc(), freed by node_put_locked() once
- * nothing refers to it (no name, no open handle, no kernel reference).
+ * A node's life: made by node_alloc(), used through node_hold() and
+ * node_drop() (an open handle, or a short internal use), and freed by
+ * node_put_locked() once nothing refers to it (no name, no open handle,
+ * no kernel reference).
+ *
+ * Calls: charge.c (a mapping is charged from its birth to its death),
+ * residency.c (a store opened with the first use, closed after the last,
+ * gone with the node) and util.c.
  */
-#include "backing.h"
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -49,7 +55,6 @@ int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
 
 void node_free(struct registry *r, struct node *n)
 {
-	node_unlinger_locked(r, n);
 	if (n->all_prev)
 		n->all_prev->all_next = n->all_next;
 	else if (r->all_nodes == n)
@@ -60,10 +65,7 @@ void node_free(struct registry *r, struct node *n)
 		r->nnodes--;
 	if (S_ISREG(n->type)) /* a symlink's size reserves nothing */
 		charge_end_mapping(r, n);
-	if (n->share > 0)
-		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
-	backing_close_store(r, n->store);
-	r->backing->forget_store(r, n);
+	store_end_locked(r, n);
 	if (n->dirfd >= 0)
 		close(n->dirfd);
 	for (struct xattr *x = n->xattrs, *next; x; x = next) {
@@ -90,4 +92,41 @@ void node_put_locked(struct registry *r, struct node *n)
 	if (n == r->root || n->aliases || n->lookups || n->opens)
 		return;
 	node_free(r, n);
+}
+
+int node_hold_locked(struct registry *r, struct node *n)
+{
+	int res = store_wake_locked(r, n);
+	if (res < 0)
+		return res;
+	n->opens++;
+	return 0;
+}
+
+int node_hold(struct registry *r, struct node *n)
+{
+	pthread_mutex_lock(&r->lock);
+	int res = node_hold_locked(r, n);
+	pthread_mutex_unlock(&r->lock);
+	return res;
+}
+
+void node_drop_locked(struct registry *r, struct node *n)
+{
+	if (n->opens == 0) {
+		fprintf(stderr, "shmapfs: release of inode %llu never opened\n",
+			(unsigned long long)n->ino);
+		abort();
+	}
+	n->opens--;
+	if (n->opens == 0)
+		store_rest_locked(r, n);
+	node_put_locked(r, n);
+}
+
+void node_drop(struct registry *r, struct node *n)
+{
+	pthread_mutex_lock(&r->lock);
+	node_drop_locked(r, n);
+	pthread_mutex_unlock(&r->lock);
 }

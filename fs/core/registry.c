@@ -1,10 +1,14 @@
 /*
- * The registry itself: creating and freeing it, and capacity accounting.
- * Nodes live in node.c, names in dentry.c; operations on the namespace,
- * attributes, data and xattrs in namespace.c, attr.c, data.c and xattr.c.
+ * The registry itself, the top of the core: making it (its kind of
+ * backing chosen once, and a backing directory scanned), writing it out,
+ * and freeing it. See internal.h for the layers below.
+ *
+ * Calls: scan.c, namespace.c (open listings), node.c, dentry.c, quota.c
+ * and the kinds of backing (backing.h).
  */
 #include "backing.h"
 #include "internal.h"
+#include "registry.h"
 
 #include <errno.h>
 #include <fcntl.h>

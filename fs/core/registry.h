@@ -1,142 +1,11 @@
 /*
- * The core of shmapfs: the registry of named mappings and every operation
- * on it, with no FUSE in sight. The FUSE glue (fs/fuse_ops.c) decodes a
- * request, calls one of these, and replies.
- *
- * Every function returns 0 or a negative errno. A function that hands out
- * a node (lookup, create, mkdir, ...) adds one kernel reference to it,
- * which registry_forget() takes back, as FUSE's lookup count works.
+ * Making and freeing a registry, the top of the core: the types and the
+ * operations it serves are in core.h.
  */
 #ifndef SHMAPFS_REGISTRY_H
 #define SHMAPFS_REGISTRY_H
 
-#include "quota.h"
-
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
-#include <sys/types.h>
-
-struct registry;
-struct node;
-
-enum shmap_protect {
-	SHMAP_PROTECT_READWRITE = 0,
-	SHMAP_PROTECT_READONLY,
-	SHMAP_PROTECT_WRITECOPY,
-};
-
-#define SHMAP_XATTR_PROTECT "user.shmap.protect"
-/* "sparse" (pages and capacity taken as stored, like tmpfs) or
- * "committed" (the whole size reserved as it grows, SEC_COMMIT). */
-#define SHMAP_XATTR_COMMIT "user.shmap.commit"
-/* On the root, read-only: what the mount enforces of exclusive backing
- * files (registry_config.exclusive_state). */
-#define SHMAP_XATTR_EXCLUSIVE "user.shmap.exclusive"
-
-struct registry_config {
-	uint64_t capacity;  /* bytes; enforced when memory-backed */
-	uint64_t max_nodes; /* entries of any kind, root excluded */
-	mode_t root_mode;
-	uid_t root_uid;
-	gid_t root_gid;
-	int backing_dirfd; /* -1: memory-backed; else owned by registry */
-	int read_only;
-	int sparse;	       /* new mappings are sparse (0: committed) */
-	unsigned lock_wait_ms; /* wait for a busy backing dir; 0: 5000 */
-	unsigned fault_write;  /* see store_faulty_wrap(); 0: off */
-	unsigned fault_resize;
-	/*
-	 * Direct access, optional (all NULL/0: never). share_store makes a
-	 * store's descriptor reachable by the kernel, which then serves reads,
-	 * writes and views of that mapping without the daemon (FUSE
-	 * passthrough); it returns a handle > 0 or a negative errno.
-	 * unshare_store lets a handle go when its store dies. The core then
-	 * takes a shared mapping's size and times from the store itself.
-	 * A memory-backed registry shares its stores only if store_dirfd
-	 * is a tmpfs as large as capacity (store_dir_capacity), so that the
-	 * kernel enforces the capacity on writes the daemon never sees.
-	 */
-	int (*share_store)(void *ctx, int fd);
-	void (*unshare_store)(void *ctx, int handle);
-	void *share_ctx;
-	/*
-	 * > 0: a directory in a tmpfs, owned by the daemon, where memory
-	 * stores live as named files while their mappings are idle; borrowed.
-	 * Else memory stores are memfds, open for as long as they live.
-	 */
-	int store_dirfd;
-	/* store_dirfd is a tmpfs of its own with size=capacity: the kernel
-	 * counts and enforces the capacity, and statfs reports it. Else the
-	 * daemon counts it. */
-	int store_dir_capacity;
-	/*
-	 * Exclusive backing files, optional (NULL: none). guard_store is
-	 * called when a file-backed store has opened and locked its backing
-	 * file (fd), unguard_store before it closes it: from then on and
-	 * until then, others' opens of the file are refused (exclusive.h).
-	 * exclusive_state says what the mount enforces ("on", "off (why)",
-	 * "unavailable (why)"), for the root's user.shmap.exclusive; NULL:
-	 * no such attribute. Borrowed.
-	 */
-	void (*guard_store)(void *ctx, int fd);
-	void (*unguard_store)(void *ctx, int fd);
-	void *guard_ctx;
-	const char *exclusive_state;
-	/* Per-user and per-group limits (memory-backed; see quota.h). With
-	 * quotas the daemon counts the capacity itself and shares no store. */
-	struct quota_config quota;
-	/* Where the core reports events a person wants to know about. */
-	void (*log)(void *ctx, int level, const char *msg);
-	void *log_ctx;
-};
-
-/* Who is asking, from the request's context. */
-struct caller {
-	uid_t uid;
-	gid_t gid;
-};
-
-/* What a setattr changes; valid is a mask of SET_*. */
-enum {
-	SET_MODE = 1 << 0,
-	SET_UID = 1 << 1,
-	SET_GID = 1 << 2,
-	SET_SIZE = 1 << 3,
-	SET_ATIME = 1 << 4,
-	SET_MTIME = 1 << 5,
-	SET_ATIME_NOW = 1 << 6,
-	SET_MTIME_NOW = 1 << 7,
-	SET_CTIME = 1 << 8,
-	SET_KILL_SUIDGID = 1 << 9, /* as an unprivileged chown/truncate */
-};
-
-struct setattr_req {
-	unsigned valid;
-	mode_t mode;
-	uid_t uid;
-	gid_t gid;
-	uint64_t size;
-	struct timespec atime, mtime, ctime;
-};
-
-/* One entry of a directory listing taken at opendir. */
-struct dir_entry {
-	uint64_t ino;
-	mode_t type;
-	char *name;
-};
-
-struct dir_snapshot {
-	size_t count;
-	struct dir_entry *entries;
-	/* Open listings are the registry's, so that registry_free() frees
-	 * the ones never closed (a mount gone before their release). */
-	struct registry *reg;	   /* immutable */
-	struct dir_snapshot *prev; /* guarded by registry.lock */
-	struct dir_snapshot *next; /* guarded by registry.lock */
-};
+#include "core.h"
 
 /*
  * Build a registry. For a file-backed one (cfg->backing_dirfd >= 0), scan
@@ -149,13 +18,6 @@ int registry_new(const struct registry_config *cfg, struct registry **out);
 /* Sync every store; returns the first error (all are tried). */
 int registry_sync_all(struct registry *r);
 
-/*
- * Close the stores of idle mappings that a view still held when they went
- * idle, once it is gone (see residency.c). The daemon calls it every
- * second.
- */
-void registry_sweep(struct registry *r);
-
 /* Release every node and store (and so every lock). */
 void registry_free(struct registry *r);
 
@@ -163,87 +25,5 @@ struct node *registry_root(struct registry *r);
 /* The number FUSE knows a node by (1 for the root), and back. */
 uint64_t registry_node_id(struct registry *r, struct node *n);
 struct node *registry_node(struct registry *r, uint64_t id);
-
-/* Namespace (namespace.c). */
-int registry_lookup(struct registry *r, struct node *dir, const char *name,
-		    struct node **out, struct stat *st);
-void registry_forget(struct registry *r, struct node *n, uint64_t nlookup);
-int registry_mknod(struct registry *r, struct node *dir, const char *name,
-		   mode_t mode, dev_t rdev, const struct caller *c,
-		   struct node **out, struct stat *st);
-int registry_mkdir(struct registry *r, struct node *dir, const char *name,
-		   mode_t mode, const struct caller *c, struct node **out,
-		   struct stat *st);
-int registry_symlink(struct registry *r, struct node *dir, const char *name,
-		     const char *target, const struct caller *c,
-		     struct node **out, struct stat *st);
-int registry_link(struct registry *r, struct node *n, struct node *dir,
-		  const char *name, struct stat *st);
-int registry_unlink(struct registry *r, struct node *dir, const char *name);
-int registry_rmdir(struct registry *r, struct node *dir, const char *name);
-int registry_rename(struct registry *r, struct node *dir, const char *name,
-		    struct node *newdir, const char *newname,
-		    unsigned int flags);
-int registry_readlink(struct registry *r, struct node *n, const char **out);
-int registry_opendir(struct registry *r, struct node *dir,
-		     struct dir_snapshot **out);
-void registry_closedir(struct dir_snapshot *snap);
-
-/* Attributes (attr.c). */
-int registry_getattr(struct registry *r, struct node *n, struct stat *st);
-int registry_setattr(struct registry *r, struct node *n,
-		     const struct setattr_req *req, struct stat *st);
-int registry_statfs(struct registry *r, struct statvfs *st);
-/* Clear set-ID bits as an unprivileged write must (the kernel asks);
- * 1 if the mode changed. */
-int registry_kill_suid_sgid(struct registry *r, struct node *n);
-
-/* Data (data.c). flags are open(2)'s. */
-int registry_open(struct registry *r, struct node *n, int flags);
-void registry_release(struct registry *r, struct node *n, int flags);
-/*
- * The direct-access handle of an open regular file (see share_store in
- * registry_config), made on first use; 0 if its mapping is served by the
- * daemon alone. A mapping once shared stays shared until it dies, so that
- * every open of it is served the same way.
- */
-int registry_share(struct registry *r, struct node *n);
-/* The descriptor of an open regular file's store (valid while the
- * caller's file is open), or -EBADF if it has none. */
-int registry_store_fd(struct registry *r, struct node *n);
-int registry_create(struct registry *r, struct node *dir, const char *name,
-		    mode_t mode, int flags, const struct caller *c,
-		    struct node **out, struct stat *st);
-/* A copying read, for callers with no descriptor to splice to (tests,
- * tools); the daemon itself uses registry_read_fd(). */
-int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
-		  uint64_t off, size_t *got);
-/*
- * Where a read of size bytes at off can be spliced from: the mapping
- * object's descriptor and the length within the file (0 at the end). The
- * descriptor stays valid while the caller's file is open; without an open
- * file the store may be closed (-EBUSY).
- */
-int registry_read_fd(struct registry *r, struct node *n, size_t size,
-		     uint64_t off, int *fd, size_t *len);
-int registry_write(struct registry *r, struct node *n, const void *buf,
-		   size_t size, uint64_t off);
-int registry_fallocate(struct registry *r, struct node *n, int mode,
-		       uint64_t off, uint64_t len);
-int registry_fsync(struct registry *r, struct node *n, int datasync);
-
-/* Extended attributes and protection (xattr.c). */
-int registry_setxattr(struct registry *r, struct node *n,
-		      const struct caller *c, const char *name,
-		      const void *value, size_t size, int flags);
-/* *len gets the value's size; with size 0 only that is asked. */
-int registry_getxattr(struct registry *r, struct node *n, const char *name,
-		      void *buf, size_t size, size_t *len);
-int registry_listxattr(struct registry *r, struct node *n, char *buf,
-		       size_t size, size_t *len);
-int registry_removexattr(struct registry *r, struct node *n,
-			 const struct caller *c, const char *name);
-const char *protect_name(enum shmap_protect p);
-int protect_parse(const char *s, size_t len, enum shmap_protect *out);
 
 #endif

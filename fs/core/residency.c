@@ -16,6 +16,9 @@
  * itself and outlives the release: such a store, found still open for
  * writing elsewhere when its mapping goes idle, lingers (stays open and
  * locked) on registry.lingering until registry_sweep() finds it free.
+ *
+ * Calls: the kind of backing (backing.h: open, stat, close a store) and
+ * util.c.
  */
 #include "backing.h"
 #include "internal.h"
@@ -60,7 +63,7 @@ static int store_open_locked(struct registry *r, struct node *n,
 	return res;
 }
 
-void node_unlinger_locked(struct registry *r, struct node *n)
+static void node_unlinger_locked(struct registry *r, struct node *n)
 {
 	if (!n->lingering)
 		return;
@@ -81,6 +84,47 @@ static void node_linger_locked(struct registry *r, struct node *n)
 		r->lingering->linger_prev = n;
 	r->lingering = n;
 	n->lingering = 1;
+}
+
+static int timespec_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec ||
+	       (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/*
+ * The kernel writes a shared mapping's store directly (registry_share()),
+ * through views even after the last release: once shared, the store knows
+ * the size and the modification time; the node and the capacity reserved
+ * follow it. An idle store is looked at by name (registry.lock held).
+ */
+void node_catch_up_locked(struct registry *r, struct node *n)
+{
+	struct stat st;
+	if (!n->direct || node_store_stat(r, n, &st) < 0)
+		return;
+	n->size = (uint64_t)st.st_size; /* the kernel counts capacity */
+	n->mtime = st.st_mtim;
+	if (timespec_before(n->ctime, st.st_ctim))
+		n->ctime = st.st_ctim;
+}
+
+void node_lock_for_stat(struct registry *r, struct node *n)
+{
+	pthread_rwlock_rdlock(&n->lock);
+	if (!n->direct)
+		return;
+	pthread_rwlock_unlock(&n->lock);
+	pthread_rwlock_wrlock(&n->lock);
+	node_catch_up_locked(r, n);
+}
+
+/* Catch n up, if shared, without holding its lock exclusively otherwise:
+ * a release must not wait behind a long read of a mapping served here. */
+void node_catch_up(struct registry *r, struct node *n)
+{
+	node_lock_for_stat(r, n);
+	pthread_rwlock_unlock(&n->lock);
 }
 
 /* Let n's passthrough handle go (views keep what they mapped). */
@@ -138,19 +182,33 @@ void registry_sweep(struct registry *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-int node_hold_locked(struct registry *r, struct node *n)
+int store_wake_locked(struct registry *r, struct node *n)
 {
-	if (S_ISREG(n->type) && !n->store) {
-		struct store *s = NULL;
-		int res = store_open_locked(r, n, &s);
-		if (res < 0)
-			return res;
-		pthread_rwlock_wrlock(&n->lock);
-		n->store = s;
-		pthread_rwlock_unlock(&n->lock);
-	}
-	n->opens++;
+	if (!S_ISREG(n->type) || n->store)
+		return 0;
+	struct store *s = NULL;
+	int res = store_open_locked(r, n, &s);
+	if (res < 0)
+		return res;
+	pthread_rwlock_wrlock(&n->lock);
+	n->store = s;
+	pthread_rwlock_unlock(&n->lock);
 	return 0;
+}
+
+void store_rest_locked(struct registry *r, struct node *n)
+{
+	if (n->store && r->backing->closes_idle(n))
+		node_idle_locked(r, n);
+}
+
+void store_end_locked(struct registry *r, struct node *n)
+{
+	node_unlinger_locked(r, n);
+	if (n->share > 0)
+		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
+	backing_close_store(r, n->store);
+	r->backing->forget_store(r, n);
 }
 
 void node_keep_unlinked_locked(struct registry *r, struct node *n)
@@ -158,40 +216,7 @@ void node_keep_unlinked_locked(struct registry *r, struct node *n)
 	if (!r->backing->data_in_name || !S_ISREG(n->type) || n->nlink != 1 ||
 	    n->store || !n->lookups)
 		return;
-	struct store *s = NULL;
-	if (store_open_locked(r, n, &s) < 0)
-		return; /* then the data goes with the name */
-	pthread_rwlock_wrlock(&n->lock);
-	n->store = s;
-	pthread_rwlock_unlock(&n->lock);
-}
-
-int node_hold(struct registry *r, struct node *n)
-{
-	pthread_mutex_lock(&r->lock);
-	int res = node_hold_locked(r, n);
-	pthread_mutex_unlock(&r->lock);
-	return res;
-}
-
-void node_drop_locked(struct registry *r, struct node *n)
-{
-	if (n->opens == 0) {
-		fprintf(stderr, "shmapfs: release of inode %llu never opened\n",
-			(unsigned long long)n->ino);
-		abort();
-	}
-	n->opens--;
-	if (n->opens == 0 && n->store && r->backing->closes_idle(n))
-		node_idle_locked(r, n);
-	node_put_locked(r, n);
-}
-
-void node_drop(struct registry *r, struct node *n)
-{
-	pthread_mutex_lock(&r->lock);
-	node_drop_locked(r, n);
-	pthread_mutex_unlock(&r->lock);
+	store_wake_locked(r, n); /* if it fails, the data goes with the name */
 }
 
 int registry_store_fd(struct registry *r, struct node *n)

@@ -3,6 +3,8 @@
  * with a chosen error, so that tests can prove that a failing store
  * corrupts nothing and leaks nothing (fault injection, as SQLite does).
  * Selected at mount with the hidden option fault_write=N / fault_resize=N.
+ *
+ * Calls nothing else in the core.
  */
 #include "store.h"
 

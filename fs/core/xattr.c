@@ -6,6 +6,9 @@
  * The root also has user.shmap.exclusive, read-only: what the mount
  * enforces of exclusive backing files. The root of a mount with quotas has
  * user.shmap.quota (quota.c).
+ *
+ * Calls: node.c (a use while committing), charge.c (sparse or committed),
+ * quota.c (user.shmap.quota), the kind of backing and util.c.
  */
 #include "backing.h"
 #include "internal.h"
