@@ -6,7 +6,8 @@
  * mapping lives. Names and metadata live in the nodes alone, so every
  * change of them is a no-op here.
  *
- * Calls: the stores (store.h), charge.c (charge_used) and util.c.
+ * Calls: the stores (store.h), charge.c (charge_used), quota.c (quota_on)
+ * and util.c.
  */
 #include "backing.h"
 

@@ -1,5 +1,5 @@
 /*
- * Per-user and per-group quotas (see quota.h): what each uid and gid
+ * Per-user and per-group quotas (see core.h): what each uid and gid
  * holds of a memory-backed mount, in bytes and in mappings, and the
  * EDQUOT that keeps one id from taking more than the limits give it.
  *
