@@ -127,7 +127,7 @@ struct registry {
 	const struct backing_ops *backing;
 	int counts_capacity;
 	struct node *root;	   /* immutable */
-	atomic_uint_fast64_t used; /* bytes reserved (memory-backed) */
+	atomic_uint_fast64_t used; /* bytes reserved, if counted (charge.c) */
 	atomic_uint_fast64_t next_ino;
 	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
 
