@@ -196,6 +196,10 @@ int node_store_utimens(struct registry *r, struct node *n,
 /* Remove a memory store's file as its node dies (registry.lock held). */
 void node_store_unlink(struct registry *r, struct node *n);
 
+/* data.c: open n, a regular file just made that nobody has seen: no size
+ * or protection to check, only its store to open (registry.lock held). */
+int node_open_new_locked(struct registry *r, struct node *n, int flags);
+
 /* quota.c: per-user and per-group usage and limits (see quota.h) */
 int quota_init(struct registry *r);
 void quota_free(struct registry *r);
@@ -227,6 +231,11 @@ int quota_getxattr(struct registry *r, void *buf, size_t size, size_t *len);
 /* namespace.c */
 void snapshot_unlink_locked(struct dir_snapshot *s);
 void snapshot_free_all_locked(struct registry *r);
+/* Make dir/name a new regular file and open it (flags as open(2)'s) in
+ * one step: if the open fails, no name is left (registry_create). */
+int entry_create_open(struct registry *r, struct node *dir, const char *name,
+		      mode_t mode, int flags, const struct caller *c,
+		      struct node **out, struct stat *st);
 
 /* backing.c */
 int backing_scan(struct registry *r);
