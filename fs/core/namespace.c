@@ -304,10 +304,11 @@ static int remove_entry(struct registry *r, struct node *dir, const char *name,
 		res = -EISDIR;
 	if (!res && want_dir && n->nchildren)
 		res = -ENOTEMPTY;
-	if (!res)
-		node_keep_unlinked_locked(r, n);
+	int kept = !res && node_keep_unlinked_locked(r, n);
 	if (!res)
 		res = backing_remove(r, dir, name, want_dir);
+	if (res < 0 && kept)
+		node_unkeep_locked(r, n);
 	if (!res) {
 		dentry_remove(r, d);
 		if (want_dir)
@@ -431,11 +432,13 @@ int registry_rename(struct registry *r, struct node *dir, const char *name,
 	if (!res && !(flags & RENAME_EXCHANGE) &&
 	    !(fresh = dentry_new(r, newname)))
 		res = -ENOMEM;
-	if (!res && nd && !(flags & RENAME_EXCHANGE))
-		node_keep_unlinked_locked(r, nd->node);
+	int kept = !res && nd && !(flags & RENAME_EXCHANGE) &&
+		   node_keep_unlinked_locked(r, nd->node);
 	if (!res)
 		res = backing_rename(r, dir, name, newdir, newname, flags);
 	if (res) {
+		if (kept)
+			node_unkeep_locked(r, nd->node);
 		dentry_free_unlinked(fresh);
 		goto out;
 	}
