@@ -5,7 +5,9 @@
  * at a user's mapping limit) leaves no name behind. After each failure
  * readdir, stat, unlink and a second try of the same name agree that the
  * name is absent; once the limit is lifted the second try works, and the
- * directory it was tried in can be removed. Memory- and file-backed.
+ * directory it was tried in can be removed. A rename the backing
+ * directory refuses leaves both names as they were. Memory- and
+ * file-backed.
  */
 #include <check.h>
 #include <dirent.h>
@@ -398,6 +400,51 @@ START_TEST(edquot_memory)
 }
 END_TEST
 
+/* Wait (at most 10 s) until nobody holds the backing file's lock: a
+ * mapping goes idle when the release that follows close() arrives. */
+static void wait_unlocked(const char *rel)
+{
+	for (int i = 0; i < 1000 && !flock_free(tmount_bpath(&m, rel)); i++)
+		usleep(10000);
+	ck_assert_msg(flock_free(tmount_bpath(&m, rel)),
+		      "backing file %s still locked", rel);
+}
+
+static void expect_content(const char *rel, char want)
+{
+	char c = 0;
+	ck_assert_int_eq(get_file(P(rel), &c, 1), 1);
+	ck_assert_int_eq(c, want);
+}
+
+/* A rename over "b" refused by the backing directory (the backing file
+ * of "a" moved away behind the daemon's back) leaves both names as they
+ * were, and b idle: its backing file not held. */
+START_TEST(rename_fails_file)
+{
+	ck_assert_int_eq(tmount_start(&m, 1, NULL), 0);
+	ck_assert_int_eq(put_file(P("a"), "a", 1, 0644), 0);
+	ck_assert_int_eq(put_file(P("b"), "b", 1, 0644), 0);
+	wait_unlocked("a");
+	wait_unlocked("b");
+	char moved[PATH_MAX + 16];
+	snprintf(moved, sizeof(moved), "%s/a-moved", m.root);
+	ck_assert_int_eq(rename(tmount_bpath(&m, "a"), moved), 0);
+	ck_assert_int_eq(rename(P("a"), P("b")), -1);
+	/* Before any open of b, which would close its store at release. */
+	ck_assert_msg(flock_free(tmount_bpath(&m, "b")),
+		      "a failed rename left b's backing file held");
+	ck_assert_int_eq(listed(".", "a"), 1);
+	ck_assert_int_eq(listed(".", "b"), 1);
+	expect_content("b", 'b');
+	ck_assert_int_eq(rename(moved, tmount_bpath(&m, "a")), 0);
+	ck_assert_int_eq(rename(P("a"), P("b")), 0);
+	ck_assert_int_eq(listed(".", "a"), 0);
+	expect_content("b", 'a');
+	unmount();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("false_names");
@@ -408,6 +455,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, enospc_memory);
 	tcase_add_test(tc, enospc_file);
 	tcase_add_test(tc, edquot_memory);
+	tcase_add_test(tc, rename_fails_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
