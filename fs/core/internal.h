@@ -130,6 +130,7 @@ struct registry {
 	atomic_uint_fast64_t used; /* bytes reserved, if counted (charge.c) */
 	atomic_uint_fast64_t next_ino;
 	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
+	atomic_uint store_opens;	   /* counted for cfg.fault_open */
 
 	pthread_mutex_t lock;		/* see the top of this file */
 	struct dentry **buckets;	/* guarded by lock */
@@ -238,8 +239,12 @@ void store_rest_locked(struct registry *r, struct node *n);
 void store_end_locked(struct registry *r, struct node *n);
 /* Before a file-backed mapping loses its last name while the kernel
  * still knows it (and may open it), open its store: it lives until the
- * node dies, as an unlinked file on tmpfs would (registry.lock held). */
-void node_keep_unlinked_locked(struct registry *r, struct node *n);
+ * node dies, as an unlinked file on tmpfs would (registry.lock held).
+ * 1 if it opened the store now: then, if the name is not lost after all
+ * (the unlink or rename failed), node_unkeep_locked() closes it again, so
+ * that an idle mapping holds no descriptor and no lock. */
+int node_keep_unlinked_locked(struct registry *r, struct node *n);
+void node_unkeep_locked(struct registry *r, struct node *n);
 /* Stat n's store, open or idle (registry.lock held). */
 int node_store_stat(struct registry *r, struct node *n, struct stat *st);
 /* Take a shared mapping's size and times from its store (lock held
@@ -262,6 +267,9 @@ int node_hold_locked(struct registry *r, struct node *n);
 int node_hold(struct registry *r, struct node *n);
 void node_drop_locked(struct registry *r, struct node *n);
 void node_drop(struct registry *r, struct node *n);
+/* Open n, a regular file just made that nobody has seen: no size or
+ * protection to check, only its store to open (registry.lock held). */
+int node_open_new_locked(struct registry *r, struct node *n, int flags);
 
 /* attr.c: fill st from n (registry.lock and n->lock held) */
 void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
@@ -275,6 +283,11 @@ int xattr_set_local(struct node *n, const char *name, const void *value,
 
 /* namespace.c */
 void snapshot_free_all_locked(struct registry *r);
+/* Make dir/name a new regular file and open it (flags as open(2)'s) in
+ * one step: if the open fails, no name is left (registry_create). */
+int entry_create_open(struct registry *r, struct node *dir, const char *name,
+		      mode_t mode, int flags, const struct caller *c,
+		      struct node **out, struct stat *st);
 
 /* scan.c: take in what a backing directory holds, as the registry is
  * made (nothing without one). */

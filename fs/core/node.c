@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -101,6 +102,14 @@ int node_hold_locked(struct registry *r, struct node *n)
 		return res;
 	n->opens++;
 	return 0;
+}
+
+int node_open_new_locked(struct registry *r, struct node *n, int flags)
+{
+	int res = node_hold_locked(r, n);
+	if (res == 0 && (flags & O_ACCMODE) != O_RDONLY)
+		n->writers++;
+	return res;
 }
 
 int node_hold(struct registry *r, struct node *n)

@@ -48,11 +48,22 @@ static void log_no_fds(struct registry *r, struct node *n, int res)
 		(unsigned long long)n->ino, strerror(-res));
 }
 
+/* The store open that cfg.fault_open says must fail. */
+static int open_fault(struct registry *r)
+{
+	if (!r->cfg.fault_open ||
+	    atomic_fetch_add(&r->store_opens, 1) + 1 != r->cfg.fault_open)
+		return 0;
+	return r->cfg.fault_open_err < 0 ? r->cfg.fault_open_err : -EIO;
+}
+
 /* Open n's store as it is now (registry.lock held). */
 static int store_open_locked(struct registry *r, struct node *n,
 			     struct store **out)
 {
-	int res = r->backing->open_store(r, n, out);
+	int res = open_fault(r);
+	if (res == 0)
+		res = r->backing->open_store(r, n, out);
 	if (res == -EMFILE || res == -ENFILE)
 		log_no_fds(r, n, res);
 	else if (res == -EBUSY)
@@ -211,12 +222,18 @@ void store_end_locked(struct registry *r, struct node *n)
 	r->backing->forget_store(r, n);
 }
 
-void node_keep_unlinked_locked(struct registry *r, struct node *n)
+int node_keep_unlinked_locked(struct registry *r, struct node *n)
 {
 	if (!r->backing->data_in_name || !S_ISREG(n->type) || n->nlink != 1 ||
 	    n->store || !n->lookups)
-		return;
-	store_wake_locked(r, n); /* if it fails, the data goes with the name */
+		return 0;
+	/* If it fails, the data goes with the name. */
+	return store_wake_locked(r, n) == 0;
+}
+
+void node_unkeep_locked(struct registry *r, struct node *n)
+{
+	node_close_store_locked(r, n);
 }
 
 int registry_store_fd(struct registry *r, struct node *n)
