@@ -508,6 +508,19 @@ static void start_exclusive(const struct cmdline *cl, struct logger *lg,
 			 "on");
 }
 
+/* Let the sweep see views that outlive their open (registry_watch_views):
+ * before fuse_daemonize, which changes directory. */
+static void watch_views(const struct cmdline *cl, struct logger *lg,
+			struct registry *reg)
+{
+	int res = cl->backing ? registry_watch_views(reg, cl->mountpoint) : 0;
+	if (res < 0)
+		logf_(lg, LOG_WARNING,
+		      "cannot find %s in /proc/self/mountinfo: %s; mappings "
+		      "viewed by passthrough stay locked once used",
+		      cl->mountpoint, strerror(-res));
+}
+
 static int serve(struct cmdline *cl, struct logger *lg)
 {
 	struct shmapfs fs = {
@@ -546,6 +559,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		fuse_session_unmount(se);
 		code = EXIT_INTERNAL;
 	} else {
+		watch_views(cl, lg, fs.reg);
 		if (fuse_daemonize(cl->foreground) != 0)
 			code = EXIT_INTERNAL;
 		if (!cl->foreground) {

@@ -154,11 +154,19 @@ int registry_new(const struct registry_config *cfg, struct registry **out);
 int registry_sync_all(struct registry *r);
 
 /*
- * Close the stores of idle mappings that a view still held when they went
- * idle, once it is gone (see residency.c). The daemon calls it every
- * second.
+ * Close the stores of idle mappings that a view may have held when they
+ * went idle, once nobody writes or maps them (see residency.c). The
+ * daemon calls it every second; it reads every process's maps then, with
+ * no lock of the registry held.
  */
 void registry_sweep(struct registry *r);
+
+/*
+ * Let registry_sweep() find views of the mount at mountpoint in the
+ * processes' maps (views.h): until then, and if this fails, a store that
+ * lingers after its release stays open and locked. Call once mounted.
+ */
+int registry_watch_views(struct registry *r, const char *mountpoint);
 
 /* Release every node and store (and so every lock). */
 void registry_free(struct registry *r);
