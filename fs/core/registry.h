@@ -80,11 +80,13 @@ struct registry_config {
 	 * called when a file-backed store has opened and locked its backing
 	 * file (fd), unguard_store before it closes it: from then on and
 	 * until then, others' opens of the file are refused (exclusive.h).
+	 * If guard_store fails (-errno), the store is closed and the open
+	 * refused with EBUSY: a mapping is never served unguarded.
 	 * exclusive_state says what the mount enforces ("on", "off (why)",
 	 * "unavailable (why)"), for the root's user.shmap.exclusive; NULL:
 	 * no such attribute. Borrowed.
 	 */
-	void (*guard_store)(void *ctx, int fd);
+	int (*guard_store)(void *ctx, int fd);
 	void (*unguard_store)(void *ctx, int fd);
 	void *guard_ctx;
 	const char *exclusive_state;

@@ -77,7 +77,7 @@ static int open_fd(void)
 static struct exclusive *guarding(int *fd)
 {
 	struct exclusive *ex;
-	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_new(&ex), 0);
 	ck_assert_int_eq(exclusive_start(ex), 0);
 	*fd = open_fd();
 	exclusive_guard(ex, *fd);
@@ -170,7 +170,7 @@ END_TEST
 START_TEST(expectation_names_one_file)
 {
 	struct exclusive *ex;
-	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_new(&ex), 0);
 	ck_assert_int_eq(exclusive_start(ex), 0);
 	int fd = open_fd(), ofd = open(other, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(ofd, 0);
@@ -257,8 +257,7 @@ static pid_t spawn_daemon(void)
 	if (pid == 0) {
 		struct exclusive *ex;
 		close(p[0]);
-		if (exclusive_new(NULL, NULL, &ex) < 0 ||
-		    exclusive_start(ex) < 0)
+		if (exclusive_new(&ex) < 0 || exclusive_start(ex) < 0)
 			_exit(1);
 		exclusive_guard(ex, open_fd());
 		if (write(p[1], "x", 1) != 1)
