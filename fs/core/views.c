@@ -117,8 +117,8 @@ static void look_at_line(struct search *s, const char *p, const char *end)
 		return;
 	skip_fields(&p, end, 1);
 	struct wanted key = {.ino = number(&p, end, 10)};
-	struct wanted *hit = bsearch(&key, s->w, s->n, sizeof(*s->w),
-				     wanted_cmp);
+	struct wanted *hit =
+	    bsearch(&key, s->w, s->n, sizeof(*s->w), wanted_cmp);
 	if (hit && !s->found[hit->index]) {
 		s->found[hit->index] = 1;
 		s->nfound++;
@@ -200,8 +200,7 @@ static int look_everywhere(struct search *s)
 	return res;
 }
 
-int views_find(dev_t dev, const uint64_t *inos, size_t n,
-	       unsigned char *found)
+int views_find(dev_t dev, const uint64_t *inos, size_t n, unsigned char *found)
 {
 	memset(found, 0, n);
 	if (n == 0)

@@ -34,7 +34,6 @@ int views_mount_dev(const char *mountpoint, dev_t *out);
  * -errno when it cannot tell (/proc unreadable, a read that fails): then
  * found[] means nothing, and every store must be taken as mapped.
  */
-int views_find(dev_t dev, const uint64_t *inos, size_t n,
-	       unsigned char *found);
+int views_find(dev_t dev, const uint64_t *inos, size_t n, unsigned char *found);
 
 #endif
