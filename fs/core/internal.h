@@ -114,8 +114,12 @@ struct registry {
 	uint64_t nnodes;	 /* guarded by lock; root excluded */
 	struct node *all_nodes;	 /* guarded by lock */
 	struct node *lingering;	 /* guarded by lock; residency.c */
-	dev_t
-	    views_dev; /* guarded by lock: the mount's (views.h); 0: unknown */
+	/* Guarded by lock (residency.c): the mount's device, where views
+	 * show in /proc/PID/maps (views.h), 0 if unknown; and whether a write
+	 * lease probe sees read-only opens too (the kernel counts them with
+	 * IMA), so that its "nobody" is the whole answer at a release. */
+	dev_t views_dev;
+	int leases_see_readers;
 	atomic_int views_warned;	/* a failed look at views was logged */
 	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
 	struct quota_table quota;	/* per-id usage; quota.c */

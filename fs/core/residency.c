@@ -13,11 +13,14 @@
  *
  * A file-backed mapping's lock must hold while any process has it open or
  * mapped. A view made through FUSE passthrough maps the backing file
- * itself and outlives the release, and no probe at the release sees a
- * read-only one: so a store that was shared lingers (stays open, locked
- * and exclusive) on registry.lingering when its mapping goes idle, until
- * registry_sweep() finds it free: nobody else writes it (a write lease)
- * and no process maps it (views.h). A look that cannot tell keeps it.
+ * itself and outlives the release. A write lease probe sees it only if
+ * it is writable, or if the kernel counts read-only opens too (IMA), and
+ * cannot tell at all on a filesystem without leases. So, unless that
+ * probe can say "nobody" for all views, a store that was shared lingers
+ * (stays open, locked and exclusive) on registry.lingering when its
+ * mapping goes idle, until registry_sweep() finds it free: nobody else
+ * writes it (the lease) and no process maps it (views.h). A look that
+ * cannot tell keeps it.
  */
 #include "backing.h"
 #include "internal.h"
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -138,13 +142,31 @@ static void node_close_store_locked(struct registry *r, struct node *n)
 	backing_close_store(r, s);
 }
 
-/* Close the store of n, idle now, unless a view may still hold its
- * backing file (then its lock must stay: linger, and the sweep looks). */
+/*
+ * The write lease probe of n's store: 1 if another open file writes it, 0
+ * if none does (nor, where leases_see_readers, reads it), -errno if it
+ * cannot tell. For tests only: SHMAPFS_TEST_NO_LEASES in the environment
+ * makes it fail as on a filesystem without leases (EINVAL).
+ */
+static int lease_probe(struct node *n)
+{
+	if (getenv("SHMAPFS_TEST_NO_LEASES"))
+		return -EINVAL;
+	return store_written_elsewhere(n->store);
+}
+
+/*
+ * Close the store of n, idle now, unless a view may still hold its
+ * backing file (then its lock must stay: linger, and the sweep looks).
+ * Where the lease probe sees read-only opens too, its "nobody" is the
+ * whole answer, at the cost of one fcntl: no wait, no look at the maps.
+ */
 static void node_idle_locked(struct registry *r, struct node *n)
 {
 	int views = n->share > 0 || n->lingering;
 	node_unshare_locked(r, n);
-	if (!r->memory_backed && views) {
+	if (!r->memory_backed && views &&
+	    !(r->leases_see_readers && lease_probe(n) == 0)) {
 		if (!n->lingering)
 			node_linger_locked(r, n);
 		n->idled++;
@@ -169,20 +191,6 @@ static int item_cmp(const void *a, const void *b)
 	return x->n < y->n ? -1 : x->n > y->n;
 }
 
-/* For tests only: SHMAPFS_TEST_NO_LEASES in the environment makes the
- * lease probe fail as on a filesystem without leases (EINVAL). */
-static int leases_hidden(void)
-{
-	return getenv("SHMAPFS_TEST_NO_LEASES") != NULL;
-}
-
-/* Whether another open file writes n's store; a probe that cannot tell
- * (a filesystem without leases) says nothing: the maps decide. */
-static int written_elsewhere(struct node *n)
-{
-	return !leases_hidden() && store_written_elsewhere(n->store) == 1;
-}
-
 /* The lingering stores that nothing but a view may still hold, in *out
  * (registry.lock held). Returns how many, or -errno. */
 static ssize_t sweep_collect_locked(struct registry *r, struct sweep_item **out)
@@ -202,7 +210,7 @@ static ssize_t sweep_collect_locked(struct registry *r, struct sweep_item **out)
 			continue;
 		if (!n->aliases)
 			node_unlinger_locked(r, n);
-		else if (!written_elsewhere(n))
+		else if (lease_probe(n) != 1) /* 0, or cannot tell */
 			items[count++] =
 			    (struct sweep_item){n, n->idled, n->ino, 1};
 	}
@@ -266,16 +274,38 @@ void registry_sweep(struct registry *r)
 	free(items);
 }
 
+/*
+ * Whether a write lease probe sees a read-only open of the file by
+ * another: the kernel counts them only with IMA (i_readcount). Tried on
+ * a memfd of our own, reopened read-only.
+ */
+static int leases_see_readers(void)
+{
+	int fd = memfd_create("shmapfs-lease-probe", MFD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int reader = open(path, O_RDONLY | O_CLOEXEC);
+	int seen = reader >= 0 && fcntl(fd, F_SETLEASE, F_WRLCK) < 0 &&
+		   errno == EAGAIN;
+	if (reader >= 0)
+		close(reader);
+	close(fd);
+	return seen;
+}
+
 int registry_watch_views(struct registry *r, const char *mountpoint)
 {
 	dev_t dev;
 	int res = views_mount_dev(mountpoint, &dev);
-	if (res < 0)
-		return res;
+	int readers = leases_see_readers();
 	pthread_mutex_lock(&r->lock);
-	r->views_dev = dev;
+	if (res == 0)
+		r->views_dev = dev;
+	r->leases_see_readers = readers;
 	pthread_mutex_unlock(&r->lock);
-	return 0;
+	return res;
 }
 
 int node_hold_locked(struct registry *r, struct node *n)
