@@ -166,7 +166,9 @@ void registry_sweep(struct registry *r);
 /*
  * Let registry_sweep() find views of the mount at mountpoint in the
  * processes' maps (views.h): until then, and if this fails, a store that
- * lingers after its release stays open and locked. Call once mounted.
+ * lingers after its release stays open and locked. Also learns whether
+ * the kernel's lease probe sees read-only opens: then a store that no
+ * other file has open closes at its release. Call once mounted.
  */
 int registry_watch_views(struct registry *r, const char *mountpoint);
 
