@@ -73,8 +73,10 @@ struct node {
 	struct node *linger_prev; /* registry.lingering (residency.c) */
 	struct node *linger_next;
 	int lingering;
-	uint64_t idled; /* times it went idle lingering (residency.c) */
-	int dirfd;	/* directory's backing fd, or -1 */
+	/* Times it went idle lingering (residency.c): tells a sweep's look
+	 * from a use since. */
+	uint64_t idled;
+	int dirfd; /* directory's backing fd, or -1 */
 
 	/* Guarded by lock: */
 	pthread_rwlock_t lock;
@@ -107,22 +109,23 @@ struct registry {
 	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
 	atomic_uint store_opens;	   /* counted for cfg.fault_open */
 
-	pthread_mutex_t lock;	 /* see the top of this file */
-	struct dentry **buckets; /* guarded by lock */
-	size_t nbuckets;	 /* guarded by lock; power of two */
-	size_t ndentries;	 /* guarded by lock */
-	uint64_t nnodes;	 /* guarded by lock; root excluded */
-	struct node *all_nodes;	 /* guarded by lock */
-	struct node *lingering;	 /* guarded by lock; residency.c */
+	pthread_mutex_t lock;		/* see the top of this file */
+	struct dentry **buckets;	/* guarded by lock */
+	size_t nbuckets;		/* guarded by lock; power of two */
+	size_t ndentries;		/* guarded by lock */
+	uint64_t nnodes;		/* guarded by lock; root excluded */
+	struct node *all_nodes;		/* guarded by lock */
+	struct node *lingering;		/* guarded by lock; residency.c */
+	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
+	struct quota_table quota;	/* per-id usage; quota.c */
+
 	/* Guarded by lock (residency.c): the mount's device, where views
 	 * show in /proc/PID/maps (views.h), 0 if unknown; and whether a write
 	 * lease probe sees read-only opens too (the kernel counts them with
 	 * IMA), so that its "nobody" is the whole answer at a release. */
 	dev_t views_dev;
 	int leases_see_readers;
-	atomic_int views_warned;	/* a failed look at views was logged */
-	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
-	struct quota_table quota;	/* per-id usage; quota.c */
+	atomic_int views_warned; /* a failed look at views was logged */
 };
 
 /* registry.c */
