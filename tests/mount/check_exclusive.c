@@ -6,7 +6,7 @@
  * daemon's own work on the mapping, and every other file, is untouched.
  * On both data paths, as every mount test.
  *
- * It fails closed (issue 15): a view that outlives close(), read-only or
+ * It fails closed: a view that outlives close(), read-only or
  * read-write, keeps the file refused until munmap, also with leases off
  * (fs.leases-enable=0, set by a fixture of the runner process and given
  * back after the last test, also when one fails) and on a filesystem
