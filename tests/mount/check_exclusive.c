@@ -240,6 +240,31 @@ START_TEST(rw_view_keeps_it_exclusive)
 }
 END_TEST
 
+/* A view that only a child inherited (its parent, the opener, has
+ * unmapped and closed): the daemon finds it in any process's maps. */
+START_TEST(inherited_view_keeps_it_exclusive)
+{
+	new_mapping("in");
+	ck_assert(opens_eventually(B("in")));
+	char *view = view_after_close("in", O_RDONLY, PROT_READ);
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		close(p[1]);
+		char c;
+		_exit(read(p[0], &c, 1) == 0 ? 0 : 1); /* keeps the view */
+	}
+	close(p[0]);
+	ck_assert_int_eq(munmap(view, 4096), 0);
+	ck_assert(refused_for("in", 2500));
+	close(p[1]); /* the child ends, and its view with it */
+	ck_assert_int_eq(twait(child, 10000), 0);
+	ck_assert(opens_eventually(B("in")));
+}
+END_TEST
+
 /* Everything the daemon does to an in-use mapping works; its new names
  * are as exclusive as the old (the same inode). */
 START_TEST(daemon_work_unaffected)
@@ -515,6 +540,7 @@ static TCase *views_case(const char *name, void (*setup)(void))
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ro_view_keeps_it_exclusive);
 	tcase_add_test(tc, rw_view_keeps_it_exclusive);
+	tcase_add_test(tc, inherited_view_keeps_it_exclusive);
 	return tc;
 }
 
