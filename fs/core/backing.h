@@ -56,15 +56,16 @@ struct backing_ops {
 	void (*forget_store)(struct registry *r, struct node *n);
 	/* May n's store close now that n is idle (else it stays open)? */
 	int (*closes_idle)(const struct node *n);
-	/* Does someone else still map the store of a mapping gone idle (a
-	 * view made through passthrough), so that it must stay open? */
-	int (*still_mapped)(const struct store *s);
 	/* The mount's statfs; write out what no store holds open. */
 	int (*statfs)(struct registry *r, struct statvfs *st);
 	int (*sync_all)(struct registry *r);
 	/* 1: a mapping's data lives under its name, and goes with its last
 	 * name unless its store is open then (node_keep_unlinked_locked). */
 	int data_in_name;
+	/* 1: a store holds a lock that must stay while any process maps it:
+	 * one a view may still hold when its mapping goes idle lingers, open
+	 * and locked, until the sweep finds it free (residency.c). */
+	int lingers;
 	/* 1: a node without a descriptor is changed through its name, so a
 	 * setattr holds the namespace still (registry.lock). */
 	int changes_by_name;

@@ -79,6 +79,23 @@ static int open_regular(struct registry *r, int dirfd, const char *name)
 	return fd;
 }
 
+/* Make s's file exclusive for exactly as long as it is locked; if that
+ * cannot be, close s: a mapping is never served unguarded. */
+static int guard(struct registry *r, struct dentry *d, struct store *s)
+{
+	if (!r->cfg.guard_store)
+		return 0;
+	int res = r->cfg.guard_store(r->cfg.guard_ctx, s->fd);
+	if (res == 0)
+		return 0;
+	reg_log(r, LOG_WARNING,
+		"mapping '%s' refused: cannot make its backing file exclusive: "
+		"%s",
+		d->name, strerror(-res));
+	store_destroy(s);
+	return -EBUSY;
+}
+
 static int dir_open_store(struct registry *r, struct node *n,
 			  struct store **out)
 {
@@ -90,9 +107,13 @@ static int dir_open_store(struct registry *r, struct node *n,
 	if (fd < 0)
 		return fd;
 	int res = adopt(r, fd, out);
-	/* Exclusive for exactly as long as it is locked. */
-	if (res == 0 && r->cfg.guard_store)
-		r->cfg.guard_store(r->cfg.guard_ctx, (*out)->fd);
+	if (res == -EBUSY)
+		reg_log(r, LOG_WARNING,
+			"mapping '%s' refused: its backing file is locked by "
+			"another process",
+			d->name);
+	if (res == 0)
+		res = guard(r, d, *out);
 	return res;
 }
 
@@ -329,12 +350,6 @@ static int dir_closes_idle(const struct node *n)
 	return n->aliases != NULL;
 }
 
-/* A backing file's lock must hold while any process maps it. */
-static int dir_still_mapped(const struct store *s)
-{
-	return store_written_elsewhere(s);
-}
-
 static int dir_statfs(struct registry *r, struct statvfs *st)
 {
 	if (fstatvfs(r->cfg.backing_dirfd, st) < 0)
@@ -367,9 +382,9 @@ const struct backing_ops backing_dir = {
     .stat_store = dir_stat_store,
     .forget_store = dir_forget_store,
     .closes_idle = dir_closes_idle,
-    .still_mapped = dir_still_mapped,
     .statfs = dir_statfs,
     .sync_all = dir_sync_all,
     .data_in_name = 1,
+    .lingers = 1,
     .changes_by_name = 1,
 };

@@ -243,13 +243,6 @@ static int memfd_closes_idle(const struct node *n)
 	return 0;
 }
 
-/* A memory store holds no lock: it closes even under a view. */
-static int mem_still_mapped(const struct store *s)
-{
-	(void)s;
-	return 0;
-}
-
 /* Entries are counted here, whatever holds the data. */
 static int statfs_nodes(struct registry *r, struct statvfs *st)
 {
@@ -296,8 +289,7 @@ static int mem_sync_all(struct registry *r)
 	.undo_create = mem_undo_create, .link = mem_link,                      \
 	.remove = mem_remove, .rename = mem_rename, .chmod = mem_chmod,        \
 	.chown = mem_chown, .utimens = mem_utimens, .setxattr = mem_setxattr,  \
-	.close_store = mem_close_store, .still_mapped = mem_still_mapped,      \
-	.sync_all = mem_sync_all
+	.close_store = mem_close_store, .sync_all = mem_sync_all
 
 const struct backing_ops backing_tmpfs = {
     MEM_COMMON,

@@ -75,6 +75,9 @@ struct node {
 	struct node *linger_prev; /* registry.lingering (residency.c) */
 	struct node *linger_next;
 	int lingering;
+	/* Times it went idle lingering (residency.c): tells a sweep's look
+	 * from a use since. */
+	uint64_t idled;
 	int dirfd; /* directory's backing fd, or -1 */
 
 	/* Guarded by lock: */
@@ -141,6 +144,14 @@ struct registry {
 	struct node *lingering;		/* guarded by lock; residency.c */
 	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
 	struct quota_table quota;	/* per-id usage; quota.c */
+
+	/* Guarded by lock (residency.c): the mount's device, where views
+	 * show in /proc/PID/maps (views.h), 0 if unknown; and whether a write
+	 * lease probe sees read-only opens too (the kernel counts them with
+	 * IMA), so that its "nobody" is the whole answer at a release. */
+	dev_t views_dev;
+	int leases_see_readers;
+	atomic_int views_warned; /* a failed look at views was logged */
 };
 
 /*
@@ -157,6 +168,7 @@ struct registry {
  *   backing_mem.c backing_dir.c  the kinds of backing (backing.h)
  *   charge.c                   capacity, sparse pages and quotas, counted
  *   quota.c  dentry.c  util.c  each id's usage; the names; log and clock
+ *   views.c                    the processes' maps: views that outlive a close
  *   store_fd.c store_faulty.c  the mapping objects (store.h)
  *
  * Declared here: what the files below the registry offer one another.
