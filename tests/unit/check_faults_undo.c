@@ -1,0 +1,513 @@
+/*
+ * Systematic fault injection in the core, as SQLite does it: a scripted
+ * sequence of operations (create, write, truncate, fallocate, commit and
+ * uncommit, chmod and chown with a size, O_TRUNC, link, rename, unlink,
+ * xattrs) runs against a fresh memory-backed registry whose Nth store
+ * write, Nth resize or fallocate, or Nth store open fails, for every N
+ * that hits the script. After every operation the capacity and the
+ * per-user and per-group usage must equal a recount from what each
+ * mapping holds; after every failed operation the names, the attributes,
+ * the data and the counters must be exactly as before it. No mount: the
+ * core is driven directly.
+ */
+#include "mount.h"
+#include "registry.h"
+#include "util.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PAGE	 4096u
+#define CAP	 (256 * PAGE)
+#define MAXN	 16
+#define MAXOPEN	 8
+#define MAXNAMES 8
+#define NFAULTS	 12 /* the script does fewer of each kind of store call */
+
+static const struct caller USER = {1000, 1000};
+static const struct caller ROOT = {0, 0};
+
+/* Check forces file-static state on fixtures: the registry under test,
+ * its directory, and the handles the script keeps open. */
+static struct registry *R;
+static char TOP[PATH_MAX];
+static int store_dirfd = -1;
+static struct {
+	struct node *n;
+	int flags;
+} OPEN[MAXOPEN];
+static int NOPEN;
+
+enum hook { FAIL_WRITE, FAIL_RESIZE, FAIL_OPEN, NHOOKS };
+static const char *const HOOK_NAME[] = {"write", "resize/fallocate", "open"};
+
+/* A memory-backed registry counting capacity and usage per user and
+ * group; stores are files in a directory (the daemon's way) or memfds;
+ * new mappings sparse or committed; the Nth call of hook fails. */
+static void start(int store_dir, int sparse, enum hook hook, unsigned nth)
+{
+	snprintf(TOP, sizeof(TOP), "%s/faults-undo.XXXXXX", test_tmpdir());
+	ck_assert_ptr_nonnull(mkdtemp(TOP));
+	struct registry_config cfg = {
+	    .capacity = CAP,
+	    .max_nodes = MAXN,
+	    .root_mode = 01777,
+	    .backing_dirfd = -1,
+	    .sparse = sparse,
+	    .fault_write = hook == FAIL_WRITE ? nth : 0,
+	    .fault_resize = hook == FAIL_RESIZE ? nth : 0,
+	    .fault_open = hook == FAIL_OPEN ? nth : 0,
+	    .fault_open_err = -ENOSPC,
+	    .quota = {.usr = 1, .grp = 1},
+	};
+	if (store_dir) {
+		store_dirfd = open(TOP, O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(store_dirfd, 0);
+		cfg.store_dirfd = store_dirfd;
+	}
+	ck_assert_int_eq(registry_new(&cfg, &R), 0);
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < NOPEN; i++) {
+		registry_release(R, OPEN[i].n, OPEN[i].flags);
+		registry_forget(R, OPEN[i].n, 1);
+	}
+	NOPEN = 0;
+	registry_free(R);
+	R = NULL;
+	if (store_dirfd >= 0)
+		close(store_dirfd);
+	store_dirfd = -1;
+	tsh(30, "rm -rf '%s'", TOP);
+}
+
+static struct node *root(void)
+{
+	return registry_root(R);
+}
+
+/* The node called name in the root, or NULL; an open handle or a name
+ * keeps it alive, so the lookup's reference is given back at once. */
+static struct node *node_of(const char *name)
+{
+	struct node *n;
+	struct stat st;
+	if (registry_lookup(R, root(), name, &n, &st) < 0)
+		return NULL;
+	registry_forget(R, n, 1);
+	return n;
+}
+
+/* ---- the script: each step returns 0 or -errno ---- */
+
+static int create_kept(const char *name)
+{
+	struct node *n;
+	struct stat st;
+	int res = registry_create(R, root(), name, 0644, O_RDWR | O_CREAT,
+				  &USER, &n, &st);
+	if (res == 0) {
+		ck_assert_int_lt(NOPEN, MAXOPEN);
+		OPEN[NOPEN].n = n;
+		OPEN[NOPEN++].flags = O_RDWR;
+	}
+	return res;
+}
+
+static int write_pattern(const char *name, uint64_t off, size_t len, char c)
+{
+	static char buf[4 * PAGE];
+	struct node *n = node_of(name);
+	if (!n)
+		return -ENOENT;
+	memset(buf, c, len);
+	return registry_write(R, n, buf, len, off);
+}
+
+static int set_attrs(const char *name, struct setattr_req q)
+{
+	struct node *n = node_of(name);
+	struct stat st;
+	return n ? registry_setattr(R, n, &q, &st) : -ENOENT;
+}
+
+static int falloc(const char *name, int mode, uint64_t off, uint64_t len)
+{
+	struct node *n = node_of(name);
+	return n ? registry_fallocate(R, n, mode, off, len) : -ENOENT;
+}
+
+static int set_xattr(const char *name, const char *attr, const char *value)
+{
+	struct node *n = node_of(name);
+	return n ? registry_setxattr(R, n, &ROOT, attr, value, strlen(value),
+				     0)
+		 : -ENOENT;
+}
+
+/* Make the mapping committed if sparse and sparse if committed. */
+static int flip_commit(const char *name)
+{
+	struct node *n = node_of(name);
+	char v[32] = "";
+	size_t len;
+	if (!n)
+		return -ENOENT;
+	ck_assert_int_eq(registry_getxattr(R, n, SHMAP_XATTR_COMMIT, v,
+					   sizeof(v) - 1, &len),
+			 0);
+	v[len] = '\0';
+	return set_xattr(name, SHMAP_XATTR_COMMIT,
+			 strcmp(v, "sparse") ? "sparse" : "committed");
+}
+
+static int open_trunc(const char *name)
+{
+	struct node *n = node_of(name);
+	if (!n)
+		return -ENOENT;
+	int res = registry_open(R, n, O_RDWR | O_TRUNC);
+	if (res == 0)
+		registry_release(R, n, O_RDWR | O_TRUNC);
+	return res;
+}
+
+static int link_(const char *name, const char *newname)
+{
+	struct node *n = node_of(name), *out;
+	struct stat st;
+	if (!n)
+		return -ENOENT;
+	int res = registry_link(R, n, root(), newname, &st);
+	if (res == 0) {
+		ck_assert_int_eq(registry_lookup(R, root(), newname, &out, &st),
+				 0);
+		registry_forget(R, out, 2); /* link's reference and ours */
+	}
+	return res;
+}
+
+static int step(int i)
+{
+	switch (i) {
+	case 0:
+		return create_kept("a");
+	case 1:
+		return write_pattern("a", 0, 5000, 'a');
+	case 2:
+		return write_pattern("a", 2 * PAGE, 3 * PAGE, 'b');
+	case 3:
+		return set_attrs("a", (struct setattr_req){
+					  .valid = SET_SIZE, .size = 10 * PAGE});
+	case 4:
+		return set_attrs("a", (struct setattr_req){
+					  .valid = SET_SIZE, .size = PAGE + 100});
+	case 5:
+		return falloc("a", 0, 0, 6 * PAGE);
+	case 6:
+		return falloc("a", FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      PAGE, PAGE);
+	case 7:
+		return flip_commit("a");
+	case 8:
+		return write_pattern("a", 7 * PAGE, PAGE, 'c');
+	case 9:
+		return create_kept("b");
+	case 10:
+		return write_pattern("b", 0, 2 * PAGE, 'd');
+	case 11:
+		return set_attrs("b", (struct setattr_req){
+					  .valid = SET_SIZE | SET_MODE,
+					  .size = 8 * PAGE,
+					  .mode = 0600});
+	case 12:
+		return set_attrs("b", (struct setattr_req){
+					  .valid = SET_SIZE | SET_UID | SET_GID,
+					  .size = 3 * PAGE,
+					  .uid = 2000,
+					  .gid = 2000});
+	case 13:
+		return falloc("b", FALLOC_FL_ZERO_RANGE, 0, 5 * PAGE);
+	case 14:
+		return flip_commit("b");
+	case 15:
+		return open_trunc("a");
+	case 16:
+		return write_pattern("a", 0, 2 * PAGE, 'e');
+	case 17:
+		return link_("a", "c");
+	case 18:
+		return registry_rename(R, root(), "b", root(), "a", 0);
+	case 19:
+		return set_xattr("c", "user.x", "value");
+	case 20:
+		return flip_commit("c");
+	case 21:
+		return registry_unlink(R, root(), "c");
+	case 22:
+		return set_attrs("a", (struct setattr_req){
+					  .valid = SET_SIZE, .size = 0});
+	default:
+		return 1; /* the end */
+	}
+}
+
+/* ---- what the registry shows, and what it should count ---- */
+
+struct entry {
+	char name[16];
+	struct stat st;
+	char commit[16];
+	char x[16];
+	uint32_t sum; /* of the data */
+};
+
+struct state {
+	uint64_t used;	  /* capacity, as statfs shows it */
+	uint64_t entries; /* statfs' files - ffree */
+	char quota[512];  /* user.shmap.quota */
+	int count;
+	struct entry e[MAXNAMES];
+};
+
+static void get_str(struct node *n, const char *attr, char *buf, size_t size)
+{
+	size_t len = 0;
+	if (registry_getxattr(R, n, attr, buf, size - 1, &len) < 0)
+		len = 0;
+	buf[len] = '\0';
+}
+
+static uint32_t data_sum(struct node *n, uint64_t size)
+{
+	static char buf[16 * PAGE];
+	size_t got = 0;
+	ck_assert_uint_le(size, sizeof(buf));
+	ck_assert_int_eq(registry_read(R, n, buf, sizeof(buf), 0, &got), 0);
+	ck_assert_uint_eq(got, size);
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (size_t i = 0; i < got; i++)
+		h = (h ^ (unsigned char)buf[i]) * 16777619u;
+	return h;
+}
+
+static void observe(struct state *s)
+{
+	memset(s, 0, sizeof(*s));
+	struct statvfs sv;
+	ck_assert_int_eq(registry_statfs(R, &sv), 0);
+	s->used = (sv.f_blocks - sv.f_bfree) * PAGE;
+	s->entries = sv.f_files - sv.f_ffree;
+	get_str(root(), "user.shmap.quota", s->quota, sizeof(s->quota));
+	struct dir_snapshot *d = NULL;
+	ck_assert_int_eq(registry_opendir(R, root(), &d), 0);
+	for (size_t i = 2; i < d->count; i++) {
+		ck_assert_int_lt(s->count, MAXNAMES);
+		struct entry *e = &s->e[s->count++];
+		snprintf(e->name, sizeof(e->name), "%s", d->entries[i].name);
+		struct node *n = node_of(e->name);
+		ck_assert_ptr_nonnull(n);
+		ck_assert_int_eq(registry_getattr(R, n, &e->st), 0);
+		get_str(n, SHMAP_XATTR_COMMIT, e->commit, sizeof(e->commit));
+		get_str(n, "user.x", e->x, sizeof(e->x));
+		e->sum = data_sum(n, (uint64_t)e->st.st_size);
+	}
+	registry_closedir(d);
+	/* Mappings open but no longer named hold what they held. */
+	for (int i = 0; i < NOPEN; i++) {
+		struct entry *e = &s->e[s->count];
+		ck_assert_int_eq(registry_getattr(R, OPEN[i].n, &e->st), 0);
+		int seen = 0;
+		for (int j = 0; j < s->count; j++)
+			seen |= s->e[j].st.st_ino == e->st.st_ino;
+		if (seen)
+			continue;
+		ck_assert_int_lt(s->count, MAXNAMES);
+		snprintf(e->name, sizeof(e->name), "(open %d)", i);
+		get_str(OPEN[i].n, SHMAP_XATTR_COMMIT, e->commit,
+			sizeof(e->commit));
+		get_str(OPEN[i].n, "user.x", e->x, sizeof(e->x));
+		e->sum = data_sum(OPEN[i].n, (uint64_t)e->st.st_size);
+		s->count++;
+	}
+}
+
+/* What a mapping holds of the capacity: a committed one its size in
+ * whole pages, a sparse one the pages it has stored. */
+static uint64_t charge_of(const struct entry *e)
+{
+	uint64_t size = (uint64_t)e->st.st_size;
+	if (!strcmp(e->commit, "committed"))
+		return (size + PAGE - 1) / PAGE * PAGE;
+	return (uint64_t)e->st.st_blocks * 512;
+}
+
+struct owner_use {
+	unsigned id;
+	uint64_t bytes, maps;
+};
+
+static void add_use(struct owner_use *u, int *n, unsigned id, uint64_t bytes)
+{
+	int i = 0;
+	while (i < *n && u[i].id != id)
+		i++;
+	if (i == *n)
+		u[(*n)++] = (struct owner_use){.id = id};
+	u[i].bytes += bytes;
+	u[i].maps++;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	const struct owner_use *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static size_t print_uses(char *p, const char *kind, struct owner_use *u,
+			 int n)
+{
+	size_t len = 0;
+	qsort(u, (size_t)n, sizeof(*u), by_id);
+	for (int i = 0; i < n; i++)
+		len += (size_t)sprintf(p + len, "%s %u %llu %llu\n", kind,
+				       u[i].id, (unsigned long long)u[i].bytes,
+				       (unsigned long long)u[i].maps);
+	return len;
+}
+
+/* The capacity and the usage the registry counts equal a recount of
+ * what its mappings hold (each node once, whatever its names). */
+static void expect_counted(const struct state *s, const char *when)
+{
+	struct owner_use users[MAXNAMES], groups[MAXNAMES];
+	int nu = 0, ng = 0;
+	uint64_t used = 0;
+	for (int i = 0; i < s->count; i++) {
+		const struct entry *e = &s->e[i];
+		int seen = 0;
+		for (int j = 0; j < i; j++)
+			seen |= s->e[j].st.st_ino == e->st.st_ino;
+		if (seen || !S_ISREG(e->st.st_mode))
+			continue;
+		used += charge_of(e);
+		add_use(users, &nu, e->st.st_uid, charge_of(e));
+		add_use(groups, &ng, e->st.st_gid, charge_of(e));
+	}
+	char quota[512] = "";
+	size_t len = print_uses(quota, "user", users, nu);
+	print_uses(quota + len, "group", groups, ng);
+	ck_assert_msg(s->used == used, "%s: capacity used %llu, held %llu",
+		      when, (unsigned long long)s->used,
+		      (unsigned long long)used);
+	ck_assert_msg(!strcmp(s->quota, quota),
+		      "%s: usage counted\n%sbut held\n%s", when, s->quota,
+		      quota);
+}
+
+/* Nothing a person or a counter can see changed (times aside). */
+static void expect_same(const struct state *a, const struct state *b,
+			const char *when)
+{
+	ck_assert_msg(a->used == b->used, "%s: capacity used %llu, was %llu",
+		      when, (unsigned long long)b->used,
+		      (unsigned long long)a->used);
+	ck_assert_msg(a->entries == b->entries, "%s: entries %llu, were %llu",
+		      when, (unsigned long long)b->entries,
+		      (unsigned long long)a->entries);
+	ck_assert_msg(!strcmp(a->quota, b->quota), "%s: usage\n%swas\n%s",
+		      when, b->quota, a->quota);
+	ck_assert_msg(a->count == b->count, "%s: %d names, were %d", when,
+		      b->count, a->count);
+	for (int i = 0; i < a->count; i++) {
+		const struct entry *x = &a->e[i], *y = &b->e[i];
+		ck_assert_msg(!strcmp(x->name, y->name), "%s: %s became %s",
+			      when, x->name, y->name);
+		ck_assert_msg(x->st.st_ino == y->st.st_ino &&
+				  x->st.st_mode == y->st.st_mode &&
+				  x->st.st_uid == y->st.st_uid &&
+				  x->st.st_gid == y->st.st_gid &&
+				  x->st.st_nlink == y->st.st_nlink,
+			      "%s: %s's inode, mode, owner or links changed",
+			      when, x->name);
+		ck_assert_msg(x->st.st_size == y->st.st_size,
+			      "%s: %s's size %lld, was %lld", when, x->name,
+			      (long long)y->st.st_size,
+			      (long long)x->st.st_size);
+		ck_assert_msg(x->st.st_blocks == y->st.st_blocks,
+			      "%s: %s's blocks %lld, were %lld", when, x->name,
+			      (long long)y->st.st_blocks,
+			      (long long)x->st.st_blocks);
+		ck_assert_msg(!strcmp(x->commit, y->commit) &&
+				  !strcmp(x->x, y->x),
+			      "%s: %s's attributes changed", when, x->name);
+		ck_assert_msg(x->sum == y->sum, "%s: %s's data changed", when,
+			      x->name);
+	}
+}
+
+/*
+ * _i: the store kind (files or memfds), sparse or committed, the hook,
+ * and N. Each step must succeed, or fail and change nothing; after each,
+ * the counters agree with a recount.
+ */
+START_TEST(nth_store_call_fails)
+{
+	int nth = _i % NFAULTS + 1;
+	enum hook hook = (enum hook)(_i / NFAULTS % NHOOKS);
+	int sparse = _i / NFAULTS / NHOOKS % 2;
+	int store_dir = _i / NFAULTS / NHOOKS / 2;
+	start(store_dir, sparse, hook, (unsigned)nth);
+	int failures = 0;
+	for (int i = 0;; i++) {
+		char when[128];
+		struct state before, after;
+		observe(&before);
+		int res = step(i);
+		if (res == 1)
+			break;
+		observe(&after);
+		snprintf(when, sizeof(when), "%s %s, %s #%d fails, step %d: %s",
+			 store_dir ? "store files" : "memfds",
+			 sparse ? "sparse" : "committed", HOOK_NAME[hook], nth,
+			 i, res ? strerror(-res) : "done");
+		expect_counted(&after, when);
+		if (res < 0) {
+			failures++;
+			expect_same(&before, &after, when);
+		}
+	}
+	/* A fault that hits nothing is no test: the first few must hit
+	 * (a memfd is never opened again: nothing for an open to fail). */
+	if (nth <= 2 && (store_dir || hook != FAIL_OPEN))
+		ck_assert_int_gt(failures, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("faults_undo");
+	TCase *tc = tcase_create("nth_call");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_loop_test(tc, nth_store_call_fails, 0,
+			    NFAULTS * NHOOKS * 2 * 2);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(suite());
+}
