@@ -217,6 +217,10 @@ void charge_end_mapping(struct registry *r, struct node *n);
 /* Move n's usage to a new owner (n->lock held): -EDQUOT if no room. */
 int quota_chown_locked(struct registry *r, struct node *n, uid_t uid,
 		       gid_t gid);
+/* Undo quota_chown_locked(r, n, uid, gid) while n still has its old
+ * owner: the usage goes back unchecked (-ENOMEM at worst: then it stays). */
+int quota_unchown_locked(struct registry *r, struct node *n, uid_t uid,
+			 gid_t gid);
 /* The capacity functions above, charging n's owner too (n->lock held):
  * take and reserve check the capacity and the limits (-ENOSPC, -EDQUOT),
  * add counts without a check (what a store holds, seen afterwards). */

@@ -7,7 +7,8 @@
  * that hits the script. After every operation the capacity and the
  * per-user and per-group usage must equal a recount from what each
  * mapping holds; after every failed operation the names, the attributes,
- * the data and the counters must be exactly as before it. No mount: the
+ * the data and the counters must be exactly as before it. Also: a
+ * setattr whose chown the quota refuses changes nothing. No mount: the
  * core is driven directly.
  */
 #include "mount.h"
@@ -47,7 +48,12 @@ static struct {
 } OPEN[MAXOPEN];
 static int NOPEN;
 
-enum hook { FAIL_WRITE, FAIL_RESIZE, FAIL_OPEN, NHOOKS };
+enum hook {
+	FAIL_WRITE,
+	FAIL_RESIZE,
+	FAIL_OPEN,
+	NHOOKS
+};
 static const char *const HOOK_NAME[] = {"write", "resize/fallocate", "open"};
 
 /* A memory-backed registry counting capacity and usage per user and
@@ -151,8 +157,7 @@ static int falloc(const char *name, int mode, uint64_t off, uint64_t len)
 static int set_xattr(const char *name, const char *attr, const char *value)
 {
 	struct node *n = node_of(name);
-	return n ? registry_setxattr(R, n, &ROOT, attr, value, strlen(value),
-				     0)
+	return n ? registry_setxattr(R, n, &ROOT, attr, value, strlen(value), 0)
 		 : -ENOENT;
 }
 
@@ -164,9 +169,9 @@ static int flip_commit(const char *name)
 	size_t len;
 	if (!n)
 		return -ENOENT;
-	ck_assert_int_eq(registry_getxattr(R, n, SHMAP_XATTR_COMMIT, v,
-					   sizeof(v) - 1, &len),
-			 0);
+	ck_assert_int_eq(
+	    registry_getxattr(R, n, SHMAP_XATTR_COMMIT, v, sizeof(v) - 1, &len),
+	    0);
 	v[len] = '\0';
 	return set_xattr(name, SHMAP_XATTR_COMMIT,
 			 strcmp(v, "sparse") ? "sparse" : "committed");
@@ -208,11 +213,11 @@ static int step(int i)
 	case 2:
 		return write_pattern("a", 2 * PAGE, 3 * PAGE, 'b');
 	case 3:
-		return set_attrs("a", (struct setattr_req){
-					  .valid = SET_SIZE, .size = 10 * PAGE});
+		return set_attrs("a", (struct setattr_req){.valid = SET_SIZE,
+							   .size = 10 * PAGE});
 	case 4:
-		return set_attrs("a", (struct setattr_req){
-					  .valid = SET_SIZE, .size = PAGE + 100});
+		return set_attrs("a", (struct setattr_req){.valid = SET_SIZE,
+							   .size = PAGE + 100});
 	case 5:
 		return falloc("a", 0, 0, 6 * PAGE);
 	case 6:
@@ -227,10 +232,10 @@ static int step(int i)
 	case 10:
 		return write_pattern("b", 0, 2 * PAGE, 'd');
 	case 11:
-		return set_attrs("b", (struct setattr_req){
-					  .valid = SET_SIZE | SET_MODE,
-					  .size = 8 * PAGE,
-					  .mode = 0600});
+		return set_attrs(
+		    "b", (struct setattr_req){.valid = SET_SIZE | SET_MODE,
+					      .size = 8 * PAGE,
+					      .mode = 0600});
 	case 12:
 		return set_attrs("b", (struct setattr_req){
 					  .valid = SET_SIZE | SET_UID | SET_GID,
@@ -256,8 +261,8 @@ static int step(int i)
 	case 21:
 		return registry_unlink(R, root(), "c");
 	case 22:
-		return set_attrs("a", (struct setattr_req){
-					  .valid = SET_SIZE, .size = 0});
+		return set_attrs(
+		    "a", (struct setattr_req){.valid = SET_SIZE, .size = 0});
 	default:
 		return 1; /* the end */
 	}
@@ -375,8 +380,7 @@ static int by_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static size_t print_uses(char *p, const char *kind, struct owner_use *u,
-			 int n)
+static size_t print_uses(char *p, const char *kind, struct owner_use *u, int n)
 {
 	size_t len = 0;
 	qsort(u, (size_t)n, sizeof(*u), by_id);
@@ -426,8 +430,8 @@ static void expect_same(const struct state *a, const struct state *b,
 	ck_assert_msg(a->entries == b->entries, "%s: entries %llu, were %llu",
 		      when, (unsigned long long)b->entries,
 		      (unsigned long long)a->entries);
-	ck_assert_msg(!strcmp(a->quota, b->quota), "%s: usage\n%swas\n%s",
-		      when, b->quota, a->quota);
+	ck_assert_msg(!strcmp(a->quota, b->quota), "%s: usage\n%swas\n%s", when,
+		      b->quota, a->quota);
 	ck_assert_msg(a->count == b->count, "%s: %d names, were %d", when,
 		      b->count, a->count);
 	for (int i = 0; i < a->count; i++) {
@@ -495,6 +499,72 @@ START_TEST(nth_store_call_fails)
 }
 END_TEST
 
+/* Registry of stores in files, committed, each user at most 2 mappings
+ * (groups counted, not limited); user 2000 already has its 2. */
+static struct node *committed_with_full_owner(void)
+{
+	snprintf(TOP, sizeof(TOP), "%s/faults-undo.XXXXXX", test_tmpdir());
+	ck_assert_ptr_nonnull(mkdtemp(TOP));
+	store_dirfd = open(TOP, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(store_dirfd, 0);
+	struct registry_config cfg = {
+	    .capacity = CAP,
+	    .max_nodes = MAXN,
+	    .root_mode = 01777,
+	    .backing_dirfd = -1,
+	    .store_dirfd = store_dirfd,
+	    .quota = {.usr = 1, .usr_limit = {CAP, 2}, .grp = 1},
+	};
+	ck_assert_int_eq(registry_new(&cfg, &R), 0);
+	static const struct caller OTHER = {2000, 2000};
+	for (int i = 0; i < 2; i++) {
+		struct node *n;
+		struct stat st;
+		char name[8];
+		snprintf(name, sizeof(name), "o%d", i);
+		ck_assert_int_eq(registry_mknod(R, root(), name, S_IFREG | 0644,
+						0, &OTHER, &n, &st),
+				 0);
+		registry_forget(R, n, 1);
+	}
+	ck_assert_int_eq(create_kept("a"), 0);
+	ck_assert_int_eq(write_pattern("a", 0, 100, 'a'), 0);
+	return node_of("a");
+}
+
+/* A truncate with a chown the new owner's quota refuses: the whole
+ * setattr fails, so the size and the capacity stay as they were (the
+ * size used to change before the chown failed). */
+START_TEST(setattr_size_and_chown_all_or_nothing)
+{
+	struct node *a = committed_with_full_owner();
+	struct state before, after;
+	observe(&before);
+	struct setattr_req q = {
+	    .valid = SET_SIZE | SET_UID, .size = 8 * PAGE, .uid = 2000};
+	struct stat st;
+	ck_assert_int_eq(registry_setattr(R, a, &q, &st), -EDQUOT);
+	ck_assert_int_eq(st.st_size, 100);
+	ck_assert_int_eq(st.st_uid, USER.uid);
+	observe(&after);
+	expect_same(&before, &after, "size+chown refused");
+	expect_counted(&after, "size+chown refused");
+	/* Shrinking too: nothing is lost to a refused chown. */
+	q.size = 0;
+	ck_assert_int_eq(registry_setattr(R, a, &q, &st), -EDQUOT);
+	observe(&after);
+	expect_same(&before, &after, "shrink+chown refused");
+	/* The same chown with room for it does both. */
+	ck_assert_int_eq(registry_unlink(R, root(), "o0"), 0);
+	q.size = 8 * PAGE;
+	ck_assert_int_eq(registry_setattr(R, a, &q, &st), 0);
+	ck_assert_int_eq(st.st_size, 8 * PAGE);
+	ck_assert_int_eq(st.st_uid, 2000);
+	observe(&after);
+	expect_counted(&after, "size+chown done");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("faults_undo");
@@ -503,6 +573,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, nth_store_call_fails, 0,
 			    NFAULTS * NHOOKS * 2 * 2);
+	tcase_add_test(tc, setattr_size_and_chown_all_or_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
