@@ -8,8 +8,9 @@
  * per-user and per-group usage must equal a recount from what each
  * mapping holds; after every failed operation the names, the attributes,
  * the data and the counters must be exactly as before it. Also: a
- * setattr whose chown the quota refuses changes nothing. No mount: the
- * core is driven directly.
+ * setattr whose chown the quota refuses changes nothing, and a write the
+ * kernel cuts short leaves nothing past the size. No mount: the core is
+ * driven directly.
  */
 #include "mount.h"
 #include "registry.h"
@@ -565,6 +566,34 @@ START_TEST(setattr_size_and_chown_all_or_nothing)
 }
 END_TEST
 
+/* A write the kernel cuts short (here at RLIMIT_FSIZE, as a full disk
+ * would) fails as a whole: the store does not keep the part written
+ * past the mapping's size, nor the capacity count its pages. */
+START_TEST(short_write_past_size_leaves_nothing)
+{
+	int sparse = _i;
+	start(1, sparse, FAIL_WRITE, 0);
+	ck_assert_int_eq(create_kept("a"), 0);
+	ck_assert_int_eq(write_pattern("a", 0, 100, 'a'), 0);
+	void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+	struct rlimit old_rl, rl = {3 * PAGE, 3 * PAGE};
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old_rl), 0);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	struct state before, after;
+	observe(&before);
+	int res = write_pattern("a", PAGE, 4 * PAGE, 'b');
+	setrlimit(RLIMIT_FSIZE, &old_rl); /* as root: raised again */
+	signal(SIGXFSZ, old_handler);
+	ck_assert_int_eq(res, -EFBIG);
+	observe(&after);
+	expect_same(&before, &after, "short write");
+	expect_counted(&after, "short write");
+	struct stat st;
+	ck_assert_int_eq(fstat(registry_store_fd(R, node_of("a")), &st), 0);
+	ck_assert_int_eq(st.st_size, 100);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("faults_undo");
@@ -574,6 +603,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, nth_store_call_fails, 0,
 			    NFAULTS * NHOOKS * 2 * 2);
 	tcase_add_test(tc, setattr_size_and_chown_all_or_nothing);
+	tcase_add_loop_test(tc, short_write_past_size_leaves_nothing, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
