@@ -57,6 +57,9 @@ enum hook {
 };
 static const char *const HOOK_NAME[] = {"write", "resize/fallocate", "open"};
 
+/* Limits for start(): the capacity, and each user's bytes (0: none). */
+static uint64_t cap_limit = CAP, usr_bytes_limit;
+
 /* A memory-backed registry counting capacity and usage per user and
  * group; stores are files in a directory (the daemon's way) or memfds;
  * new mappings sparse or committed; the Nth call of hook fails. */
@@ -65,7 +68,7 @@ static void start(int store_dir, int sparse, enum hook hook, unsigned nth)
 	snprintf(TOP, sizeof(TOP), "%s/faults-undo.XXXXXX", test_tmpdir());
 	ck_assert_ptr_nonnull(mkdtemp(TOP));
 	struct registry_config cfg = {
-	    .capacity = CAP,
+	    .capacity = cap_limit,
 	    .max_nodes = MAXN,
 	    .root_mode = 01777,
 	    .backing_dirfd = -1,
@@ -74,7 +77,7 @@ static void start(int store_dir, int sparse, enum hook hook, unsigned nth)
 	    .fault_resize = hook == FAIL_RESIZE ? nth : 0,
 	    .fault_open = hook == FAIL_OPEN ? nth : 0,
 	    .fault_open_err = -ENOSPC,
-	    .quota = {.usr = 1, .grp = 1},
+	    .quota = {.usr = 1, .grp = 1, .usr_limit = {usr_bytes_limit, 0}},
 	};
 	if (store_dir) {
 		store_dirfd = open(TOP, O_RDONLY | O_DIRECTORY);
@@ -91,6 +94,8 @@ static void teardown(void)
 		registry_forget(R, OPEN[i].n, 1);
 	}
 	NOPEN = 0;
+	cap_limit = CAP;
+	usr_bytes_limit = 0;
 	registry_free(R);
 	R = NULL;
 	if (store_dirfd >= 0)
@@ -462,6 +467,29 @@ static void expect_same(const struct state *a, const struct state *b,
 	}
 }
 
+/* Run the script, checking after each step; returns how many failed. */
+static int run_script(const char *what)
+{
+	int failures = 0;
+	for (int i = 0;; i++) {
+		char when[160];
+		struct state before, after;
+		observe(&before);
+		int res = step(i);
+		if (res == 1)
+			break;
+		observe(&after);
+		snprintf(when, sizeof(when), "%s, step %d: %s", what, i,
+			 res ? strerror(-res) : "done");
+		expect_counted(&after, when);
+		if (res < 0) {
+			failures++;
+			expect_same(&before, &after, when);
+		}
+	}
+	return failures;
+}
+
 /*
  * _i: the store kind (files or memfds), sparse or committed, the hook,
  * and N. Each step must succeed, or fail and change nothing; after each,
@@ -474,28 +502,40 @@ START_TEST(nth_store_call_fails)
 	int sparse = _i / NFAULTS / NHOOKS % 2;
 	int store_dir = _i / NFAULTS / NHOOKS / 2;
 	start(store_dir, sparse, hook, (unsigned)nth);
-	int failures = 0;
-	for (int i = 0;; i++) {
-		char when[128];
-		struct state before, after;
-		observe(&before);
-		int res = step(i);
-		if (res == 1)
-			break;
-		observe(&after);
-		snprintf(when, sizeof(when), "%s %s, %s #%d fails, step %d: %s",
-			 store_dir ? "store files" : "memfds",
-			 sparse ? "sparse" : "committed", HOOK_NAME[hook], nth,
-			 i, res ? strerror(-res) : "done");
-		expect_counted(&after, when);
-		if (res < 0) {
-			failures++;
-			expect_same(&before, &after, when);
-		}
-	}
+	char what[96];
+	snprintf(what, sizeof(what), "%s %s, %s #%d fails",
+		 store_dir ? "store files" : "memfds",
+		 sparse ? "sparse" : "committed", HOOK_NAME[hook], nth);
+	int failures = run_script(what);
 	/* A fault that hits nothing is no test: the first few must hit
 	 * (a memfd is never opened again: nothing for an open to fail). */
 	if (nth <= 2 && (store_dir || hook != FAIL_OPEN))
+		ck_assert_int_gt(failures, 0);
+}
+END_TEST
+
+/*
+ * The same script with no fault but a limit that each step in turn runs
+ * into: the capacity (ENOSPC) or user 1000's bytes (EDQUOT), of _i / 8 + 1
+ * pages; stores in files or memfds, sparse or committed.
+ */
+START_TEST(every_limit_point)
+{
+	uint64_t pages = (uint64_t)_i / 8 + 1;
+	int quota = _i / 4 % 2;
+	if (quota)
+		usr_bytes_limit = pages * PAGE;
+	else
+		cap_limit = pages * PAGE;
+	start(_i % 2, _i / 2 % 2, FAIL_WRITE, 0);
+	char what[96];
+	snprintf(what, sizeof(what), "%s %s, %s of %llu pages",
+		 _i % 2 ? "store files" : "memfds",
+		 _i / 2 % 2 ? "sparse" : "committed",
+		 quota ? "user bytes limit" : "capacity",
+		 (unsigned long long)pages);
+	int failures = run_script(what);
+	if (pages < 4) /* the script needs more */
 		ck_assert_int_gt(failures, 0);
 }
 END_TEST
@@ -602,6 +642,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, nth_store_call_fails, 0,
 			    NFAULTS * NHOOKS * 2 * 2);
+	tcase_add_loop_test(tc, every_limit_point, 0, 8 * 24);
 	tcase_add_test(tc, setattr_size_and_chown_all_or_nothing);
 	tcase_add_loop_test(tc, short_write_past_size_leaves_nothing, 0, 2);
 	suite_add_tcase(s, tc);
