@@ -43,6 +43,7 @@ static const struct caller ROOT = {0, 0};
 static struct registry *R;
 static char TOP[PATH_MAX];
 static int store_dirfd = -1;
+static int FILE_BACKED; /* the registry under test is file-backed */
 static struct {
 	struct node *n;
 	int flags;
@@ -60,10 +61,20 @@ static const char *const HOOK_NAME[] = {"write", "resize/fallocate", "open"};
 /* Limits for start(): the capacity, and each user's bytes (0: none). */
 static uint64_t cap_limit = CAP, usr_bytes_limit;
 
-/* A memory-backed registry counting capacity and usage per user and
- * group; stores are files in a directory (the daemon's way) or memfds;
- * new mappings sparse or committed; the Nth call of hook fails. */
-static void start(int store_dir, int sparse, enum hook hook, unsigned nth)
+enum kind {
+	MEMFDS,
+	STORE_FILES,
+	BACKING_FILES,
+	NKINDS
+};
+static const char *const KIND_NAME[] = {"memfds", "store files",
+					"backing files"};
+
+/* A registry: memory-backed, counting capacity and usage per user and
+ * group, its stores files in a directory (the daemon's way) or memfds;
+ * or file-backed, in TOP/backing. New mappings sparse or committed; the
+ * Nth call of hook fails. */
+static void start(enum kind kind, int sparse, enum hook hook, unsigned nth)
 {
 	snprintf(TOP, sizeof(TOP), "%s/faults-undo.XXXXXX", test_tmpdir());
 	ck_assert_ptr_nonnull(mkdtemp(TOP));
@@ -79,10 +90,18 @@ static void start(int store_dir, int sparse, enum hook hook, unsigned nth)
 	    .fault_open_err = -ENOSPC,
 	    .quota = {.usr = 1, .grp = 1, .usr_limit = {usr_bytes_limit, 0}},
 	};
-	if (store_dir) {
+	if (kind == STORE_FILES) {
 		store_dirfd = open(TOP, O_RDONLY | O_DIRECTORY);
 		ck_assert_int_ge(store_dirfd, 0);
 		cfg.store_dirfd = store_dirfd;
+	}
+	FILE_BACKED = kind == BACKING_FILES;
+	if (FILE_BACKED) {
+		char dir[PATH_MAX + 16];
+		snprintf(dir, sizeof(dir), "%s/backing", TOP);
+		ck_assert_int_eq(mkdir(dir, 0755), 0);
+		cfg.backing_dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+		ck_assert_int_ge(cfg.backing_dirfd, 0);
 	}
 	ck_assert_int_eq(registry_new(&cfg, &R), 0);
 }
@@ -318,8 +337,10 @@ static void observe(struct state *s)
 	memset(s, 0, sizeof(*s));
 	struct statvfs sv;
 	ck_assert_int_eq(registry_statfs(R, &sv), 0);
-	s->used = (sv.f_blocks - sv.f_bfree) * PAGE;
-	s->entries = sv.f_files - sv.f_ffree;
+	if (!FILE_BACKED) { /* else the backing filesystem's, anyone's */
+		s->used = (sv.f_blocks - sv.f_bfree) * PAGE;
+		s->entries = sv.f_files - sv.f_ffree;
+	}
 	get_str(root(), "user.shmap.quota", s->quota, sizeof(s->quota));
 	struct dir_snapshot *d = NULL;
 	ck_assert_int_eq(registry_opendir(R, root(), &d), 0);
@@ -397,10 +418,33 @@ static size_t print_uses(char *p, const char *kind, struct owner_use *u, int n)
 	return len;
 }
 
+/* A file-backed registry's names are its backing files, of its sizes. */
+static void expect_backing_agrees(const struct state *s, const char *when)
+{
+	for (int i = 0; i < s->count; i++) {
+		const struct entry *e = &s->e[i];
+		char path[PATH_MAX + 40];
+		struct stat st;
+		if (e->name[0] == '(') /* open, no name */
+			continue;
+		snprintf(path, sizeof(path), "%s/backing/%s", TOP, e->name);
+		ck_assert_msg(stat(path, &st) == 0, "%s: no backing file %s",
+			      when, e->name);
+		ck_assert_msg(st.st_size == e->st.st_size,
+			      "%s: backing file %s of %lld bytes, size %lld",
+			      when, e->name, (long long)st.st_size,
+			      (long long)e->st.st_size);
+	}
+}
+
 /* The capacity and the usage the registry counts equal a recount of
  * what its mappings hold (each node once, whatever its names). */
 static void expect_counted(const struct state *s, const char *when)
 {
+	if (FILE_BACKED) {
+		expect_backing_agrees(s, when);
+		return;
+	}
 	struct owner_use users[MAXNAMES], groups[MAXNAMES];
 	int nu = 0, ng = 0;
 	uint64_t used = 0;
@@ -500,16 +544,15 @@ START_TEST(nth_store_call_fails)
 	int nth = _i % NFAULTS + 1;
 	enum hook hook = (enum hook)(_i / NFAULTS % NHOOKS);
 	int sparse = _i / NFAULTS / NHOOKS % 2;
-	int store_dir = _i / NFAULTS / NHOOKS / 2;
-	start(store_dir, sparse, hook, (unsigned)nth);
+	enum kind kind = (enum kind)(_i / NFAULTS / NHOOKS / 2);
+	start(kind, sparse, hook, (unsigned)nth);
 	char what[96];
-	snprintf(what, sizeof(what), "%s %s, %s #%d fails",
-		 store_dir ? "store files" : "memfds",
+	snprintf(what, sizeof(what), "%s %s, %s #%d fails", KIND_NAME[kind],
 		 sparse ? "sparse" : "committed", HOOK_NAME[hook], nth);
 	int failures = run_script(what);
 	/* A fault that hits nothing is no test: the first few must hit
 	 * (a memfd is never opened again: nothing for an open to fail). */
-	if (nth <= 2 && (store_dir || hook != FAIL_OPEN))
+	if (nth <= 2 && (kind != MEMFDS || hook != FAIL_OPEN))
 		ck_assert_int_gt(failures, 0);
 }
 END_TEST
@@ -641,7 +684,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_loop_test(tc, nth_store_call_fails, 0,
-			    NFAULTS * NHOOKS * 2 * 2);
+			    NFAULTS * NHOOKS * 2 * NKINDS);
 	tcase_add_loop_test(tc, every_limit_point, 0, 8 * 24);
 	tcase_add_test(tc, setattr_size_and_chown_all_or_nothing);
 	tcase_add_loop_test(tc, short_write_past_size_leaves_nothing, 0, 2);
