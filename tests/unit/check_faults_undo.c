@@ -228,6 +228,17 @@ static int link_(const char *name, const char *newname)
 	return res;
 }
 
+static int mknod_idle(const char *name)
+{
+	struct node *n;
+	struct stat st;
+	int res =
+	    registry_mknod(R, root(), name, S_IFREG | 0644, 0, &USER, &n, &st);
+	if (res == 0)
+		registry_forget(R, n, 1);
+	return res;
+}
+
 static int step(int i)
 {
 	switch (i) {
@@ -288,6 +299,22 @@ static int step(int i)
 	case 22:
 		return set_attrs(
 		    "a", (struct setattr_req){.valid = SET_SIZE, .size = 0});
+	/* A mapping nobody holds open: each step opens its store. */
+	case 23:
+		return mknod_idle("d");
+	case 24:
+		return write_pattern("d", PAGE, 2 * PAGE, 'f');
+	case 25:
+		return set_attrs("d", (struct setattr_req){.valid = SET_SIZE,
+							   .size = 6 * PAGE});
+	case 26:
+		return flip_commit("d");
+	case 27:
+		return falloc("d", FALLOC_FL_ZERO_RANGE, 0, 2 * PAGE);
+	case 28:
+		return open_trunc("d");
+	case 29:
+		return registry_unlink(R, root(), "d");
 	default:
 		return 1; /* the end */
 	}
@@ -324,7 +351,12 @@ static uint32_t data_sum(struct node *n, uint64_t size)
 	static char buf[16 * PAGE];
 	size_t got = 0;
 	ck_assert_uint_le(size, sizeof(buf));
-	ck_assert_int_eq(registry_read(R, n, buf, sizeof(buf), 0, &got), 0);
+	/* Reading an idle mapping opens its store: the one open that fails
+	 * may be this one. */
+	int res = registry_read(R, n, buf, sizeof(buf), 0, &got);
+	if (res == -ENOSPC)
+		res = registry_read(R, n, buf, sizeof(buf), 0, &got);
+	ck_assert_int_eq(res, 0);
 	ck_assert_uint_eq(got, size);
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (size_t i = 0; i < got; i++)
