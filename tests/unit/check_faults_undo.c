@@ -398,7 +398,7 @@ static void observe(struct state *s)
 		if (seen)
 			continue;
 		ck_assert_int_lt(s->count, MAXNAMES);
-		snprintf(e->name, sizeof(e->name), "(open %d)", i);
+		snprintf(e->name, sizeof(e->name), "(open %d)", i % MAXOPEN);
 		get_str(OPEN[i].n, SHMAP_XATTR_COMMIT, e->commit,
 			sizeof(e->commit));
 		get_str(OPEN[i].n, "user.x", e->x, sizeof(e->x));
