@@ -104,6 +104,25 @@ int kill_suid_sgid_locked(struct registry *r, struct node *n)
 	return 1;
 }
 
+void node_trim_store_locked(struct registry *r, struct node *n)
+{
+	struct stat st;
+	/* A shared store is written by others too: its size is the truth
+	 * (node_catch_up_locked). */
+	if (n->direct || fstat(n->store->fd, &st) < 0 ||
+	    (uint64_t)st.st_size <= n->size)
+		return;
+	int res =
+	    n->store->ops->resize(n->store, (uint64_t)st.st_size, n->size, 0);
+	if (res < 0)
+		reg_log(r, LOG_ERR,
+			"inode %llu keeps %llu bytes past its size after a "
+			"failed change: %s",
+			(unsigned long long)n->ino,
+			(unsigned long long)st.st_size - n->size,
+			strerror(-res));
+}
+
 /* Change a regular file's size: the mapping object and the reservation. */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 {
@@ -123,6 +142,8 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 	if (res < 0)
 		return res;
 	res = n->store->ops->resize(n->store, n->size, size, !n->sparse);
+	if (res < 0 && size > n->size) /* a part of the growth may stay */
+		node_trim_store_locked(r, n);
 	if (!n->sparse)
 		charge_release(r, n, res < 0 ? size : n->size,
 			       res < 0 ? n->size : size);

@@ -12,7 +12,6 @@
 #include <linux/falloc.h>
 #include <string.h>
 #include <syslog.h>
-#include <sys/stat.h>
 
 static int is_write_open(int flags)
 {
@@ -234,27 +233,6 @@ static int range_check(uint64_t off, uint64_t len)
 	return 0;
 }
 
-/*
- * A write that failed part-way (a full disk, RLIMIT_FSIZE) may have stored
- * its first part past the size: drop it, so that the store holds what the
- * size says and a sparse mapping is not charged for it (lock held).
- */
-static void drop_short_write_locked(struct registry *r, struct node *n)
-{
-	struct stat st;
-	if (fstat(n->store->fd, &st) < 0 || (uint64_t)st.st_size <= n->size)
-		return;
-	int res =
-	    n->store->ops->resize(n->store, (uint64_t)st.st_size, n->size, 0);
-	if (res < 0)
-		reg_log(r, LOG_ERR,
-			"inode %llu keeps %llu bytes past its size after a "
-			"failed write: %s",
-			(unsigned long long)n->ino,
-			(unsigned long long)st.st_size - n->size,
-			strerror(-res));
-}
-
 static int write_in_use(struct registry *r, struct node *n, const void *buf,
 			size_t size, uint64_t off)
 {
@@ -275,7 +253,7 @@ static int write_in_use(struct registry *r, struct node *n, const void *buf,
 		ssize_t len = n->store->ops->pwrite(n->store, buf, size, off);
 		res = len < 0 ? (int)len : 0;
 		if (res < 0 && off + size > n->size)
-			drop_short_write_locked(r, n);
+			node_trim_store_locked(r, n);
 		charge_after_locked(r, n, taken, res < 0);
 		if (res < 0)
 			reg_log(r, LOG_ERR,
@@ -348,6 +326,8 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 		res = charge_before_locked(r, n, off, len, &taken);
 	if (!res && len) {
 		res = n->store->ops->fallocate(n->store, mode, off, len);
+		if (res < 0 && grow)
+			node_trim_store_locked(r, n);
 		charge_after_locked(r, n, taken, res < 0);
 	}
 	if (!res && grow)

@@ -157,6 +157,11 @@ int kill_suid_sgid_locked(struct registry *r, struct node *n);
 void node_catch_up_locked(struct registry *r, struct node *n);
 /* The same, taking the lock, and exclusively only if n is shared. */
 void node_catch_up(struct registry *r, struct node *n);
+/* A change that failed part-way (a full disk, RLIMIT_FSIZE) may have
+ * grown the store past n's size: cut it back, so that the store holds
+ * what the size says, and a sparse mapping is charged nothing for it; not
+ * a shared one, whose store's size is the truth (lock held, store open). */
+void node_trim_store_locked(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 /* A sparse mapping's charge before storing size bytes at off: the pages of

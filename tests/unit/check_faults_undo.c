@@ -8,9 +8,10 @@
  * per-user and per-group usage must equal a recount from what each
  * mapping holds; after every failed operation the names, the attributes,
  * the data and the counters must be exactly as before it. Also: a
- * setattr whose chown the quota refuses changes nothing, and a write the
- * kernel cuts short leaves nothing past the size. No mount: the core is
- * driven directly.
+ * setattr whose chown the quota refuses changes nothing, and a write,
+ * truncate or fallocate the kernel cuts short (RLIMIT_FSIZE; a full ext4
+ * on a loop device, the backing filesystem) leaves nothing past the size.
+ * No FUSE mount: the core is driven directly.
  */
 #include "mount.h"
 #include "registry.h"
@@ -43,7 +44,8 @@ static const struct caller ROOT = {0, 0};
 static struct registry *R;
 static char TOP[PATH_MAX];
 static int store_dirfd = -1;
-static int FILE_BACKED; /* the registry under test is file-backed */
+static int FILE_BACKED;		    /* the registry under test is file-backed */
+static char BACKING[PATH_MAX + 16]; /* its backing directory */
 static struct {
 	struct node *n;
 	int flags;
@@ -97,16 +99,15 @@ static void start(enum kind kind, int sparse, enum hook hook, unsigned nth)
 	}
 	FILE_BACKED = kind == BACKING_FILES;
 	if (FILE_BACKED) {
-		char dir[PATH_MAX + 16];
-		snprintf(dir, sizeof(dir), "%s/backing", TOP);
-		ck_assert_int_eq(mkdir(dir, 0755), 0);
-		cfg.backing_dirfd = open(dir, O_RDONLY | O_DIRECTORY);
+		snprintf(BACKING, sizeof(BACKING), "%s/backing", TOP);
+		ck_assert_int_eq(mkdir(BACKING, 0755), 0);
+		cfg.backing_dirfd = open(BACKING, O_RDONLY | O_DIRECTORY);
 		ck_assert_int_ge(cfg.backing_dirfd, 0);
 	}
 	ck_assert_int_eq(registry_new(&cfg, &R), 0);
 }
 
-static void teardown(void)
+static void teardown_registry(void)
 {
 	for (int i = 0; i < NOPEN; i++) {
 		registry_release(R, OPEN[i].n, OPEN[i].flags);
@@ -120,6 +121,11 @@ static void teardown(void)
 	if (store_dirfd >= 0)
 		close(store_dirfd);
 	store_dirfd = -1;
+}
+
+static void teardown(void)
+{
+	teardown_registry();
 	tsh(30, "rm -rf '%s'", TOP);
 }
 
@@ -459,7 +465,7 @@ static void expect_backing_agrees(const struct state *s, const char *when)
 		struct stat st;
 		if (e->name[0] == '(') /* open, no name */
 			continue;
-		snprintf(path, sizeof(path), "%s/backing/%s", TOP, e->name);
+		snprintf(path, sizeof(path), "%s/%s", BACKING, e->name);
 		ck_assert_msg(stat(path, &st) == 0, "%s: no backing file %s",
 			      when, e->name);
 		ck_assert_msg(st.st_size == e->st.st_size,
@@ -709,6 +715,81 @@ START_TEST(short_write_past_size_leaves_nothing)
 }
 END_TEST
 
+/*
+ * A file-backed registry on a small ext4 of its own (a loop mount), its
+ * free space taken but for about 3 MiB, in TOP/mnt/backing; committed
+ * mappings, so that growing one allocates its blocks. ext4 grows a file
+ * block run by block run while fallocate allocates, and keeps what it
+ * reached when the disk fills.
+ */
+static int MOUNTED; /* set and read in the runner's process */
+
+/* Unchecked fixture, in the runner's process: its teardown runs even when
+ * the test (in a child) fails, so that the loop mount goes with it. */
+static void mount_small_ext4(void)
+{
+	snprintf(TOP, sizeof(TOP), "%s/faults-undo.XXXXXX", test_tmpdir());
+	ck_assert_ptr_nonnull(mkdtemp(TOP));
+	ck_assert_int_eq(tsh(60,
+			     "cd '%s' && truncate -s 16M img && "
+			     "mkfs.ext4 -q -F img && mkdir mnt",
+			     TOP),
+			 0);
+	ck_assert_int_eq(tsh(60, "mount -o loop '%s/img' '%s/mnt'", TOP, TOP),
+			 0);
+	MOUNTED = 1;
+	ck_assert_int_eq(tsh(60,
+			     "cd '%s/mnt' && mkdir backing && "
+			     "fallocate -l 9M fill",
+			     TOP),
+			 0);
+}
+
+static void unmount_small_ext4(void)
+{
+	if (MOUNTED)
+		tsh(60, "umount '%s/mnt' || umount -l '%s/mnt'", TOP, TOP);
+	MOUNTED = 0;
+	tsh(30, "rm -rf '%s'", TOP);
+}
+
+static void start_on_small_ext4(void)
+{
+	snprintf(BACKING, sizeof(BACKING), "%s/mnt/backing", TOP);
+	struct registry_config cfg = {
+	    .capacity = CAP,
+	    .max_nodes = MAXN,
+	    .root_mode = 01777,
+	    .backing_dirfd = open(BACKING, O_RDONLY | O_DIRECTORY),
+	};
+	ck_assert_int_ge(cfg.backing_dirfd, 0);
+	FILE_BACKED = 1;
+	ck_assert_int_eq(registry_new(&cfg, &R), 0);
+}
+
+/* A truncate or fallocate that fills the disk part-way fails as a whole:
+ * the backing file keeps the mapping's size (it used to keep the part of
+ * the growth allocated before the disk was full). */
+START_TEST(full_disk_growth_leaves_size)
+{
+	start_on_small_ext4();
+	ck_assert_int_eq(create_kept("a"), 0);
+	ck_assert_int_eq(write_pattern("a", 0, 100, 'a'), 0);
+	struct state before, after;
+	observe(&before);
+	ck_assert_int_eq(set_attrs("a", (struct setattr_req){.valid = SET_SIZE,
+							     .size = 8 << 20}),
+			 -ENOSPC);
+	observe(&after);
+	expect_same(&before, &after, "truncate on a full disk");
+	expect_counted(&after, "truncate on a full disk");
+	ck_assert_int_eq(falloc("a", 0, 0, 8 << 20), -ENOSPC);
+	observe(&after);
+	expect_same(&before, &after, "fallocate on a full disk");
+	expect_counted(&after, "fallocate on a full disk");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("faults_undo");
@@ -721,6 +802,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, setattr_size_and_chown_all_or_nothing);
 	tcase_add_loop_test(tc, short_write_past_size_leaves_nothing, 0, 2);
 	suite_add_tcase(s, tc);
+	TCase *disk = tcase_create("full_disk");
+	tcase_add_unchecked_fixture(disk, mount_small_ext4, unmount_small_ext4);
+	tcase_add_checked_fixture(disk, NULL, teardown_registry);
+	tcase_set_timeout(disk, 120);
+	tcase_add_test(disk, full_disk_growth_leaves_size);
+	suite_add_tcase(s, disk);
 	return s;
 }
 
