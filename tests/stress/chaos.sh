@@ -1,0 +1,391 @@
+#!/bin/bash
+# The chaos soak: the randomized exerciser (tests/stress/exerciser.c, with
+# name churn) on a memory-backed and a file-backed shmapfs at once, per
+# data path asked for, while
+#   - stress-ng keeps twice as many CPU hogs as there are cores busy,
+#   - a driver per daemon SIGSTOPs it and SIGCONTs it at random intervals
+#     of 0.1-2 s,
+#   - the daemons and the exercisers share a memory cgroup whose limit,
+#     set after a warm-up, forces the kernel to reclaim page cache (see
+#     set_limit below),
+# then checks every mapping, the names, and that every daemon is alive and
+# exits 0 at unmount. It prints the figures and exits 0 only if there were
+# no mismatches, no ENOTCONN/ECONNABORTED, no false names and no model
+# mismatches, every daemon lived and exited 0, and the file-backed
+# mappings' backing files match the model.
+#
+#   tests/stress/chaos.sh [DURATION_S] [DATA_PATHS]
+#   DATA_PATHS: "passthrough", "nopassthrough" or both (default both)
+#
+# Environment: SHMAPFS_BIN, STRESS_EXERCISER (binaries), STRESS_SEED
+# (repeat a run), CHAOS_NAMES (name churners per mount, default 2),
+# CHAOS_NR_MAPPINGS (the mounts' nr_mappings, small so that creates are
+# refused now and then; default 48).
+#
+# Everything it starts (stress-ng, the drivers, the exercisers, the
+# daemons, the mounts, the cgroup, its directory) is stopped and removed
+# on every way out: an EXIT trap, and for a SIGKILLed runner, parent-death
+# signals for the processes and the removal of cgroups of runners that
+# are gone at the next start. Run it in a private mount namespace (make
+# chaos / check-chaos do): its mounts are then nobody else's.
+set -u
+
+duration=${1:-60}
+paths=${2:-passthrough nopassthrough}
+shmapfs=$(realpath "${SHMAPFS_BIN:-fs/shmapfs}")
+exerciser=$(realpath "${STRESS_EXERCISER:-build/normal/tests/stress/exerciser}")
+names=${CHAOS_NAMES:-2}
+nr_mappings=${CHAOS_NR_MAPPINGS:-48}
+seed=${STRESS_SEED:-}
+warmup=$((duration / 6 > 10 ? 10 : duration / 6 + 1))
+headroom_mib=16
+
+say() { echo "chaos: $*"; }
+
+# --- cgroup: our own memory cgroup's directory, v1 or v2 ---------------
+cg_parent=""
+cg_v2=0
+if [ -e /sys/fs/cgroup/memory/memory.limit_in_bytes ]; then
+	own=$(sed -n 's/^[0-9]*:[^:]*\bmemory\b[^:]*://p' /proc/self/cgroup)
+	cg_parent=/sys/fs/cgroup/memory${own%/}
+elif [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+	own=$(sed -n 's/^0:://p' /proc/self/cgroup)
+	cg_parent=/sys/fs/cgroup${own%/}
+	cg_v2=1
+fi
+if [ -z "$cg_parent" ] || [ ! -d "$cg_parent" ]; then
+	say "no memory cgroup hierarchy found"; exit 1
+fi
+cg=$cg_parent/shmapfs-chaos-$$
+
+cg_file() { # v1-name v2-name
+	if [ $cg_v2 = 1 ]; then echo "$cg/$2"; else echo "$cg/$1"; fi
+}
+cg_stat() { # key (v1 memory.stat's total_KEY, v2's KEY)
+	local k=$1
+	[ $cg_v2 = 1 ] || k=total_$1
+	awk -v k="$k" '$1 == k { print $2 }' "$cg/memory.stat"
+}
+
+# Cgroups of runners that were SIGKILLed (their pid is gone).
+remove_stale_cgroups() {
+	local d pid
+	for d in "$cg_parent"/shmapfs-chaos-*; do
+		[ -d "$d" ] || continue
+		pid=${d##*-}
+		kill -0 "$pid" 2>/dev/null && continue
+		xargs -r kill -KILL <"$d/cgroup.procs" 2>/dev/null
+		rmdir "$d" 2>/dev/null
+	done
+}
+
+# --- what we start, for cleanup ---------------------------------------
+tmp=""
+stress_pid=""
+driver_pids=()
+exerciser_pids=()
+daemon_pids=()
+mounts=()
+cleaned=0
+
+wait_gone() { # pid timeout_s: poll until it is gone (bounded)
+	local i
+	for ((i = 0; i < $2 * 20; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# SIGKILL every process in the cgroup but the pids given.
+# shellcheck disable=SC2317 # reached through the trap
+kill_cgroup_but() {
+	local p keep
+	[ -f "$cg/cgroup.procs" ] || return 0
+	while read -r p; do
+		for keep in "$@"; do [ "$p" = "$keep" ] && continue 2; done
+		kill -KILL "$p" 2>/dev/null
+	done <"$cg/cgroup.procs"
+}
+
+# shellcheck disable=SC2317 # reached through the trap
+cleanup() {
+	[ "$cleaned" = 1 ] && return
+	cleaned=1
+	local p m
+	for p in "${driver_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	for p in "${driver_pids[@]}"; do wait "$p" 2>/dev/null; done
+	for p in "${daemon_pids[@]}"; do kill -CONT "$p" 2>/dev/null; done
+	[ -n "$stress_pid" ] && kill -TERM -- -"$stress_pid" 2>/dev/null
+	# the exercisers and their workers, all in the cgroup: every member
+	# but the daemons, which must first unmount
+	kill_cgroup_but "${daemon_pids[@]}"
+	for m in "${mounts[@]}"; do
+		mountpoint -q "$m" && { umount "$m" 2>/dev/null ||
+			umount -l "$m" 2>/dev/null; }
+	done
+	for p in "${daemon_pids[@]}"; do
+		wait_gone "$p" 20 || kill -KILL "$p" 2>/dev/null
+	done
+	if [ -n "$stress_pid" ]; then
+		wait_gone "$stress_pid" 10 ||
+			kill -KILL -- -"$stress_pid" 2>/dev/null
+	fi
+	if [ -d "$cg" ]; then
+		for ((p = 0; p < 200; p++)); do
+			rmdir "$cg" 2>/dev/null && break
+			xargs -r kill -KILL <"$cg/cgroup.procs" 2>/dev/null
+			sleep 0.05 # the killed die: polled, bounded
+		done
+		[ -d "$cg" ] && say "could not remove cgroup $cg"
+	fi
+	[ -n "$tmp" ] && rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'trap "" INT TERM HUP; say interrupted; exit 1' INT TERM HUP
+
+remove_stale_cgroups
+mkdir "$cg" || exit 1
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmapfs-chaos.XXXXXX") || exit 1
+chmod 755 "$tmp"
+
+# Run a command in the cgroup, with a signal for it when the runner dies.
+in_cgroup() { # signal command...
+	local sig=$1
+	shift
+	# shellcheck disable=SC2016 # the inner shell expands them
+	setpriv --pdeathsig "$sig" -- sh -c \
+		'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' \
+		sh "$cg" "$@"
+}
+
+# --- mounts ------------------------------------------------------------
+kinds=()  # memory / file, per mount
+dpaths=() # data path asked, per mount
+taken=()  # data path taken, per mount
+n=0
+for path in $paths; do
+	case $path in
+	passthrough) extra="" ;;
+	nopassthrough) extra=",nopassthrough" ;;
+	*) say "unknown data path $path"; exit 1 ;;
+	esac
+	for kind in memory file; do
+		d=$tmp/$n
+		mkdir -p "$d/mnt" "$d/expect"
+		src=memory
+		if [ $kind = file ]; then mkdir "$d/backing"; src=$d/backing; fi
+		# SIGTERM when the runner dies: the daemon unmounts itself.
+		in_cgroup TERM "$shmapfs" -f \
+			-o "nr_mappings=$nr_mappings$extra" "$src" "$d/mnt" \
+			>"$d/daemon.log" 2>&1 &
+		daemon_pids+=($!)
+		mounts+=("$d/mnt")
+		kinds+=("$kind")
+		dpaths+=("$path")
+		n=$((n + 1))
+	done
+done
+
+# Wait for every mount to answer (bounded), noting the path taken.
+for ((i = 0; i < n; i++)); do
+	d=$tmp/$i
+	for ((t = 0; t < 200; t++)); do
+		mountpoint -q "$d/mnt" && break
+		kill -0 "${daemon_pids[$i]}" 2>/dev/null || break
+		sleep 0.05
+	done
+	if ! mountpoint -q "$d/mnt"; then
+		say "mount $i (${kinds[$i]}, ${dpaths[$i]}) did not come up:"
+		tail -n 20 "$d/daemon.log"
+		exit 1
+	fi
+	for ((t = 0; t < 200; t++)); do
+		grep -q "data path:" "$d/daemon.log" && break
+		sleep 0.05
+	done
+	taken[i]=$(sed -n 's/^shmapfs: data path: \([a-z]*\).*/\1/p' \
+		"$d/daemon.log" | head -n 1)
+done
+
+# --- chaos ---------------------------------------------------------------
+cores=$(nproc)
+# A session (and process group) of its own, so that its hogs go with it.
+setpriv --pdeathsig TERM -- setsid stress-ng --cpu $((2 * cores)) \
+	--timeout $((duration + 120))s --quiet >"$tmp/stress-ng.log" 2>&1 &
+stress_pid=$!
+
+# Stop and continue pid at random intervals of 0.1-2 s until told to end;
+# count the stops in file.
+stop_cont() { # pid file
+	local pid=$1 file=$2 stops=0
+	trap 'kill -CONT $pid 2>/dev/null; echo $stops >"$file"; exit 0' TERM
+	rand_s() {
+		local ms=$((100 + RANDOM % 1901))
+		printf '%d.%03d' $((ms / 1000)) $((ms % 1000))
+	}
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep "$(rand_s)" & wait $!
+		kill -STOP "$pid" 2>/dev/null && stops=$((stops + 1))
+		echo $stops >"$file"
+		sleep "$(rand_s)" & wait $!
+		kill -CONT "$pid" 2>/dev/null
+	done
+}
+for ((i = 0; i < n; i++)); do
+	stop_cont "${daemon_pids[$i]}" "$tmp/$i/stops" &
+	driver_pids+=($!)
+done
+
+seed_args=()
+[ -n "$seed" ] && seed_args=(--seed "$seed")
+t_start=$(date +%s)
+for ((i = 0; i < n; i++)); do
+	d=$tmp/$i
+	in_cgroup KILL timeout -k 10 $((duration + 600)) "$exerciser" \
+		--dir "$d/mnt" --files 3 --duration "$duration" \
+		--names "$names" --expect "$d/expect" "${seed_args[@]}" \
+		>"$d/exerciser.log" 2>&1 &
+	exerciser_pids+=($!)
+done
+
+# The limit. During a warm-up the runner samples the cgroup every 0.2 s:
+# its usage, and what of it is not page cache on the file LRUs (anonymous
+# memory, shmem such as the memory-backed stores and the exercisers'
+# models, kernel memory: slabs, FUSE requests). Measured (30 s runs, one
+# data path): usage 20-105 MiB, of which 10-70 MiB not page cache, in
+# bursts (kernel memory up to 30 MiB while a daemon is stopped). The limit
+# is the most not-page-cache seen plus half as much again (at least 16
+# MiB): room for the bursts, so no OOM kill, yet below the peaks of usage,
+# so that the kernel reclaims page cache (writing dirty pages back through
+# the daemons) whenever the page cache grows; "limit hit" in the report
+# counts it.
+most_usage=0
+most_fixed=0
+usage_file=$(cg_file memory.usage_in_bytes memory.current)
+for ((t = 0; t < warmup * 5; t++)); do
+	sleep 0.2 # sampling for a time, not waiting for a state
+	usage=$(cat "$usage_file")
+	fixed=$((usage - $(cg_stat active_file) - $(cg_stat inactive_file)))
+	((usage > most_usage)) && most_usage=$usage
+	((fixed > most_fixed)) && most_fixed=$fixed
+done
+limit=$((most_fixed + (headroom_mib << 20)))
+if [ -n "${CHAOS_LIMIT_MIB:-}" ]; then # 0: none, to measure
+	limit=$((CHAOS_LIMIT_MIB * 1048576))
+	[ "$limit" = 0 ] && limit=$(cat "$(cg_file memory.limit_in_bytes memory.max)")
+fi
+echo "$limit" >"$(cg_file memory.limit_in_bytes memory.max)" || exit 1
+say "warm-up ${warmup} s: usage up to $((most_usage >> 20)) MiB, not page" \
+	"cache up to $((most_fixed >> 20)) MiB; limit set to $((limit >> 20)) MiB"
+
+# --- the end ---------------------------------------------------------------
+status=0
+for ((i = 0; i < n; i++)); do
+	wait "${exerciser_pids[$i]}"
+	ex_status[i]=$?
+	[ "${ex_status[$i]}" = 0 ] || status=1
+done
+exerciser_pids=()
+elapsed=$(($(date +%s) - t_start))
+peak=$(cat "$(cg_file memory.max_usage_in_bytes memory.peak)" 2>/dev/null ||
+	echo 0)
+if [ $cg_v2 = 1 ]; then
+	failcnt=$(awk '$1 == "max" { print $2 }' "$cg/memory.events")
+	oom_kills=$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.events")
+else
+	failcnt=$(cat "$cg/memory.failcnt")
+	oom_kills=$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.oom_control")
+fi
+[ -n "${CHAOS_SHOW_STAT:-}" ] && cat "$cg/memory.stat"
+for p in "${driver_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+for p in "${driver_pids[@]}"; do wait "$p" 2>/dev/null; done
+driver_pids=()
+[ -n "$stress_pid" ] && kill -TERM -- -"$stress_pid" 2>/dev/null
+
+ok_sum() { # \1 or \2: operations or checks of the exercisers' last lines
+	sed -n "s/^exerciser: ok .* \([0-9]*\) operations, \([0-9]*\) checks.*/$1/p" \
+		"$tmp"/*/exerciser.log | awk '{ s += $1 } END { print s + 0 }'
+}
+ops=$(ok_sum '\1')
+checks=$(ok_sum '\2')
+mismatches=$(cat "$tmp"/*/exerciser.log | grep -c MISMATCH)
+lost=$(cat "$tmp"/*/exerciser.log | grep -c "CONNECTION LOST")
+name_sum() { # field: nth number of the names lines
+	cat "$tmp"/*/exerciser.log | sed -n 's/^exerciser: names: //p' |
+		awk -v f="$1" '{ s += $f } END { print s + 0 }'
+}
+name_ops=$(name_sum 3)
+refused=$(name_sum 5)
+full_checks=$(name_sum 8)
+false_names=$(name_sum 11)
+model=$(name_sum 14)
+named_lines=$(cat "$tmp"/*/exerciser.log | grep -c "^exerciser: names: ")
+
+# Every daemon must be alive now, and exit 0 at unmount.
+for ((i = 0; i < n; i++)); do
+	pid=${daemon_pids[$i]}
+	st=$(ps -o stat= -p "$pid" 2>/dev/null | tr -d ' ')
+	case $st in "" | Z*) alive[i]=no; status=1 ;; *) alive[i]=yes ;; esac
+done
+for ((i = 0; i < n; i++)); do
+	d=$tmp/$i
+	for ((t = 0; t < 400; t++)); do
+		umount "$d/mnt" 2>/dev/null && break
+		mountpoint -q "$d/mnt" || break
+		sleep 0.05 # EBUSY a moment after the exerciser: polled, bounded
+	done
+	mountpoint -q "$d/mnt" && umount -l "$d/mnt"
+	if wait_gone "${daemon_pids[$i]}" 30; then
+		wait "${daemon_pids[$i]}"
+		exit_code[i]=$?
+	else
+		kill -KILL "${daemon_pids[$i]}"
+		exit_code[i]=killed
+	fi
+	[ "${exit_code[$i]}" = 0 ] || status=1
+	backing_ok[i]=-
+	if [ "${kinds[$i]}" = file ] && [ "${ex_status[$i]}" = 0 ]; then
+		backing_ok[i]=yes
+		for f in "$d"/expect/map*; do
+			cmp -s "$f" "$d/backing/${f##*/}" || backing_ok[i]=NO
+		done
+		[ "${backing_ok[$i]}" = yes ] || status=1
+	fi
+done
+daemon_pids=()
+
+# --- report ----------------------------------------------------------------
+say "$elapsed s on $n mounts, $cores cores with $((2 * cores)) CPU hogs," \
+	"daemons stopped and continued every 0.1-2 s"
+for ((i = 0; i < n; i++)); do
+	d=$tmp/$i
+	say "mount $i: ${kinds[$i]}-backed, ${dpaths[$i]} asked," \
+		"${taken[$i]:-?} taken; exerciser exit ${ex_status[$i]};" \
+		"daemon stopped $(cat "$d/stops" 2>/dev/null || echo 0) times," \
+		"alive at the end: ${alive[$i]}, exit ${exit_code[$i]};" \
+		"backing files match: ${backing_ok[$i]}"
+done
+say "operations $ops, checks $checks, mismatches $mismatches," \
+	"ENOTCONN/ECONNABORTED seen $lost"
+say "names: $name_ops operations, $refused creates refused (ENOSPC)," \
+	"$full_checks full checks, false names $false_names, model" \
+	"mismatches $model"
+say "memory: limit $((limit >> 20)) MiB, peak $((peak >> 20)) MiB," \
+	"limit hit $failcnt times, OOM kills ${oom_kills:-0}"
+[ "$mismatches" = 0 ] && [ "$lost" = 0 ] && [ "$false_names" = 0 ] &&
+	[ "$model" = 0 ] && [ "${oom_kills:-0}" = 0 ] &&
+	[ "$named_lines" = "$n" ] || status=1
+if [ $status != 0 ]; then
+	for ((i = 0; i < n; i++)); do
+		say "--- mount $i exerciser (last lines)"
+		grep -v "^exerciser: seed=.*s: .* phases" "$tmp/$i/exerciser.log" |
+			tail -n 15
+		say "--- mount $i daemon (last lines)"
+		tail -n 10 "$tmp/$i/daemon.log"
+	done
+	say "FAILED"
+	exit 1
+fi
+say "ok"
+exit 0
