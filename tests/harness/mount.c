@@ -96,6 +96,47 @@ int twait(pid_t pid, int timeout_ms)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+char tstate(pid_t tid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char *got = fgets(line, sizeof(line), f);
+	fclose(f);
+	const char *p = got ? strrchr(line, ')') : NULL;
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+long tsleeping_in(pid_t tid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char *got = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* "running", or "-1 ..." outside a system call */
+	if (!got || line[0] < '0' || line[0] > '9')
+		return -1;
+	long nr = strtol(line, NULL, 10);
+	char st = tstate(tid);
+	return st == 'S' || st == 'D' ? nr : -1;
+}
+
+int twait_sleeping_in(pid_t tid, long nr, long nr2, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited++) {
+		long now = tsleeping_in(tid);
+		if (now >= 0 && (now == nr || now == nr2))
+			return 0;
+		sleep_ms(1);
+	}
+	return -ETIMEDOUT;
+}
+
 int tsh(int timeout_s, const char *fmt, ...)
 {
 	char cmd[8192];

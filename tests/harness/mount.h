@@ -97,6 +97,21 @@ int tsh(int timeout_s, const char *fmt, ...)
 /* Wait for a child, at most timeout_ms; its exit status or -1. */
 int twait(pid_t pid, int timeout_ms);
 
+/* The state letter of process or thread tid (/proc/TID/stat: R, S, D,
+ * Z, T...), or 0 if it is gone. */
+char tstate(pid_t tid);
+
+/*
+ * The system call that process or thread tid sleeps in (its number, from
+ * /proc/TID/syscall and its state S or D), or -1 if it runs or is gone:
+ * the signal that another process has got to its wait.
+ */
+long tsleeping_in(pid_t tid);
+
+/* Wait, at most timeout_ms, until tid sleeps in system call nr (or in
+ * nr2; -1 for none). 0 or -ETIMEDOUT. */
+int twait_sleeping_in(pid_t tid, long nr, long nr2, int timeout_ms);
+
 /*
  * A memory cgroup of the test's own, below the one the test runs in: the
  * cgroup v1 memory controller where it is mounted, else cgroup v2 (which
