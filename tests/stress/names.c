@@ -22,7 +22,7 @@
 
 struct churner {
 	int id;
-	char dir[PATH_MAX];
+	char dir[PATH_MAX - 16]; /* room for "/nNN" after it */
 	uint64_t rng;
 	char exists[SLOTS]; /* the model: what the calls said */
 	struct names_counts *c;
