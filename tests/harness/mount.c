@@ -4,6 +4,7 @@
  */
 #include "mount.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -550,4 +551,27 @@ int tcgroup_remove(struct tcgroup *cg)
 	fprintf(stderr, "harness: cannot remove cgroup %s: %s\n", cg->dir,
 		strerror(errno));
 	return -errno;
+}
+
+void tcgroup_remove_stale(const char *prefix)
+{
+	struct tcgroup parent;
+	if (own_memory_cgroup(&parent) < 0)
+		return;
+	DIR *d = opendir(parent.dir);
+	struct dirent *e;
+	size_t plen = strlen(prefix);
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen))
+			continue;
+		pid_t pid = (pid_t)atoi(e->d_name + plen);
+		if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+			continue; /* its test still runs */
+		struct tcgroup stale = {.v2 = parent.v2};
+		if (snprintf(stale.dir, sizeof(stale.dir), "%s/%s", parent.dir,
+			     e->d_name) < (int)sizeof(stale.dir))
+			tcgroup_remove(&stale);
+	}
+	if (d)
+		closedir(d);
 }

@@ -135,4 +135,8 @@ unsigned long long tcgroup_read(const struct tcgroup *cg, const char *v1file,
 /* SIGKILL whatever still runs in it and remove it (bounded wait). */
 int tcgroup_remove(struct tcgroup *cg);
 
+/* Remove the cgroups named PREFIXpid beside ours whose test process pid
+ * is gone (a test killed before its teardown). */
+void tcgroup_remove_stale(const char *prefix);
+
 #endif

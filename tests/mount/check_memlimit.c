@@ -33,6 +33,7 @@ static struct tcgroup cg; /* made by the parent, for every test */
 static void cgroup_setup(void)
 {
 	char name[64];
+	tcgroup_remove_stale("shmapfs-memlimit-");
 	snprintf(name, sizeof(name), "shmapfs-memlimit-%d", (int)getpid());
 	ck_assert_int_eq(tcgroup_make(&cg, name, LIMIT), 0);
 }
