@@ -39,6 +39,14 @@ nr_mappings=${CHAOS_NR_MAPPINGS:-48}
 seed=${STRESS_SEED:-}
 warmup=$((duration / 6 > 10 ? 10 : duration / 6 + 1))
 headroom_mib=16
+# A daemon built with AddressSanitizer keeps freed memory in a quarantine
+# (256 MiB by default) that fills long after the warm-up: cap it, and
+# leave room for it to fill.
+quarantine_mib=0
+if ldd "$shmapfs" 2>/dev/null | grep -q libasan; then
+	quarantine_mib=8
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=$quarantine_mib"
+fi
 
 say() { echo "chaos: $*"; }
 
@@ -296,7 +304,7 @@ for ((t = 0; t < warmup * 5; t++)); do
 	((usage > most_usage)) && most_usage=$usage
 	((fixed > most_fixed)) && most_fixed=$fixed
 done
-limit=$((most_fixed + (headroom_mib << 20)))
+limit=$((most_fixed + ((headroom_mib + n * quarantine_mib) << 20)))
 if [ -n "${CHAOS_LIMIT_MIB:-}" ]; then # 0: none, to measure
 	limit=$((CHAOS_LIMIT_MIB * 1048576))
 	[ "$limit" = 0 ] && limit=$(cat "$(cg_file memory.limit_in_bytes memory.max)")
