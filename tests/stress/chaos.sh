@@ -5,9 +5,9 @@
 #   - stress-ng keeps twice as many CPU hogs as there are cores busy,
 #   - a driver per daemon SIGSTOPs it and SIGCONTs it at random intervals
 #     of 0.1-2 s,
-#   - the daemons run in a memory cgroup whose limit, set after a warm-up,
-#     makes the kernel reclaim their memory (see "The limit" below); the
-#     exercisers run outside it (see "Why only the daemons" below),
+#   - the daemons, and the exercisers, run in two memory cgroups whose
+#     limits, set after a warm-up, make the kernel reclaim page cache and
+#     slabs (see "The limits" below),
 # then checks every mapping, the names, and that every daemon is alive and
 # exits 0 at unmount. It prints the figures and exits 0 only if there were
 # no mismatches, no ENOTCONN/ECONNABORTED, no false names and no model
@@ -38,13 +38,13 @@ names=${CHAOS_NAMES:-2}
 nr_mappings=${CHAOS_NR_MAPPINGS:-48}
 seed=${STRESS_SEED:-}
 warmup=$((duration / 6 > 10 ? 10 : duration / 6 + 1))
-headroom_mib=16
 # A daemon built with AddressSanitizer keeps freed memory in a quarantine
 # (256 MiB by default) that fills long after the warm-up: cap it, and
-# leave room for it to fill.
+# leave room for it to fill (a daemon, and the 7 processes of an
+# exerciser: itself, 4 workers, 2 name churners).
 quarantine_mib=0
 if ldd "$shmapfs" 2>/dev/null | grep -q libasan; then
-	quarantine_mib=8
+	quarantine_mib=2
 	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=$quarantine_mib"
 fi
 
@@ -65,14 +65,31 @@ if [ -z "$cg_parent" ] || [ ! -d "$cg_parent" ]; then
 	say "no memory cgroup hierarchy found"; exit 1
 fi
 cg=$cg_parent/shmapfs-chaos-$$
+# Two cgroups below it, each with a limit of its own: the daemons, and
+# the exercisers (the clients); see "The limits" below.
+groups=(daemons clients)
 
-cg_file() { # v1-name v2-name
-	if [ $cg_v2 = 1 ]; then echo "$cg/$2"; else echo "$cg/$1"; fi
+cg_file() { # group v1-name v2-name
+	if [ $cg_v2 = 1 ]; then echo "$cg/$1/$3"; else echo "$cg/$1/$2"; fi
 }
-cg_stat() { # key (v1 memory.stat's total_KEY, v2's KEY)
-	local k=$1
-	[ $cg_v2 = 1 ] || k=total_$1
-	awk -v k="$k" '$1 == k { print $2 }' "$cg/memory.stat"
+cg_stat() { # group key (v1 memory.stat's total_KEY, v2's KEY)
+	local k=$2
+	[ $cg_v2 = 1 ] || k=total_$2
+	awk -v k="$k" '$1 == k { print $2 }' "$cg/$1/memory.stat"
+}
+
+# Remove a runner's cgroups, killing what still runs in them (bounded).
+remove_cgroups() { # dir
+	local d t
+	for d in "$1"/*/ "$1"; do
+		[ -d "$d" ] || continue
+		for ((t = 0; t < 200; t++)); do
+			rmdir "$d" 2>/dev/null && break
+			xargs -r kill -KILL <"$d/cgroup.procs" 2>/dev/null
+			sleep 0.05 # the killed die: polled, bounded
+		done
+		[ -d "$d" ] && say "could not remove cgroup $d"
+	done
 }
 
 # Cgroups of runners that were SIGKILLed (their pid is gone).
@@ -82,8 +99,7 @@ remove_stale_cgroups() {
 		[ -d "$d" ] || continue
 		pid=${d##*-}
 		kill -0 "$pid" 2>/dev/null && continue
-		xargs -r kill -KILL <"$d/cgroup.procs" 2>/dev/null
-		rmdir "$d" 2>/dev/null
+		remove_cgroups "$d"
 	done
 }
 
@@ -158,32 +174,25 @@ cleanup() {
 		wait_gone "$stress_pid" 10 ||
 			kill -KILL -- -"$stress_pid" 2>/dev/null
 	fi
-	if [ -d "$cg" ]; then
-		for ((p = 0; p < 200; p++)); do
-			rmdir "$cg" 2>/dev/null && break
-			xargs -r kill -KILL <"$cg/cgroup.procs" 2>/dev/null
-			sleep 0.05 # the killed die: polled, bounded
-		done
-		[ -d "$cg" ] && say "could not remove cgroup $cg"
-	fi
+	[ -d "$cg" ] && remove_cgroups "$cg"
 	[ -n "$tmp" ] && { umount "$tmp/fusectl" 2>/dev/null; rm -rf "$tmp"; }
 }
 trap cleanup EXIT
 trap 'trap "" INT TERM HUP; say interrupted; exit 1' INT TERM HUP
 
 remove_stale_cgroups
-mkdir "$cg" || exit 1
+mkdir "$cg" "$cg/daemons" "$cg/clients" || exit 1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/shmapfs-chaos.XXXXXX") || exit 1
 chmod 755 "$tmp"
 
-# Run a command in the cgroup, with a signal for it when the runner dies.
-in_cgroup() { # signal command...
-	local sig=$1
-	shift
+# Run a command in a cgroup, with a signal for it when the runner dies.
+in_cgroup() { # group signal command...
+	local group=$1 sig=$2
+	shift 2
 	# shellcheck disable=SC2016 # the inner shell expands them
 	setpriv --pdeathsig "$sig" -- sh -c \
 		'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' \
-		sh "$cg" "$@"
+		sh "$cg/$group" "$@"
 }
 
 # --- mounts ------------------------------------------------------------
@@ -203,7 +212,7 @@ for path in $paths; do
 		src=memory
 		if [ $kind = file ]; then mkdir "$d/backing"; src=$d/backing; fi
 		# SIGTERM when the runner dies: the daemon unmounts itself.
-		in_cgroup TERM "$shmapfs" -f \
+		in_cgroup daemons TERM "$shmapfs" -f \
 			-o "nr_mappings=$nr_mappings$extra" "$src" "$d/mnt" \
 			>"$d/daemon.log" 2>&1 &
 		daemon_pids+=($!)
@@ -269,7 +278,7 @@ seed_args=()
 t_start=$(date +%s)
 for ((i = 0; i < n; i++)); do
 	d=$tmp/$i
-	setpriv --pdeathsig KILL -- setsid \
+	in_cgroup clients KILL setsid \
 		timeout -k 10 $((duration + 600)) "$exerciser" \
 		--dir "$d/mnt" --files 3 --duration "$duration" \
 		--names "$names" --expect "$d/expect" "${seed_args[@]}" \
@@ -277,41 +286,59 @@ for ((i = 0; i < n; i++)); do
 	exerciser_pids+=($!)
 done
 
-# The limit. During a warm-up the runner samples the daemons' cgroup
-# every 0.2 s: its usage, and what of it is not page cache on the file
-# LRUs (the daemons' anonymous memory, the memory-backed stores the
-# daemons write on the fallback path, kernel memory: inodes, dentries).
-# The limit is the most not-page-cache seen plus $headroom_mib MiB (room
-# for the memory-backed stores to grow, up to 6 MiB a mount, after the
-# warm-up): no OOM kill, yet the kernel must reclaim the backing files'
-# page cache, and shrink the slabs, whenever they grow; "limit hit" in the
+# The limits. During a warm-up the runner samples each cgroup every
+# 0.2 s: its usage, and what of it is not page cache on the file LRUs
+# (anonymous memory; shmem: the memory-backed stores, the exercisers'
+# models; kernel memory: inodes, dentries, FUSE requests). The daemons'
+# limit is their most not-page-cache plus 16 MiB: under load a daemon's
+# workers touch more of their 1 MiB request buffers, and its memory-backed
+# stores grow (up to 6 MiB a mount); 8 MiB got a daemon OOM-killed. The
+# clients' limit is their most not-page-cache plus 8 MiB, but 1 MiB below
+# the most usage seen (never less than the most not-page-cache plus 4
+# MiB). So no OOM kill, yet the kernel must reclaim page cache (the
+# backing files', the FUSE inodes' on the fallback path, written back
+# through the daemons) and shrink the slabs whenever they grow; "limit
+# hit" in the
 # report counts it.
 #
-# Why only the daemons: with the exercisers in the same cgroup (v1), a
+# Why two cgroups: with the exercisers in the daemons' cgroup (v1), a
 # daemon's own allocation (a page fault while it serves a read) entered
 # reclaim and waited for the writeback of a dirty page of a FUSE mount,
 # writeback that only a daemon can finish: the daemon, and the mount,
 # hung for good (seen with the sanitized build; a killed daemon stayed a
 # zombie with that thread in D state until its connection was aborted).
-# A FUSE daemon must never share a memory limit with its mount's writers.
-most_usage=0
-most_fixed=0
-usage_file=$(cg_file memory.usage_in_bytes memory.current)
+# A FUSE daemon must never share a memory limit with its mount's writers;
+# the writers' own reclaim may wait for the daemons, which is the point.
+most_usage=(0 0)
+most_fixed=(0 0)
 for ((t = 0; t < warmup * 5; t++)); do
 	sleep 0.2 # sampling for a time, not waiting for a state
-	usage=$(cat "$usage_file")
-	fixed=$((usage - $(cg_stat active_file) - $(cg_stat inactive_file)))
-	((usage > most_usage)) && most_usage=$usage
-	((fixed > most_fixed)) && most_fixed=$fixed
+	for g in 0 1; do
+		usage=$(cat "$(cg_file "${groups[$g]}" memory.usage_in_bytes \
+			memory.current)")
+		fixed=$((usage - $(cg_stat "${groups[$g]}" active_file) -
+			$(cg_stat "${groups[$g]}" inactive_file)))
+		((usage > most_usage[g])) && most_usage[g]=$usage
+		((fixed > most_fixed[g])) && most_fixed[g]=$fixed
+	done
 done
-limit=$((most_fixed + ((headroom_mib + n * quarantine_mib) << 20)))
-if [ -n "${CHAOS_LIMIT_MIB:-}" ]; then # 0: none, to measure
-	limit=$((CHAOS_LIMIT_MIB * 1048576))
-	[ "$limit" = 0 ] && limit=$(cat "$(cg_file memory.limit_in_bytes memory.max)")
-fi
-echo "$limit" >"$(cg_file memory.limit_in_bytes memory.max)" || exit 1
-say "warm-up ${warmup} s: usage up to $((most_usage >> 20)) MiB, not page" \
-	"cache up to $((most_fixed >> 20)) MiB; limit set to $((limit >> 20)) MiB"
+for g in 0 1; do
+	if [ $g = 0 ]; then # daemons
+		limit[g]=$((most_fixed[g] + ((16 + n * quarantine_mib) << 20)))
+	else
+		extra=$((n * 7 * quarantine_mib << 20))
+		limit[g]=$((most_fixed[g] + extra + (8 << 20)))
+		cap=$((most_usage[g] + extra - (1 << 20)))
+		floor=$((most_fixed[g] + extra + (4 << 20)))
+		((limit[g] > cap)) && limit[g]=$cap
+		((limit[g] < floor)) && limit[g]=$floor
+	fi
+	echo "${limit[$g]}" >"$(cg_file "${groups[$g]}" memory.limit_in_bytes \
+		memory.max)" || exit 1
+	say "warm-up ${warmup} s, ${groups[$g]}: usage up to" \
+		"$((most_usage[g] >> 20)) MiB, not page cache up to" \
+		"$((most_fixed[g] >> 20)) MiB; limit set to $((limit[g] >> 20)) MiB"
+done
 
 # --- the end ---------------------------------------------------------------
 status=0
@@ -322,16 +349,21 @@ for ((i = 0; i < n; i++)); do
 done
 exerciser_pids=()
 elapsed=$(($(date +%s) - t_start))
-peak=$(cat "$(cg_file memory.max_usage_in_bytes memory.peak)" 2>/dev/null ||
-	echo 0)
-if [ $cg_v2 = 1 ]; then
-	failcnt=$(awk '$1 == "max" { print $2 }' "$cg/memory.events")
-	oom_kills=$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.events")
-else
-	failcnt=$(cat "$cg/memory.failcnt")
-	oom_kills=$(awk '$1 == "oom_kill" { print $2 }' "$cg/memory.oom_control")
-fi
-[ -n "${CHAOS_SHOW_STAT:-}" ] && cat "$cg/memory.stat"
+oom_total=0
+for g in 0 1; do
+	d=$cg/${groups[$g]}
+	peak[g]=$(cat "$(cg_file "${groups[$g]}" memory.max_usage_in_bytes \
+		memory.peak)" 2>/dev/null || echo 0)
+	if [ $cg_v2 = 1 ]; then
+		hits[g]=$(awk '$1 == "max" { print $2 }' "$d/memory.events")
+		ooms[g]=$(awk '$1 == "oom_kill" { print $2 }' "$d/memory.events")
+	else
+		hits[g]=$(cat "$d/memory.failcnt")
+		ooms[g]=$(awk '$1 == "oom_kill" { print $2 }' \
+			"$d/memory.oom_control")
+	fi
+	oom_total=$((oom_total + ${ooms[$g]:-0}))
+done
 for p in "${driver_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 for p in "${driver_pids[@]}"; do wait "$p" 2>/dev/null; done
 driver_pids=()
@@ -400,10 +432,13 @@ say "operations $ops, checks $checks, mismatches $mismatches," \
 say "names: $name_ops operations, $refused creates refused (ENOSPC)," \
 	"$full_checks full checks, false names $false_names, model" \
 	"mismatches $model"
-say "memory: limit $((limit >> 20)) MiB, peak $((peak >> 20)) MiB," \
-	"limit hit $failcnt times, OOM kills ${oom_kills:-0}"
+for g in 0 1; do
+	say "memory, ${groups[$g]}: limit $((limit[g] >> 20)) MiB, peak" \
+		"$((peak[g] >> 20)) MiB, limit hit ${hits[$g]} times, OOM kills" \
+		"${ooms[$g]:-0}"
+done
 [ "$mismatches" = 0 ] && [ "$lost" = 0 ] && [ "$false_names" = 0 ] &&
-	[ "$model" = 0 ] && [ "${oom_kills:-0}" = 0 ] &&
+	[ "$model" = 0 ] && [ "$oom_total" = 0 ] &&
 	[ "$named_lines" = "$n" ] || status=1
 if [ $status != 0 ]; then
 	for ((i = 0; i < n; i++)); do
