@@ -32,6 +32,7 @@
 
 #include "bdi.h"
 #include "fuse_ops.h"
+#include "memlimit.h"
 #include "options.h"
 #include "passthrough.h"
 #include "store_dir.h"
@@ -178,6 +179,39 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 	}
 	strcpy(cl->mountpoint, mnt);
 	return 0;
+}
+
+static void warn_lowered(const char *opt, uint64_t given, uint64_t fit,
+			 uint64_t limit)
+{
+	fprintf(stderr,
+		"shmapfs: %s=%llu lowered to %llu: the cgroup's memory "
+		"limit is %llu bytes\n",
+		opt, (unsigned long long)given, (unsigned long long)fit,
+		(unsigned long long)limit);
+}
+
+/*
+ * Fit size= and nr_mappings= to the memory limit of our cgroup, so that a
+ * full mount refuses creates (ENOSPC) before the kernel's OOM killer takes
+ * the daemon (memlimit.h). Said on stderr: the daemon has not detached.
+ */
+static void fit_memory_limit(struct cmdline *cl)
+{
+	struct shmapfs_options *o = &cl->opts;
+	uint64_t limit =
+	    memlimit_read("/proc/self/cgroup", "/proc/self/mountinfo");
+	if (limit == MEMLIMIT_NONE)
+		return;
+	struct memlimit_fit fit = memlimit_fit(limit, !cl->backing, o->size,
+					       o->size_given, o->nr_mappings);
+	if (fit.size_cut && o->size_given)
+		warn_lowered("size", o->size, fit.size, limit);
+	if (fit.nr_cut && o->nr_mappings_given)
+		warn_lowered("nr_mappings", o->nr_mappings, fit.nr_mappings,
+			     limit);
+	o->size = fit.size;
+	o->nr_mappings = fit.nr_mappings;
 }
 
 /* The mountpoint must be an existing directory; make its name absolute. */
@@ -486,8 +520,7 @@ static void block_signals(void)
  * NULL; fs->exclusive_state says what holds, for the log and the root's
  * user.shmap.exclusive. Its listener starts once the daemon has detached.
  */
-static void start_exclusive(const struct cmdline *cl, struct logger *lg,
-			    struct shmapfs *fs)
+static void start_exclusive(const struct cmdline *cl, struct shmapfs *fs)
 {
 	const char *why = NULL;
 	int res = 0;
@@ -496,7 +529,7 @@ static void start_exclusive(const struct cmdline *cl, struct logger *lg,
 	else if (!cl->opts.exclusive)
 		why = "noexclusive";
 	else
-		res = exclusive_new(log_msg, lg, &fs->exclusive);
+		res = exclusive_new(&fs->exclusive);
 	if (why)
 		snprintf(fs->exclusive_state, sizeof(fs->exclusive_state),
 			 "off (%s)", why);
@@ -506,6 +539,19 @@ static void start_exclusive(const struct cmdline *cl, struct logger *lg,
 	else
 		snprintf(fs->exclusive_state, sizeof(fs->exclusive_state),
 			 "on");
+}
+
+/* Let the sweep see views that outlive their open (registry_watch_views):
+ * before fuse_daemonize, which changes directory. */
+static void watch_views(const struct cmdline *cl, struct logger *lg,
+			struct registry *reg)
+{
+	int res = cl->backing ? registry_watch_views(reg, cl->mountpoint) : 0;
+	if (res < 0)
+		logf_(lg, LOG_WARNING,
+		      "cannot find %s in /proc/self/mountinfo: %s; mappings "
+		      "viewed by passthrough stay locked once used",
+		      cl->mountpoint, strerror(-res));
 }
 
 static int serve(struct cmdline *cl, struct logger *lg)
@@ -526,7 +572,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		if (err[0])
 			logf_(lg, LOG_WARNING, "%s", err);
 	}
-	start_exclusive(cl, lg, &fs);
+	start_exclusive(cl, &fs);
 	if (build_registry(cl, lg, &fs, &sd, &fs.reg) < 0) {
 		exclusive_free(fs.exclusive);
 		store_dir_free(&sd);
@@ -546,6 +592,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		fuse_session_unmount(se);
 		code = EXIT_INTERNAL;
 	} else {
+		watch_views(cl, lg, fs.reg);
 		if (fuse_daemonize(cl->foreground) != 0)
 			code = EXIT_INTERNAL;
 		if (!cl->foreground) {
@@ -595,6 +642,7 @@ int main(int argc, char **argv)
 	struct logger lg = {0};
 	if (parse_cmdline(argc, argv, &cl) < 0)
 		return EXIT_USAGE;
+	fit_memory_limit(&cl);
 	if (check_mountpoint(&cl) < 0) {
 		options_free(&cl.opts);
 		return EXIT_MOUNT;
