@@ -808,27 +808,34 @@ END_TEST
  * block run by block run while fallocate allocates, and keeps what it
  * reached when the disk fills.
  */
-static int MOUNTED; /* set and read in the runner's process */
+static int MOUNTED;	  /* set and read in the runner's process */
+static const char *READY; /* NULL once the disk is ready; else what failed */
 
 /* Unchecked fixture, in the runner's process: its teardown runs even when
- * the test (in a child) fails, so that the loop mount goes with it. */
+ * the test (in a child) fails, so that the loop mount goes with it. It
+ * asserts nothing itself (an assertion here would skip the teardown): the
+ * test fails with what went wrong. */
 static void mount_small_ext4(void)
 {
+	READY = "mkdtemp";
 	snprintf(TOP, sizeof(TOP), "%s/faults-undo.XXXXXX", test_tmpdir());
-	ck_assert_ptr_nonnull(mkdtemp(TOP));
-	ck_assert_int_eq(tsh(60,
-			     "cd '%s' && truncate -s 16M img && "
-			     "mkfs.ext4 -q -F img && mkdir mnt",
-			     TOP),
-			 0);
-	ck_assert_int_eq(tsh(60, "mount -o loop '%s/img' '%s/mnt'", TOP, TOP),
-			 0);
+	if (!mkdtemp(TOP))
+		return;
+	READY = "mkfs.ext4 of a 16 MiB image";
+	if (tsh(60,
+		"cd '%s' && truncate -s 16M img && mkfs.ext4 -q -F img && "
+		"mkdir mnt",
+		TOP) != 0)
+		return;
+	READY = "mount -o loop";
+	if (tsh(60, "mount -o loop '%s/img' '%s/mnt'", TOP, TOP) != 0)
+		return;
 	MOUNTED = 1;
-	ck_assert_int_eq(tsh(60,
-			     "cd '%s/mnt' && mkdir backing && "
-			     "fallocate -l 9M fill",
-			     TOP),
-			 0);
+	READY = "filling the disk";
+	if (tsh(60, "cd '%s/mnt' && mkdir backing && fallocate -l 9M fill",
+		TOP) != 0)
+		return;
+	READY = NULL;
 }
 
 static void unmount_small_ext4(void)
@@ -841,6 +848,7 @@ static void unmount_small_ext4(void)
 
 static void start_on_small_ext4(void)
 {
+	ck_assert_msg(READY == NULL, "small ext4: %s failed", READY);
 	snprintf(BACKING, sizeof(BACKING), "%s/mnt/backing", TOP);
 	struct registry_config cfg = {
 	    .capacity = CAP,
