@@ -71,6 +71,7 @@ include tests/tests.mk
 -include tests/stress/stress.mk
 -include tests/fuzz/fuzz.mk
 -include mount-helpers/helpers.mk
+-include lib/ctl/ctl.mk
 
 # Keep objects made through chains of rules (make would delete them as
 # intermediate, and rebuild them on every run).
