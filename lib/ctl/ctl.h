@@ -14,7 +14,12 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-enum ctl_kind { CTL_MAPPING, CTL_SEMAPHORE, CTL_MUTEX, CTL_EVENT };
+enum ctl_kind {
+	CTL_MAPPING,
+	CTL_SEMAPHORE,
+	CTL_MUTEX,
+	CTL_EVENT
+};
 
 /* One view of an object in a process: a line of /proc/PID/maps. */
 struct ctl_view {

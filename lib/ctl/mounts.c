@@ -105,8 +105,7 @@ int ctl_mount_of(const char *path, char mount[PATH_MAX])
 	return res;
 }
 
-static void root_attr(const char *mnt, const char *name, char *buf,
-		      size_t size)
+static void root_attr(const char *mnt, const char *name, char *buf, size_t size)
 {
 	ssize_t n = getxattr(mnt, name, buf, size - 1);
 	if (n < 0)

@@ -152,7 +152,8 @@ static int add_object(struct ctl_mount *m, const char *path)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EISDIR;
-	struct ctl_object *more = realloc(m->objs, (m->nobjs + 1) * sizeof(*more));
+	struct ctl_object *more =
+	    realloc(m->objs, (m->nobjs + 1) * sizeof(*more));
 	if (!more)
 		return -ENOMEM;
 	m->objs = more;

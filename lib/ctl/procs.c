@@ -30,7 +30,8 @@ static struct ctl_user *user_of(struct ctl_object *o, pid_t pid,
 	for (size_t i = 0; i < o->nusers; i++)
 		if (o->users[i].pid == pid)
 			return &o->users[i];
-	struct ctl_user *more = realloc(o->users, (o->nusers + 1) * sizeof(*more));
+	struct ctl_user *more =
+	    realloc(o->users, (o->nusers + 1) * sizeof(*more));
 	if (!more)
 		return NULL;
 	o->users = more;
@@ -43,7 +44,8 @@ static struct ctl_user *user_of(struct ctl_object *o, pid_t pid,
 
 static int add_view(struct ctl_user *u, const struct ctl_view *v)
 {
-	struct ctl_view *more = realloc(u->views, (u->nviews + 1) * sizeof(*more));
+	struct ctl_view *more =
+	    realloc(u->views, (u->nviews + 1) * sizeof(*more));
 	if (!more)
 		return -ENOMEM;
 	u->views = more;

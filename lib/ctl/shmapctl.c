@@ -90,8 +90,8 @@ static int learn_all(const struct opts *o, struct ctl_mount **ms, size_t *n)
 		} else if (o->argc == 0) {
 			/* Unmounted meanwhile, or its daemon is gone: the
 			 * others are still worth showing. */
-			fprintf(stderr, "shmapctl: %s: skipped: %s\n",
-				paths[i], strerror(-res));
+			fprintf(stderr, "shmapctl: %s: skipped: %s\n", paths[i],
+				strerror(-res));
 			res = 0;
 		} else {
 			fail(paths[i], res);
@@ -191,9 +191,9 @@ static int cmd_quota(const struct opts *o)
 
 static int cmd_top(const struct opts *o)
 {
-	struct timespec pause = {(time_t)o->delay,
-				 (long)((o->delay - (double)(time_t)o->delay) *
-					1e9)};
+	struct timespec pause = {
+	    (time_t)o->delay,
+	    (long)((o->delay - (double)(time_t)o->delay) * 1e9)};
 	for (long round = 0; !o->rounds || round < o->rounds; round++) {
 		if (round)
 			nanosleep(&pause, NULL);

@@ -169,13 +169,15 @@ static void json_sync(FILE *f, const struct ctl_object *o)
 		fprintf(f, ", \"count\": %u", s->value);
 	else if (o->kind == CTL_EVENT)
 		fprintf(f, ", \"manual_reset\": %s, \"set\": %s",
-			s->manual ? "true" : "false", s->set ? "true" : "false");
+			s->manual ? "true" : "false",
+			s->set ? "true" : "false");
 	else
-		fprintf(f,
-			", \"owner_pid\": %d, \"owner_tid\": %d, \"count\": %u, "
-			"\"abandoned\": %s",
-			(int)s->owner_pid, (int)s->owner_tid, s->count,
-			s->abandoned ? "true" : "false");
+		fprintf(
+		    f,
+		    ", \"owner_pid\": %d, \"owner_tid\": %d, \"count\": %u, "
+		    "\"abandoned\": %s",
+		    (int)s->owner_pid, (int)s->owner_tid, s->count,
+		    s->abandoned ? "true" : "false");
 	fputc('}', f);
 }
 
@@ -289,7 +291,8 @@ static int by_stored(const void *a, const void *b)
 
 void ctl_sort_by_stored(struct ctl_mount *m)
 {
-	qsort(m->objs, m->nobjs, sizeof(*m->objs), by_stored);
+	if (m->nobjs > 1) /* objs is NULL when there are none */
+		qsort(m->objs, m->nobjs, sizeof(*m->objs), by_stored);
 }
 
 /* Quotas: the limits and the usage attributes of the root. */
@@ -298,12 +301,11 @@ struct limits {
 	unsigned long long bytes, maps;
 };
 
-static void read_limits(const char *mnt, struct limits *usr,
-			struct limits *grp)
+static void read_limits(const char *mnt, struct limits *usr, struct limits *grp)
 {
 	char buf[256], kind[8];
-	ssize_t n = getxattr(mnt, "user.shmap.quota_limits", buf,
-			     sizeof(buf) - 1);
+	ssize_t n =
+	    getxattr(mnt, "user.shmap.quota_limits", buf, sizeof(buf) - 1);
 	buf[n > 0 ? n : 0] = '\0';
 	for (char *save, *l = strtok_r(buf, "\n", &save); l;
 	     l = strtok_r(NULL, "\n", &save)) {
@@ -337,9 +339,8 @@ static void quota_line(FILE *f, int json, int first, const char *kind,
 	else
 		group_name(id, name);
 	if (json) {
-		fprintf(f,
-			"%s\n  {\"type\": \"%s\", \"id\": %u, \"name\": ", first ? "" : ",",
-			kind, id);
+		fprintf(f, "%s\n  {\"type\": \"%s\", \"id\": %u, \"name\": ",
+			first ? "" : ",", kind, id);
 		jstr(f, name);
 		fprintf(f,
 			", \"bytes\": %llu, \"bytes_limit\": %llu, "
@@ -383,7 +384,8 @@ int ctl_show_quota(FILE *f, const struct ctl_mount *m, int json, int first)
 		char kind[8];
 		unsigned id;
 		unsigned long long bytes, maps;
-		if (sscanf(l, "%7s %u %llu %llu", kind, &id, &bytes, &maps) != 4)
+		if (sscanf(l, "%7s %u %llu %llu", kind, &id, &bytes, &maps) !=
+		    4)
 			continue;
 		quota_line(f, json, firstline, kind, id, bytes, maps,
 			   strcmp(kind, "user") ? &grp : &usr);

@@ -185,13 +185,13 @@ struct scene {
 static void scene_make(struct scene *s)
 {
 	shmap_t *m;
-	ck_assert_int_eq(shmap_create("frame", 1 << 20, SHMAP_READWRITE,
-				      SHMAP_SPARSE, &m),
-			 0);
+	ck_assert_int_eq(
+	    shmap_create("frame", 1 << 20, SHMAP_READWRITE, SHMAP_SPARSE, &m),
+	    0);
 	ck_assert_int_eq(shmap_close(m), 0);
-	ck_assert_int_eq(shmap_create("dir/table", 65536, SHMAP_READONLY,
-				      SHMAP_COMMIT, &m),
-			 0);
+	ck_assert_int_eq(
+	    shmap_create("dir/table", 65536, SHMAP_READONLY, SHMAP_COMMIT, &m),
+	    0);
 	ck_assert_int_eq(shmap_close(m), 0);
 	s->frame = hold(map_frame, NULL);
 	s->held = hold(lock_held, NULL);
@@ -270,7 +270,8 @@ START_TEST(json_says_exactly)
 	scene_make(&s);
 	await_waiters(out, 2);
 	snprintf(want, sizeof(want), "{\"mount\": \"%s\", \"data_path\": \"%s",
-		 lt_mnt.mnt, lt_mnt.passthrough ? "passthrough\"" : "fallback (");
+		 lt_mnt.mnt,
+		 lt_mnt.passthrough ? "passthrough\"" : "fallback (");
 	/* With no path: every mount, ours among them. */
 	ck_assert_int_eq(ctl(out, "--json 2>/dev/null"), 0);
 	ck_assert_has(out, want);
@@ -330,9 +331,9 @@ END_TEST
 #define READS	30
 
 struct stress {
-	int stop;		/* set by the parent; atomic */
-	long count;		/* counted under the objects */
-	long rounds[WORKERS];	/* each worker's own count */
+	int stop;	      /* set by the parent; atomic */
+	long count;	      /* counted under the objects */
+	long rounds[WORKERS]; /* each worker's own count */
 };
 
 struct worker {
@@ -439,7 +440,6 @@ START_TEST(reading_wakes_no_waiter)
 }
 END_TEST
 
-
 START_TEST(errors)
 {
 	char *out = out_buf(), want[PATH_MAX + 64];
@@ -473,7 +473,8 @@ START_TEST(file_backed_header)
 	ck_assert_int_eq(shmap_create("f", 4096, SHMAP_READWRITE, 0, &m), 0);
 	ck_assert_int_eq(shmap_close(m), 0);
 	ck_assert_int_eq(ctl(out, "ls %s", lt_mnt.mnt), 0);
-	ck_assert_has(line_of(out, lt_mnt.mnt), ", exclusive off (noexclusive),");
+	ck_assert_has(line_of(out, lt_mnt.mnt),
+		      ", exclusive off (noexclusive),");
 	ck_assert_has(line_of(out, "f "), "f    mapping     4.0K");
 	free(out);
 }
@@ -483,11 +484,10 @@ END_TEST
 START_TEST(quota_usage_against_limits)
 {
 	char *out = out_buf();
-	ck_assert_int_eq(
-	    tmount_start(&lt_mnt, 0,
-			 "usrquota,usrquota_block_hardlimit=1m,"
-			 "usrquota_inode_hardlimit=10,grpquota"),
-	    0);
+	ck_assert_int_eq(tmount_start(&lt_mnt, 0,
+				      "usrquota,usrquota_block_hardlimit=1m,"
+				      "usrquota_inode_hardlimit=10,grpquota"),
+			 0);
 	setenv("SHMAP_DIR", lt_mnt.mnt, 1);
 	shmap_t *m;
 	ck_assert_int_eq(
@@ -495,12 +495,15 @@ START_TEST(quota_usage_against_limits)
 	ck_assert_int_eq(shmap_close(m), 0);
 	ck_assert_int_eq(ctl(out, "quota %s", lt_mnt.mnt), 0);
 	ck_assert_has(out, "*** quotas on ");
-	ck_assert_has(out, "user  root             --      64K     1.0M         1        10\n");
-	ck_assert_has(out, "group root             --      64K        -         1         -\n");
+	ck_assert_has(out, "user  root             --      64K     1.0M        "
+			   " 1        10\n");
+	ck_assert_has(out, "group root             --      64K        -        "
+			   " 1         -\n");
 	ck_assert_int_eq(ctl(out, "--json quota %s", lt_mnt.mnt), 0);
-	ck_assert_has(out, "{\"type\": \"user\", \"id\": 0, \"name\": \"root\", "
-			   "\"bytes\": 65536, \"bytes_limit\": 1048576, "
-			   "\"mappings\": 1, \"mappings_limit\": 10}");
+	ck_assert_has(out,
+		      "{\"type\": \"user\", \"id\": 0, \"name\": \"root\", "
+		      "\"bytes\": 65536, \"bytes_limit\": 1048576, "
+		      "\"mappings\": 1, \"mappings_limit\": 10}");
 	ck_assert_int_eq(tmount_stop(&lt_mnt), 0);
 	free(out);
 }
