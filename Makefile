@@ -12,6 +12,8 @@
 #   make check      build and run every test, then again under ASan/UBSan,
 #                   and the core's unit tests under ThreadSanitizer
 #   make bench      run the benchmark (tests/bench)
+#   make deb        Debian packages in build/deb (mk/deb.mk); make check-deb
+#                   tries them on a fresh Debian chroot (.ci/run does)
 #   make format / make format-check
 #
 # Objects and test binaries go under $(BUILD) (build/normal, or a directory
@@ -72,6 +74,7 @@ include tests/tests.mk
 -include tests/fuzz/fuzz.mk
 -include mount-helpers/helpers.mk
 -include lib/ctl/ctl.mk
+-include mk/deb.mk
 
 # Keep objects made through chains of rules (make would delete them as
 # intermediate, and rebuild them on every run).
