@@ -107,12 +107,13 @@ static const char *root_attr(struct registry *r, struct node *n,
 }
 
 /* The bytes the root attributes of n take in a list (names and NULs),
- * and, if p is not NULL, those names copied to p. */
+ * and, if p is not NULL, those names copied to p. The quota limits are
+ * asked for by name, not listed, as user.shmap.commit. */
 static size_t root_attrs_list(struct registry *r, struct node *n, char *p)
 {
 	char buf[ROOT_ATTR_MAX];
 	size_t len = 0;
-	for (int i = 0; n == r->root && i < ROOT_ATTRS; i++) {
+	for (int i = 0; n == r->root && i < ROOT_ATTRS - 1; i++) {
 		if (!root_attr_value(r, i, buf))
 			continue;
 		size_t l = strlen(root_attr_names[i]) + 1;
