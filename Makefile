@@ -98,7 +98,7 @@ mount-now: all
 	fs/shmapfs -o size=50%,mode=1777,allow_other $(MNT)
 	@echo
 	@echo "shmapfs is mounted at $(MNT) (memory-backed, like tmpfs)."
-	@echo "data path: $$(getfattr --only-values -n user.shmap.data_path $(MNT))"
+	@echo "data path: $$(getfattr --absolute-names --only-values -n user.shmap.data_path $(MNT))"
 	@echo "  echo hello > $(MNT)/greeting; cat $(MNT)/greeting"
 	@echo "  python3 -c 'import mmap,os; f=os.open(\"$(MNT)/m\",os.O_RDWR|os.O_CREAT); os.ftruncate(f,4096); m=mmap.mmap(f,4096); m[:5]=b\"hello\"'"
 	@echo "  programs: open(\"$(MNT)/NAME\") and mmap(MAP_SHARED) it; see README.md"

@@ -108,37 +108,58 @@ static void show_header(FILE *f, const struct ctl_mount *m)
 	fputc('\n', f);
 }
 
+/* One line of the table, as text. */
+struct row {
+	char name[PATH_MAX + 2], size[16], stored[16], og[72], state[128];
+	char users[512];
+};
+
+static void row_of(const struct ctl_object *o, struct row *r)
+{
+	char owner[32], group[32];
+	ctl_human((uint64_t)o->st.st_size, r->size);
+	ctl_human((uint64_t)o->st.st_blocks * 512, r->stored);
+	user_name(o->st.st_uid, owner);
+	group_name(o->st.st_gid, group);
+	snprintf(r->og, sizeof(r->og), "%s:%s", owner, group);
+	snprintf(r->name, sizeof(r->name), "%s%s", o->name,
+		 o->changed ? "*" : "");
+	state_text(o, r->state, sizeof(r->state));
+	users_text(o, r->users, sizeof(r->users));
+}
+
+static int widest(int w, const char *s)
+{
+	return (int)strlen(s) > w ? (int)strlen(s) : w;
+}
+
+/* Columns as wide as their widest cell: name, owner and state vary. */
 void ctl_show_table(FILE *f, const struct ctl_mount *m)
 {
 	show_header(f, m);
-	int w = 4;
-	for (size_t i = 0; i < m->nobjs; i++)
-		if ((int)strlen(m->objs[i].name) + 1 > w)
-			w = (int)strlen(m->objs[i].name) + 1;
-	fprintf(f, "%-*s %-9s %6s %6s %-9s %-9s %-15s %4s %4s %-36s %s\n", w,
-		"NAME", "KIND", "SIZE", "STORED", "COMMIT", "PROTECT", "OWNER",
-		"MODE", "OPEN", "STATE", "PROCESSES");
-	for (size_t i = 0; i < m->nobjs; i++) {
-		const struct ctl_object *o = &m->objs[i];
-		char size[16], stored[16], owner[32], group[32], og[72];
-		char state[128], users[512], name[PATH_MAX + 2];
-		ctl_human((uint64_t)o->st.st_size, size);
-		ctl_human((uint64_t)o->st.st_blocks * 512, stored);
-		user_name(o->st.st_uid, owner);
-		group_name(o->st.st_gid, group);
-		snprintf(og, sizeof(og), "%s:%s", owner, group);
-		snprintf(name, sizeof(name), "%s%s", o->name,
-			 o->changed ? "*" : "");
-		state_text(o, state, sizeof(state));
-		users_text(o, users, sizeof(users));
-		fprintf(f,
-			"%-*s %-9s %6s %6s %-9s %-9s %-15s %04o %4d %-36s %s\n",
-			w, name, ctl_kind_name(o->kind), size, stored,
-			o->commit[0] ? o->commit : "-",
-			o->protect[0] ? o->protect : "-", og,
-			(unsigned)(o->st.st_mode & 07777), open_count(o), state,
-			users);
+	struct row *rows = calloc(m->nobjs ? m->nobjs : 1, sizeof(*rows));
+	int wn = 4, wo = 5, ws = 5;
+	for (size_t i = 0; rows && i < m->nobjs; i++) {
+		row_of(&m->objs[i], &rows[i]);
+		wn = widest(wn, rows[i].name);
+		wo = widest(wo, rows[i].og);
+		ws = widest(ws, rows[i].state);
 	}
+	fprintf(f, "%-*s %-9s %6s %6s %-9s %-9s %-*s %4s %4s %-*s %s\n", wn,
+		"NAME", "KIND", "SIZE", "STORED", "COMMIT", "PROTECT", wo,
+		"OWNER", "MODE", "OPEN", ws, "STATE", "PROCESSES");
+	for (size_t i = 0; rows && i < m->nobjs; i++) {
+		const struct ctl_object *o = &m->objs[i];
+		const struct row *r = &rows[i];
+		fprintf(f,
+			"%-*s %-9s %6s %6s %-9s %-9s %-*s %04o %4d %-*s %s\n",
+			wn, r->name, ctl_kind_name(o->kind), r->size, r->stored,
+			o->commit[0] ? o->commit : "-",
+			o->protect[0] ? o->protect : "-", wo, r->og,
+			(unsigned)(o->st.st_mode & 07777), open_count(o), ws,
+			r->state, r->users);
+	}
+	free(rows);
 }
 
 /* A JSON string, escaped. */
