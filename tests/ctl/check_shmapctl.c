@@ -506,6 +506,41 @@ START_TEST(file_backed_header)
 }
 END_TEST
 
+/*
+ * A caller without CAP_SYS_PTRACE reads only its own processes: another
+ * user's view is not shown, and the header counts what it could not read.
+ */
+START_TEST(unprivileged_sees_what_it_may)
+{
+	char *out = out_buf();
+	ck_assert_int_eq(tmount_start(&lt_mnt, 0, "allow_other"), 0);
+	setenv("SHMAP_DIR", lt_mnt.mnt, 1);
+	shmap_t *m;
+	ck_assert_int_eq(
+	    shmap_create("frame", 1 << 20, SHMAP_READWRITE, SHMAP_SPARSE, &m),
+	    0);
+	ck_assert_int_eq(shmap_close(m), 0);
+	struct holder frame = hold(map_frame, NULL);
+	const char *nobody = "setpriv --reuid 65534 --regid 65534 "
+			     "--clear-groups";
+	char cmd[PATH_MAX + 128];
+	snprintf(cmd, sizeof(cmd), "timeout 30 %s %s ls %s 2>&1", nobody,
+		 ctl_bin(), lt_mnt.mnt);
+	ck_assert_int_eq(
+	    tsh(30, "%s | grep -q ', processes not readable '", cmd), 0);
+	ck_assert_int_eq(
+	    tsh(30, "%s | grep -Eq '^frame .* 0644 +0 +- +-$'", cmd), 0);
+	/* Root sees the view. */
+	ck_assert_int_eq(ctl(out, "ls %s", lt_mnt.mnt), 0);
+	char want[64];
+	snprintf(want, sizeof(want), " %d(check_shmapctl)", (int)frame.pid);
+	ck_assert_has(row(out, "frame"), want);
+	let_go(&frame);
+	ck_assert_int_eq(tmount_stop(&lt_mnt), 0);
+	free(out);
+}
+END_TEST
+
 /* Quotas: usage against the limits, as repquota shows them. */
 START_TEST(quota_usage_against_limits)
 {
@@ -553,6 +588,7 @@ static Suite *suite(void)
 	t = tcase_create("quota");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, quota_usage_against_limits);
+	tcase_add_test(t, unprivileged_sees_what_it_may);
 	suite_add_tcase(s, t);
 	return s;
 }
