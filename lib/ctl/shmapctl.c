@@ -173,15 +173,22 @@ static int cmd_quota(const struct opts *o)
 		return fail("reading the mounts", res);
 	if (o->json)
 		printf("{\"schema\": \"shmapctl-quota/1\", \"mounts\": [");
+	int shown = 0;
 	for (size_t i = 0; res == 0 && i < n; i++) {
 		struct ctl_mount m = {0};
 		res = ctl_mount_of(paths[i], m.path);
 		if (res == 0)
 			res = ctl_mount_header(&m);
 		if (res == 0)
-			res = ctl_show_quota(stdout, &m, o->json, i == 0);
-		if (res < 0)
+			res = ctl_show_quota(stdout, &m, o->json, !shown++);
+		if (res < 0 && o->argc == 0 && res != -ENOMEM) {
+			/* Gone meanwhile: as ls, show the others. */
+			fprintf(stderr, "shmapctl: %s: skipped: %s\n", paths[i],
+				strerror(-res));
+			res = 0;
+		} else if (res < 0) {
 			fail(paths[i], res);
+		}
 	}
 	if (o->json && res == 0)
 		printf("]}\n");
