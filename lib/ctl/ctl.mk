@@ -26,6 +26,7 @@ install-ctl: $(SHMAPCTL)
 uninstall-ctl:
 	rm -f $(DESTDIR)$(BINDIR)/shmapctl \
 		$(DESTDIR)$(PREFIX)/share/man/man1/shmapctl.1
+	@rmdir $(DESTDIR)$(PREFIX)/share/man/man1 2>/dev/null || true
 
 INSTALL_TARGETS += install-ctl
 UNINSTALL_TARGETS += uninstall-ctl
