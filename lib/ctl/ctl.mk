@@ -44,5 +44,7 @@ $(BUILD)/tests/ctl/check_%: $(BUILD)/tests/ctl/check_%.o \
 check-ctl: $(CTL_TESTS) $(SHMAPCTL) $(SHMAPFS)
 	SHMAPFS_BIN=$(SHMAPFS) SHMAPCTL_BIN=$(SHMAPCTL) \
 		$(RUN_MOUNT_TESTS) $(CTL_TESTS)
+	@out=$$(groff -man -ww -z lib/ctl/shmapctl.1 2>&1) && [ -z "$$out" ] || \
+		{ echo "lib/ctl/shmapctl.1: $$out" >&2; exit 1; }
 
 CHECKS += check-ctl

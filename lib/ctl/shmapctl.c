@@ -29,13 +29,13 @@ static int fail(const char *what, int err)
 	return 1;
 }
 
+#define USAGE                                                                  \
+	"shmapctl [--json] [ls [PATH...] | who NAME | quota [MOUNT...] | "     \
+	"top [-d SECONDS] [-n COUNT] [PATH...]]"
+
 static int usage(const char *why)
 {
-	fprintf(stderr,
-		"shmapctl: %s (usage: shmapctl [--json] [ls [PATH...] | who "
-		"NAME | quota [MOUNT...] | top [-d SECONDS] [-n COUNT] "
-		"[PATH...]])\n",
-		why);
+	fprintf(stderr, "shmapctl: %s (usage: " USAGE ")\n", why);
 	return 1;
 }
 
@@ -242,7 +242,8 @@ static int parse(int argc, char **argv, struct opts *o, const char **cmd)
 			if (*end || o->rounds < 1)
 				return usage("-n takes a count of 1 or more");
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			return usage("see shmapctl(1)");
+			*cmd = "help";
+			return 0;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "shmapctl: unknown option %s\n", a);
 			return 1;
@@ -264,7 +265,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_DFL);
 	int res = parse(argc, argv, &o, &cmd);
 	if (res == 0) {
-		if (!strcmp(cmd, "ls"))
+		if (!strcmp(cmd, "help"))
+			res = printf("usage: " USAGE "\nsee shmapctl(1)\n") < 0;
+		else if (!strcmp(cmd, "ls"))
 			res = cmd_ls(&o);
 		else if (!strcmp(cmd, "who"))
 			res = cmd_who(&o);
@@ -273,7 +276,11 @@ int main(int argc, char **argv)
 		else if (!strcmp(cmd, "top"))
 			res = cmd_top(&o);
 		else
-			res = usage("unknown command");
+			res = fprintf(
+				  stderr,
+				  "shmapctl: unknown command %s (usage: " USAGE
+				  ")\n",
+				  cmd) > 0;
 	}
 	free(o.argv);
 	return res;
