@@ -101,6 +101,7 @@ void ctl_show_table(FILE *f, const struct ctl_mount *m);
 void ctl_show_json(FILE *f, const struct ctl_mount *ms, size_t n);
 void ctl_show_who(FILE *f, const struct ctl_object *o, int json);
 int ctl_show_quota(FILE *f, const struct ctl_mount *m, int json, int first);
+void ctl_sort_by_name(struct ctl_mount *m);
 void ctl_sort_by_stored(struct ctl_mount *m);
 void ctl_human(uint64_t bytes, char out[16]);
 

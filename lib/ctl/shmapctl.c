@@ -57,6 +57,8 @@ static int learn(const char *path, struct ctl_mount *m)
 		res = ctl_procs_attach(m);
 	if (res < 0)
 		ctl_mount_free(m);
+	else
+		ctl_sort_by_name(m);
 	return res;
 }
 

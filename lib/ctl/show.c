@@ -302,12 +302,24 @@ void ctl_show_who(FILE *f, const struct ctl_object *o, int json)
 	}
 }
 
+static int by_name(const void *a, const void *b)
+{
+	const struct ctl_object *x = a, *y = b;
+	return strcmp(x->name, y->name);
+}
+
 static int by_stored(const void *a, const void *b)
 {
 	const struct ctl_object *x = a, *y = b;
 	if (x->st.st_blocks != y->st.st_blocks)
 		return x->st.st_blocks < y->st.st_blocks ? 1 : -1;
-	return strcmp(x->name, y->name);
+	return by_name(a, b);
+}
+
+void ctl_sort_by_name(struct ctl_mount *m)
+{
+	if (m->nobjs > 1) /* objs is NULL when there are none */
+		qsort(m->objs, m->nobjs, sizeof(*m->objs), by_name);
 }
 
 void ctl_sort_by_stored(struct ctl_mount *m)

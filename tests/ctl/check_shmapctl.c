@@ -279,6 +279,17 @@ START_TEST(table_says_exactly)
 	ck_assert_has(row(out, "off"), " 0 auto, unset, waiters 0 ");
 	ck_assert_has(row(out, "sem"), " semaphore ");
 	ck_assert_has(row(out, "sem"), " 0 count 0, waiters 2 ");
+	/* ls: by name. */
+	ck_assert(strstr(out, "\ndead ") < strstr(out, "\ndir/table "));
+	ck_assert(strstr(out, "\ndir/table ") < strstr(out, "\nframe "));
+	ck_assert(strstr(out, "\nframe ") < strstr(out, "\nheld "));
+	/* top: the same rows, by stored bytes (64K, 8K, then the one-page
+	 * objects), not by name. */
+	ck_assert_int_eq(ctl(out, "top -n 1 %s", lt_mnt.mnt), 0);
+	ck_assert_ptr_nonnull(strstr(out, "\ndir/table "));
+	ck_assert_ptr_nonnull(strstr(out, "\nframe "));
+	ck_assert(strstr(out, "\ndir/table ") < strstr(out, "\nframe "));
+	ck_assert(strstr(out, "\nframe ") < strstr(out, "\ndead "));
 	ck_assert_int_eq(ctl(out, "who frame"), 0);
 	snprintf(want, sizeof(want), "%d check_shmapctl 0 4096+8192 rw-s @0x",
 		 (int)s.frame.pid);
