@@ -311,6 +311,7 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	    .store_dirfd = cl->backing ? -1 : sd->fd,
 	    .store_dir_capacity = sd->is_capacity,
 	    .exclusive_state = fs->exclusive_state,
+	    .data_path = fs->data_path,
 	    .quota = cl->opts.quota,
 	};
 	if (fs->exclusive) {
