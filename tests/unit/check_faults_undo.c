@@ -720,7 +720,7 @@ END_TEST
 /* ---- concurrent changes near the limits ---- */
 
 #define THREADS 4
-#define OPS	1500
+#define OPS	800
 
 /* One thread's share of random changes to the mappings OPEN holds,
  * refused often by the capacity and the byte limits: the results do not
