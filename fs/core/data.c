@@ -252,6 +252,8 @@ static int write_in_use(struct registry *r, struct node *n, const void *buf,
 	if (!res) {
 		ssize_t len = n->store->ops->pwrite(n->store, buf, size, off);
 		res = len < 0 ? (int)len : 0;
+		if (res < 0 && off + size > n->size)
+			node_trim_store_locked(r, n);
 		charge_after_locked(r, n, taken, res < 0);
 		if (res < 0)
 			reg_log(r, LOG_ERR,
@@ -324,6 +326,8 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 		res = charge_before_locked(r, n, off, len, &taken);
 	if (!res && len) {
 		res = n->store->ops->fallocate(n->store, mode, off, len);
+		if (res < 0 && grow)
+			node_trim_store_locked(r, n);
 		charge_after_locked(r, n, taken, res < 0);
 	}
 	if (!res && grow)
