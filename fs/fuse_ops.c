@@ -554,6 +554,21 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 					  (uint64_t)offset, (uint64_t)length));
 }
 
+/* SEEK_DATA and SEEK_HOLE; the kernel answers the other whences. */
+static void op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		     struct fuse_file_info *fi)
+{
+	(void)fi;
+	uint64_t pos = 0;
+	int res = off < 0 ? -ENXIO
+			  : registry_seek_data(reg(req), node(req, ino),
+					       (uint64_t)off, whence, &pos);
+	if (res < 0)
+		reply_err(req, res);
+	else
+		fuse_reply_lseek(req, (off_t)pos);
+}
+
 const struct fuse_lowlevel_ops shmapfs_ops = {
     .init = op_init,
     .destroy = op_destroy,
@@ -587,4 +602,5 @@ const struct fuse_lowlevel_ops shmapfs_ops = {
     .listxattr = op_listxattr,
     .removexattr = op_removexattr,
     .fallocate = op_fallocate,
+    .lseek = op_lseek,
 };

@@ -247,6 +247,11 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 int registry_fallocate(struct registry *r, struct node *n, int mode,
 		       uint64_t off, uint64_t len);
 int registry_fsync(struct registry *r, struct node *n, int datasync);
+/* lseek(2)'s SEEK_DATA / SEEK_HOLE from off, as tmpfs answers (holes.c):
+ * the offset found, or -ENXIO at or past the end, or where no data
+ * follows. */
+int registry_seek_data(struct registry *r, struct node *n, uint64_t off,
+		       int whence, uint64_t *out);
 
 /* Extended attributes and protection (xattr.c). */
 int registry_setxattr(struct registry *r, struct node *n,
