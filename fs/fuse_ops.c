@@ -18,8 +18,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define TIMEOUT	    86400.0 /* entries and attributes, seconds */
 #define MAX_REQUEST (MAX_REQUEST_KB * 1024u)
@@ -523,14 +526,44 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	free(buf);
 }
 
+/*
+ * Whether the caller may see trusted.* names: CAP_SYS_ADMIN in the
+ * daemon's user namespace, as tmpfs asks (in the initial one). The kernel
+ * checks it for reading and writing them, but passes listxattr on as it
+ * comes; so read the caller's effective set, which only a process of
+ * another pid namespace (pid 0 here) hides: then root is trusted.
+ */
+static int caller_sees_trusted(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (ctx->pid <= 0)
+		return ctx->uid == 0;
+	char path[64], line[256];
+	struct stat ns, own;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)ctx->pid);
+	if (stat(path, &ns) < 0 || stat("/proc/self/ns/user", &own) < 0 ||
+	    ns.st_ino != own.st_ino || ns.st_dev != own.st_dev)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)ctx->pid);
+	FILE *f = fopen(path, "re");
+	unsigned long long caps = 0;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (caps >> CAP_SYS_ADMIN) & 1;
+}
+
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	char *buf = size ? malloc(size) : NULL;
 	size_t len = 0;
 	int res = size && !buf ? -ENOMEM : 0;
 	if (!res)
-		res = registry_listxattr(reg(req), node(req, ino), buf, size,
-					 &len);
+		res = registry_listxattr_for(reg(req), node(req, ino),
+					     caller_sees_trusted(req), buf,
+					     size, &len);
 	reply_xattr(req, res, buf, size, len);
 	free(buf);
 }

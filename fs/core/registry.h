@@ -262,6 +262,10 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 		      void *buf, size_t size, size_t *len);
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len);
+/* The same, showing trusted.* names only if trusted (as tmpfs shows
+ * them only to a caller with CAP_SYS_ADMIN); the above shows them. */
+int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
+			   char *buf, size_t size, size_t *len);
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name);
 const char *protect_name(enum shmap_protect p);
