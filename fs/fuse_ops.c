@@ -273,8 +273,16 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname,
 		      unsigned int flags)
 {
-	reply_err(req, registry_rename(reg(req), node(req, parent), name,
-				       node(req, newparent), newname, flags));
+	struct caller c = caller(req);
+	if (flags & RENAME_WHITEOUT)
+		reply_err(req, registry_rename_whiteout(
+				   reg(req), node(req, parent), name,
+				   node(req, newparent), newname,
+				   flags & ~RENAME_WHITEOUT, &c));
+	else
+		reply_err(req, registry_rename(reg(req), node(req, parent),
+					       name, node(req, newparent),
+					       newname, flags));
 }
 
 static void set_open_flags(struct fuse_file_info *fi)

@@ -200,6 +200,12 @@ int registry_rmdir(struct registry *r, struct node *dir, const char *name);
 int registry_rename(struct registry *r, struct node *dir, const char *name,
 		    struct node *newdir, const char *newname,
 		    unsigned int flags);
+/* The same with RENAME_WHITEOUT (whiteout.c): a whiteout owned by c is
+ * left where name was. flags: the other rename flags. */
+int registry_rename_whiteout(struct registry *r, struct node *dir,
+			     const char *name, struct node *newdir,
+			     const char *newname, unsigned int flags,
+			     const struct caller *c);
 int registry_readlink(struct registry *r, struct node *n, const char **out);
 int registry_opendir(struct registry *r, struct node *dir,
 		     struct dir_snapshot **out);
