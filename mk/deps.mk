@@ -4,7 +4,7 @@
 
 DEB_PACKAGES := build-essential pkg-config libfuse3-dev fuse3 check \
 	clang-format clang libclang-rt-14-dev attr util-linux python3 fio \
-	valgrind procps psmisc shellcheck groff-base libcap2-bin
+	valgrind procps psmisc shellcheck groff-base stress-ng libcap2-bin
 
 deps:
 	@missing=""; \

@@ -34,6 +34,10 @@ enum shmap_protect {
 /* On the root, read-only: what the mount enforces of exclusive backing
  * files (registry_config.exclusive_state). */
 #define SHMAP_XATTR_EXCLUSIVE "user.shmap.exclusive"
+/* On the root, read-only: the data path the mount took. */
+#define SHMAP_XATTR_DATA_PATH "user.shmap.data_path"
+/* On the root of a mount with quotas, read-only: the limits. */
+#define SHMAP_XATTR_QUOTA_LIMITS "user.shmap.quota_limits"
 
 struct registry_config {
 	uint64_t capacity;  /* bytes; enforced when memory-backed */
@@ -90,6 +94,10 @@ struct registry_config {
 	void (*unguard_store)(void *ctx, int fd);
 	void *guard_ctx;
 	const char *exclusive_state;
+	/* The data path ("passthrough", "fallback (why)"), for the root's
+	 * read-only user.shmap.data_path; NULL: no such attribute. Borrowed;
+	 * filled once before the first request that can read it. */
+	const char *data_path;
 	/* Per-user and per-group limits (memory-backed; see quota.h). With
 	 * quotas the daemon counts the capacity itself and shares no store. */
 	struct quota_config quota;

@@ -6,14 +6,16 @@
  * every regular file
  * has: its protection, user.shmap.protect (readwrite by default), and its
  * kind, user.shmap.commit (sparse or committed; the mount's default).
- * The root also has user.shmap.exclusive, read-only: what the mount
- * enforces of exclusive backing files. The root of a mount with quotas has
- * user.shmap.quota (quota.c).
+ * The root also has user.shmap.exclusive, user.shmap.data_path and
+ * (with quotas) user.shmap.quota_limits, read-only: what the mount
+ * enforces of exclusive backing files, the data path it took, its limits. The
+ * root of a mount with quotas has user.shmap.quota (quota.c).
  */
 #include "backing.h"
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/limits.h>
@@ -64,15 +66,65 @@ static int commit_parse(const char *s, size_t len, int *sparse)
 	return -EINVAL;
 }
 
-/* The value of user.shmap.exclusive if n is the root and name is that
- * (any name if NULL), else NULL. */
-static const char *exclusive_attr(struct registry *r, struct node *n,
-				  const char *name)
+/* The read-only attributes of the root: what the mount enforces of
+ * exclusive backing files, the data path it took, and its quota limits
+ * (one line "user|group BYTES MAPPINGS" per kind counted; 0: no limit). */
+#define ROOT_ATTRS    3
+#define ROOT_ATTR_MAX 96
+static const char *const root_attr_names[ROOT_ATTRS] = {
+    SHMAP_XATTR_EXCLUSIVE, SHMAP_XATTR_DATA_PATH, SHMAP_XATTR_QUOTA_LIMITS};
+
+static const char *quota_limits(const struct quota_config *q,
+				char buf[ROOT_ATTR_MAX])
 {
-	if (n != r->root || !r->cfg.exclusive_state ||
-	    (name && strcmp(name, SHMAP_XATTR_EXCLUSIVE)))
-		return NULL;
-	return r->cfg.exclusive_state;
+	int n = 0;
+	if (q->usr)
+		n = snprintf(buf, ROOT_ATTR_MAX, "user %llu %llu\n",
+			     (unsigned long long)q->usr_limit.bytes,
+			     (unsigned long long)q->usr_limit.mappings);
+	if (q->grp)
+		snprintf(buf + n, ROOT_ATTR_MAX - (size_t)n,
+			 "group %llu %llu\n",
+			 (unsigned long long)q->grp_limit.bytes,
+			 (unsigned long long)q->grp_limit.mappings);
+	return q->usr || q->grp ? buf : NULL;
+}
+
+/* The value of the root attribute i, or NULL if the mount has none. */
+static const char *root_attr_value(struct registry *r, int i,
+				   char buf[ROOT_ATTR_MAX])
+{
+	if (i == 0)
+		return r->cfg.exclusive_state;
+	return i == 1 ? r->cfg.data_path : quota_limits(&r->cfg.quota, buf);
+}
+
+/* The value of the root attribute name if n is the root, else NULL. */
+static const char *root_attr(struct registry *r, struct node *n,
+			     const char *name, char buf[ROOT_ATTR_MAX])
+{
+	for (int i = 0; n == r->root && i < ROOT_ATTRS; i++)
+		if (!strcmp(name, root_attr_names[i]))
+			return root_attr_value(r, i, buf);
+	return NULL;
+}
+
+/* The bytes the root attributes of n take in a list (names and NULs),
+ * and, if p is not NULL, those names copied to p. The quota limits are
+ * asked for by name, not listed, as user.shmap.commit. */
+static size_t root_attrs_list(struct registry *r, struct node *n, char *p)
+{
+	char buf[ROOT_ATTR_MAX];
+	size_t len = 0;
+	for (int i = 0; n == r->root && i < ROOT_ATTRS - 1; i++) {
+		if (!root_attr_value(r, i, buf))
+			continue;
+		size_t l = strlen(root_attr_names[i]) + 1;
+		if (p)
+			memcpy(p + len, root_attr_names[i], l);
+		len += l;
+	}
+	return len;
 }
 
 static struct xattr **xattr_find(struct node *n, const char *name)
@@ -223,7 +275,8 @@ int registry_setxattr(struct registry *r, struct node *n,
 	int res = name_ok(r, n, name);
 	if (res < 0)
 		return res;
-	if (exclusive_attr(r, n, name))
+	char buf[ROOT_ATTR_MAX];
+	if (root_attr(r, n, name, buf))
 		return -EPERM; /* the mount option decides */
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
@@ -280,7 +333,8 @@ static int copy_out(const void *v, size_t len, void *buf, size_t size,
 int registry_getxattr(struct registry *r, struct node *n, const char *name,
 		      void *buf, size_t size, size_t *len)
 {
-	const char *ex = exclusive_attr(r, n, name);
+	char abuf[ROOT_ATTR_MAX];
+	const char *ex = root_attr(r, n, name, abuf);
 	if (ex)
 		return copy_out(ex, strlen(ex), buf, size, len);
 	if (quota_is_attr(r, n, name))
@@ -315,8 +369,7 @@ int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
 	pthread_rwlock_rdlock(&n->lock);
 	/* user.shmap.commit is asked for by name, not listed. */
 	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
-	if (exclusive_attr(r, n, NULL))
-		need += sizeof(SHMAP_XATTR_EXCLUSIVE);
+	need += root_attrs_list(r, n, NULL);
 	need += quota ? strlen(quota) + 1 : 0;
 	for (struct xattr *x = n->xattrs; x; x = x->next)
 		if (trusted || !is_trusted(x->name))
@@ -332,11 +385,7 @@ int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
 			       sizeof(SHMAP_XATTR_PROTECT));
 			p += sizeof(SHMAP_XATTR_PROTECT);
 		}
-		if (exclusive_attr(r, n, NULL)) {
-			memcpy(p, SHMAP_XATTR_EXCLUSIVE,
-			       sizeof(SHMAP_XATTR_EXCLUSIVE));
-			p += sizeof(SHMAP_XATTR_EXCLUSIVE);
-		}
+		p += root_attrs_list(r, n, p);
 		if (quota) {
 			memcpy(p, quota, strlen(quota) + 1);
 			p += strlen(quota) + 1;
@@ -359,7 +408,8 @@ int registry_removexattr(struct registry *r, struct node *n,
 	int res = name_ok(r, n, name);
 	if (res < 0)
 		return res;
-	if (exclusive_attr(r, n, name) || quota_is_attr(r, n, name))
+	char buf[ROOT_ATTR_MAX];
+	if (root_attr(r, n, name, buf) || quota_is_attr(r, n, name))
 		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -364,11 +365,20 @@ START_TEST(second_registry_busy)
 }
 END_TEST
 
+struct free_later {
+	struct registry *r;
+	pid_t waiter; /* the thread that opens the directory again */
+};
+
+/* Free the registry once the waiter has found the directory busy and
+ * sleeps before it tries again. */
 static void *free_later(void *arg)
 {
-	struct timespec ts = {0, 300 * 1000 * 1000};
-	nanosleep(&ts, NULL);
-	registry_free(arg);
+	struct free_later *fl = arg;
+	ck_assert_int_eq(twait_sleeping_in(fl->waiter, SYS_clock_nanosleep,
+					   SYS_nanosleep, 10000),
+			 0);
+	registry_free(fl->r);
 	return NULL;
 }
 
@@ -376,9 +386,10 @@ static void *free_later(void *arg)
  * writing out after umount) is waited for, not refused. */
 START_TEST(busy_until_released)
 {
-	struct registry *r = reg_new(), *r2 = NULL;
+	struct registry *r2 = NULL;
+	struct free_later fl = {.r = reg_new(), .waiter = gettid()};
 	pthread_t t;
-	ck_assert_int_eq(pthread_create(&t, NULL, free_later, r), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, free_later, &fl), 0);
 	ck_assert_int_eq(reg_open_dir(B, 0, 0, &r2), 0);
 	pthread_join(t, NULL);
 	registry_free(r2);
