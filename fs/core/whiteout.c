@@ -27,8 +27,7 @@ int registry_rename_whiteout(struct registry *r, struct node *dir,
 		return res;
 	struct node *w = NULL;
 	struct stat st;
-	res = registry_mknod(r, dir, name, S_IFCHR, makedev(0, 0), c, &w,
-			     &st);
+	res = registry_mknod(r, dir, name, S_IFCHR, makedev(0, 0), c, &w, &st);
 	if (res == 0) {
 		registry_forget(r, w, 1); /* the kernel looks it up anew */
 		return 0;

@@ -105,9 +105,9 @@ START_TEST(every_namespace_stored)
 			ck_assert_int_eq(set(paths[p], names[i], "one"), 0);
 			ck_assert_str_eq(get(paths[p], names[i]), "one");
 			ck_assert_int_eq(listed(paths[p], names[i]), 1);
-			ck_assert_int_eq(setxattr(paths[p], names[i], "2", 1,
-						  XATTR_CREATE),
-					 -1);
+			ck_assert_int_eq(
+			    setxattr(paths[p], names[i], "2", 1, XATTR_CREATE),
+			    -1);
 			ck_assert_int_eq(errno, EEXIST);
 			ck_assert_int_eq(set(paths[p], names[i], "two"), 0);
 			ck_assert_str_eq(get(paths[p], names[i]), "two");
@@ -141,8 +141,8 @@ END_TEST
 static int nobody_sees(void *arg)
 {
 	const char *path = arg;
-	if (listed(path, "trusted.c") != 0 ||
-	    listed(path, "security.b") != 1 || listed(path, "user.a") != 1)
+	if (listed(path, "trusted.c") != 0 || listed(path, "security.b") != 1 ||
+	    listed(path, "user.a") != 1)
 		return 1;
 	if (strcmp(get(path, "trusted.c"), "-61") != 0) /* ENODATA */
 		return 2;
@@ -160,9 +160,8 @@ START_TEST(trusted_only_for_admin)
 	ck_assert_int_eq(chmod(P("f"), 0666), 0);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(set(P("f"), names[i], "one"), 0);
-	ck_assert_int_eq(in_child(nobody_sees, (void *)P("f"), NOBODY, NOBODY,
-				  30),
-			 0);
+	ck_assert_int_eq(
+	    in_child(nobody_sees, (void *)P("f"), NOBODY, NOBODY, 30), 0);
 	ck_assert_int_eq(listed(P("f"), "trusted.c"), 1);
 }
 END_TEST
@@ -199,9 +198,9 @@ static int capeff_as_nobody(void)
 			 0);
 	ck_assert_int_eq(
 	    tsh(30, "setcap cap_net_bind_service+ep '%s'", P("capeff")), 0);
-	ck_assert_int_eq(tsh(30, "getcap '%s' | grep -q cap_net_bind_service",
-			     P("capeff")),
-			 0);
+	ck_assert_int_eq(
+	    tsh(30, "getcap '%s' | grep -q cap_net_bind_service", P("capeff")),
+	    0);
 	return in_child(run_capeff, (void *)P("capeff"), NOBODY, NOBODY, 30);
 }
 
@@ -211,9 +210,9 @@ START_TEST(setcap_takes_effect_with_suid)
 	ck_assert_int_eq(tmount_start(&m, 1, "allow_other,suid"), 0);
 	ck_assert_int_eq(capeff_as_nobody(), 0);
 	/* ...and a plain copy of the helper has none: the test can tell. */
-	ck_assert_int_eq(in_child(run_capeff, (void *)helper("capeff"), NOBODY,
-				  NOBODY, 30),
-			 3);
+	ck_assert_int_eq(
+	    in_child(run_capeff, (void *)helper("capeff"), NOBODY, NOBODY, 30),
+	    3);
 	/* A write takes the capability away, as on tmpfs, root's too. */
 	ck_assert_int_eq(tsh(30, "echo >> '%s'", P("capeff")), 0);
 	ck_assert_str_eq(get(P("capeff"), "security.capability"), "-61");
@@ -300,8 +299,7 @@ static void check_layers(const struct overlay *o)
 	ck_assert(file_is(in(o->lower, "b"), "lower b"));
 	ck_assert(file_is(in(o->upper, "c"), "new"));
 	/* The new d is opaque: the lower d/f stays hidden. */
-	ck_assert_str_eq(get(in(o->upper, "d"), "trusted.overlay.opaque"),
-			 "y");
+	ck_assert_str_eq(get(in(o->upper, "d"), "trusted.overlay.opaque"), "y");
 	ck_assert(file_is(in(o->lower, "d/f"), "lower f"));
 }
 
@@ -318,8 +316,7 @@ static void overlay_dirs(struct overlay *o)
 	ck_assert_int_eq(mkdir(o->work, 0755), 0);
 	ck_assert_int_eq(put_file(in(o->lower, "a"), "lower a", 7, 0644), 0);
 	ck_assert_int_eq(put_file(in(o->lower, "b"), "lower b", 7, 0644), 0);
-	ck_assert_int_eq(put_file(in(o->lower, "d/f"), "lower f", 7, 0644),
-			 0);
+	ck_assert_int_eq(put_file(in(o->lower, "d/f"), "lower f", 7, 0644), 0);
 }
 
 START_TEST(overlay_upper_layer)
