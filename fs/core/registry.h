@@ -277,9 +277,10 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len);
 /* The same, showing trusted.* names only if trusted (as tmpfs shows
- * them only to a caller with CAP_SYS_ADMIN); the above shows them. */
+ * them only to a caller with CAP_SYS_ADMIN); the above shows them.
+ * *hidden (if not NULL) says whether any were left out. */
 int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
-			   char *buf, size_t size, size_t *len);
+			   char *buf, size_t size, size_t *len, int *hidden);
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name);
 const char *protect_name(enum shmap_protect p);

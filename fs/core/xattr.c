@@ -359,21 +359,27 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len)
 {
-	return registry_listxattr_for(r, n, 1, buf, size, len);
+	return registry_listxattr_for(r, n, 1, buf, size, len, NULL);
 }
 
 int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
-			   char *buf, size_t size, size_t *len)
+			   char *buf, size_t size, size_t *len, int *hidden)
 {
+	int left_out = 0;
 	const char *quota = quota_attr_listed(r, n);
 	pthread_rwlock_rdlock(&n->lock);
 	/* user.shmap.commit is asked for by name, not listed. */
 	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
 	need += root_attrs_list(r, n, NULL);
 	need += quota ? strlen(quota) + 1 : 0;
-	for (struct xattr *x = n->xattrs; x; x = x->next)
+	for (struct xattr *x = n->xattrs; x; x = x->next) {
 		if (trusted || !is_trusted(x->name))
 			need += strlen(x->name) + 1;
+		else
+			left_out = 1;
+	}
+	if (hidden)
+		*hidden = left_out;
 	int res = 0;
 	*len = need;
 	if (size && size < need)

@@ -1379,8 +1379,11 @@ START_TEST(xattrs)
 	ck_assert(memcmp(buf, all, sizeof(all)) == 0);
 	static const char seen[] =
 	    SHMAP_XATTR_PROTECT "\0user.a\0user.b\0security.s";
+	int hidden = 0;
 	ck_assert_int_eq(
-	    registry_listxattr_for(R, f, 0, buf, sizeof(buf), &len), 0);
+	    registry_listxattr_for(R, f, 0, buf, sizeof(buf), &len, &hidden),
+	    0);
+	ck_assert_int_eq(hidden, 1);
 	ck_assert_uint_eq(len, sizeof(seen));
 	ck_assert(memcmp(buf, seen, sizeof(seen)) == 0);
 	ck_assert_int_eq(registry_removexattr(R, f, &ROOT, "trusted.t"), 0);
