@@ -87,11 +87,10 @@ START_TEST(seek_one_byte)
 	q.size = 4 * MB - 100; /* the last page partly in the file */
 	ck_assert_int_eq(registry_setattr(r, n, &q, &st), 0);
 	ck_assert_int_eq(seek(r, n, 2 * MB, SEEK_DATA), 4 * MB - PAGE);
-	ck_assert_int_eq(registry_fallocate(r, n,
-					    FALLOC_FL_PUNCH_HOLE |
-						FALLOC_FL_KEEP_SIZE,
-					    4 * MB - PAGE, 2 * PAGE),
-			 0);
+	ck_assert_int_eq(
+	    registry_fallocate(r, n, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       4 * MB - PAGE, 2 * PAGE),
+	    0);
 	ck_assert_int_eq(seek(r, n, 2 * MB, SEEK_DATA), -ENXIO);
 	drop(r, n);
 	registry_free(r);
