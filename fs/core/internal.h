@@ -156,6 +156,9 @@ uint64_t node_charge(const struct node *n);
 void now(struct timespec *ts);
 int name_check(const char *name);
 
+/* xattr.c: 1 if name is in a namespace shmapfs stores (user., security.,
+ * trusted.) */
+int xattr_name_stored(const char *name);
 /* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size);

@@ -208,6 +208,12 @@ int registry_rmdir(struct registry *r, struct node *dir, const char *name);
 int registry_rename(struct registry *r, struct node *dir, const char *name,
 		    struct node *newdir, const char *newname,
 		    unsigned int flags);
+/* The same with RENAME_WHITEOUT (whiteout.c): a whiteout owned by c is
+ * left where name was. flags: the other rename flags. */
+int registry_rename_whiteout(struct registry *r, struct node *dir,
+			     const char *name, struct node *newdir,
+			     const char *newname, unsigned int flags,
+			     const struct caller *c);
 int registry_readlink(struct registry *r, struct node *n, const char **out);
 int registry_opendir(struct registry *r, struct node *dir,
 		     struct dir_snapshot **out);
@@ -255,6 +261,11 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 int registry_fallocate(struct registry *r, struct node *n, int mode,
 		       uint64_t off, uint64_t len);
 int registry_fsync(struct registry *r, struct node *n, int datasync);
+/* lseek(2)'s SEEK_DATA / SEEK_HOLE from off, as tmpfs answers (holes.c):
+ * the offset found, or -ENXIO at or past the end, or where no data
+ * follows. */
+int registry_seek_data(struct registry *r, struct node *n, uint64_t off,
+		       int whence, uint64_t *out);
 
 /* Extended attributes and protection (xattr.c). */
 int registry_setxattr(struct registry *r, struct node *n,
@@ -265,6 +276,11 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 		      void *buf, size_t size, size_t *len);
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len);
+/* The same, showing trusted.* names only if trusted (as tmpfs shows
+ * them only to a caller with CAP_SYS_ADMIN); the above shows them.
+ * *hidden (if not NULL) says whether any were left out. */
+int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
+			   char *buf, size_t size, size_t *len, int *hidden);
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name);
 const char *protect_name(enum shmap_protect p);

@@ -1,6 +1,9 @@
 /*
- * Extended attributes: user.* attributes stored with each node (and in the
- * backing file of a file-backed mapping), and two that every regular file
+ * Extended attributes: user.*, security.* and trusted.* attributes stored
+ * with each node (and in the backing file or directory of a file-backed
+ * mapping, under the same name), as tmpfs stores them; listed as tmpfs
+ * lists them (trusted.* only to a caller with CAP_SYS_ADMIN). And two that
+ * every regular file
  * has: its protection, user.shmap.protect (readwrite by default), and its
  * kind, user.shmap.commit (sparse or committed; the mount's default).
  * The root also has user.shmap.exclusive, user.shmap.data_path and
@@ -187,14 +190,42 @@ int xattr_set_local(struct node *n, const char *name, const void *value,
 	return 0;
 }
 
-static int name_ok(struct node *n, const char *name)
+/* The namespaces tmpfs stores. The kernel has checked the caller's
+ * privilege for trusted.* (CAP_SYS_ADMIN) and security.capability
+ * (CAP_SETFCAP) before the request comes. */
+static const char *const namespaces[] = {"user.", "security.", "trusted."};
+
+/* The length of name's namespace prefix, or 0 if it has none we store. */
+static size_t namespace_len(const char *name)
 {
-	if (strncmp(name, "user.", 5) != 0)
+	for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+		if (!strncmp(name, namespaces[i], strlen(namespaces[i])))
+			return strlen(namespaces[i]);
+	return 0;
+}
+
+int xattr_name_stored(const char *name)
+{
+	return namespace_len(name) != 0;
+}
+
+static int is_trusted(const char *name)
+{
+	return !strncmp(name, "trusted.", 8);
+}
+
+static int name_ok(struct registry *r, struct node *n, const char *name)
+{
+	size_t prefix = namespace_len(name);
+	if (!prefix)
 		return -EOPNOTSUPP;
-	if (strlen(name) > XATTR_NAME_MAX || !name[5])
+	if (strlen(name) > XATTR_NAME_MAX || !name[prefix])
 		return -ERANGE;
-	/* As on Linux: user attributes only on files and directories. */
-	if (!S_ISREG(n->type) && !S_ISDIR(n->type))
+	/* As on Linux: user attributes only on files and directories;
+	 * the others on every kind, but a backing directory keeps them
+	 * only for what the daemon holds open (files, directories). */
+	if (!S_ISREG(n->type) && !S_ISDIR(n->type) &&
+	    (prefix == 5 || !r->memory_backed))
 		return -EPERM;
 	return 0;
 }
@@ -241,7 +272,7 @@ int registry_setxattr(struct registry *r, struct node *n,
 		      const struct caller *c, const char *name,
 		      const void *value, size_t size, int flags)
 {
-	int res = name_ok(n, name);
+	int res = name_ok(r, n, name);
 	if (res < 0)
 		return res;
 	char buf[ROOT_ATTR_MAX];
@@ -328,14 +359,27 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len)
 {
+	return registry_listxattr_for(r, n, 1, buf, size, len, NULL);
+}
+
+int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
+			   char *buf, size_t size, size_t *len, int *hidden)
+{
+	int left_out = 0;
 	const char *quota = quota_attr_listed(r, n);
 	pthread_rwlock_rdlock(&n->lock);
 	/* user.shmap.commit is asked for by name, not listed. */
 	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
 	need += root_attrs_list(r, n, NULL);
 	need += quota ? strlen(quota) + 1 : 0;
-	for (struct xattr *x = n->xattrs; x; x = x->next)
-		need += strlen(x->name) + 1;
+	for (struct xattr *x = n->xattrs; x; x = x->next) {
+		if (trusted || !is_trusted(x->name))
+			need += strlen(x->name) + 1;
+		else
+			left_out = 1;
+	}
+	if (hidden)
+		*hidden = left_out;
 	int res = 0;
 	*len = need;
 	if (size && size < need)
@@ -353,6 +397,8 @@ int registry_listxattr(struct registry *r, struct node *n, char *buf,
 			p += strlen(quota) + 1;
 		}
 		for (struct xattr *x = n->xattrs; x; x = x->next) {
+			if (!trusted && is_trusted(x->name))
+				continue;
 			size_t l = strlen(x->name) + 1;
 			memcpy(p, x->name, l);
 			p += l;
@@ -365,7 +411,7 @@ int registry_listxattr(struct registry *r, struct node *n, char *buf,
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name)
 {
-	int res = name_ok(n, name);
+	int res = name_ok(r, n, name);
 	if (res < 0)
 		return res;
 	char buf[ROOT_ATTR_MAX];
