@@ -62,6 +62,11 @@ struct backing_ops {
 	/* 1: a mapping's data lives under its name, and goes with its last
 	 * name unless its store is open then (node_keep_unlinked_locked). */
 	int data_in_name;
+	/* 1: extended attributes are mirrored onto the backing object,
+	 * which only the files and directories the daemon holds open have:
+	 * other kinds of entry take none but user.* (which Linux refuses
+	 * them anyway). */
+	int xattrs_mirrored;
 	/* 1: a store holds a lock that must stay while any process maps it:
 	 * one a view may still hold when its mapping goes idle lingers, open
 	 * and locked, until the sweep finds it free (residency.c). */

@@ -386,5 +386,6 @@ const struct backing_ops backing_dir = {
     .sync_all = dir_sync_all,
     .data_in_name = 1,
     .lingers = 1,
+    .xattrs_mirrored = 1,
     .changes_by_name = 1,
 };

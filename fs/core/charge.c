@@ -113,6 +113,22 @@ int charge_chown_locked(struct registry *r, struct node *n, uid_t uid,
 	return res;
 }
 
+int charge_unchown_locked(struct registry *r, struct node *n, uid_t uid,
+			  gid_t gid)
+{
+	int kinds =
+	    (uid != n->uid ? QUOTA_USR : 0) | (gid != n->gid ? QUOTA_GRP : 0);
+	if (!S_ISREG(n->type) || !kinds)
+		return 0;
+	/* What n holds now, which a step since the move may have changed;
+	 * unchecked: the old owner is given back what was its own. */
+	uint64_t bytes = node_charge(n);
+	int res = quota_add(r, kinds, n->uid, n->gid, bytes, 1, 0);
+	if (res == 0)
+		quota_sub(r, kinds, uid, gid, bytes, 1);
+	return res;
+}
+
 /*
  * The bytes of whole pages of [off, end) in which fd has no data, as
  * SEEK_HOLE sees it: past EOF, in a hole, or (on tmpfs) reserved by

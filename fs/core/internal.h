@@ -160,7 +160,9 @@ struct registry {
  *
  *   registry.c                 make and free a registry (registry.h)
  *   scan.c                     a backing directory, read at mount
- *   data.c                     open, create, read, write, fallocate, fsync
+ *   data.c  holes.c  whiteout.c  open, create, read, write, fallocate,
+ *                              fsync; SEEK_DATA/SEEK_HOLE; rename leaving
+ *                              a whiteout
  *   namespace.c  xattr.c       names; extended attributes and protection
  *   attr.c                     stat, setattr, resize, statfs
  *   node.c                     a node's life: alloc, hold, drop, put, free
@@ -169,6 +171,7 @@ struct registry {
  *   charge.c                   capacity, sparse pages and quotas, counted
  *   quota.c  dentry.c  util.c  each id's usage; the names; log and clock
  *   views.c                    the processes' maps: views that outlive a close
+ *   memlimit.c                 (for main.c) what fits in a memory cgroup
  *   store_fd.c store_faulty.c  the mapping objects (store.h)
  *
  * Declared here: what the files below the registry offer one another.
@@ -221,6 +224,10 @@ void charge_end_mapping(struct registry *r, struct node *n);
 /* Move n's usage to a new owner: -EDQUOT if no room. */
 int charge_chown_locked(struct registry *r, struct node *n, uid_t uid,
 			gid_t gid);
+/* Undo charge_chown_locked(r, n, uid, gid) while n still has its old
+ * owner: the usage goes back unchecked (-ENOMEM at worst: then it stays). */
+int charge_unchown_locked(struct registry *r, struct node *n, uid_t uid,
+			  gid_t gid);
 /* Before storing len bytes at off: reserve what it may take (-ENOSPC,
  * -EDQUOT), into *taken; after it, settle: give back what a failure did
  * not use, and count a sparse mapping's pages anew. */
@@ -286,9 +293,17 @@ int node_open_new_locked(struct registry *r, struct node *n, int flags);
 /* attr.c: fill st from n (registry.lock and n->lock held) */
 void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
 int kill_suid_sgid_locked(struct registry *r, struct node *n);
+/* A change that failed part-way (a full disk, RLIMIT_FSIZE) may have
+ * grown the store past n's size: cut it back, so that the store holds
+ * what the size says, and a sparse mapping is charged nothing for it; not
+ * a shared one, whose store's size is the truth (lock held, store open). */
+void node_trim_store_locked(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 
+/* xattr.c: 1 if name is in a namespace shmapfs stores (user., security.,
+ * trusted.) */
+int xattr_name_stored(const char *name);
 /* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size);

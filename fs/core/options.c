@@ -165,12 +165,14 @@ static int parse_one(struct shmapfs_options *o, const char *key,
 	if (quota <= 0)
 		return quota;
 	if (!strcmp(key, "size")) {
+		o->size_given = 1;
 		return val ? options_parse_size(val, ram_bytes, &o->size)
 			   : -EINVAL;
 	} else if (!strcmp(key, "nr_mappings") || !strcmp(key, "nr_inodes")) {
 		if (!val || parse_u64(val, 10, &v) < 0 || v == 0)
 			return -EINVAL;
 		o->nr_mappings = v;
+		o->nr_mappings_given = 1;
 	} else if (!strcmp(key, "mode")) {
 		if (!val || parse_u64(val, 8, &v) < 0 || v > 07777)
 			return -EINVAL;

@@ -17,6 +17,8 @@
 struct shmapfs_options {
 	uint64_t size;	       /* capacity in bytes (memory-backed) */
 	uint64_t nr_mappings;  /* most entries of any kind */
+	int size_given;	       /* size= was given */
+	int nr_mappings_given; /* nr_mappings= was given */
 	mode_t mode;	       /* of the root directory */
 	uid_t uid;	       /* of the root directory */
 	gid_t gid;	       /* of the root directory */

@@ -23,8 +23,8 @@
 
 #define SCAN_DEPTH_MAX 256
 
-/* Take n's user.* extended attributes from fd, its backing object (n not
- * yet shared). */
+/* Take n's user.*, security.* and trusted.* extended attributes from fd,
+ * its backing object (n not yet shared). */
 static int load_xattrs(struct registry *r, struct node *n, int fd)
 {
 	char names[SHMAP_XATTR_TOTAL];
@@ -32,7 +32,7 @@ static int load_xattrs(struct registry *r, struct node *n, int fd)
 	if (len < 0)
 		return errno == ENOTSUP || errno == ERANGE ? 0 : -errno;
 	for (char *p = names; p < names + len; p += strlen(p) + 1) {
-		if (strncmp(p, "user.", 5) != 0)
+		if (!xattr_name_stored(p))
 			continue;
 		char value[SHMAP_XATTR_TOTAL];
 		ssize_t vlen = fgetxattr(fd, p, value, sizeof(value));
