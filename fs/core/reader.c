@@ -38,6 +38,7 @@ int reader_init(struct reader *rd, unsigned poll_us, unsigned takeover_ms)
 	rd->sleeping = 0;
 	rd->serving = 0;
 	atomic_init(&rd->hard_errors, 0);
+	atomic_init(&rd->last_hard_error, 0);
 	atomic_init(&rd->gave_up, 0);
 	if (pthread_mutex_init(&rd->lock, NULL) != 0)
 		return -ENOMEM;
@@ -207,8 +208,9 @@ static void pause_ms(unsigned ms)
 static void hard_error(struct reader *rd, int err)
 {
 	unsigned n = atomic_fetch_add(&rd->hard_errors, 1) + 1;
+	int said = atomic_exchange(&rd->last_hard_error, err);
 	char msg[160];
-	if (n == 1) {
+	if (n == 1 || said != err) { /* once a spell, and at each new errno */
 		snprintf(msg, sizeof(msg),
 			 "reading /dev/fuse: %s (errno %d); reading again",
 			 strerror(err), err);

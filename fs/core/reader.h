@@ -87,7 +87,8 @@ struct reader {
 	uint64_t serving;	 /* guarded by lock: ns when the reader took the
 				  * request it serves; 0 while it reads */
 	atomic_uint hard_errors; /* in a row, no request read since */
-	atomic_int gave_up;	 /* give_up was called */
+	atomic_int last_hard_error; /* its errno, to log each new one */
+	atomic_int gave_up;	    /* give_up was called */
 };
 
 int reader_init(struct reader *rd, unsigned poll_us, unsigned takeover_ms);
