@@ -67,6 +67,7 @@ struct signal_thread {
 	struct logger *log;
 	struct registry *reg;	 /* swept every second meanwhile */
 	struct fuse_session *se; /* told to exit after a give-up */
+	atomic_int *gave_up;	 /* the transport gave up (fuse_io.h) */
 };
 
 /* How long a give-up waits for the mount's dirty pages: the requests that
@@ -405,8 +406,13 @@ static void *signal_main(void *arg)
 	sigaddset(&set, SIGUSR2);
 	struct timespec second = {1, 0};
 	int sig;
-	while ((sig = sigtimedwait(&set, NULL, &second)) < 0)
-		registry_sweep(st->reg);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &second);
+		if (sig < 0)
+			registry_sweep(st->reg);
+		else if (sig != SIGUSR2 || atomic_load(st->gave_up))
+			break; /* a SIGUSR2 of someone else's is ignored */
+	}
 	if (sig == SIGUSR1) /* the loop ended on its own */
 		return NULL;
 	int gave_up = sig == SIGUSR2;
@@ -437,10 +443,13 @@ static void ask_unmount(void *ctx)
 }
 
 static int run_loop(struct fuse_session *se, const struct cmdline *cl,
-		    struct logger *lg, struct registry *reg)
+		    struct logger *lg, struct shmapfs *fs)
 {
-	struct signal_thread st = {
-	    .mountpoint = cl->mountpoint, .log = lg, .reg = reg, .se = se};
+	struct signal_thread st = {.mountpoint = cl->mountpoint,
+				   .log = lg,
+				   .reg = fs->reg,
+				   .se = se,
+				   .gave_up = &fs->io.gave_up};
 	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0)
 		return -EAGAIN;
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
@@ -599,7 +608,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 			logf_(lg, LOG_WARNING,
 			      "cannot tune %s's read-ahead: %s", cl->mountpoint,
 			      strerror(-res));
-		int loop = code == EXIT_OK ? run_loop(se, cl, lg, fs.reg) : 0;
+		int loop = code == EXIT_OK ? run_loop(se, cl, lg, &fs) : 0;
 		if (loop != 0) {
 			logf_(lg, LOG_ERR, "serving %s ended with error %d",
 			      cl->mountpoint, loop);
