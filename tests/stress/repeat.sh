@@ -24,6 +24,7 @@ while [ "$i" -lt "$n" ]; do
 	i=$((i + 1))
 	if make --no-print-directory "$target" "$@" >"$log" 2>&1; then
 		passed=$((passed + 1))
+		echo "run $i of $n passed"
 	else
 		failed=1
 		echo "run $i of $n failed; its output:"
