@@ -30,7 +30,7 @@
 #include "util.h"
 
 #define OPERATIONS 3000
-#define FLIP_S 60 /* at most */
+#define FLIP_S	   60 /* at most */
 
 static struct tmount m;
 
