@@ -26,7 +26,9 @@
  * turn with a timeout only while the reader is serving; while the reader
  * sleeps (an idle mount), the others sleep too, with no timer.
  *
- * At most one thread reads at a time: a thread reads only between taking
+ * With poll_us > 0, at most one thread reads at a time (with 0, every
+ * worker sleeps in a blocking read, as in plain libfuse, and nobody
+ * touches O_NONBLOCK): a thread reads only between taking
  * the turn and noting, under the lock, that it serves (serving != 0); it
  * takes the turn under the lock, setting serving to 0 in the same
  * critical section; and another thread takes the turn from the reader only
