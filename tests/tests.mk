@@ -14,11 +14,16 @@ UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/check_*.c))
 MOUNT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/check_*.c))
 TEST_HELPERS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/helpers/*.c))
 
-$(BUILD)/tests/%.o: CFLAGS += $(PKGS_CHECK) -Itests/harness -Ifs/core -Ilib
+$(BUILD)/tests/%.o: CFLAGS += $(PKGS_CHECK) -Itests/harness -Ifs/core -Ifs \
+	-Ilib
 
 $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(CORE_OBJS) \
 		$(HARNESS_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK)
+
+# The glue outside the core that has unit tests of its own.
+$(BUILD)/tests/unit/check_reader: $(BUILD)/fs/reader.o
+$(BUILD)/tests/unit/check_exclusive: $(BUILD)/fs/exclusive.o
 
 $(BUILD)/tests/mount/check_%: $(BUILD)/tests/mount/check_%.o $(HARNESS_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt
