@@ -3,7 +3,7 @@
  * CREATE replies that name them; see passthrough.h.
  */
 #include "passthrough.h"
-#include "fuse_ops.h"
+#include "shmapfs.h"
 
 #include <errno.h>
 #include <linux/capability.h>
