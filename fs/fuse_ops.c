@@ -7,7 +7,11 @@
  * mapping, so the kernel's cache of it never goes stale. Every open keeps
  * the page cache (FOPEN_KEEP_CACHE: an open must not drop pages others
  * have mapped), entries and attributes live long, and the kernel does not
- * invalidate data on a changed mtime.
+ * invalidate data on a changed mtime. Missing names are remembered too: an
+ * operation that fails leaves no name, and one it made and had to undo
+ * (a create whose open failed) was never seen by any request, since the
+ * core makes and undoes it under one lock before the reply; so no entry
+ * the kernel holds goes stale, and nothing needs invalidating.
  */
 #include "fuse_ops.h"
 #include "passthrough.h"

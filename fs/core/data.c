@@ -51,6 +51,14 @@ int registry_open(struct registry *r, struct node *n, int flags)
 	return res;
 }
 
+int node_open_new_locked(struct registry *r, struct node *n, int flags)
+{
+	int res = node_hold_locked(r, n);
+	if (res == 0)
+		n->writers += is_write_open(flags) ? 1 : 0;
+	return res;
+}
+
 int registry_share(struct registry *r, struct node *n)
 {
 	if (!r->cfg.share_store || !S_ISREG(n->type))
@@ -107,13 +115,15 @@ int registry_create(struct registry *r, struct node *dir, const char *name,
 		    mode_t mode, int flags, const struct caller *c,
 		    struct node **out, struct stat *st)
 {
-	mode = S_IFREG | (mode & 07777);
-	/* Create, or open what is there; a name unlinked between the two
-	 * tries means there is nothing to open: create again (a few times:
-	 * a name taken in the backing directory behind our back stays). */
+	/* Create and open in one step (a failed open leaves no name), or
+	 * open what is there; a name unlinked between the two tries means
+	 * there is nothing to open: create again (a few times: a name taken
+	 * in the backing directory behind our back stays). */
 	int res = -ENOENT;
 	for (int tries = 0; tries < 4 && res == -ENOENT; tries++) {
-		res = registry_mknod(r, dir, name, mode, 0, c, out, st);
+		res = entry_create_open(r, dir, name, mode, flags, c, out, st);
+		if (res == 0)
+			return 0;
 		if (res == -EEXIST && !(flags & O_EXCL)) {
 			res = registry_lookup(r, dir, name, out, st);
 			if (res == -ENOENT && name_check(name) < 0)

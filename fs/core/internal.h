@@ -104,6 +104,7 @@ struct registry {
 	atomic_uint_fast64_t used;  /* bytes reserved (memory-backed) */
 	atomic_uint_fast64_t next_ino;
 	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
+	atomic_uint store_opens;	   /* counted for cfg.fault_open */
 
 	pthread_mutex_t lock;		/* see the top of this file */
 	struct dentry **buckets;	/* guarded by lock */
@@ -184,8 +185,12 @@ void node_drop_locked(struct registry *r, struct node *n);
 void node_drop(struct registry *r, struct node *n);
 /* Before a file-backed mapping loses its last name while the kernel
  * still knows it (and may open it), open its store: it lives until the
- * node dies, as an unlinked file on tmpfs would (registry.lock held). */
-void node_keep_unlinked_locked(struct registry *r, struct node *n);
+ * node dies, as an unlinked file on tmpfs would (registry.lock held).
+ * 1 if it opened the store now: then, if the name is not lost after all
+ * (the unlink or rename failed), node_unkeep_locked() closes it again, so
+ * that an idle mapping holds no descriptor and no lock. */
+int node_keep_unlinked_locked(struct registry *r, struct node *n);
+void node_unkeep_locked(struct registry *r, struct node *n);
 /* Take n off the list of idle stores still in use elsewhere. */
 void node_unlinger_locked(struct registry *r, struct node *n);
 /* Stat n's store, open or idle (registry.lock held). */
@@ -195,6 +200,10 @@ int node_store_utimens(struct registry *r, struct node *n,
 		       const struct timespec t[2]);
 /* Remove a memory store's file as its node dies (registry.lock held). */
 void node_store_unlink(struct registry *r, struct node *n);
+
+/* data.c: open n, a regular file just made that nobody has seen: no size
+ * or protection to check, only its store to open (registry.lock held). */
+int node_open_new_locked(struct registry *r, struct node *n, int flags);
 
 /* quota.c: per-user and per-group usage and limits (see quota.h) */
 int quota_init(struct registry *r);
@@ -227,6 +236,11 @@ int quota_getxattr(struct registry *r, void *buf, size_t size, size_t *len);
 /* namespace.c */
 void snapshot_unlink_locked(struct dir_snapshot *s);
 void snapshot_free_all_locked(struct registry *r);
+/* Make dir/name a new regular file and open it (flags as open(2)'s) in
+ * one step: if the open fails, no name is left (registry_create). */
+int entry_create_open(struct registry *r, struct node *dir, const char *name,
+		      mode_t mode, int flags, const struct caller *c,
+		      struct node **out, struct stat *st);
 
 /* backing.c */
 int backing_scan(struct registry *r);

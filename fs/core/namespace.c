@@ -99,12 +99,84 @@ static void inherit_owner(struct node *dir, const struct caller *c,
 }
 
 /*
+ * A new entry is made, then committed or undone, all under registry.lock,
+ * so that no request (and so no cache of the kernel's) ever sees it half
+ * made or made and then gone. make: the node, its object (backing file,
+ * directory, store), its name. Then the step an operation needs beyond
+ * the name (create opens the mapping), which may fail. Then commit (the
+ * kernel's reference, the directory's times), which cannot fail, or undo:
+ * name, object and node go, and a failed operation leaves nothing.
+ */
+struct entry_made {
+	struct node *n;	  /* NULL until allocated */
+	struct dentry *d; /* its name, allocated first, linked last */
+};
+
+/* Allocate the name and the node, then make the object (the last step
+ * that may fail), then link the name; on failure, free what was
+ * allocated. */
+static int entry_make_locked(struct registry *r, struct node *dir,
+			     const char *name, mode_t mode, dev_t rdev,
+			     const char *target, uid_t uid, gid_t gid,
+			     struct entry_made *e)
+{
+	*e = (struct entry_made){0};
+	int res = dir_check_locked(r, dir);
+	if (!res && dentry_find(r, dir, name))
+		res = -EEXIST;
+	if (!res && !(e->d = dentry_new(r, name)))
+		res = -ENOMEM;
+	if (!res)
+		res = node_alloc(r, mode & S_IFMT, mode, uid, gid, &e->n);
+	if (!res && target) {
+		e->n->symlink = strdup(target);
+		e->n->size = strlen(target);
+		res = e->n->symlink ? 0 : -ENOMEM;
+	}
+	if (!res) {
+		e->n->rdev = rdev;
+		res = backing_create(r, dir, name, e->n);
+	}
+	if (res < 0) {
+		if (e->n)
+			node_free(r, e->n);
+		dentry_free_unlinked(e->d);
+		return res;
+	}
+	dentry_link(r, e->d, dir, e->n);
+	return 0;
+}
+
+/* As if the entry had never been made. */
+static void entry_undo_locked(struct registry *r, struct node *dir,
+			      struct entry_made *e)
+{
+	backing_undo_create(r, dir, e->d->name, e->n);
+	dentry_remove(r, e->d);
+	node_free(r, e->n);
+}
+
+/* Hand the entry out, with one kernel reference. */
+static void entry_commit_locked(struct registry *r, struct node *dir,
+				struct entry_made *e, struct node **out,
+				struct stat *st)
+{
+	e->n->lookups++;
+	touch_dir(dir);
+	node_stat(r, e->n, st);
+	*out = e->n;
+}
+
+/*
  * Create a new entry of any kind in dir: the common path of mknod, mkdir,
- * symlink and create. The node gets one kernel reference.
+ * symlink and create. With open_flags (else NULL), open the new regular
+ * file too (as open(2) with those flags); if that fails, the entry is
+ * undone.
  */
 static int new_entry(struct registry *r, struct node *dir, const char *name,
 		     mode_t mode, dev_t rdev, const char *target,
-		     const struct caller *c, struct node **out, struct stat *st)
+		     const struct caller *c, const int *open_flags,
+		     struct node **out, struct stat *st)
 {
 	int res = name_check(name);
 	if (res < 0)
@@ -118,38 +190,24 @@ static int new_entry(struct registry *r, struct node *dir, const char *name,
 	inherit_owner(dir, c, &mode, &gid);
 
 	pthread_mutex_lock(&r->lock);
-	struct node *n = NULL;
-	res = dir_check_locked(r, dir);
-	if (!res && dentry_find(r, dir, name))
-		res = -EEXIST;
+	struct entry_made e;
+	res = entry_make_locked(r, dir, name, mode, rdev, target, c->uid, gid,
+				&e);
+	if (!res && open_flags &&
+	    (res = node_open_new_locked(r, e.n, *open_flags)) < 0)
+		entry_undo_locked(r, dir, &e);
 	if (!res)
-		res = node_alloc(r, mode & S_IFMT, mode, c->uid, gid, &n);
-	if (!res && target) {
-		n->symlink = strdup(target);
-		n->size = strlen(target);
-		res = n->symlink ? 0 : -ENOMEM;
-	}
-	if (!res)
-		n->rdev = rdev;
-	int created = 0;
-	if (!res) {
-		res = backing_create(r, dir, name, n);
-		created = res == 0;
-	}
-	if (!res)
-		res = dentry_add(r, dir, name, n);
-	if (res < 0 && n) {
-		if (created)
-			backing_undo_create(r, dir, name, n);
-		node_free(r, n);
-	} else if (!res) {
-		n->lookups++;
-		touch_dir(dir);
-		node_stat(r, n, st);
-		*out = n;
-	}
+		entry_commit_locked(r, dir, &e, out, st);
 	pthread_mutex_unlock(&r->lock);
 	return res;
+}
+
+int entry_create_open(struct registry *r, struct node *dir, const char *name,
+		      mode_t mode, int flags, const struct caller *c,
+		      struct node **out, struct stat *st)
+{
+	mode = S_IFREG | (mode & 07777);
+	return new_entry(r, dir, name, mode, 0, NULL, c, &flags, out, st);
 }
 
 int registry_mknod(struct registry *r, struct node *dir, const char *name,
@@ -170,7 +228,7 @@ int registry_mknod(struct registry *r, struct node *dir, const char *name,
 	default:
 		return -EINVAL;
 	}
-	return new_entry(r, dir, name, mode, rdev, NULL, c, out, st);
+	return new_entry(r, dir, name, mode, rdev, NULL, c, NULL, out, st);
 }
 
 int registry_mkdir(struct registry *r, struct node *dir, const char *name,
@@ -178,7 +236,7 @@ int registry_mkdir(struct registry *r, struct node *dir, const char *name,
 		   struct stat *st)
 {
 	mode = S_IFDIR | (mode & 07777);
-	return new_entry(r, dir, name, mode, 0, NULL, c, out, st);
+	return new_entry(r, dir, name, mode, 0, NULL, c, NULL, out, st);
 }
 
 int registry_symlink(struct registry *r, struct node *dir, const char *name,
@@ -187,7 +245,8 @@ int registry_symlink(struct registry *r, struct node *dir, const char *name,
 {
 	if (!*target)
 		return -ENOENT;
-	return new_entry(r, dir, name, S_IFLNK | 0777, 0, target, c, out, st);
+	return new_entry(r, dir, name, S_IFLNK | 0777, 0, target, c, NULL, out,
+			 st);
 }
 
 int registry_link(struct registry *r, struct node *n, struct node *dir,
@@ -245,10 +304,11 @@ static int remove_entry(struct registry *r, struct node *dir, const char *name,
 		res = -EISDIR;
 	if (!res && want_dir && n->nchildren)
 		res = -ENOTEMPTY;
-	if (!res)
-		node_keep_unlinked_locked(r, n);
+	int kept = !res && node_keep_unlinked_locked(r, n);
 	if (!res)
 		res = backing_remove(r, dir, name, want_dir);
+	if (res < 0 && kept)
+		node_unkeep_locked(r, n);
 	if (!res) {
 		dentry_remove(r, d);
 		if (want_dir)
@@ -372,11 +432,13 @@ int registry_rename(struct registry *r, struct node *dir, const char *name,
 	if (!res && !(flags & RENAME_EXCHANGE) &&
 	    !(fresh = dentry_new(r, newname)))
 		res = -ENOMEM;
-	if (!res && nd && !(flags & RENAME_EXCHANGE))
-		node_keep_unlinked_locked(r, nd->node);
+	int kept = !res && nd && !(flags & RENAME_EXCHANGE) &&
+		   node_keep_unlinked_locked(r, nd->node);
 	if (!res)
 		res = backing_rename(r, dir, name, newdir, newname, flags);
 	if (res) {
+		if (kept)
+			node_unkeep_locked(r, nd->node);
 		dentry_free_unlinked(fresh);
 		goto out;
 	}

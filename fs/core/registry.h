@@ -47,6 +47,10 @@ struct registry_config {
 	unsigned lock_wait_ms; /* wait for a busy backing dir; 0: 5000 */
 	unsigned fault_write;  /* see store_faulty_wrap(); 0: off */
 	unsigned fault_resize;
+	/* The Nth opening of a store (counting from 1) fails with
+	 * fault_open_err (tests of what a failed open leaves); 0: off. */
+	unsigned fault_open;
+	int fault_open_err;
 	/*
 	 * Direct access, optional (all NULL/0: never). share_store makes a
 	 * store's descriptor reachable by the kernel, which then serves reads,

@@ -56,11 +56,22 @@ static void log_no_fds(struct registry *r, struct node *n, int res)
 		(unsigned long long)n->ino, strerror(-res));
 }
 
+/* The store open that cfg.fault_open says must fail. */
+static int open_fault(struct registry *r)
+{
+	if (!r->cfg.fault_open ||
+	    atomic_fetch_add(&r->store_opens, 1) + 1 != r->cfg.fault_open)
+		return 0;
+	return r->cfg.fault_open_err < 0 ? r->cfg.fault_open_err : -EIO;
+}
+
 /* Open n's store as it is now (registry.lock held). */
 static int store_open_locked(struct registry *r, struct node *n,
 			     struct store **out)
 {
-	int res;
+	int res = open_fault(r);
+	if (res < 0)
+		return res;
 	if (r->memory_backed) {
 		char name[STORE_NAME_LEN];
 		store_name(n, name);
@@ -175,17 +186,23 @@ int node_hold_locked(struct registry *r, struct node *n)
 	return 0;
 }
 
-void node_keep_unlinked_locked(struct registry *r, struct node *n)
+int node_keep_unlinked_locked(struct registry *r, struct node *n)
 {
 	if (r->memory_backed || !S_ISREG(n->type) || n->nlink != 1 ||
 	    n->store || !n->lookups)
-		return;
+		return 0;
 	struct store *s = NULL;
 	if (store_open_locked(r, n, &s) < 0)
-		return; /* then the data goes with the name */
+		return 0; /* then the data goes with the name */
 	pthread_rwlock_wrlock(&n->lock);
 	n->store = s;
 	pthread_rwlock_unlock(&n->lock);
+	return 1;
+}
+
+void node_unkeep_locked(struct registry *r, struct node *n)
+{
+	node_close_store_locked(r, n);
 }
 
 int node_hold(struct registry *r, struct node *n)
