@@ -465,8 +465,7 @@ static void block_signals(void)
  * NULL; fs->exclusive_state says what holds, for the log and the root's
  * user.shmap.exclusive. Its listener starts once the daemon has detached.
  */
-static void start_exclusive(const struct cmdline *cl, struct logger *lg,
-			    struct shmapfs *fs)
+static void start_exclusive(const struct cmdline *cl, struct shmapfs *fs)
 {
 	const char *why = NULL;
 	int res = 0;
@@ -475,7 +474,7 @@ static void start_exclusive(const struct cmdline *cl, struct logger *lg,
 	else if (!cl->opts.exclusive)
 		why = "noexclusive";
 	else
-		res = exclusive_new(log_msg, lg, &fs->exclusive);
+		res = exclusive_new(&fs->exclusive);
 	if (why)
 		snprintf(fs->exclusive_state, sizeof(fs->exclusive_state),
 			 "off (%s)", why);
@@ -485,6 +484,19 @@ static void start_exclusive(const struct cmdline *cl, struct logger *lg,
 	else
 		snprintf(fs->exclusive_state, sizeof(fs->exclusive_state),
 			 "on");
+}
+
+/* Let the sweep see views that outlive their open (registry_watch_views):
+ * before fuse_daemonize, which changes directory. */
+static void watch_views(const struct cmdline *cl, struct logger *lg,
+			struct registry *reg)
+{
+	int res = cl->backing ? registry_watch_views(reg, cl->mountpoint) : 0;
+	if (res < 0)
+		logf_(lg, LOG_WARNING,
+		      "cannot find %s in /proc/self/mountinfo: %s; mappings "
+		      "viewed by passthrough stay locked once used",
+		      cl->mountpoint, strerror(-res));
 }
 
 static int serve(struct cmdline *cl, struct logger *lg)
@@ -505,7 +517,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		if (err[0])
 			logf_(lg, LOG_WARNING, "%s", err);
 	}
-	start_exclusive(cl, lg, &fs);
+	start_exclusive(cl, &fs);
 	if (build_registry(cl, lg, &fs, &sd, &fs.reg) < 0) {
 		exclusive_free(fs.exclusive);
 		store_dir_free(&sd);
@@ -525,6 +537,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		fuse_session_unmount(se);
 		code = EXIT_INTERNAL;
 	} else {
+		watch_views(cl, lg, fs.reg);
 		if (fuse_daemonize(cl->foreground) != 0)
 			code = EXIT_INTERNAL;
 		if (!cl->foreground) {

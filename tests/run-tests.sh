@@ -84,9 +84,20 @@ paths_taken() {
 	echo
 }
 
+# A test may turn a global setting off for a while (fs.leases-enable:
+# tests/mount/check_exclusive.c) and gives it back itself; this also covers
+# a program killed on the way.
+restore_leases() {
+	local f=/proc/sys/fs/leases-enable
+	[ -n "$1" ] && [ "$(cat $f 2>/dev/null)" != "$1" ] &&
+		echo "$1" >$f 2>/dev/null
+	return 0
+}
+
 run_one() {
-	local prog=$1 label=$2 out rc line c f e
+	local prog=$1 label=$2 out rc line c f e leases
 	echo "== $label$prog"
+	leases=$(cat /proc/sys/fs/leases-enable 2>/dev/null)
 	out=$(mktemp)
 	# Each program in a mount namespace of its own: a namespace that a
 	# test makes copies every mount there is, and would keep another
@@ -97,6 +108,7 @@ run_one() {
 	# Check prints "NN%: Checks: C, Failures: F, Errors: E".
 	line=$(grep -E '^[0-9]+%: Checks: ' "$out" | tail -n 1)
 	rm -f "$out"
+	restore_leases "$leases"
 	if [ -n "$line" ]; then
 		c=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
 		f=$(sed -E 's/.*Failures: ([0-9]+).*/\1/' <<<"$line")

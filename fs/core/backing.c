@@ -84,15 +84,36 @@ static int open_regular(struct registry *r, int dirfd, const char *name)
 	return fd;
 }
 
+/* Make s's file exclusive for exactly as long as it is locked; if that
+ * cannot be, close s: a mapping is never served unguarded. */
+static int guard(struct registry *r, struct dentry *d, struct store *s)
+{
+	if (!r->cfg.guard_store)
+		return 0;
+	int res = r->cfg.guard_store(r->cfg.guard_ctx, s->fd);
+	if (res == 0)
+		return 0;
+	reg_log(r, LOG_WARNING,
+		"mapping '%s' refused: cannot make its backing file exclusive: "
+		"%s",
+		d->name, strerror(-res));
+	store_destroy(s);
+	return -EBUSY;
+}
+
 int backing_open_store(struct registry *r, struct dentry *d, struct store **out)
 {
 	int fd = open_regular(r, d->dir->dirfd, d->name);
 	if (fd < 0)
 		return fd;
 	int res = adopt(r, fd, out);
-	/* Exclusive for exactly as long as it is locked. */
-	if (res == 0 && r->cfg.guard_store)
-		r->cfg.guard_store(r->cfg.guard_ctx, (*out)->fd);
+	if (res == -EBUSY)
+		reg_log(r, LOG_WARNING,
+			"mapping '%s' refused: its backing file is locked by "
+			"another process",
+			d->name);
+	if (res == 0)
+		res = guard(r, d, *out);
 	return res;
 }
 

@@ -12,7 +12,6 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -20,7 +19,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,9 +43,10 @@ struct exclusive {
 	pid_t self;	    /* the daemon's pid; set by exclusive_start */
 	pthread_t listener; /* set by exclusive_start, before any guard */
 	int started;	    /* the listener runs; set by exclusive_start */
-	void (*log)(void *ctx, int level, const char *msg); /* immutable */
-	void *log_ctx;					    /* immutable */
-	atomic_int guard_warned; /* a failed guard was logged */
+	/* Tests: the guard that fails (SHMAPFS_TEST_FAIL_GUARD), 0: none;
+	 * immutable. guards counts the guards tried. */
+	unsigned fail_guard;
+	atomic_uint guards;
 	/* The mount whose opens raise no event (exclusive_pass_mount), 0 if
 	 * none; set before the listener starts. */
 	uint64_t passed_mnt;
@@ -230,14 +229,19 @@ const char *exclusive_unavailable_why(int err)
 	}
 }
 
-int exclusive_new(void (*log)(void *ctx, int level, const char *msg),
-		  void *log_ctx, struct exclusive **out)
+/* The guard that tests ask to fail (see exclusive.h), or 0. */
+static unsigned guard_to_fail(void)
+{
+	const char *v = getenv("SHMAPFS_TEST_FAIL_GUARD");
+	return v ? (unsigned)strtoul(v, NULL, 10) : 0;
+}
+
+int exclusive_new(struct exclusive **out)
 {
 	struct exclusive *ex = calloc(1, sizeof(*ex));
 	if (!ex)
 		return -ENOMEM;
-	ex->log = log;
-	ex->log_ctx = log_ctx;
+	ex->fail_guard = guard_to_fail();
 	ex->stop = -1;
 	/* Unlimited: a full queue would let permission events through. */
 	ex->group = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
@@ -286,23 +290,17 @@ void exclusive_free(struct exclusive *ex)
 	free(ex);
 }
 
-void exclusive_guard(void *ctx, int fd)
+int exclusive_guard(void *ctx, int fd)
 {
 	struct exclusive *ex = ctx;
-	if (!ex->started) /* nobody would answer */
-		return;
-	if (fanotify_mark(ex->group, FAN_MARK_ADD, FAN_OPEN_PERM, fd, NULL) ==
-	    0)
-		return;
-	int err = errno;
-	if (!ex->log || atomic_exchange(&ex->guard_warned, 1))
-		return;
-	char msg[256];
-	snprintf(msg, sizeof(msg),
-		 "cannot make a backing file exclusive: %s; others may open "
-		 "it while in use (said once)",
-		 strerror(err));
-	ex->log(ex->log_ctx, LOG_WARNING, msg);
+	if (!ex->started) /* nobody would answer: the mount says unavailable */
+		return 0;
+	if (ex->fail_guard &&
+	    atomic_fetch_add(&ex->guards, 1) + 1 == ex->fail_guard)
+		return -ENOSPC;
+	if (fanotify_mark(ex->group, FAN_MARK_ADD, FAN_OPEN_PERM, fd, NULL) < 0)
+		return -errno;
+	return 0;
 }
 
 int exclusive_pass_mount(struct exclusive *ex, int fd)

@@ -33,12 +33,14 @@
 struct exclusive;
 
 /*
- * Make the group. log (may be NULL) hears of a guard that fails (once).
- * Returns -EPERM without CAP_SYS_ADMIN, -ENOSYS or -EINVAL where the
- * kernel has no fanotify permission events.
+ * Make the group. Returns -EPERM without CAP_SYS_ADMIN, -ENOSYS or -EINVAL
+ * where the kernel has no fanotify permission events.
+ *
+ * For tests only: with SHMAPFS_TEST_FAIL_GUARD=N in the environment, the
+ * Nth exclusive_guard() (counting from 1) fails with ENOSPC, as a mark
+ * the kernel cannot add (out of memory, or of marks).
  */
-int exclusive_new(void (*log)(void *ctx, int level, const char *msg),
-		  void *log_ctx, struct exclusive **out);
+int exclusive_new(struct exclusive **out);
 
 /*
  * Start the listener, in the process that will be the daemon (after any
@@ -55,10 +57,12 @@ const char *exclusive_unavailable_why(int err);
 
 /*
  * registry_config.guard_store / unguard_store (ctx: the struct
- * exclusive). guard refuses opens of fd's file by others from now on;
- * unguard, called before fd closes, lets them through again.
+ * exclusive). guard refuses opens of fd's file by others from now on, or
+ * fails with -errno (the kernel would not mark the file): then the file
+ * is not guarded, and must not be served as if it were. unguard, called
+ * before fd closes, lets others' opens through again.
  */
-void exclusive_guard(void *ctx, int fd);
+int exclusive_guard(void *ctx, int fd);
 void exclusive_unguard(void *ctx, int fd);
 
 /*

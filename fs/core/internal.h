@@ -73,6 +73,9 @@ struct node {
 	struct node *linger_prev; /* registry.lingering (residency.c) */
 	struct node *linger_next;
 	int lingering;
+	/* Times it went idle lingering (residency.c): tells a sweep's look
+	 * from a use since. */
+	uint64_t idled;
 	int dirfd; /* directory's backing fd, or -1 */
 
 	/* Guarded by lock: */
@@ -115,6 +118,14 @@ struct registry {
 	struct node *lingering;		/* guarded by lock; residency.c */
 	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
 	struct quota_table quota;	/* per-id usage; quota.c */
+
+	/* Guarded by lock (residency.c): the mount's device, where views
+	 * show in /proc/PID/maps (views.h), 0 if unknown; and whether a write
+	 * lease probe sees read-only opens too (the kernel counts them with
+	 * IMA), so that its "nobody" is the whole answer at a release. */
+	dev_t views_dev;
+	int leases_see_readers;
+	atomic_int views_warned; /* a failed look at views was logged */
 };
 
 /* registry.c */

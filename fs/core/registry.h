@@ -80,11 +80,13 @@ struct registry_config {
 	 * called when a file-backed store has opened and locked its backing
 	 * file (fd), unguard_store before it closes it: from then on and
 	 * until then, others' opens of the file are refused (exclusive.h).
+	 * If guard_store fails (-errno), the store is closed and the open
+	 * refused with EBUSY: a mapping is never served unguarded.
 	 * exclusive_state says what the mount enforces ("on", "off (why)",
 	 * "unavailable (why)"), for the root's user.shmap.exclusive; NULL:
 	 * no such attribute. Borrowed.
 	 */
-	void (*guard_store)(void *ctx, int fd);
+	int (*guard_store)(void *ctx, int fd);
 	void (*unguard_store)(void *ctx, int fd);
 	void *guard_ctx;
 	const char *exclusive_state;
@@ -157,11 +159,21 @@ int registry_new(const struct registry_config *cfg, struct registry **out);
 int registry_sync_all(struct registry *r);
 
 /*
- * Close the stores of idle mappings that a view still held when they went
- * idle, once it is gone (see residency.c). The daemon calls it every
- * second.
+ * Close the stores of idle mappings that a view may have held when they
+ * went idle, once nobody writes or maps them (see residency.c). The
+ * daemon calls it every second; it reads every process's maps then, with
+ * no lock of the registry held.
  */
 void registry_sweep(struct registry *r);
+
+/*
+ * Let registry_sweep() find views of the mount at mountpoint in the
+ * processes' maps (views.h): until then, and if this fails, a store that
+ * lingers after its release stays open and locked. Also learns whether
+ * the kernel's lease probe sees read-only opens: then a store that no
+ * other file has open closes at its release. Call once mounted.
+ */
+int registry_watch_views(struct registry *r, const char *mountpoint);
 
 /* Release every node and store (and so every lock). */
 void registry_free(struct registry *r);

@@ -13,18 +13,25 @@
  *
  * A file-backed mapping's lock must hold while any process has it open or
  * mapped. A view made through FUSE passthrough maps the backing file
- * itself and outlives the release: such a store, found still open for
- * writing elsewhere when its mapping goes idle, lingers (stays open and
- * locked) on registry.lingering until registry_sweep() finds it free.
+ * itself and outlives the release. A write lease probe sees it only if
+ * it is writable, or if the kernel counts read-only opens too (IMA), and
+ * cannot tell at all on a filesystem without leases. So, unless that
+ * probe can say "nobody" for all views, a store that was shared lingers
+ * (stays open, locked and exclusive) on registry.lingering when its
+ * mapping goes idle, until registry_sweep() finds it free: nobody else
+ * writes it (the lease) and no process maps it (views.h). A look that
+ * cannot tell keeps it.
  */
 #include "backing.h"
 #include "internal.h"
+#include "views.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,11 +92,6 @@ static int store_open_locked(struct registry *r, struct node *n,
 	}
 	if (res == -EMFILE || res == -ENFILE)
 		log_no_fds(r, n, res);
-	else if (res == -EBUSY)
-		reg_log(r, LOG_WARNING,
-			"mapping '%s' refused: its backing file is locked by "
-			"another process",
-			n->aliases ? n->aliases->name : "?");
 	return res;
 }
 
@@ -140,23 +142,66 @@ static void node_close_store_locked(struct registry *r, struct node *n)
 	backing_close_store(r, s);
 }
 
-/* Close the store of n, idle now, unless a view still holds its backing
- * file (then its lock must stay: linger). */
+/*
+ * The write lease probe of n's store: 1 if another open file writes it, 0
+ * if none does (nor, where leases_see_readers, reads it), -errno if it
+ * cannot tell. For tests only: SHMAPFS_TEST_NO_LEASES in the environment
+ * makes it fail as on a filesystem without leases (EINVAL).
+ */
+static int lease_probe(struct node *n)
+{
+	if (getenv("SHMAPFS_TEST_NO_LEASES"))
+		return -EINVAL;
+	return store_written_elsewhere(n->store);
+}
+
+/*
+ * Close the store of n, idle now, unless a view may still hold its
+ * backing file (then its lock must stay: linger, and the sweep looks).
+ * Where the lease probe sees read-only opens too, its "nobody" is the
+ * whole answer, at the cost of one fcntl: no wait, no look at the maps.
+ */
 static void node_idle_locked(struct registry *r, struct node *n)
 {
 	int views = n->share > 0 || n->lingering;
 	node_unshare_locked(r, n);
-	if (!r->memory_backed && views && store_written_elsewhere(n->store)) {
+	if (!r->memory_backed && views &&
+	    !(r->leases_see_readers && lease_probe(n) == 0)) {
 		if (!n->lingering)
 			node_linger_locked(r, n);
+		n->idled++;
 		return;
 	}
 	node_close_store_locked(r, n);
 }
 
-void registry_sweep(struct registry *r)
+/* A lingering store the sweep looks for in the processes' maps: n as it
+ * was when looked at (idled and ino tell it from a later use, or a new
+ * node at the same address), and whether a view of it was found. */
+struct sweep_item {
+	struct node *n;
+	uint64_t idled;
+	uint64_t ino;
+	int mapped;
+};
+
+static int item_cmp(const void *a, const void *b)
 {
-	pthread_mutex_lock(&r->lock);
+	const struct sweep_item *x = a, *y = b;
+	return x->n < y->n ? -1 : x->n > y->n;
+}
+
+/* The lingering stores that nothing but a view may still hold, in *out
+ * (registry.lock held). Returns how many, or -errno. */
+static ssize_t sweep_collect_locked(struct registry *r, struct sweep_item **out)
+{
+	size_t cap = 0;
+	for (struct node *n = r->lingering; n; n = n->linger_next)
+		cap++;
+	struct sweep_item *items = cap ? malloc(cap * sizeof(*items)) : NULL;
+	if (cap && !items)
+		return -ENOMEM;
+	size_t count = 0;
 	for (struct node *n = r->lingering, *next; n; n = next) {
 		next = n->linger_next;
 		/* In use again, its last release decides; unlinked, it
@@ -165,10 +210,102 @@ void registry_sweep(struct registry *r)
 			continue;
 		if (!n->aliases)
 			node_unlinger_locked(r, n);
-		else if (!store_written_elsewhere(n->store))
+		else if (lease_probe(n) != 1) /* 0, or cannot tell */
+			items[count++] =
+			    (struct sweep_item){n, n->idled, n->ino, 1};
+	}
+	*out = items;
+	return (ssize_t)count;
+}
+
+/* Close the stores looked at and found unmapped, unless used since
+ * (registry.lock held). */
+static void sweep_close_locked(struct registry *r, struct sweep_item *items,
+			       size_t count)
+{
+	qsort(items, count, sizeof(*items), item_cmp);
+	for (struct node *n = r->lingering, *next; n; n = next) {
+		next = n->linger_next;
+		struct sweep_item key = {.n = n};
+		struct sweep_item *it =
+		    bsearch(&key, items, count, sizeof(*items), item_cmp);
+		if (it && !it->mapped && it->idled == n->idled &&
+		    it->ino == n->ino && !n->opens && n->aliases)
 			node_close_store_locked(r, n);
 	}
+}
+
+/* Which items some process maps; 0, or -errno if that cannot be told
+ * (then every item counts as mapped). Takes no lock: it reads /proc. */
+static int sweep_find_views(struct registry *r, dev_t dev,
+			    struct sweep_item *items, size_t count)
+{
+	uint64_t *inos = malloc(count * sizeof(*inos));
+	unsigned char *found = malloc(count);
+	int res = inos && found ? 0 : -ENOMEM;
+	for (size_t i = 0; res == 0 && i < count; i++)
+		inos[i] = items[i].ino;
+	if (res == 0)
+		res = views_find(dev, inos, count, found);
+	for (size_t i = 0; res == 0 && i < count; i++)
+		items[i].mapped = found[i];
+	free(inos);
+	free(found);
+	if (res < 0 && !atomic_exchange(&r->views_warned, 1))
+		reg_log(r, LOG_WARNING,
+			"cannot tell whether views of idle mappings remain: "
+			"%s; their backing files stay locked (said once)",
+			strerror(-res));
+	return res;
+}
+
+void registry_sweep(struct registry *r)
+{
+	struct sweep_item *items = NULL;
+	pthread_mutex_lock(&r->lock);
+	ssize_t count = sweep_collect_locked(r, &items);
+	dev_t dev = r->views_dev;
 	pthread_mutex_unlock(&r->lock);
+	if (count > 0 && sweep_find_views(r, dev, items, (size_t)count) == 0) {
+		pthread_mutex_lock(&r->lock);
+		sweep_close_locked(r, items, (size_t)count);
+		pthread_mutex_unlock(&r->lock);
+	}
+	free(items);
+}
+
+/*
+ * Whether a write lease probe sees a read-only open of the file by
+ * another: the kernel counts them only with IMA (i_readcount). Tried on
+ * a memfd of our own, reopened read-only.
+ */
+static int leases_see_readers(void)
+{
+	int fd = memfd_create("shmapfs-lease-probe", MFD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int reader = open(path, O_RDONLY | O_CLOEXEC);
+	int seen = reader >= 0 && fcntl(fd, F_SETLEASE, F_WRLCK) < 0 &&
+		   errno == EAGAIN;
+	if (reader >= 0)
+		close(reader);
+	close(fd);
+	return seen;
+}
+
+int registry_watch_views(struct registry *r, const char *mountpoint)
+{
+	dev_t dev;
+	int res = views_mount_dev(mountpoint, &dev);
+	int readers = leases_see_readers();
+	pthread_mutex_lock(&r->lock);
+	if (res == 0)
+		r->views_dev = dev;
+	r->leases_see_readers = readers;
+	pthread_mutex_unlock(&r->lock);
+	return res;
 }
 
 int node_hold_locked(struct registry *r, struct node *n)

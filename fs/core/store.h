@@ -77,7 +77,10 @@ int store_faulty_wrap(struct store *inner, unsigned fail_write,
 /*
  * 1 if another open file (a view the kernel made for passthrough, say) has
  * the store's file open for writing; probed with a write lease, which the
- * kernel grants only to the one writer. 0 where it cannot tell.
+ * kernel grants only to the one writer. 0 if nobody else writes it, and
+ * -errno where the probe cannot tell (leases off, fs.leases-enable=0, or a
+ * filesystem without them): never take that for 0. Read-only opens are
+ * invisible to it (without IMA's i_readcount).
  */
 int store_written_elsewhere(const struct store *s);
 

@@ -202,7 +202,7 @@ int store_written_elsewhere(const struct store *s)
 		fcntl(s->fd, F_SETLEASE, F_UNLCK);
 		return 0;
 	}
-	return errno == EAGAIN || errno == EBUSY;
+	return errno == EAGAIN || errno == EBUSY ? 1 : -errno;
 }
 
 int store_file_adopt(int fd, struct store **out)

@@ -5,6 +5,14 @@
  * mapping, or the daemon is gone (exited or killed), it opens again. The
  * daemon's own work on the mapping, and every other file, is untouched.
  * On both data paths, as every mount test.
+ *
+ * It fails closed: a view that outlives close(), read-only or
+ * read-write, keeps the file refused until munmap, also with leases off
+ * (fs.leases-enable=0, set by a fixture of the runner process and given
+ * back after the last test, also when one fails) and on a filesystem
+ * without leases (the daemon's hook SHMAPFS_TEST_NO_LEASES); a file the
+ * daemon cannot guard (a failing mark, SHMAPFS_TEST_FAIL_GUARD) is not
+ * served.
  */
 #include <check.h>
 #include <errno.h>
@@ -136,6 +144,12 @@ static int log_says(const char *line)
 	return tsh(10, "grep -qxF 'shmapfs: %s' '%s'", line, m.log) == 0;
 }
 
+/* Whether the daemon's log has text in a line (text: no ", $, ` or \). */
+static int log_has(const char *text)
+{
+	return tsh(10, "grep -qF \"%s\" '%s'", text, m.log) == 0;
+}
+
 START_TEST(in_use_refused_idle_free)
 {
 	new_mapping("a");
@@ -171,24 +185,83 @@ START_TEST(in_use_refused_idle_free)
 }
 END_TEST
 
-/* A view keeps its mapping in use after the last close. */
-START_TEST(view_keeps_it_exclusive)
+/* Whether rel's backing file stays refused for ms: past a release and
+ * the sweeps that follow it (each second). */
+static int refused_for(const char *rel, int ms)
 {
-	new_mapping("v");
-	int fd = open_mapping("v");
-	char *view =
-	    mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	for (int waited = 0; waited < ms; waited += 50) {
+		if (direct_ro(B(rel)) != EPERM)
+			return 0;
+		usleep(50 * 1000);
+	}
+	return 1;
+}
+
+/* A view of rel whose descriptor is closed: only the view holds it. */
+static char *view_after_close(const char *rel, int flags, int prot)
+{
+	int fd = open(P(rel), flags | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "open %s: %s", rel, strerror(errno));
+	char *view = mmap(NULL, 4096, prot, MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(view, MAP_FAILED);
 	ck_assert_int_eq(close(fd), 0);
-	memcpy(view, "view", 4);
-	/* Longer than a release takes, and past a sweep. */
-	usleep(1500 * 1000);
-	ck_assert_int_eq(direct_ro(B("v")), EPERM);
+	return view;
+}
+
+/* A read-only view is invisible to a write lease probe: it keeps the
+ * file exclusive all the same. */
+START_TEST(ro_view_keeps_it_exclusive)
+{
+	char page[4096];
+	fill_pattern(page, sizeof(page), 7);
+	new_mapping("ro");
+	ck_assert(opens_eventually(B("ro"))); /* idle: nothing lingers */
+	char *view = view_after_close("ro", O_RDONLY, PROT_READ);
+	ck_assert(refused_for("ro", 2500));
+	ck_assert_mem_eq(view, page, 64);
 	ck_assert_int_eq(munmap(view, 4096), 0);
-	ck_assert(opens_eventually(B("v")));
+	ck_assert(opens_eventually(B("ro")));
+}
+END_TEST
+
+/* A view keeps its mapping in use after the last close. */
+START_TEST(rw_view_keeps_it_exclusive)
+{
+	new_mapping("rw");
+	ck_assert(opens_eventually(B("rw")));
+	char *view = view_after_close("rw", O_RDWR, PROT_READ | PROT_WRITE);
+	memcpy(view, "view", 4);
+	ck_assert(refused_for("rw", 2500));
+	ck_assert_int_eq(munmap(view, 4096), 0);
+	ck_assert(opens_eventually(B("rw")));
 	char data[4];
-	ck_assert_int_eq(get_file(P("v"), data, 4), 4);
+	ck_assert_int_eq(get_file(B("rw"), data, 4), 4);
 	ck_assert_mem_eq(data, "view", 4);
+}
+END_TEST
+
+/* A view that only a child inherited (its parent, the opener, has
+ * unmapped and closed): the daemon finds it in any process's maps. */
+START_TEST(inherited_view_keeps_it_exclusive)
+{
+	new_mapping("in");
+	ck_assert(opens_eventually(B("in")));
+	char *view = view_after_close("in", O_RDONLY, PROT_READ);
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		close(p[1]);
+		char c;
+		_exit(read(p[0], &c, 1) == 0 ? 0 : 1); /* keeps the view */
+	}
+	close(p[0]);
+	ck_assert_int_eq(munmap(view, 4096), 0);
+	ck_assert(refused_for("in", 2500));
+	close(p[1]); /* the child ends, and its view with it */
+	ck_assert_int_eq(twait(child, 10000), 0);
+	ck_assert(opens_eventually(B("in")));
 }
 END_TEST
 
@@ -355,6 +428,84 @@ START_TEST(root_attribute)
 }
 END_TEST
 
+/*
+ * A file the daemon cannot guard is refused (EBUSY), with a line naming
+ * it and the reason, rather than served with others let in. The test
+ * hook fails the second guard: the first is the mapping's creation.
+ */
+START_TEST(unguardable_file_refused)
+{
+	ck_assert_int_eq(setenv("SHMAPFS_TEST_FAIL_GUARD", "2", 1), 0);
+	int res = tmount_start(&m, 1, "allow_other");
+	unsetenv("SHMAPFS_TEST_FAIL_GUARD");
+	ck_assert_int_eq(res, 0);
+	new_mapping("g");
+	ck_assert(opens_eventually(B("g")));
+	ck_assert_int_eq(open(P("g"), O_RDWR | O_CLOEXEC), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	ck_assert(log_has("mapping 'g' refused: cannot make its backing file "
+			  "exclusive: No space left on device"));
+	/* Nothing holds it: not locked, not guarded. */
+	ck_assert_int_eq(direct_rw(B("g")), 0);
+	ck_assert_int_eq(flock_free(B("g")), 1);
+	ck_assert_str_eq(exclusive_state(), "on");
+	/* The next guard works: the mapping is served, and exclusive. */
+	int fd = open_mapping("g");
+	ck_assert_int_eq(direct_ro(B("g")), EPERM);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert(opens_eventually(B("g")));
+	ck_assert_int_eq(tmount_stop(&m), 0);
+}
+END_TEST
+
+/* fs.leases-enable before the "leases off" tests, or -1. The fixture runs
+ * in the runner process, so it is given back whatever a test does. */
+static int leases_were = -1;
+
+static int leases_get(void)
+{
+	char v[16] = "";
+	FILE *f = fopen("/proc/sys/fs/leases-enable", "re");
+	if (!f)
+		return -1;
+	int ok = fgets(v, sizeof(v), f) != NULL;
+	fclose(f);
+	return ok ? atoi(v) : -1;
+}
+
+static int leases_set(int on)
+{
+	FILE *f = fopen("/proc/sys/fs/leases-enable", "we");
+	if (!f)
+		return -errno;
+	int ok = fprintf(f, "%d\n", on) > 0;
+	return fclose(f) == 0 && ok ? 0 : -EIO;
+}
+
+static void leases_restore(void)
+{
+	if (leases_were >= 0)
+		leases_set(leases_were);
+}
+
+static void leases_off(void)
+{
+	leases_were = leases_get();
+	ck_assert_int_ge(leases_were, 0);
+	atexit(leases_restore);
+	ck_assert_int_eq(leases_set(0), 0);
+}
+
+/* A backing filesystem without leases (F_SETLEASE fails with EINVAL
+ * whoever has the file open), as the daemon's test hook plays it. */
+static void mount_without_leases(void)
+{
+	ck_assert_int_eq(setenv("SHMAPFS_TEST_NO_LEASES", "1", 1), 0);
+	int res = tmount_start(&m, 1, "allow_other");
+	unsetenv("SHMAPFS_TEST_NO_LEASES");
+	ck_assert_int_eq(res, 0);
+}
+
 START_TEST(noexclusive_lets_others_in)
 {
 	ck_assert_int_eq(tmount_start(&m, 1, "allow_other,noexclusive"), 0);
@@ -381,6 +532,18 @@ START_TEST(memory_backed_says_off)
 }
 END_TEST
 
+/* A case of the views that outlive close(), on mounts made by setup. */
+static TCase *views_case(const char *name, void (*setup)(void))
+{
+	TCase *tc = tcase_create(name);
+	tcase_add_checked_fixture(tc, setup, unmount);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, ro_view_keeps_it_exclusive);
+	tcase_add_test(tc, rw_view_keeps_it_exclusive);
+	tcase_add_test(tc, inherited_view_keeps_it_exclusive);
+	return tc;
+}
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("exclusive");
@@ -388,11 +551,16 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, mount_file, unmount);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, in_use_refused_idle_free);
-	tcase_add_test(tc, view_keeps_it_exclusive);
 	tcase_add_test(tc, daemon_work_unaffected);
 	tcase_add_test(tc, concurrent_opens_complete);
 	tcase_add_test(tc, root_attribute);
 	suite_add_tcase(s, tc);
+
+	suite_add_tcase(s, views_case("views", mount_file));
+	tc = views_case("leases off", mount_file);
+	tcase_add_unchecked_fixture(tc, leases_off, leases_restore);
+	suite_add_tcase(s, tc);
+	suite_add_tcase(s, views_case("no leases", mount_without_leases));
 
 	tc = tcase_create("daemon gone");
 	tcase_add_checked_fixture(tc, mount_file, NULL);
@@ -404,6 +572,7 @@ static Suite *suite(void)
 	tc = tcase_create("options");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, noexclusive_lets_others_in);
+	tcase_add_test(tc, unguardable_file_refused);
 	tcase_add_test(tc, submount_in_backing_dir);
 	tcase_add_test(tc, memory_backed_says_off);
 	suite_add_tcase(s, tc);

@@ -2,8 +2,11 @@
  * Unit tests of exclusive backing files (fs/core/exclusive.c), with no
  * mount: this test process plays the daemon (its own opens pass), forked
  * children play everyone else. Needs CAP_SYS_ADMIN, as the tests run.
+ * Also the look for views that keeps a lingering store exclusive
+ * (fs/core/views.c): children that map a file, or do not.
  */
 #include "exclusive.h"
+#include "views.h"
 #include "mount.h"
 #include "util.h"
 
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -77,10 +81,10 @@ static int open_fd(void)
 static struct exclusive *guarding(int *fd)
 {
 	struct exclusive *ex;
-	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_new(&ex), 0);
 	ck_assert_int_eq(exclusive_start(ex), 0);
 	*fd = open_fd();
-	exclusive_guard(ex, *fd);
+	ck_assert_int_eq(exclusive_guard(ex, *fd), 0);
 	return ex;
 }
 
@@ -170,7 +174,7 @@ END_TEST
 START_TEST(expectation_names_one_file)
 {
 	struct exclusive *ex;
-	ck_assert_int_eq(exclusive_new(NULL, NULL, &ex), 0);
+	ck_assert_int_eq(exclusive_new(&ex), 0);
 	ck_assert_int_eq(exclusive_start(ex), 0);
 	int fd = open_fd(), ofd = open(other, O_RDONLY | O_CLOEXEC);
 	ck_assert_int_ge(ofd, 0);
@@ -247,22 +251,21 @@ START_TEST(free_lets_go)
 }
 END_TEST
 
-/* A daemon in a child: guards file, says so on its pipe, then waits. */
-static pid_t spawn_daemon(void)
+/* A child that runs prepare(arg), says so on a pipe, then waits until
+ * it is killed. prepare returns 0, or the child's exit code. */
+static pid_t spawn_ready(int (*prepare)(void *arg), void *arg)
 {
 	int p[2];
 	ck_assert_int_eq(pipe(p), 0);
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct exclusive *ex;
 		close(p[0]);
-		if (exclusive_new(NULL, NULL, &ex) < 0 ||
-		    exclusive_start(ex) < 0)
-			_exit(1);
-		exclusive_guard(ex, open_fd());
+		int code = prepare(arg);
+		if (code != 0)
+			_exit(code);
 		if (write(p[1], "x", 1) != 1)
-			_exit(2);
+			_exit(100);
 		for (;;)
 			pause();
 	}
@@ -271,6 +274,22 @@ static pid_t spawn_daemon(void)
 	ck_assert_int_eq(read(p[0], &c, 1), 1);
 	close(p[0]);
 	return pid;
+}
+
+/* A daemon: guards file. */
+static int guard_file(void *arg)
+{
+	(void)arg;
+	struct exclusive *ex;
+	if (exclusive_new(&ex) < 0 || exclusive_start(ex) < 0)
+		return 1;
+	exclusive_guard(ex, open_fd());
+	return 0;
+}
+
+static pid_t spawn_daemon(void)
+{
+	return spawn_ready(guard_file, NULL);
 }
 
 /* Wait until pid, our child, has stopped (at most 5 s). */
@@ -312,6 +331,105 @@ START_TEST(killed_daemon_lets_go)
 }
 END_TEST
 
+/* A mark the kernel refuses is said, not swallowed. */
+START_TEST(failed_mark_is_said)
+{
+	struct exclusive *ex;
+	ck_assert_int_eq(exclusive_new(&ex), 0);
+	ck_assert_int_eq(exclusive_start(ex), 0);
+	ck_assert_int_eq(exclusive_guard(ex, -1), -EBADF);
+	exclusive_free(ex);
+}
+END_TEST
+
+/* The tests' hook fails exactly the Nth guard, and that file is then not
+ * guarded: the caller must not serve it. */
+START_TEST(nth_guard_fails)
+{
+	ck_assert_int_eq(setenv("SHMAPFS_TEST_FAIL_GUARD", "2", 1), 0);
+	struct exclusive *ex;
+	int res = exclusive_new(&ex);
+	unsetenv("SHMAPFS_TEST_FAIL_GUARD");
+	ck_assert_int_eq(res, 0);
+	ck_assert_int_eq(exclusive_start(ex), 0);
+	int ofd = open(other, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(ofd, 0);
+	int fd = open_fd();
+	ck_assert_int_eq(exclusive_guard(ex, ofd), 0);
+	ck_assert_int_eq(exclusive_guard(ex, fd), -ENOSPC);
+	ck_assert_int_eq(in_child(open_ro, other, -1, -1, 10), EPERM);
+	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), 0);
+	ck_assert_int_eq(exclusive_guard(ex, fd), 0);
+	ck_assert_int_eq(in_child(open_ro, file, -1, -1, 10), EPERM);
+	exclusive_unguard(ex, ofd);
+	close(ofd);
+	unguard_and_free(ex, fd);
+}
+END_TEST
+
+/* A viewer: maps path read-only and closes it. */
+static int map_and_close(void *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || mmap(NULL, 4, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED)
+		return 1;
+	close(fd);
+	return 0;
+}
+
+/* Which of file and other some process maps: 0 none, 1 file, 2 other. */
+static int mapped_now(dev_t dev)
+{
+	struct stat st, ost;
+	ck_assert_int_eq(stat(file, &st), 0);
+	ck_assert_int_eq(stat(other, &ost), 0);
+	uint64_t inos[2] = {st.st_ino, ost.st_ino};
+	unsigned char found[2] = {7, 7};
+	ck_assert_int_eq(views_find(dev, inos, 2, found), 0);
+	return found[0] | found[1] << 1;
+}
+
+START_TEST(views_found_in_maps)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(file, &st), 0);
+	ck_assert_int_eq(mapped_now(st.st_dev), 0);
+	pid_t viewer = spawn_ready(map_and_close, file);
+	ck_assert_int_eq(mapped_now(st.st_dev), 1);
+	ck_assert_int_eq(mapped_now(st.st_dev + 1), 0); /* not that device */
+	ck_assert_int_eq(kill(viewer, SIGKILL), 0);
+	ck_assert_int_eq(twait(viewer, 10000), -1);
+	ck_assert_int_eq(mapped_now(st.st_dev), 0);
+}
+END_TEST
+
+START_TEST(views_unknown_device_cannot_tell)
+{
+	uint64_t ino = 1;
+	unsigned char found;
+	ck_assert_int_eq(views_find(0, &ino, 1, &found), -ENODEV);
+}
+END_TEST
+
+/* The device of a mount, from mountinfo, its name escaped there. */
+START_TEST(mount_dev_from_mountinfo)
+{
+	char mnt[PATH_MAX + 16];
+	snprintf(mnt, sizeof(mnt), "%s/a mount", dir);
+	ck_assert_int_eq(mkdir(mnt, 0755), 0);
+	dev_t dev;
+	ck_assert_int_eq(views_mount_dev(mnt, &dev), -ENOENT);
+	ck_assert_int_eq(mount("tmpfs", mnt, "tmpfs", 0, "size=1m"), 0);
+	struct stat st;
+	ck_assert_int_eq(stat(mnt, &st), 0);
+	int res = views_mount_dev(mnt, &dev);
+	ck_assert_int_eq(umount2(mnt, 0), 0);
+	rmdir(mnt);
+	ck_assert_int_eq(res, 0);
+	ck_assert_uint_eq(dev, st.st_dev);
+}
+END_TEST
+
 START_TEST(unavailable_reasons)
 {
 	ck_assert_str_eq(exclusive_unavailable_why(-EPERM),
@@ -334,6 +452,16 @@ static Suite *exclusive_suite(void)
 	tcase_add_test(tc, free_lets_go);
 	tcase_add_test(tc, killed_daemon_lets_go);
 	tcase_add_test(tc, unavailable_reasons);
+	tcase_add_test(tc, failed_mark_is_said);
+	tcase_add_test(tc, nth_guard_fails);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("views");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, views_found_in_maps);
+	tcase_add_test(tc, views_unknown_device_cannot_tell);
+	tcase_add_test(tc, mount_dev_from_mountinfo);
 	suite_add_tcase(s, tc);
 	return s;
 }
