@@ -12,6 +12,8 @@
 #   make check      build and run every test, then again under ASan/UBSan,
 #                   and the core's unit tests under ThreadSanitizer
 #   make bench      run the benchmark (tests/bench)
+#   make deb        Debian packages in build/deb (mk/deb.mk); make check-deb
+#                   tries them on a fresh Debian chroot (.ci/run does)
 #   make format / make format-check
 #
 # Objects and test binaries go under $(BUILD) (build/normal, or a directory
@@ -71,6 +73,8 @@ include tests/tests.mk
 -include tests/stress/stress.mk
 -include tests/fuzz/fuzz.mk
 -include mount-helpers/helpers.mk
+-include lib/ctl/ctl.mk
+-include mk/deb.mk
 
 # Keep objects made through chains of rules (make would delete them as
 # intermediate, and rebuild them on every run).
@@ -94,6 +98,7 @@ mount-now: all
 	fs/shmapfs -o size=50%,mode=1777,allow_other $(MNT)
 	@echo
 	@echo "shmapfs is mounted at $(MNT) (memory-backed, like tmpfs)."
+	@echo "data path: $$(getfattr --absolute-names --only-values -n user.shmap.data_path $(MNT))"
 	@echo "  echo hello > $(MNT)/greeting; cat $(MNT)/greeting"
 	@echo "  python3 -c 'import mmap,os; f=os.open(\"$(MNT)/m\",os.O_RDWR|os.O_CREAT); os.ftruncate(f,4096); m=mmap.mmap(f,4096); m[:5]=b\"hello\"'"
 	@echo "  programs: open(\"$(MNT)/NAME\") and mmap(MAP_SHARED) it; see README.md"

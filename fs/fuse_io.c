@@ -89,15 +89,16 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 static void report_data_path(struct shmapfs *fs)
 {
 	struct fuse_io *io = &fs->io;
-	char msg[160];
+	char msg[sizeof(fs->data_path) + 16];
 	if (atomic_load(&io->passthrough))
-		snprintf(msg, sizeof(msg), "data path: passthrough");
+		snprintf(fs->data_path, sizeof(fs->data_path), "passthrough");
 	else
-		snprintf(msg, sizeof(msg), "data path: fallback (%s)",
+		snprintf(fs->data_path, sizeof(fs->data_path), "fallback (%s)",
 			 !io->want_passthrough
 			     ? io->no_passthrough_why
 			     : "the kernel offers no passthrough: Linux 6.9 or "
 			       "later has it");
+	snprintf(msg, sizeof(msg), "data path: %s", fs->data_path);
 	fs->log(fs->log_ctx, LOG_INFO, msg);
 }
 

@@ -32,6 +32,7 @@
 
 #include "bdi.h"
 #include "fuse_ops.h"
+#include "memlimit.h"
 #include "options.h"
 #include "passthrough.h"
 #include "store_dir.h"
@@ -168,6 +169,39 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 	return 0;
 }
 
+static void warn_lowered(const char *opt, uint64_t given, uint64_t fit,
+			 uint64_t limit)
+{
+	fprintf(stderr,
+		"shmapfs: %s=%llu lowered to %llu: the cgroup's memory "
+		"limit is %llu bytes\n",
+		opt, (unsigned long long)given, (unsigned long long)fit,
+		(unsigned long long)limit);
+}
+
+/*
+ * Fit size= and nr_mappings= to the memory limit of our cgroup, so that a
+ * full mount refuses creates (ENOSPC) before the kernel's OOM killer takes
+ * the daemon (memlimit.h). Said on stderr: the daemon has not detached.
+ */
+static void fit_memory_limit(struct cmdline *cl)
+{
+	struct shmapfs_options *o = &cl->opts;
+	uint64_t limit =
+	    memlimit_read("/proc/self/cgroup", "/proc/self/mountinfo");
+	if (limit == MEMLIMIT_NONE)
+		return;
+	struct memlimit_fit fit = memlimit_fit(limit, !cl->backing, o->size,
+					       o->size_given, o->nr_mappings);
+	if (fit.size_cut && o->size_given)
+		warn_lowered("size", o->size, fit.size, limit);
+	if (fit.nr_cut && o->nr_mappings_given)
+		warn_lowered("nr_mappings", o->nr_mappings, fit.nr_mappings,
+			     limit);
+	o->size = fit.size;
+	o->nr_mappings = fit.nr_mappings;
+}
+
 /* The mountpoint must be an existing directory; make its name absolute. */
 static int check_mountpoint(struct cmdline *cl)
 {
@@ -258,6 +292,7 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 		cfg.store_dir_capacity = sd->is_capacity;
 	}
 	cfg.exclusive_state = fs->exclusive_state;
+	cfg.data_path = fs->data_path;
 	if (fs->exclusive) {
 		cfg.guard_store = exclusive_guard;
 		cfg.unguard_store = exclusive_unguard;
@@ -587,6 +622,7 @@ int main(int argc, char **argv)
 	struct logger lg = {0};
 	if (parse_cmdline(argc, argv, &cl) < 0)
 		return EXIT_USAGE;
+	fit_memory_limit(&cl);
 	if (check_mountpoint(&cl) < 0) {
 		options_free(&cl.opts);
 		return EXIT_MOUNT;

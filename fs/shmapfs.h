@@ -22,6 +22,10 @@ struct shmapfs {
 	 * enforced. Set before the loop starts. */
 	struct exclusive *exclusive;
 	char exclusive_state[64]; /* "on", "off (why)", "unavailable (why)" */
+	/* "passthrough" or "fallback (why)", for the log and the root's
+	 * user.shmap.data_path; written once, before the INIT reply goes
+	 * out, so before any request that reads it. */
+	char data_path[160];
 	/* Where the glue reports events (as registry_config.log). */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;

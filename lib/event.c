@@ -6,19 +6,9 @@
  * one can win); a manual-reset event releases every waiter and stays set
  * until shmap_event_reset.
  */
-#include "internal.h"
+#include "objects.h"
 
 #include <errno.h>
-
-#define EVENT_MAGIC   0x56454853u /* "SHEV" */
-#define EVENT_VERSION 1u
-#define EVENT_SET     1u
-#define EVENT_MARK    0x80000000u
-
-struct event_page {
-	struct shmap__head head;
-	uint32_t manual; /* 1 for manual-reset; fixed at creation */
-};
 
 static struct event_page *page_of(struct shmap__obj *o)
 {

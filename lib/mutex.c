@@ -19,33 +19,12 @@
  * passed on to every sleeper (the kernel wakes one, who may be a wait_all
  * that cannot use it).
  */
-#include "internal.h"
+#include "objects.h"
 
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <stddef.h>
-
-#define MUTEX_MAGIC   0x584d4853u /* "SHMX" */
-#define MUTEX_VERSION 1u
-#define MUTEX_MARK    0x20000000u
-#define MUTEX_ACK     0x10000000u
-#define MUTEX_TID     0x0fffffffu
-
-/* A link in a robust list, as glibc's __pthread_list_t. */
-struct robust_link {
-	void *prev; /* the previous entry's `next`; guarded by ownership */
-	void *next; /* the next entry's `next`; guarded by ownership */
-};
-
-struct mutex_page {
-	struct shmap__head head; /* head.core.state: the robust word */
-	uint32_t count;		 /* recursion depth; guarded by ownership */
-	uint32_t abandoned;	 /* 1 from taking it from a dead owner until
-				    shmap_mutex_consistent; guarded by
-				    ownership */
-	struct robust_link link; /* in the owner's robust list */
-};
 
 /* The kernel finds the word at (entry + futex_offset); glibc's offset. */
 #define ROBUST_OFFSET                                                          \

@@ -7,14 +7,9 @@
  * private) futexes, which key on the file page and so work across
  * processes. The state is the count; its top bit is wait_all's mark.
  */
-#include "internal.h"
+#include "objects.h"
 
 #include <errno.h>
-
-#define SEM_MAGIC   0x4d534853u /* "SHSM" */
-#define SEM_VERSION 1u
-#define SEM_MAX	    0x7fffffffu
-#define SEM_MARK    0x80000000u
 
 static struct shmap__obj *sem(shmap_sem_t *s)
 {

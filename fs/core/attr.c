@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <sys/statvfs.h>
 
@@ -103,6 +104,25 @@ int kill_suid_sgid_locked(struct registry *r, struct node *n)
 	return 1;
 }
 
+void node_trim_store_locked(struct registry *r, struct node *n)
+{
+	struct stat st;
+	/* A shared store is written by others too: its size is the truth
+	 * (node_catch_up_locked). */
+	if (n->direct || fstat(n->store->fd, &st) < 0 ||
+	    (uint64_t)st.st_size <= n->size)
+		return;
+	int res =
+	    n->store->ops->resize(n->store, (uint64_t)st.st_size, n->size, 0);
+	if (res < 0)
+		reg_log(r, LOG_ERR,
+			"inode %llu keeps %llu bytes past its size after a "
+			"failed change: %s",
+			(unsigned long long)n->ino,
+			(unsigned long long)st.st_size - n->size,
+			strerror(-res));
+}
+
 /* Change a regular file's size: the mapping object and the reservation. */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 {
@@ -122,6 +142,8 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 	if (res < 0)
 		return res;
 	res = n->store->ops->resize(n->store, n->size, size, !n->sparse);
+	if (res < 0 && size > n->size) /* a part of the growth may stay */
+		node_trim_store_locked(r, n);
 	if (!n->sparse)
 		charge_release(r, n, res < 0 ? size : n->size,
 			       res < 0 ? n->size : size);
@@ -244,6 +266,63 @@ static int change_times_locked(struct registry *r, struct node *n,
 	return 0;
 }
 
+/* What a setattr changed before a later step failed, to be put back. */
+struct attr_undo {
+	int owner, mode; /* changed */
+	uid_t uid;
+	gid_t gid;
+	mode_t perm;
+};
+
+/* Give n a new owner (lock held): the usage first, which a quota may
+ * refuse, then the backing file. */
+static int change_owner_locked(struct registry *r, struct node *n, uid_t uid,
+			       gid_t gid)
+{
+	int res = quota_chown_locked(r, n, uid, gid);
+	if (res < 0)
+		return res;
+	res = backing_chown(r, n, uid, gid);
+	if (res < 0) {
+		quota_unchown_locked(r, n, uid, gid);
+		return res;
+	}
+	n->uid = uid;
+	n->gid = gid;
+	return 0;
+}
+
+/*
+ * A later step failed: give n its old owner and mode back, usage included,
+ * so that a setattr that fails changes nothing (lock held). The size is
+ * never changed before a step that may fail but a backing file's chmod or
+ * utimens, which the daemon (owner or root) is refused only by a failing
+ * backing filesystem.
+ */
+static void undo_attrs_locked(struct registry *r, struct node *n,
+			      const struct attr_undo *u)
+{
+	if (u->owner) {
+		uid_t uid = n->uid;
+		gid_t gid = n->gid;
+		n->uid = u->uid;
+		n->gid = u->gid;
+		if (quota_unchown_locked(r, n, uid, gid) < 0) {
+			n->uid = uid; /* the usage stayed: so does the owner */
+			n->gid = gid;
+			reg_log(r, LOG_ERR,
+				"inode %llu keeps owner %u:%u after a failed "
+				"setattr: no memory to give the usage back",
+				(unsigned long long)n->ino, uid, gid);
+		} else {
+			backing_chown(r, n, u->uid, u->gid);
+		}
+	}
+	/* A chown clears a backing file's set-ID bits: the mode too. */
+	if ((u->owner || u->mode) && backing_chmod(r, n, u->perm) == 0)
+		n->mode = u->perm;
+}
+
 int registry_setattr(struct registry *r, struct node *n,
 		     const struct setattr_req *q, struct stat *st)
 {
@@ -262,27 +341,30 @@ int registry_setattr(struct registry *r, struct node *n,
 	if (names)
 		pthread_mutex_lock(&r->lock);
 	pthread_rwlock_wrlock(&n->lock);
-	if (q->valid & SET_SIZE)
+	/* All or nothing: the owner first (a quota may refuse it), so that
+	 * a size it takes is charged to the new owner; the size next, as
+	 * it cannot be undone; then what cannot fail but on a failing
+	 * backing filesystem. A failed step undoes the owner and mode. */
+	struct attr_undo undo = {.uid = n->uid, .gid = n->gid, .perm = n->mode};
+	if (q->valid & (SET_UID | SET_GID)) {
+		res = change_owner_locked(r, n,
+					  q->valid & SET_UID ? q->uid : n->uid,
+					  q->valid & SET_GID ? q->gid : n->gid);
+		undo.owner = !res;
+	}
+	if (!res && (q->valid & SET_SIZE))
 		res = node_resize_locked(r, n, q->size);
 	if (!res && (q->valid & SET_MODE)) {
 		res = backing_chmod(r, n, q->mode & 07777);
 		if (!res)
 			n->mode = q->mode & 07777;
-	}
-	if (!res && (q->valid & (SET_UID | SET_GID))) {
-		uid_t uid = q->valid & SET_UID ? q->uid : n->uid;
-		gid_t gid = q->valid & SET_GID ? q->gid : n->gid;
-		res = backing_chown(r, n, uid, gid);
-		if (!res) /* the new owner takes the usage over */
-			res = quota_chown_locked(r, n, uid, gid);
-		if (!res) {
-			n->uid = uid;
-			n->gid = gid;
-		}
+		undo.mode = !res;
 	}
 	if (!res && (q->valid &
 		     (SET_ATIME | SET_MTIME | SET_ATIME_NOW | SET_MTIME_NOW)))
 		res = change_times_locked(r, n, q);
+	if (res < 0)
+		undo_attrs_locked(r, n, &undo);
 	if (!res && (q->valid & SET_KILL_SUIDGID) && !(q->valid & SET_MODE))
 		kill_suid_sgid_locked(r, n);
 	if (!res)

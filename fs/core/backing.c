@@ -321,8 +321,8 @@ int backing_setxattr(struct registry *r, struct node *n, const char *name,
 	return res;
 }
 
-/* Take n's user.* extended attributes from fd, its backing object (n's
- * lock held, or n not yet shared). */
+/* Take n's user.*, security.* and trusted.* extended attributes from fd,
+ * its backing object (n's lock held, or n not yet shared). */
 int backing_load_xattrs(struct registry *r, struct node *n, int fd)
 {
 	char names[SHMAP_XATTR_TOTAL];
@@ -330,7 +330,7 @@ int backing_load_xattrs(struct registry *r, struct node *n, int fd)
 	if (len < 0)
 		return errno == ENOTSUP || errno == ERANGE ? 0 : -errno;
 	for (char *p = names; p < names + len; p += strlen(p) + 1) {
-		if (strncmp(p, "user.", 5) != 0)
+		if (!xattr_name_stored(p))
 			continue;
 		char value[SHMAP_XATTR_TOTAL];
 		ssize_t vlen = fgetxattr(fd, p, value, sizeof(value));

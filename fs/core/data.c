@@ -252,6 +252,8 @@ static int write_in_use(struct registry *r, struct node *n, const void *buf,
 	if (!res) {
 		ssize_t len = n->store->ops->pwrite(n->store, buf, size, off);
 		res = len < 0 ? (int)len : 0;
+		if (res < 0 && off + size > n->size)
+			node_trim_store_locked(r, n);
 		charge_after_locked(r, n, taken, res < 0);
 		if (res < 0)
 			reg_log(r, LOG_ERR,
@@ -317,13 +319,19 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 	res = n->store ? 0 : -EBUSY;
 	if (!res && n->protect != SHMAP_PROTECT_READWRITE)
 		res = -EACCES;
-	/* Space is reserved by size: nothing is kept past the end. */
-	if (!res && !grow && end > n->size)
-		len = off < n->size ? n->size - off : 0;
+	/* Space is reserved by size: nothing is kept past the end. A punch
+	 * reaches to the end of the last page, as on tmpfs, so that a page
+	 * it covers from off on goes whole. */
+	uint64_t keep =
+	    mode & FALLOC_FL_PUNCH_HOLE ? PAGE_ROUND(n->size) : n->size;
+	if (!res && !grow && end > keep)
+		len = off < keep ? keep - off : 0;
 	if (!res && len && !(mode & FALLOC_FL_PUNCH_HOLE))
 		res = charge_before_locked(r, n, off, len, &taken);
 	if (!res && len) {
 		res = n->store->ops->fallocate(n->store, mode, off, len);
+		if (res < 0 && grow)
+			node_trim_store_locked(r, n);
 		charge_after_locked(r, n, taken, res < 0);
 	}
 	if (!res && grow)

@@ -156,6 +156,9 @@ uint64_t node_charge(const struct node *n);
 void now(struct timespec *ts);
 int name_check(const char *name);
 
+/* xattr.c: 1 if name is in a namespace shmapfs stores (user., security.,
+ * trusted.) */
+int xattr_name_stored(const char *name);
 /* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size);
@@ -168,6 +171,11 @@ int kill_suid_sgid_locked(struct registry *r, struct node *n);
 void node_catch_up_locked(struct registry *r, struct node *n);
 /* The same, taking the lock, and exclusively only if n is shared. */
 void node_catch_up(struct registry *r, struct node *n);
+/* A change that failed part-way (a full disk, RLIMIT_FSIZE) may have
+ * grown the store past n's size: cut it back, so that the store holds
+ * what the size says, and a sparse mapping is charged nothing for it; not
+ * a shared one, whose store's size is the truth (lock held, store open). */
+void node_trim_store_locked(struct registry *r, struct node *n);
 /* Resize a regular file, checking protection and capacity (lock held). */
 int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 /* A sparse mapping's charge before storing size bytes at off: the pages of
@@ -228,6 +236,10 @@ void charge_end_mapping(struct registry *r, struct node *n);
 /* Move n's usage to a new owner (n->lock held): -EDQUOT if no room. */
 int quota_chown_locked(struct registry *r, struct node *n, uid_t uid,
 		       gid_t gid);
+/* Undo quota_chown_locked(r, n, uid, gid) while n still has its old
+ * owner: the usage goes back unchecked (-ENOMEM at worst: then it stays). */
+int quota_unchown_locked(struct registry *r, struct node *n, uid_t uid,
+			 gid_t gid);
 /* The capacity functions above, charging n's owner too (n->lock held):
  * take and reserve check the capacity and the limits (-ENOSPC, -EDQUOT),
  * add counts without a check (what a store holds, seen afterwards). */

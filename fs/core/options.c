@@ -28,16 +28,21 @@ static const struct option_spec OPTIONS[] = {
     {.name = "size",
      .kind = OPT_SIZE,
      .field = FIELD(size),
+     .given = FIELD(size_given),
      .marks = OPT_COMPUTED,
      .def = "50%",
      .help = "capacity of a memory-backed mount"},
     {.name = "nr_mappings",
      .kind = OPT_COUNT,
      .field = FIELD(nr_mappings),
+     .given = FIELD(nr_mappings_given),
      .marks = OPT_COMPUTED,
      .def = "one per two pages of RAM",
      .help = "most entries"},
-    {.name = "nr_inodes", .kind = OPT_COUNT, .field = FIELD(nr_mappings)},
+    {.name = "nr_inodes",
+     .kind = OPT_COUNT,
+     .field = FIELD(nr_mappings),
+     .given = FIELD(nr_mappings_given)},
     {.name = "commit",
      .kind = OPT_ENUM,
      .field = FIELD(sparse),
@@ -53,51 +58,59 @@ static const struct option_spec OPTIONS[] = {
     {.name = "usrquota",
      .kind = OPT_FLAG,
      .field = FIELD(quota.usr),
+     .given = FIELD(quota_given),
      .arg = 1,
      .marks = OPT_QUOTA,
      .help = "count and limit what each user holds (memory-backed)"},
     {.name = "usrquota_block_hardlimit",
      .kind = OPT_SIZE,
      .field = FIELD(quota.usr_limit.bytes),
+     .given = FIELD(quota_given),
      .marks = OPT_QUOTA,
      .help = "most bytes per user"},
     {.name = "usrquota_inode_hardlimit",
      .kind = OPT_AMOUNT,
      .field = FIELD(quota.usr_limit.mappings),
+     .given = FIELD(quota_given),
      .marks = OPT_QUOTA,
      .help = "most mappings per user"},
     {.name = "grpquota",
      .kind = OPT_FLAG,
      .field = FIELD(quota.grp),
+     .given = FIELD(quota_given),
      .arg = 1,
      .marks = OPT_QUOTA,
      .help = "count and limit what each group holds (memory-backed)"},
     {.name = "grpquota_block_hardlimit",
      .kind = OPT_SIZE,
      .field = FIELD(quota.grp_limit.bytes),
+     .given = FIELD(quota_given),
      .marks = OPT_QUOTA,
      .help = "most bytes per group"},
     {.name = "grpquota_inode_hardlimit",
      .kind = OPT_AMOUNT,
      .field = FIELD(quota.grp_limit.mappings),
+     .given = FIELD(quota_given),
      .marks = OPT_QUOTA,
      .help = "most mappings per group"},
     {.name = "mode",
      .kind = OPT_MODE,
      .field = FIELD(mode),
-     .marks = OPT_ROOT_ATTR,
+     .given = FIELD(root_attrs_set),
      .def = "1777",
      .help = "mode of the root directory"},
     {.name = "uid",
      .kind = OPT_ID,
      .field = FIELD(uid),
-     .marks = OPT_ROOT_ATTR | OPT_COMPUTED,
+     .given = FIELD(root_attrs_set),
+     .marks = OPT_COMPUTED,
      .def = "the mounting user",
      .help = "owner of the root directory"},
     {.name = "gid",
      .kind = OPT_ID,
      .field = FIELD(gid),
-     .marks = OPT_ROOT_ATTR | OPT_COMPUTED,
+     .given = FIELD(root_attrs_set),
+     .marks = OPT_COMPUTED,
      .def = "the mounting user's group",
      .help = "group of the root directory"},
     {.name = "ro",
@@ -159,6 +172,8 @@ static const struct option_spec OPTIONS[] = {
 _Static_assert(sizeof(uid_t) == sizeof(uint32_t) &&
 		   sizeof(gid_t) == sizeof(uint32_t),
 	       "OPT_ID fields are 32 bits");
+_Static_assert(offsetof(struct shmapfs_options, size) == 0,
+	       "option_spec.given 0 means none");
 
 const struct option_spec *options_table(size_t *count)
 {
@@ -345,10 +360,8 @@ static int parse_one(struct shmapfs_options *o, const char *key,
 	int res = set_value(o, s, val, ram_bytes);
 	if (res < 0)
 		return res;
-	if (s->marks & OPT_ROOT_ATTR)
-		o->root_attrs_set = 1;
-	if (s->marks & OPT_QUOTA)
-		o->quota_given = 1;
+	if (s->given)
+		*(int *)((char *)o + s->given) = 1;
 	return s->marks & OPT_FUSE_TOO ? 1 : 0;
 }
 

@@ -40,6 +40,8 @@ struct data_path {
 struct shmapfs_options {
 	uint64_t size;	       /* capacity in bytes (memory-backed) */
 	uint64_t nr_mappings;  /* most entries of any kind */
+	int size_given;	       /* size= was given */
+	int nr_mappings_given; /* nr_mappings= was given */
 	mode_t mode;	       /* of the root directory */
 	uid_t uid;	       /* of the root directory */
 	gid_t gid;	       /* of the root directory */
@@ -76,12 +78,11 @@ enum option_kind {
 
 /* option_spec.marks */
 enum {
-	OPT_ROOT_ATTR = 1 << 0, /* given: sets root_attrs_set */
-	OPT_QUOTA = 1 << 1,	/* given: sets quota_given; a flag with a
-				 * value is refused, not libfuse's */
-	OPT_FUSE_TOO = 1 << 2,	/* libfuse sees it too (ro, rw) */
-	OPT_COMPUTED = 1 << 3,	/* the default depends on the machine or
-				 * the caller: options_init() sets it */
+	OPT_QUOTA = 1 << 0,    /* a flag with a value is refused, not
+				* libfuse's (as tmpfs has it) */
+	OPT_FUSE_TOO = 1 << 1, /* libfuse sees it too (ro, rw) */
+	OPT_COMPUTED = 1 << 2, /* the default depends on the machine or
+				* the caller: options_init() sets it */
 };
 
 /* One row of the table. */
@@ -89,6 +90,8 @@ struct option_spec {
 	const char *name;
 	enum option_kind kind;
 	size_t field;		  /* offsetof(struct shmapfs_options, ...) */
+	size_t given;		  /* of an int set to 1 when the option is
+				   * given; 0: none (offset 0 is size) */
 	uint64_t arg;		  /* OPT_FLAG: the value; OPT_UINT: the most */
 	const char *const *words; /* OPT_ENUM, OPT_WORD; NULL-terminated */
 	unsigned marks;		  /* OPT_* above */

@@ -203,6 +203,22 @@ int quota_chown_locked(struct registry *r, struct node *n, uid_t uid, gid_t gid)
 	return res;
 }
 
+int quota_unchown_locked(struct registry *r, struct node *n, uid_t uid,
+			 gid_t gid)
+{
+	int kinds =
+	    (uid != n->uid ? KIND_USR : 0) | (gid != n->gid ? KIND_GRP : 0);
+	if (!S_ISREG(n->type) || !kinds)
+		return 0;
+	/* What n holds now, which a step since the move may have changed;
+	 * unchecked: the old owner is given back what was its own. */
+	uint64_t bytes = node_charge(n);
+	int res = owner_add(r, kinds, n->uid, n->gid, bytes, 1, 0);
+	if (res == 0)
+		owner_sub(r, kinds, uid, gid, bytes, 1);
+	return res;
+}
+
 int charge_take(struct registry *r, struct node *n, uint64_t bytes)
 {
 	int res = cap_take(r, bytes);

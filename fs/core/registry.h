@@ -34,6 +34,10 @@ enum shmap_protect {
 /* On the root, read-only: what the mount enforces of exclusive backing
  * files (registry_config.exclusive_state). */
 #define SHMAP_XATTR_EXCLUSIVE "user.shmap.exclusive"
+/* On the root, read-only: the data path the mount took. */
+#define SHMAP_XATTR_DATA_PATH "user.shmap.data_path"
+/* On the root of a mount with quotas, read-only: the limits. */
+#define SHMAP_XATTR_QUOTA_LIMITS "user.shmap.quota_limits"
 
 struct registry_config {
 	uint64_t capacity;  /* bytes; enforced when memory-backed */
@@ -90,6 +94,10 @@ struct registry_config {
 	void (*unguard_store)(void *ctx, int fd);
 	void *guard_ctx;
 	const char *exclusive_state;
+	/* The data path ("passthrough", "fallback (why)"), for the root's
+	 * read-only user.shmap.data_path; NULL: no such attribute. Borrowed;
+	 * filled once before the first request that can read it. */
+	const char *data_path;
 	/* Per-user and per-group limits (memory-backed; see quota.h). */
 	struct quota_config quota;
 	/* Every write must reach the daemon, which counts each page (with
@@ -203,6 +211,12 @@ int registry_rmdir(struct registry *r, struct node *dir, const char *name);
 int registry_rename(struct registry *r, struct node *dir, const char *name,
 		    struct node *newdir, const char *newname,
 		    unsigned int flags);
+/* The same with RENAME_WHITEOUT (whiteout.c): a whiteout owned by c is
+ * left where name was. flags: the other rename flags. */
+int registry_rename_whiteout(struct registry *r, struct node *dir,
+			     const char *name, struct node *newdir,
+			     const char *newname, unsigned int flags,
+			     const struct caller *c);
 int registry_readlink(struct registry *r, struct node *n, const char **out);
 int registry_opendir(struct registry *r, struct node *dir,
 		     struct dir_snapshot **out);
@@ -250,6 +264,11 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 int registry_fallocate(struct registry *r, struct node *n, int mode,
 		       uint64_t off, uint64_t len);
 int registry_fsync(struct registry *r, struct node *n, int datasync);
+/* lseek(2)'s SEEK_DATA / SEEK_HOLE from off, as tmpfs answers (holes.c):
+ * the offset found, or -ENXIO at or past the end, or where no data
+ * follows. */
+int registry_seek_data(struct registry *r, struct node *n, uint64_t off,
+		       int whence, uint64_t *out);
 
 /* Extended attributes and protection (xattr.c). */
 int registry_setxattr(struct registry *r, struct node *n,
@@ -260,6 +279,11 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 		      void *buf, size_t size, size_t *len);
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len);
+/* The same, showing trusted.* names only if trusted (as tmpfs shows
+ * them only to a caller with CAP_SYS_ADMIN); the above shows them.
+ * *hidden (if not NULL) says whether any were left out. */
+int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
+			   char *buf, size_t size, size_t *len, int *hidden);
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name);
 const char *protect_name(enum shmap_protect p);

@@ -68,8 +68,9 @@ int store_named_open(int dirfd, const char *name, struct store **out);
 int store_file_adopt(int fd, struct store **out);
 
 /*
- * Wrap inner so that its nth write (counting from 1) and its nth resize
- * fail with err; 0 disables a trigger. The wrapper owns inner.
+ * Wrap inner so that its nth write (counting from 1) and its nth resize or
+ * fallocate (one count) fail with err; 0 disables a trigger. The wrapper owns
+ * inner.
  */
 int store_faulty_wrap(struct store *inner, unsigned fail_write,
 		      unsigned fail_resize, int err, struct store **out);

@@ -1,8 +1,9 @@
 /*
- * The faulty store: wraps a real store and fails its Nth write or resize
- * with a chosen error, so that tests can prove that a failing store
- * corrupts nothing and leaks nothing (fault injection, as SQLite does).
- * Selected at mount with the hidden option fault_write=N / fault_resize=N.
+ * The faulty store: wraps a real store and fails its Nth write, or its Nth
+ * resize or fallocate, with a chosen error, so that tests can prove that a
+ * failing store corrupts nothing and leaks nothing (fault injection, as SQLite
+ * does). Selected at mount with the hidden option fault_write=N /
+ * fault_resize=N.
  */
 #include "store.h"
 
@@ -51,11 +52,16 @@ static int faulty_resize(struct store *s, uint64_t old_size, uint64_t size,
 	return f->inner->ops->resize(f->inner, old_size, size, reserve);
 }
 
+/* An fallocate changes what the store holds as a resize does: it counts
+ * as one, so that one trigger covers every change of allocation. */
 static int faulty_fallocate(struct store *s, int mode, uint64_t off,
 			    uint64_t len)
 {
-	struct store *in = faulty_of(s)->inner;
-	return in->ops->fallocate(in, mode, off, len);
+	struct faulty *f = faulty_of(s);
+	if (f->fail_resize &&
+	    atomic_fetch_add(&f->resizes, 1) + 1 == f->fail_resize)
+		return f->err;
+	return f->inner->ops->fallocate(f->inner, mode, off, len);
 }
 
 static int faulty_sync(struct store *s, int datasync)

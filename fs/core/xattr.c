@@ -1,16 +1,21 @@
 /*
- * Extended attributes: user.* attributes stored with each node (and in the
- * backing file of a file-backed mapping), and two that every regular file
+ * Extended attributes: user.*, security.* and trusted.* attributes stored
+ * with each node (and in the backing file or directory of a file-backed
+ * mapping, under the same name), as tmpfs stores them; listed as tmpfs
+ * lists them (trusted.* only to a caller with CAP_SYS_ADMIN). And two that
+ * every regular file
  * has: its protection, user.shmap.protect (readwrite by default), and its
  * kind, user.shmap.commit (sparse or committed; the mount's default).
- * The root also has user.shmap.exclusive, read-only: what the mount
- * enforces of exclusive backing files. The root of a mount with quotas has
- * user.shmap.quota (quota.c).
+ * The root also has user.shmap.exclusive, user.shmap.data_path and
+ * (with quotas) user.shmap.quota_limits, read-only: what the mount
+ * enforces of exclusive backing files, the data path it took, its limits. The
+ * root of a mount with quotas has user.shmap.quota (quota.c).
  */
 #include "backing.h"
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/limits.h>
@@ -61,15 +66,65 @@ static int commit_parse(const char *s, size_t len, int *sparse)
 	return -EINVAL;
 }
 
-/* The value of user.shmap.exclusive if n is the root and name is that
- * (any name if NULL), else NULL. */
-static const char *exclusive_attr(struct registry *r, struct node *n,
-				  const char *name)
+/* The read-only attributes of the root: what the mount enforces of
+ * exclusive backing files, the data path it took, and its quota limits
+ * (one line "user|group BYTES MAPPINGS" per kind counted; 0: no limit). */
+#define ROOT_ATTRS    3
+#define ROOT_ATTR_MAX 96
+static const char *const root_attr_names[ROOT_ATTRS] = {
+    SHMAP_XATTR_EXCLUSIVE, SHMAP_XATTR_DATA_PATH, SHMAP_XATTR_QUOTA_LIMITS};
+
+static const char *quota_limits(const struct quota_config *q,
+				char buf[ROOT_ATTR_MAX])
 {
-	if (n != r->root || !r->cfg.exclusive_state ||
-	    (name && strcmp(name, SHMAP_XATTR_EXCLUSIVE)))
-		return NULL;
-	return r->cfg.exclusive_state;
+	int n = 0;
+	if (q->usr)
+		n = snprintf(buf, ROOT_ATTR_MAX, "user %llu %llu\n",
+			     (unsigned long long)q->usr_limit.bytes,
+			     (unsigned long long)q->usr_limit.mappings);
+	if (q->grp)
+		snprintf(buf + n, ROOT_ATTR_MAX - (size_t)n,
+			 "group %llu %llu\n",
+			 (unsigned long long)q->grp_limit.bytes,
+			 (unsigned long long)q->grp_limit.mappings);
+	return q->usr || q->grp ? buf : NULL;
+}
+
+/* The value of the root attribute i, or NULL if the mount has none. */
+static const char *root_attr_value(struct registry *r, int i,
+				   char buf[ROOT_ATTR_MAX])
+{
+	if (i == 0)
+		return r->cfg.exclusive_state;
+	return i == 1 ? r->cfg.data_path : quota_limits(&r->cfg.quota, buf);
+}
+
+/* The value of the root attribute name if n is the root, else NULL. */
+static const char *root_attr(struct registry *r, struct node *n,
+			     const char *name, char buf[ROOT_ATTR_MAX])
+{
+	for (int i = 0; n == r->root && i < ROOT_ATTRS; i++)
+		if (!strcmp(name, root_attr_names[i]))
+			return root_attr_value(r, i, buf);
+	return NULL;
+}
+
+/* The bytes the root attributes of n take in a list (names and NULs),
+ * and, if p is not NULL, those names copied to p. The quota limits are
+ * asked for by name, not listed, as user.shmap.commit. */
+static size_t root_attrs_list(struct registry *r, struct node *n, char *p)
+{
+	char buf[ROOT_ATTR_MAX];
+	size_t len = 0;
+	for (int i = 0; n == r->root && i < ROOT_ATTRS - 1; i++) {
+		if (!root_attr_value(r, i, buf))
+			continue;
+		size_t l = strlen(root_attr_names[i]) + 1;
+		if (p)
+			memcpy(p + len, root_attr_names[i], l);
+		len += l;
+	}
+	return len;
 }
 
 static struct xattr **xattr_find(struct node *n, const char *name)
@@ -135,14 +190,42 @@ int xattr_set_local(struct node *n, const char *name, const void *value,
 	return 0;
 }
 
-static int name_ok(struct node *n, const char *name)
+/* The namespaces tmpfs stores. The kernel has checked the caller's
+ * privilege for trusted.* (CAP_SYS_ADMIN) and security.capability
+ * (CAP_SETFCAP) before the request comes. */
+static const char *const namespaces[] = {"user.", "security.", "trusted."};
+
+/* The length of name's namespace prefix, or 0 if it has none we store. */
+static size_t namespace_len(const char *name)
 {
-	if (strncmp(name, "user.", 5) != 0)
+	for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++)
+		if (!strncmp(name, namespaces[i], strlen(namespaces[i])))
+			return strlen(namespaces[i]);
+	return 0;
+}
+
+int xattr_name_stored(const char *name)
+{
+	return namespace_len(name) != 0;
+}
+
+static int is_trusted(const char *name)
+{
+	return !strncmp(name, "trusted.", 8);
+}
+
+static int name_ok(struct registry *r, struct node *n, const char *name)
+{
+	size_t prefix = namespace_len(name);
+	if (!prefix)
 		return -EOPNOTSUPP;
-	if (strlen(name) > XATTR_NAME_MAX || !name[5])
+	if (strlen(name) > XATTR_NAME_MAX || !name[prefix])
 		return -ERANGE;
-	/* As on Linux: user attributes only on files and directories. */
-	if (!S_ISREG(n->type) && !S_ISDIR(n->type))
+	/* As on Linux: user attributes only on files and directories;
+	 * the others on every kind, but a backing directory keeps them
+	 * only for what the daemon holds open (files, directories). */
+	if (!S_ISREG(n->type) && !S_ISDIR(n->type) &&
+	    (prefix == 5 || !r->memory_backed))
 		return -EPERM;
 	return 0;
 }
@@ -189,10 +272,11 @@ int registry_setxattr(struct registry *r, struct node *n,
 		      const struct caller *c, const char *name,
 		      const void *value, size_t size, int flags)
 {
-	int res = name_ok(n, name);
+	int res = name_ok(r, n, name);
 	if (res < 0)
 		return res;
-	if (exclusive_attr(r, n, name))
+	char buf[ROOT_ATTR_MAX];
+	if (root_attr(r, n, name, buf))
 		return -EPERM; /* the mount option decides */
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
@@ -249,7 +333,8 @@ static int copy_out(const void *v, size_t len, void *buf, size_t size,
 int registry_getxattr(struct registry *r, struct node *n, const char *name,
 		      void *buf, size_t size, size_t *len)
 {
-	const char *ex = exclusive_attr(r, n, name);
+	char abuf[ROOT_ATTR_MAX];
+	const char *ex = root_attr(r, n, name, abuf);
 	if (ex)
 		return copy_out(ex, strlen(ex), buf, size, len);
 	if (quota_is_attr(r, n, name))
@@ -274,15 +359,27 @@ int registry_getxattr(struct registry *r, struct node *n, const char *name,
 int registry_listxattr(struct registry *r, struct node *n, char *buf,
 		       size_t size, size_t *len)
 {
+	return registry_listxattr_for(r, n, 1, buf, size, len, NULL);
+}
+
+int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
+			   char *buf, size_t size, size_t *len, int *hidden)
+{
+	int left_out = 0;
 	const char *quota = quota_attr_listed(r, n);
 	pthread_rwlock_rdlock(&n->lock);
 	/* user.shmap.commit is asked for by name, not listed. */
 	size_t need = S_ISREG(n->type) ? sizeof(SHMAP_XATTR_PROTECT) : 0;
-	if (exclusive_attr(r, n, NULL))
-		need += sizeof(SHMAP_XATTR_EXCLUSIVE);
+	need += root_attrs_list(r, n, NULL);
 	need += quota ? strlen(quota) + 1 : 0;
-	for (struct xattr *x = n->xattrs; x; x = x->next)
-		need += strlen(x->name) + 1;
+	for (struct xattr *x = n->xattrs; x; x = x->next) {
+		if (trusted || !is_trusted(x->name))
+			need += strlen(x->name) + 1;
+		else
+			left_out = 1;
+	}
+	if (hidden)
+		*hidden = left_out;
 	int res = 0;
 	*len = need;
 	if (size && size < need)
@@ -294,16 +391,14 @@ int registry_listxattr(struct registry *r, struct node *n, char *buf,
 			       sizeof(SHMAP_XATTR_PROTECT));
 			p += sizeof(SHMAP_XATTR_PROTECT);
 		}
-		if (exclusive_attr(r, n, NULL)) {
-			memcpy(p, SHMAP_XATTR_EXCLUSIVE,
-			       sizeof(SHMAP_XATTR_EXCLUSIVE));
-			p += sizeof(SHMAP_XATTR_EXCLUSIVE);
-		}
+		p += root_attrs_list(r, n, p);
 		if (quota) {
 			memcpy(p, quota, strlen(quota) + 1);
 			p += strlen(quota) + 1;
 		}
 		for (struct xattr *x = n->xattrs; x; x = x->next) {
+			if (!trusted && is_trusted(x->name))
+				continue;
 			size_t l = strlen(x->name) + 1;
 			memcpy(p, x->name, l);
 			p += l;
@@ -316,10 +411,11 @@ int registry_listxattr(struct registry *r, struct node *n, char *buf,
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name)
 {
-	int res = name_ok(n, name);
+	int res = name_ok(r, n, name);
 	if (res < 0)
 		return res;
-	if (exclusive_attr(r, n, name) || quota_is_attr(r, n, name))
+	char buf[ROOT_ATTR_MAX];
+	if (root_attr(r, n, name, buf) || quota_is_attr(r, n, name))
 		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;

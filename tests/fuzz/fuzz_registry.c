@@ -467,7 +467,7 @@ static void check_node(struct fuzz *f, struct node *n)
 		CHECK(names <= 1);
 	size_t xattr_bytes = 0;
 	for (struct xattr *x = n->xattrs; x; x = x->next) {
-		CHECK(!strncmp(x->name, "user.", 5));
+		CHECK(xattr_name_stored(x->name));
 		xattr_bytes += strlen(x->name) + x->size;
 	}
 	CHECK(xattr_bytes == n->xattr_bytes);

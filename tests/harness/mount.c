@@ -4,6 +4,7 @@
  */
 #include "mount.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -96,6 +97,47 @@ int twait(pid_t pid, int timeout_ms)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+char tstate(pid_t tid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return 0;
+	char *got = fgets(line, sizeof(line), f);
+	fclose(f);
+	const char *p = got ? strrchr(line, ')') : NULL;
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+long tsleeping_in(pid_t tid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	char *got = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* "running", or "-1 ..." outside a system call */
+	if (!got || line[0] < '0' || line[0] > '9')
+		return -1;
+	long nr = strtol(line, NULL, 10);
+	char st = tstate(tid);
+	return st == 'S' || st == 'D' ? nr : -1;
+}
+
+int twait_sleeping_in(pid_t tid, long nr, long nr2, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited++) {
+		long now = tsleeping_in(tid);
+		if (now >= 0 && (now == nr || now == nr2))
+			return 0;
+		sleep_ms(1);
+	}
+	return -ETIMEDOUT;
+}
+
 int tsh(int timeout_s, const char *fmt, ...)
 {
 	char cmd[8192];
@@ -157,6 +199,20 @@ static const char *with_data_path(const char *opts, char *buf, size_t size)
 	return buf;
 }
 
+/* Move this process into the cgroup directory cg. */
+static int join_cgroup(const char *cg)
+{
+	char path[PATH_MAX + 16], pid[32];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	int res = write(fd, pid, len) == len ? 0 : -errno;
+	close(fd);
+	return res;
+}
+
 static pid_t spawn_daemon(const struct tmount *m, const char *opts)
 {
 	const char *argv[8];
@@ -183,6 +239,8 @@ static pid_t spawn_daemon(const struct tmount *m, const char *opts)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(126);
+	if (m->cgroup[0] && join_cgroup(m->cgroup) < 0)
+		_exit(125);
 	int fd = open(m->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	if (fd >= 0) {
 		dup2(fd, STDOUT_FILENO);
@@ -288,7 +346,15 @@ int tmount_restart(struct tmount *m, const char *opts)
 
 int tmount_start(struct tmount *m, int file_backed, const char *opts)
 {
+	return tmount_start_in(m, file_backed, opts, NULL);
+}
+
+int tmount_start_in(struct tmount *m, int file_backed, const char *opts,
+		    const char *cg)
+{
 	memset(m, 0, sizeof(*m));
+	if (cg)
+		snprintf(m->cgroup, sizeof(m->cgroup), "%s", cg);
 	m->pid = -1;
 	snprintf(m->root, sizeof(m->root), "%s/shmapfs-test.XXXXXX",
 		 test_tmpdir());
@@ -342,4 +408,170 @@ int tmount_stop(struct tmount *m)
 	int st = tmount_unmount(m);
 	tsh(30, "rm -rf '%s'", m->root);
 	return st;
+}
+
+/* The first line of a file, or "" */
+static void read_line(const char *path, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	if (!fgets(buf, (int)size, f))
+		buf[0] = '\0';
+	fclose(f);
+}
+
+/* Our own cgroup's directory in the v1 memory hierarchy or in v2. */
+static int own_memory_cgroup(struct tcgroup *cg)
+{
+	char line[PATH_MAX], v1[PATH_MAX] = "", v2[PATH_MAX] = "";
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *p = strstr(line, ":memory:");
+		if (p)
+			snprintf(v1, sizeof(v1), "%s", p + 8);
+		else if (!strncmp(line, "0::", 3))
+			snprintf(v2, sizeof(v2), "%s", line + 3);
+	}
+	fclose(f);
+	struct stat st;
+	if (v1[0] &&
+	    stat("/sys/fs/cgroup/memory/memory.limit_in_bytes", &st) == 0) {
+		snprintf(cg->dir, sizeof(cg->dir), "/sys/fs/cgroup/memory%s",
+			 strcmp(v1, "/") ? v1 : "");
+		cg->v2 = 0;
+		return 0;
+	}
+	if (v2[0]) {
+		snprintf(cg->dir, sizeof(cg->dir), "/sys/fs/cgroup%s",
+			 strcmp(v2, "/") ? v2 : "");
+		cg->v2 = 1;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int write_text(const char *dir, const char *file, const char *text)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ssize_t len = (ssize_t)strlen(text);
+	int res = write(fd, text, len) == len ? 0 : -errno;
+	close(fd);
+	return res;
+}
+
+int tcgroup_make(struct tcgroup *cg, const char *name, unsigned long long limit)
+{
+	memset(cg, 0, sizeof(*cg));
+	struct tcgroup parent;
+	int res = own_memory_cgroup(&parent);
+	if (res < 0)
+		return res;
+	if (snprintf(cg->dir, sizeof(cg->dir), "%s/%s", parent.dir, name) >=
+	    (int)sizeof(cg->dir)) {
+		cg->dir[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	cg->v2 = parent.v2;
+	if (mkdir(cg->dir, 0755) < 0) {
+		res = -errno;
+		cg->dir[0] = '\0';
+		return res;
+	}
+	char text[32];
+	snprintf(text, sizeof(text), "%llu", limit);
+	res = write_text(cg->dir,
+			 cg->v2 ? "memory.max" : "memory.limit_in_bytes", text);
+	if (res < 0)
+		tcgroup_remove(cg);
+	return res;
+}
+
+unsigned long long tcgroup_read(const struct tcgroup *cg, const char *v1file,
+				const char *v2file, const char *key)
+{
+	char path[PATH_MAX + 64], line[256];
+	const char *file = cg->v2 ? v2file : v1file;
+	if (!file || !cg->dir[0])
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", cg->dir, file);
+	if (!key) {
+		read_line(path, line, sizeof(line));
+		return strtoull(line, NULL, 10);
+	}
+	unsigned long long v = 0;
+	FILE *f = fopen(path, "re");
+	size_t klen = strlen(key);
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ' ')
+			v = strtoull(line + klen + 1, NULL, 10);
+	if (f)
+		fclose(f);
+	return v;
+}
+
+/* SIGKILL every process in the cgroup; how many there were. */
+static int kill_members(const struct tcgroup *cg)
+{
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg->dir);
+	FILE *f = fopen(path, "re");
+	int n = 0, pid;
+	while (f && fscanf(f, "%d", &pid) == 1) {
+		kill(pid, SIGKILL);
+		n++;
+	}
+	if (f)
+		fclose(f);
+	return n;
+}
+
+int tcgroup_remove(struct tcgroup *cg)
+{
+	if (!cg->dir[0])
+		return 0;
+	for (int waited = 0; waited < REAP_WAIT_MS; waited += 10) {
+		if (rmdir(cg->dir) == 0 || errno == ENOENT) {
+			cg->dir[0] = '\0';
+			return 0;
+		}
+		if (errno != EBUSY)
+			break;
+		kill_members(cg);
+		sleep_ms(10); /* the killed die; polled, within the bound */
+	}
+	fprintf(stderr, "harness: cannot remove cgroup %s: %s\n", cg->dir,
+		strerror(errno));
+	return -errno;
+}
+
+void tcgroup_remove_stale(const char *prefix)
+{
+	struct tcgroup parent;
+	if (own_memory_cgroup(&parent) < 0)
+		return;
+	DIR *d = opendir(parent.dir);
+	struct dirent *e;
+	size_t plen = strlen(prefix);
+	while (d && (e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, plen))
+			continue;
+		pid_t pid = (pid_t)atoi(e->d_name + plen);
+		if (pid <= 0 || kill(pid, 0) == 0 || errno != ESRCH)
+			continue; /* its test still runs */
+		struct tcgroup stale = {.v2 = parent.v2};
+		if (snprintf(stale.dir, sizeof(stale.dir), "%s/%s", parent.dir,
+			     e->d_name) < (int)sizeof(stale.dir))
+			tcgroup_remove(&stale);
+	}
+	if (d)
+		closedir(d);
 }

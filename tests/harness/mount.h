@@ -38,6 +38,7 @@ struct tmount {
 	char log[PATH_MAX];	/* the daemon's stderr */
 	pid_t pid;		/* the daemon, or -1 when not running */
 	int passthrough;	/* the daemon said: data path passthrough */
+	char cgroup[PATH_MAX];	/* the daemon starts in it; "" if none */
 };
 
 /*
@@ -60,6 +61,10 @@ const char *tmount_daemon(void);
  * empty backing directory. opts: extra "-o" options, or NULL.
  */
 int tmount_start(struct tmount *m, int file_backed, const char *opts);
+
+/* tmount_start() with the daemon started in the cgroup directory cg. */
+int tmount_start_in(struct tmount *m, int file_backed, const char *opts,
+		    const char *cg);
 
 /*
  * Mount again over the same backing directory (after tmount_unmount()),
@@ -91,5 +96,47 @@ int tsh(int timeout_s, const char *fmt, ...)
 
 /* Wait for a child, at most timeout_ms; its exit status or -1. */
 int twait(pid_t pid, int timeout_ms);
+
+/* The state letter of process or thread tid (/proc/TID/stat: R, S, D,
+ * Z, T...), or 0 if it is gone. */
+char tstate(pid_t tid);
+
+/*
+ * The system call that process or thread tid sleeps in (its number, from
+ * /proc/TID/syscall and its state S or D), or -1 if it runs or is gone:
+ * the signal that another process has got to its wait.
+ */
+long tsleeping_in(pid_t tid);
+
+/* Wait, at most timeout_ms, until tid sleeps in system call nr (or in
+ * nr2; -1 for none). 0 or -ETIMEDOUT. */
+int twait_sleeping_in(pid_t tid, long nr, long nr2, int timeout_ms);
+
+/*
+ * A memory cgroup of the test's own, below the one the test runs in: the
+ * cgroup v1 memory controller where it is mounted, else cgroup v2 (which
+ * needs the memory controller enabled for children).
+ */
+struct tcgroup {
+	char dir[PATH_MAX]; /* "" when none was made */
+	int v2;
+};
+
+/* Make the cgroup name with a memory limit of limit bytes. */
+int tcgroup_make(struct tcgroup *cg, const char *name,
+		 unsigned long long limit);
+
+/* A number from one of its files, the v1 name or the v2 name (v2file
+ * NULL: none there); 0 if it cannot be read. For v1's memory.oom_control
+ * and v2's memory.events, "key" picks the line "key N". */
+unsigned long long tcgroup_read(const struct tcgroup *cg, const char *v1file,
+				const char *v2file, const char *key);
+
+/* SIGKILL whatever still runs in it and remove it (bounded wait). */
+int tcgroup_remove(struct tcgroup *cg);
+
+/* Remove the cgroups named PREFIXpid beside ours whose test process pid
+ * is gone (a test killed before its teardown). */
+void tcgroup_remove_stale(const char *prefix);
 
 #endif

@@ -84,7 +84,7 @@ static int waiter(void *arg)
 	return shmap_event_close(e) ? 12 : 0;
 }
 
-/* Start n waiters on name; return once they are (most likely) asleep. */
+/* Start n waiters on name; return once they sleep in the kernel. */
 static void start_waiters(const char *name, pid_t *pids, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -92,7 +92,8 @@ static void start_waiters(const char *name, pid_t *pids, int n)
 	long long end = lt_now_ms() + 10000;
 	while (__atomic_load_n(&board->ready, __ATOMIC_SEQ_CST) < n)
 		ck_assert_msg(lt_now_ms() < end, "waiters not ready");
-	usleep(200000);
+	for (int i = 0; i < n; i++)
+		lt_wait_asleep(pids[i]);
 }
 
 /* The number released, once it has been steady for a while. */

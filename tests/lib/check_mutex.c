@@ -250,8 +250,6 @@ static void wait_ready(int n)
 	long long end = lt_now_ms() + 10000;
 	while (__atomic_load_n(&board->ready, __ATOMIC_SEQ_CST) < n)
 		ck_assert_msg(lt_now_ms() < end, "children not ready");
-	/* Let the contenders fall asleep in the kernel. */
-	usleep(200000);
 }
 
 START_TEST(mutex_abandoned_by_sigkill_is_seen_once)
@@ -265,6 +263,8 @@ START_TEST(mutex_abandoned_by_sigkill_is_seen_once)
 	for (int i = 0; i < WORKERS; i++)
 		c[i] = lt_fork(contender, NULL);
 	wait_ready(1 + WORKERS);
+	for (int i = 0; i < WORKERS; i++) /* in the kernel, all of them */
+		lt_wait_asleep(c[i]);
 	ck_assert_int_eq(board->taken, 0);
 	ck_assert_int_eq(kill(owner, SIGKILL), 0);
 	ck_assert_int_eq(waitpid(owner, NULL, 0), owner);

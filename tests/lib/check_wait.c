@@ -323,9 +323,9 @@ START_TEST(wait_all_passes_on_an_owner_death)
 	ck_assert_int_eq(shmap_event_open("never", 0, 0, 0, &never), 0);
 	pid_t holder = start_holder();
 	pid_t multi = lt_fork(wait_all_unsatisfied, NULL);
-	usleep(200000); /* asleep first, so the kernel wakes it first */
+	lt_wait_asleep(multi); /* asleep first, so the kernel wakes it first */
 	pid_t single = lt_fork(lock_and_report, NULL);
-	usleep(200000);
+	lt_wait_asleep(single);
 	long long t0 = lt_now_ms();
 	ck_assert_int_eq(kill(holder, SIGKILL), 0);
 	ck_assert_int_eq(lt_wait(single, 10000), 0);

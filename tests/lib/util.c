@@ -65,6 +65,17 @@ long long lt_now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+
+void lt_wait_asleep(pid_t pid)
+{
+	ck_assert_msg(
+	    twait_sleeping_in(pid, SYS_futex, SYS_futex_waitv, 10000) == 0,
+	    "process %d not asleep on a futex after 10 s", (int)pid);
+}
+
 int lt_barrier(volatile int *word, int n, int timeout_ms)
 {
 	__atomic_add_fetch(word, 1, __ATOMIC_SEQ_CST);

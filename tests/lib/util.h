@@ -55,6 +55,13 @@ int lt_forbid_syscalls(void);
  */
 void lt_exit_forbidden(int status);
 
+/*
+ * Wait until child pid sleeps in the kernel on a futex (futex or
+ * futex_waitv): a waiter that has got to its wait. A Check assertion
+ * fails after 10 s.
+ */
+void lt_wait_asleep(pid_t pid);
+
 /* A rendezvous for children: wait until *word reaches n (bounded). */
 int lt_barrier(volatile int *word, int n, int timeout_ms);
 

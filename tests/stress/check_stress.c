@@ -49,15 +49,8 @@ static const char *quota_exerciser(void)
 /* Whether pid is running (not gone, not a zombie). */
 static int daemon_alive(pid_t pid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	int ok = fgets(line, sizeof(line), f) != NULL;
-	fclose(f);
-	const char *p = strrchr(line, ')');
-	return ok && p && p[1] == ' ' && p[2] != 'Z';
+	char st = tstate(pid);
+	return st && st != 'Z';
 }
 
 static void run_on(int file_backed)

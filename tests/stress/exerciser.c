@@ -44,6 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "names.h"
 #include "seeded.h"
 
 #define MAX_FILES   16
@@ -62,6 +63,7 @@ struct opts {
 	size_t max_size;
 	size_t stripe;
 	int timeout; /* seconds a phase may take before we call it a hang */
+	int names;   /* name churners beside the workers (names.h) */
 };
 
 /* Shared between the coordinator and the workers (MAP_SHARED anonymous). */
@@ -176,10 +178,20 @@ static void where_print(const struct where *w)
 		w->file, (long long)w->off);
 }
 
+/* A call failed because the mount's daemon is gone or its connection was
+ * cut: a line of its own, which the chaos runner counts (must be 0). */
+static void note_lost(int err)
+{
+	if (err == ENOTCONN || err == ECONNABORTED)
+		fprintf(stderr, "exerciser: CONNECTION LOST (%s)\n",
+			strerror(err));
+}
+
 static void __attribute__((noreturn))
 die_sys(const struct where *w, const char *call, int err)
 {
 	fprintf(stderr, "exerciser: %s failed: %s\n", call, strerror(err));
+	note_lost(err);
 	where_print(w);
 	_exit(1);
 }
@@ -705,6 +717,7 @@ static int resize_all(struct coord *c)
 				"exerciser: seed=%" PRIu64 " resizing map%d "
 				"from %zu to %zu with %s: %s\n",
 				c->o->seed, f, cur, nsz, how, strerror(errno));
+			note_lost(errno);
 			return -1;
 		}
 		if (nsz < cur)
@@ -733,6 +746,7 @@ static int drop_caches(struct coord *c, int always)
 				"exerciser: seed=%" PRIu64 " dropping the "
 				"cache of map%d: %s\n",
 				c->o->seed, f, strerror(r < 0 ? errno : r));
+			note_lost(r < 0 ? errno : r);
 			return -1;
 		}
 	}
@@ -906,6 +920,7 @@ static int create_maps(struct coord *c)
 		if (c->fd[f] < 0) {
 			fprintf(stderr, "exerciser: %s: %s\n", path,
 				strerror(errno));
+			note_lost(errno);
 			return -1;
 		}
 		struct stat st;
@@ -928,7 +943,7 @@ static void usage(void)
 		"                 [--duration SEC] [--ops N] [--phase-ops N]\n"
 		"                 [--max-size BYTES] [--stripe BYTES] "
 		"[--timeout SEC]\n"
-		"                 [--expect DIR]\n");
+		"                 [--expect DIR] [--names N]\n");
 	exit(2);
 }
 
@@ -946,6 +961,7 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	    {"stripe", required_argument, NULL, 'S'},
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"expect", required_argument, NULL, 'e'},
+	    {"names", required_argument, NULL, 'N'},
 	    {NULL, 0, NULL, 0},
 	};
 	*o = (struct opts){.workers = 4,
@@ -991,6 +1007,9 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 		case 'e':
 			o->expect_dir = optarg;
 			break;
+		case 'N':
+			o->names = atoi(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -998,7 +1017,8 @@ static void parse_opts(struct opts *o, int argc, char **argv)
 	if (!o->dir || optind != argc || o->workers < 1 ||
 	    o->workers > MAX_WORKERS || o->files < 1 || o->files > MAX_FILES ||
 	    o->phase_ops < 1 || o->timeout < 1 || !o->stripe ||
-	    o->stripe % PAGE || o->max_size < o->stripe)
+	    o->stripe % PAGE || o->max_size < o->stripe || o->names < 0 ||
+	    o->names > NAMES_MAX_CHURNERS)
 		usage();
 	if (!seeded) {
 		struct timespec ts;
@@ -1082,17 +1102,30 @@ int main(int argc, char **argv)
 	c.sh->shadow = shadow;
 	if (create_maps(&c) < 0)
 		return 1;
+	struct names_counts *nc =
+	    mmap(NULL, sizeof(*nc), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	pid_t namers[NAMES_MAX_CHURNERS];
+	if (nc == MAP_FAILED ||
+	    names_start(o.dir, o.names, o.seed, nc, namers) < 0) {
+		perror("exerciser: starting name churners");
+		return 1;
+	}
 	if (start_workers(&c) < 0) {
 		perror("exerciser: starting workers");
 		kill_workers(&c);
+		names_stop(o.names, nc, namers, o.timeout);
 		return 1;
 	}
 
 	double elapsed = 0;
 	uint64_t tot[4] = {0};
 	int phases = 0;
-	if (run(&c, &elapsed, tot, &phases) < 0) {
+	int ran = run(&c, &elapsed, tot, &phases);
+	if (ran < 0)
 		kill_workers(&c);
+	int named = o.names ? names_stop(o.names, nc, namers, o.timeout) : 0;
+	if (ran < 0 || named < 0) {
 		fprintf(stderr, "exerciser: FAILED, seed=%" PRIu64 "\n",
 			o.seed);
 		return 1;

@@ -10,7 +10,14 @@
 #   tests/security/check_*      other users; the backing-directory boundary
 #   check-valgrind              one mount test with the daemon under valgrind
 #
+#   tests/stress/chaos.sh       the chaos soak: the exerciser (with name
+#                               churn) on a memory- and a file-backed mount
+#                               per data path, CPU oversubscribed, daemons
+#                               stopped and continued, memory reclaimed
+#   check-chaos                 it for $(CHECK_CHAOS_DURATION) s, both data
+#                               paths at once (4 mounts)
 #   make stress DURATION=1800   the long run: both mount types at once
+#   make chaos DURATION=1800 DATA_PATH=passthrough   the long chaos soak
 #   STRESS_SEED=N               repeat a run (the exerciser prints its seed)
 #   STRESS_OPTS=OPTS            mount options (e.g. writeback_cache)
 
@@ -23,7 +30,8 @@ CHECK_STRESS_DURATION ?= 10
 STRESS_SEED ?=
 STRESS_OPTS ?=
 
-$(STRESS_EXERCISER): $(BUILD)/tests/stress/exerciser.o
+$(STRESS_EXERCISER): $(BUILD)/tests/stress/exerciser.o \
+		$(BUILD)/tests/stress/names.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
 QUOTA_EXERCISER := $(BUILD)/tests/stress/quota_exerciser
@@ -94,3 +102,23 @@ stress: all $(BUILD)/tests/stress/check_stress $(STRESS_EXERCISER) \
 	rm -f "$$SHMAPFS_TEST_TMP/data-paths"; \
 	rmdir "$$SHMAPFS_TEST_TMP"; \
 	[ $$mem = 0 ] && [ $$file = 0 ] && [ $$quota = 0 ]
+
+# The chaos soak (tests/stress/chaos.sh): in make check for
+# $(CHECK_CHAOS_DURATION) s on both data paths at once; make chaos runs it
+# for $(DURATION) s on $(DATA_PATH). In a private mount namespace, with a
+# time limit past which its traps still clean up.
+CHECK_CHAOS_DURATION ?= 60
+DATA_PATH ?= $(DATA_PATHS)
+CHAOS_RUN = SHMAPFS_BIN=$(SHMAPFS) STRESS_EXERCISER=$(STRESS_EXERCISER) \
+	STRESS_SEED=$(STRESS_SEED) timeout -k 60 $$(( $(1) + 900 )) \
+	unshare --mount --propagation private -- \
+	tests/stress/chaos.sh $(1) "$(2)"
+
+.PHONY: check-chaos chaos
+check-chaos: $(STRESS_EXERCISER) $(SHMAPFS)
+	$(call CHAOS_RUN,$(CHECK_CHAOS_DURATION),$(DATA_PATHS))
+
+chaos: all $(STRESS_EXERCISER)
+	$(call CHAOS_RUN,$(DURATION),$(DATA_PATH))
+
+CHECKS += check-chaos

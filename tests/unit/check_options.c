@@ -154,6 +154,8 @@ START_TEST(own_options)
 	ck_assert_uint_eq(o.uid, 12);
 	ck_assert_uint_eq(o.gid, 34);
 	ck_assert_int_eq(o.root_attrs_set, 1);
+	ck_assert_int_eq(o.size_given, 1);
+	ck_assert_int_eq(o.nr_mappings_given, 1);
 	ck_assert_int_eq(o.read_only, 0);
 	/* None of ours reach libfuse. */
 	ck_assert_ptr_null(o.fuse_opts);
@@ -177,6 +179,10 @@ START_TEST(own_options)
 	/* size alone does not touch the root's attributes. */
 	ck_assert_int_eq(parse(&o, "size=1m", err, sizeof(err)), 0);
 	ck_assert_int_eq(o.root_attrs_set, 0);
+	ck_assert_int_eq(o.nr_mappings_given, 0);
+	ck_assert_int_eq(parse(&o, "nr_inodes=5", err, sizeof(err)), 0);
+	ck_assert_int_eq(o.nr_mappings_given, 1);
+	ck_assert_int_eq(o.size_given, 0);
 	ck_assert_int_eq(
 	    parse(&o, "fault_write=3,fault_resize=2", err, sizeof(err)), 0);
 	ck_assert_uint_eq(o.fault_write, 3);

@@ -162,9 +162,34 @@ START_TEST(xattrs)
 	ck_assert_int_eq(registry_listxattr(R, f, buf, sizeof(buf), &len), 0);
 	ck_assert_uint_eq(len, sizeof(want));
 	ck_assert(memcmp(buf, want, sizeof(want)) == 0);
+	/* security.* and trusted.* are stored as on tmpfs; trusted.* names
+	 * are listed only for the privileged. */
+	ck_assert_int_eq(registry_setxattr(R, f, &ROOT, "trusted.t", "1", 1, 0),
+			 0);
+	ck_assert_int_eq(
+	    registry_setxattr(R, f, &ROOT, "security.s", "2", 1, 0), 0);
+	ck_assert_int_eq(
+	    registry_getxattr(R, f, "trusted.t", buf, sizeof(buf), &len), 0);
+	ck_assert_uint_eq(len, 1);
+	static const char all[] =
+	    SHMAP_XATTR_PROTECT "\0user.a\0user.b\0trusted.t\0security.s";
+	ck_assert_int_eq(registry_listxattr(R, f, buf, sizeof(buf), &len), 0);
+	ck_assert_uint_eq(len, sizeof(all));
+	ck_assert(memcmp(buf, all, sizeof(all)) == 0);
+	static const char seen[] =
+	    SHMAP_XATTR_PROTECT "\0user.a\0user.b\0security.s";
+	int hidden = 0;
+	ck_assert_int_eq(
+	    registry_listxattr_for(R, f, 0, buf, sizeof(buf), &len, &hidden),
+	    0);
+	ck_assert_int_eq(hidden, 1);
+	ck_assert_uint_eq(len, sizeof(seen));
+	ck_assert(memcmp(buf, seen, sizeof(seen)) == 0);
+	ck_assert_int_eq(registry_removexattr(R, f, &ROOT, "trusted.t"), 0);
+	ck_assert_int_eq(registry_removexattr(R, f, &ROOT, "security.s"), 0);
 	/* Other namespaces are not ours. */
-	static const char *const foreign[] = {"trusted.x", "security.x",
-					      "system.x", "x", "USER.x"};
+	static const char *const foreign[] = {"system.x", "x", "USER.x",
+					      "trust.x", "osx.x"};
 	for (size_t i = 0; i < 5; i++) {
 		ck_assert_int_eq(
 		    registry_setxattr(R, f, &ROOT, foreign[i], "v", 1, 0),
