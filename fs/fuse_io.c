@@ -39,6 +39,12 @@ static struct fuse_io *io_of(void *userdata)
 	return &((struct shmapfs *)userdata)->io;
 }
 
+/* The struct shmapfs that holds io (see fuse_io_install()). */
+static struct shmapfs *fs_of(struct fuse_io *io)
+{
+	return (struct shmapfs *)((char *)io - offsetof(struct shmapfs, io));
+}
+
 /* The argument of a request, if the request is long enough to hold it. */
 static void *request_arg(void *buf, ssize_t len, size_t size)
 {
@@ -142,6 +148,27 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	return writev(fd, iov, count);
 }
 
+/* The reader's callbacks: ctx is our struct shmapfs. */
+static int session_exited(void *ctx)
+{
+	struct fuse_session *se = ((struct shmapfs *)ctx)->se;
+	return se && fuse_session_exited(se);
+}
+
+static void reader_log(void *ctx, int level, const char *msg)
+{
+	struct shmapfs *fs = ctx;
+	fs->log(fs->log_ctx, level, msg);
+}
+
+static void reader_gave_up(void *ctx, int err)
+{
+	struct fuse_io *io = io_of(ctx);
+	atomic_store(&io->gave_up, err);
+	if (io->give_up)
+		io->give_up(io->give_up_ctx);
+}
+
 int fuse_io_install(struct fuse_session *se, struct fuse_io *io)
 {
 	static const struct fuse_custom_io ops = {
@@ -152,10 +179,20 @@ int fuse_io_install(struct fuse_session *se, struct fuse_io *io)
 	atomic_init(&io->kernel_flags, 0);
 	atomic_init(&io->killpriv_v2, 0);
 	atomic_init(&io->passthrough, 0);
+	atomic_init(&io->gave_up, 0);
 	int res = reader_init(&io->reader, io->poll_us, READER_TAKEOVER_MS);
 	if (res < 0)
 		return res;
-	res = fuse_session_custom_io(se, &ops, fuse_session_fd(se));
+	io->reader.ops = (struct reader_ops){
+	    .ctx = fs_of(io),
+	    .exited = session_exited,
+	    .log = reader_log,
+	    .give_up = reader_gave_up,
+	};
+	int fd = fuse_session_fd(se);
+	res = reader_start(&io->reader, fd);
+	if (res == 0)
+		res = fuse_session_custom_io(se, &ops, fd);
 	if (res != 0)
 		reader_destroy(&io->reader);
 	return res;

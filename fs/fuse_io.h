@@ -14,8 +14,9 @@
  *
  * The reply to INIT also asks for FUSE_PASSTHROUGH (Linux 6.9), when the
  * daemon wants it and the kernel offers it; see passthrough.h. And the read
- * hook lets one worker at a time read, polling before it sleeps; see
- * reader.h.
+ * hook lets one worker at a time read, polling before it sleeps, and
+ * keeps every read error but "unmounted" from libfuse, whose loop would
+ * end on it; see reader.h.
  */
 #ifndef SHMAPFS_FUSE_IO_H
 #define SHMAPFS_FUSE_IO_H
@@ -38,7 +39,13 @@ struct fuse_io {
 	atomic_int passthrough;		   /* negotiated; 0 again if the
 					    * kernel refuses a store */
 	unsigned poll_us;		   /* set before install; reader.h */
-	struct reader reader;		   /* who reads requests */
+	/* Called once if reading requests keeps failing: the daemon should
+	 * unmount itself in order. Set before install. */
+	void (*give_up)(void *ctx);
+	void *give_up_ctx;
+	atomic_int gave_up;   /* the errno it gave up on, or 0 */
+	struct reader reader; /* who reads requests; no error but ENODEV
+			       * reaches libfuse (reader.h) */
 };
 
 /*

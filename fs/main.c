@@ -5,7 +5,9 @@
  * registry every second (registry_sweep()) and takes SIGTERM and SIGINT: it
  * syncs the mount (so pages dirty in other processes' views reach the daemon),
  * then unmounts it, which ends the loop; every file-backed mapping is then
- * written out before the daemon exits.
+ * written out before the daemon exits. It does the same, and the daemon
+ * exits 4, when reading requests keeps failing (SIGUSR2 from the
+ * transport; see reader.h): only an unmount ends serving otherwise.
  *
  * Exit codes (documented in shmapfs.8):
  *   0 success, 1 usage or option error, 2 backing directory unusable,
@@ -64,8 +66,14 @@ struct signal_thread {
 	pthread_t thread;
 	const char *mountpoint;
 	struct logger *log;
-	struct registry *reg; /* swept every second meanwhile */
+	struct registry *reg;	 /* swept every second meanwhile */
+	struct fuse_session *se; /* told to exit after a give-up */
+	atomic_int *gave_up;	 /* the transport gave up (fuse_io.h) */
 };
+
+/* How long a give-up waits for the mount's dirty pages: the requests that
+ * write them back may fail to arrive as the others did. */
+#define GIVE_UP_SYNC_S 10
 
 static void log_msg(void *ctx, int level, const char *msg)
 {
@@ -379,18 +387,26 @@ static void unmount_self(const char *mnt)
  * as a zombie whose signal thread waited in open() of its mountpoint, the
  * mount hung with it). A child's wait ends at the latest when our
  * /dev/fuse descriptor (close-on-exec) closes. We stop waiting for it if
- * the loop ends meanwhile (SIGUSR1, in usr1).
+ * the loop ends meanwhile (SIGUSR1, in usr1), or after limit_s seconds if
+ * limit_s is not 0.
  */
-static void sync_mount(const char *mountpoint, const sigset_t *usr1)
+static void sync_mount(const char *mountpoint, const sigset_t *usr1,
+		       unsigned limit_s)
 {
 	char *argv[] = {"sync", "--file-system", (char *)mountpoint, NULL};
 	pid_t pid;
 	if (posix_spawn(&pid, "/bin/sync", NULL, NULL, argv, environ) != 0)
 		return;
 	struct timespec tick = {0, 10 * 1000 * 1000};
-	while (waitpid(pid, NULL, WNOHANG) == 0)
+	for (unsigned n = 0; waitpid(pid, NULL, WNOHANG) == 0; n++) {
+		if (limit_s && n >= limit_s * 100) {
+			kill(pid, SIGKILL); /* reaped by waitpid(): no zombie */
+			waitpid(pid, NULL, 0);
+			return;
+		}
 		if (sigtimedwait(usr1, NULL, &tick) == SIGUSR1)
 			return; /* the child ends with the connection */
+	}
 }
 
 static void *signal_main(void *arg)
@@ -401,27 +417,53 @@ static void *signal_main(void *arg)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	struct timespec second = {1, 0};
 	int sig;
-	while ((sig = sigtimedwait(&set, NULL, &second)) < 0)
-		registry_sweep(st->reg);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &second);
+		if (sig < 0)
+			registry_sweep(st->reg);
+		else if (sig != SIGUSR2 || atomic_load(st->gave_up))
+			break; /* a SIGUSR2 of someone else's is ignored */
+	}
 	if (sig == SIGUSR1) /* the loop ended on its own */
 		return NULL;
-	logf_(st->log, LOG_INFO, "%s: unmounting %s", strsignal(sig),
-	      st->mountpoint);
+	int gave_up = sig == SIGUSR2;
+	if (gave_up) /* the reader said why */
+		logf_(st->log, LOG_ERR,
+		      "cannot read requests any more: unmounting %s",
+		      st->mountpoint);
+	else
+		logf_(st->log, LOG_INFO, "%s: unmounting %s", strsignal(sig),
+		      st->mountpoint);
 	sigset_t usr1;
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
-	sync_mount(st->mountpoint, &usr1);
+	sync_mount(st->mountpoint, &usr1, gave_up ? GIVE_UP_SYNC_S : 0);
 	unmount_self(st->mountpoint);
+	/* A lazy unmount leaves the connection to the last close: a reader
+	 * that cannot read would wait for it, so it stops now. */
+	if (gave_up)
+		fuse_session_exit(st->se);
 	return NULL;
 }
 
-static int run_loop(struct fuse_session *se, const struct cmdline *cl,
-		    struct logger *lg, struct registry *reg)
+/* The transport's give-up (fuse_io.h): the signal thread unmounts. */
+static void ask_unmount(void *ctx)
 {
-	struct signal_thread st = {
-	    .mountpoint = cl->mountpoint, .log = lg, .reg = reg};
+	(void)ctx;
+	kill(getpid(), SIGUSR2);
+}
+
+static int run_loop(struct fuse_session *se, const struct cmdline *cl,
+		    struct logger *lg, struct shmapfs *fs)
+{
+	struct signal_thread st = {.mountpoint = cl->mountpoint,
+				   .log = lg,
+				   .reg = fs->reg,
+				   .se = se,
+				   .gave_up = &fs->io.gave_up};
 	if (pthread_create(&st.thread, NULL, signal_main, &st) != 0)
 		return -EAGAIN;
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
@@ -490,6 +532,7 @@ static void block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
@@ -541,6 +584,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	    .log = log_msg,
 	    .log_ctx = lg,
 	    .io.poll_us = cl->opts.poll_us,
+	    .io.give_up = ask_unmount,
 	};
 	fs.io.want_passthrough = cl->opts.path.passthrough;
 	fs.io.no_passthrough_why = cl->opts.path.why;
@@ -591,10 +635,18 @@ static int serve(struct cmdline *cl, struct logger *lg)
 			logf_(lg, LOG_WARNING,
 			      "cannot tune %s's read-ahead: %s", cl->mountpoint,
 			      strerror(-res));
-		int loop = code == EXIT_OK ? run_loop(se, cl, lg, fs.reg) : 0;
+		int loop = code == EXIT_OK ? run_loop(se, cl, lg, &fs) : 0;
 		if (loop != 0) {
 			logf_(lg, LOG_ERR, "serving %s ended with error %d",
 			      cl->mountpoint, loop);
+			code = EXIT_INTERNAL;
+		}
+		int err = atomic_load(&fs.io.gave_up);
+		if (err) {
+			logf_(lg, LOG_ERR,
+			      "stopped serving %s: reading "
+			      "requests failed with %s",
+			      cl->mountpoint, strerror(err));
 			code = EXIT_INTERNAL;
 		}
 		fuse_session_unmount(se);

@@ -21,8 +21,8 @@
 #include <unistd.h>
 
 #define FUSE_SUPER_MAGIC 0x65735546
-#define MOUNT_WAIT_MS	 10000
-#define REAP_WAIT_MS	 20000
+#define MOUNT_WAIT_MS	 60000
+#define REAP_WAIT_MS	 60000
 
 /* The mount to clean up if the test process exits early (one per test). */
 static struct tmount *tm_pending;
