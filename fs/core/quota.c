@@ -42,7 +42,7 @@ void quota_free(struct registry *r)
 
 int quota_on(const struct registry *r)
 {
-	return r->memory_backed && (r->cfg.quota.usr || r->cfg.quota.grp);
+	return r->cfg.quota.usr || r->cfg.quota.grp;
 }
 
 /* The entry of id, or NULL and where it would go (ids sorted by id). */
@@ -144,7 +144,7 @@ static int owner_add(struct registry *r, int kinds, uid_t uid, gid_t gid,
 	struct quota_table *q = &r->quota;
 	int usr = (kinds & KIND_USR) && c->usr,
 	    grp = (kinds & KIND_GRP) && c->grp;
-	if (!r->memory_backed || (!usr && !grp) || (!bytes && !maps))
+	if ((!usr && !grp) || (!bytes && !maps))
 		return 0;
 	pthread_mutex_lock(&q->lock);
 	int res = 0;
@@ -168,7 +168,7 @@ static void owner_sub(struct registry *r, int kinds, uid_t uid, gid_t gid,
 	struct quota_table *q = &r->quota;
 	int usr = (kinds & KIND_USR) && c->usr,
 	    grp = (kinds & KIND_GRP) && c->grp;
-	if (!r->memory_backed || (!usr && !grp) || (!bytes && !maps))
+	if ((!usr && !grp) || (!bytes && !maps))
 		return;
 	pthread_mutex_lock(&q->lock);
 	if (usr)

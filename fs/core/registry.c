@@ -366,12 +366,12 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 		return refuse(cfg, -ENOMEM);
 	r->cfg = *cfg;
 	r->memory_backed = cfg->backing_dirfd < 0;
-	/* Quotas need the daemon to see every change, as a capacity of its
-	 * own does. */
+	/* Where the daemon must see every write, it counts the capacity
+	 * too, as where no tmpfs of its own does. */
 	r->counts_capacity =
 	    r->memory_backed &&
 	    (!(cfg->store_dirfd > 0 && cfg->store_dir_capacity) ||
-	     cfg->quota.usr || cfg->quota.grp);
+	     cfg->sees_every_write);
 	atomic_init(&r->used, 0);
 	atomic_init(&r->next_ino, 2);
 	r->nbuckets = 1024;
