@@ -2,7 +2,7 @@
  * The daemon's side of /dev/fuse; see fuse_io.h.
  */
 #include "fuse_io.h"
-#include "fuse_ops.h"
+#include "shmapfs.h"
 #include "passthrough.h"
 
 #include <errno.h>

@@ -101,23 +101,10 @@ static void usage(FILE *to)
 	fprintf(to, "usage: shmapfs [-f] [-d] [-o OPT[,OPT...]] "
 		    "[BACKING_DIR|none|memory] MOUNTPOINT\n"
 		    "\n"
-		    "  -f            stay in the foreground\n"
-		    "  -d            log every request (implies -f)\n"
-		    "  -o size=N[k|m|g|%%]  capacity of a memory-backed mount "
-		    "(default 50%%)\n"
-		    "  -o nr_mappings=N     most entries\n"
-		    "  -o commit=sparse|committed  kind of new mappings "
-		    "(default sparse)\n"
-		    "  -o huge=never|always|within_size|advise  huge pages, "
-		    "as tmpfs\n"
-		    "  -o usrquota,usrquota_block_hardlimit=N[k|m|g],"
-		    "usrquota_inode_hardlimit=N\n"
-		    "                       limits per user (grpquota...: "
-		    "per group), as tmpfs\n"
-		    "  -o mode=M,uid=U,gid=G  of the root directory\n"
-		    "  -o noexclusive        let others open backing files in "
-		    "use\n"
-		    "  -o ro, allow_other, and libfuse's other mount options\n"
+		    "  -f    stay in the foreground\n"
+		    "  -d    log every request (implies -f)\n");
+	options_usage(to);
+	fprintf(to, "  -o allow_other, and libfuse's other mount options\n"
 		    "\nSee shmapfs(8).\n");
 }
 
@@ -176,9 +163,10 @@ static int parse_cmdline(int argc, char **argv, struct cmdline *cl)
 	const char *mnt = pos[npos - 1];
 	if (npos == 2 && strcmp(pos[0], "none") && strcmp(pos[0], "memory"))
 		cl->backing = pos[0];
-	if (cl->backing && cl->opts.quota_given) {
-		fprintf(stderr, "shmapfs: usrquota, grpquota and their limits "
-				"need a memory-backed mount\n");
+	struct mount_facts facts = {.file_backed = cl->backing != NULL,
+				    .privileged = passthrough_privileged()};
+	if (options_check(&cl->opts, &facts, err, sizeof(err)) < 0) {
+		fprintf(stderr, "shmapfs: %s\n", err);
 		return -EINVAL;
 	}
 	if (strlen(mnt) >= sizeof(cl->mountpoint)) {
@@ -303,25 +291,16 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 			  struct shmapfs *fs, const struct store_dir *sd,
 			  struct registry **out)
 {
-	struct registry_config cfg = {
-	    .capacity = cl->opts.size,
-	    .max_nodes = cl->opts.nr_mappings,
-	    .root_mode = cl->opts.mode,
-	    .root_uid = cl->opts.uid,
-	    .root_gid = cl->opts.gid,
-	    .backing_dirfd = -1,
-	    .read_only = cl->opts.read_only,
-	    .sparse = cl->opts.sparse,
-	    .fault_write = cl->opts.fault_write,
-	    .fault_resize = cl->opts.fault_resize,
-	    .log = log_msg,
-	    .log_ctx = lg,
-	    .store_dirfd = cl->backing ? -1 : sd->fd,
-	    .store_dir_capacity = sd->is_capacity,
-	    .exclusive_state = fs->exclusive_state,
-	    .data_path = fs->data_path,
-	    .quota = cl->opts.quota,
-	};
+	struct registry_config cfg;
+	options_to_config(&cl->opts, &cfg);
+	cfg.log = log_msg;
+	cfg.log_ctx = lg;
+	if (!cl->backing) {
+		cfg.store_dirfd = sd->fd;
+		cfg.store_dir_capacity = sd->is_capacity;
+	}
+	cfg.exclusive_state = fs->exclusive_state;
+	cfg.data_path = fs->data_path;
 	if (fs->exclusive) {
 		cfg.guard_store = exclusive_guard;
 		cfg.unguard_store = exclusive_unguard;
@@ -607,8 +586,8 @@ static int serve(struct cmdline *cl, struct logger *lg)
 	    .io.poll_us = cl->opts.poll_us,
 	    .io.give_up = ask_unmount,
 	};
-	fs.io.want_passthrough =
-	    passthrough_wanted(&cl->opts, &fs.io.no_passthrough_why);
+	fs.io.want_passthrough = cl->opts.path.passthrough;
+	fs.io.no_passthrough_why = cl->opts.path.why;
 	struct store_dir sd = {.fd = -1};
 	if (!cl->backing) {
 		char err[256];

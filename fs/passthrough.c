@@ -3,7 +3,7 @@
  * CREATE replies that name them; see passthrough.h.
  */
 #include "passthrough.h"
-#include "fuse_ops.h"
+#include "shmapfs.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -28,10 +28,10 @@ struct backing_map {
 #define DEV_IOC_BACKING_OPEN  _IOW(FUSE_DEV_IOC_MAGIC, 1, struct backing_map)
 #define DEV_IOC_BACKING_CLOSE _IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)
 
-/* Whether this process has CAP_SYS_ADMIN in its effective set (glibc has
- * no wrapper for capget, and libcap is not worth a dependency for this). */
-static int has_cap_sys_admin(void)
+int passthrough_privileged(void)
 {
+	/* glibc has no wrapper for capget, and libcap is not worth a
+	 * dependency for this. */
 	struct __user_cap_header_struct hdr = {
 	    .version = _LINUX_CAPABILITY_VERSION_3,
 	};
@@ -40,20 +40,6 @@ static int has_cap_sys_admin(void)
 		return 0;
 	return (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
 		CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
-}
-
-int passthrough_wanted(const struct shmapfs_options *o, const char **why)
-{
-	*why = NULL;
-	if (!o->passthrough)
-		*why = "-o nopassthrough";
-	else if (o->writeback_cache)
-		*why = "-o writeback_cache";
-	else if (o->quota.usr || o->quota.grp)
-		*why = "-o usrquota or grpquota";
-	else if (!has_cap_sys_admin())
-		*why = "passthrough needs a daemon with CAP_SYS_ADMIN";
-	return *why == NULL;
 }
 
 int passthrough_share(void *ctx, int fd)

@@ -16,8 +16,6 @@
 
 #include <fuse_lowlevel.h>
 
-#include "options.h"
-
 /* INIT flag, newer than libfuse 3.14 and bookworm's <linux/fuse.h>
  * (FUSE 7.40); the rest of 7.40 that we use is in passthrough.c. */
 #define SHMAPFS_FUSE_PASSTHROUGH (1ULL << 37)
@@ -26,13 +24,11 @@
 #define SHMAPFS_MAX_STACK_DEPTH 1
 
 /*
- * Whether the daemon should ask the kernel for passthrough: the option is
- * on (the default), writeback caching is off (the kernel refuses the two
- * together), there are no quotas (the daemon must count every write) and
- * the daemon has CAP_SYS_ADMIN (which registering a store needs). If not,
- * *why says why, in words for the log.
+ * Whether this process may register stores with the kernel: it has
+ * CAP_SYS_ADMIN in its effective set. For options_check(), which decides
+ * the data path.
  */
-int passthrough_wanted(const struct shmapfs_options *o, const char **why);
+int passthrough_privileged(void);
 
 /* registry_config.share_store / unshare_store; ctx is the struct shmapfs. */
 int passthrough_share(void *ctx, int fd);

@@ -1,6 +1,6 @@
 /*
  * libshmap internals shared by its source files: the handle structures,
- * name resolution and atomic creation, and the view registry. Nothing here
+ * name resolution and atomic creation, and the table of views. Nothing here
  * is exported (the library is built with -fvisibility=hidden).
  */
 #ifndef SHMAP_INTERNAL_H
@@ -52,7 +52,8 @@ int shmap__create_file(const char *path, size_t root, shmap__init_fn init,
 /* Protection of an open mapping, from its xattr (SHMAP_READWRITE if unset). */
 int shmap__protection(int fd, int *prot);
 
-/* The view registry: remember and forget the length of each view. */
+/* The table of views (view_table.c): remember and forget the length of
+ * each view. */
 int shmap__view_add(void *addr, size_t length);
 int shmap__view_take(void *addr, size_t *length);
 int shmap__view_find(void *addr, void **start, size_t *length);

@@ -24,6 +24,11 @@ $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(CORE_OBJS) \
 # The glue outside the core that has unit tests of its own.
 $(BUILD)/tests/unit/check_reader: $(BUILD)/fs/reader.o
 $(BUILD)/tests/unit/check_exclusive: $(BUILD)/fs/exclusive.o
+# The registry's unit tests, one program per group, share a fixture.
+REGISTRY_GROUPS := lifetime namespace attributes capacity data xattr faults \
+	concurrency differential
+$(patsubst %,$(BUILD)/tests/unit/check_%,$(REGISTRY_GROUPS)): \
+	$(BUILD)/tests/unit/registry_fixture.o
 
 $(BUILD)/tests/mount/check_%: $(BUILD)/tests/mount/check_%.o $(HARNESS_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt

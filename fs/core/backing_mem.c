@@ -6,8 +6,7 @@
  * mapping lives. Names and metadata live in the nodes alone, so every
  * change of them is a no-op here.
  *
- * Calls: the stores (store.h), charge.c (charge_used), quota.c (quota_on)
- * and util.c.
+ * Calls: the stores (store.h), charge.c (charge_used) and util.c.
  */
 #include "backing.h"
 
@@ -30,11 +29,11 @@ static void store_name(const struct node *n, char name[STORE_NAME_LEN])
 
 /* The daemon counts the capacity unless the stores' tmpfs is as large as
  * it (then the kernel counts it, also for writes the daemon never sees).
- * Quotas need the daemon to see every change, as a capacity of its own
- * does. */
+ * Where the daemon must see every write, it counts the capacity too. */
 static int tmpfs_init(struct registry *r)
 {
-	r->counts_capacity = !r->cfg.store_dir_capacity || quota_on(r);
+	r->counts_capacity =
+	    !r->cfg.store_dir_capacity || r->cfg.sees_every_write;
 	return 0;
 }
 

@@ -126,9 +126,12 @@ struct registry_config {
 	 * read-only user.shmap.data_path; NULL: no such attribute. Borrowed;
 	 * filled once before the first request that can read it. */
 	const char *data_path;
-	/* Per-user and per-group limits (memory-backed; see quota.h). With
-	 * quotas the daemon counts the capacity itself and shares no store. */
+	/* Per-user and per-group limits (memory-backed; see above). */
 	struct quota_config quota;
+	/* Every write must reach the daemon, which counts each page (with
+	 * quotas; decided once, by options_check()): a memory-backed
+	 * registry then counts the capacity itself and shares no store. */
+	int sees_every_write;
 	/* Where the core reports events a person wants to know about. */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;

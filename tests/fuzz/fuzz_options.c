@@ -3,8 +3,9 @@
  * arbitrary bytes. The input is split at its first NUL byte: what comes
  * before is given to options_parse() as an -o list, what comes after to
  * options_parse_size() on its own. Besides the sanitizers, it checks what
- * a successful parse promises: values in range, and a libfuse option list that
- * is exactly what was not ours, with its length right.
+ * a successful parse promises: values in range, a libfuse option list that
+ * is exactly what was not ours, with its length right, and options_check()
+ * on the result.
  */
 #include "options.h"
 
@@ -80,6 +81,25 @@ static void check_fuse_opts_order(const struct shmapfs_options *o,
 	}
 }
 
+/* options_check() on every kind of mount: a data path and its reason
+ * agree; a file-backed mount refuses quotas, with a reason. */
+static void check_rules(struct shmapfs_options *o, const char *list)
+{
+	char err[256];
+	for (int facts = 0; facts < 4; facts++) {
+		struct mount_facts m = {.file_backed = facts & 1,
+					.privileged = facts >> 1};
+		err[0] = '\0';
+		int res = options_check(o, &m, err, sizeof(err));
+		if (res != 0 && (res != -EINVAL || !err[0]))
+			fail("options_check failed without a reason", list);
+		if (res != 0 && !(m.file_backed && o->quota_given))
+			fail("options_check refused a good mount", list);
+		if (res == 0 && o->path.passthrough == (o->path.why != NULL))
+			fail("data path and its reason disagree", list);
+	}
+}
+
 static void fuzz_list(const char *list)
 {
 	struct shmapfs_options o;
@@ -93,6 +113,7 @@ static void fuzz_list(const char *list)
 	if (res == 0) {
 		check_parsed(&o, list, len);
 		check_fuse_opts_order(&o, list);
+		check_rules(&o, list);
 	} else if (!err[0])
 		fail("options_parse failed without a reason", list);
 	/* A second parse on top of the first (as with two -o) appends to

@@ -1,10 +1,16 @@
 /*
- * Unit tests of the mount option parser (fs/core/options.c): sizes with
+ * Unit tests of the mount options (fs/core/options.c): sizes with
  * suffixes and percentages, shmapfs's own options, what is passed through
- * to libfuse, malformed values, and the defaults.
+ * to libfuse, malformed values, the defaults, the rules between options
+ * and the data path they decide, the registry's configuration, and the
+ * option table against usage() and the man pages.
  */
 #include "options.h"
+#include "registry.h"
 #include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
 
 #include <check.h>
 #include <errno.h>
@@ -148,6 +154,8 @@ START_TEST(own_options)
 	ck_assert_uint_eq(o.uid, 12);
 	ck_assert_uint_eq(o.gid, 34);
 	ck_assert_int_eq(o.root_attrs_set, 1);
+	ck_assert_int_eq(o.size_given, 1);
+	ck_assert_int_eq(o.nr_mappings_given, 1);
 	ck_assert_int_eq(o.read_only, 0);
 	/* None of ours reach libfuse. */
 	ck_assert_ptr_null(o.fuse_opts);
@@ -171,6 +179,10 @@ START_TEST(own_options)
 	/* size alone does not touch the root's attributes. */
 	ck_assert_int_eq(parse(&o, "size=1m", err, sizeof(err)), 0);
 	ck_assert_int_eq(o.root_attrs_set, 0);
+	ck_assert_int_eq(o.nr_mappings_given, 0);
+	ck_assert_int_eq(parse(&o, "nr_inodes=5", err, sizeof(err)), 0);
+	ck_assert_int_eq(o.nr_mappings_given, 1);
+	ck_assert_int_eq(o.size_given, 0);
 	ck_assert_int_eq(
 	    parse(&o, "fault_write=3,fault_resize=2", err, sizeof(err)), 0);
 	ck_assert_uint_eq(o.fault_write, 3);
@@ -403,6 +415,299 @@ START_TEST(small_error_buffer)
 }
 END_TEST
 
+/* Parse list and check it for a mount as facts say; err gets the reason. */
+static int checked(struct shmapfs_options *o, const char *list,
+		   const struct mount_facts *facts, char *err, size_t errlen)
+{
+	ck_assert_int_eq(parse(o, list, err, errlen), 0);
+	int res = options_check(o, facts, err, errlen);
+	options_free(o);
+	return res;
+}
+
+/* Quotas, their limits included, need a memory-backed mount. */
+START_TEST(quotas_need_memory)
+{
+	static const char *const lists[] = {"usrquota", "grpquota",
+					    "usrquota_block_hardlimit=1m",
+					    "grpquota_inode_hardlimit=5"};
+	const struct mount_facts file = {.file_backed = 1, .privileged = 1};
+	const struct mount_facts memory = {.file_backed = 0, .privileged = 1};
+	struct shmapfs_options o;
+	char err[256];
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		ck_assert_int_eq(checked(&o, lists[i], &file, err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err, "memory-backed"));
+		ck_assert_int_eq(
+		    checked(&o, lists[i], &memory, err, sizeof(err)), 0);
+	}
+	ck_assert_int_eq(checked(&o, "size=1m", &file, err, sizeof(err)), 0);
+}
+END_TEST
+
+/* The data path of a mount, and why: decided once, first reason first. */
+static void path_is(const char *list, int privileged, const char *why,
+		    int sees_every_write)
+{
+	const struct mount_facts facts = {.privileged = privileged};
+	struct shmapfs_options o;
+	char err[256];
+	ck_assert_int_eq(checked(&o, list, &facts, err, sizeof(err)), 0);
+	ck_assert_msg(o.path.passthrough == (why == NULL),
+		      "'%s': passthrough %d", list, o.path.passthrough);
+	if (why)
+		ck_assert_str_eq(o.path.why, why);
+	else
+		ck_assert_ptr_null(o.path.why);
+	ck_assert_int_eq(o.path.sees_every_write, sees_every_write);
+}
+
+START_TEST(data_path)
+{
+	const char *cap = "passthrough needs a daemon with CAP_SYS_ADMIN";
+	path_is("", 1, NULL, 0);
+	path_is("nopassthrough,passthrough", 1, NULL, 0);
+	path_is("", 0, cap, 0);
+	path_is("nopassthrough", 1, "-o nopassthrough", 0);
+	path_is("writeback_cache", 1, "-o writeback_cache", 0);
+	path_is("writeback_cache,nopassthrough", 0, "-o nopassthrough", 0);
+	path_is("usrquota", 1, "-o usrquota or grpquota", 1);
+	path_is("grpquota", 0, "-o usrquota or grpquota", 1);
+	path_is("usrquota,writeback_cache", 1, "-o writeback_cache", 1);
+	/* A limit without its quota counts nothing (as tmpfs). */
+	path_is("usrquota_block_hardlimit=1m", 1, NULL, 0);
+	/* Faults are the core's business (it shares no store then). */
+	path_is("fault_write=3", 1, NULL, 0);
+}
+END_TEST
+
+/* The registry's configuration is what the options ask for. */
+START_TEST(to_config)
+{
+	const struct mount_facts facts = {.privileged = 1};
+	struct shmapfs_options o;
+	char err[256];
+	ck_assert_int_eq(parse(&o,
+			       "size=3m,nr_mappings=7,mode=750,uid=5,gid=6,ro,"
+			       "commit=committed,fault_write=2,fault_resize=3,"
+			       "usrquota,grpquota_block_hardlimit=8k",
+			       err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(options_check(&o, &facts, err, sizeof(err)), 0);
+	struct registry_config cfg;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	options_to_config(&o, &cfg);
+	ck_assert_uint_eq(cfg.capacity, 3 << 20);
+	ck_assert_uint_eq(cfg.max_nodes, 7);
+	ck_assert_uint_eq(cfg.root_mode, 0750);
+	ck_assert_uint_eq(cfg.root_uid, 5);
+	ck_assert_uint_eq(cfg.root_gid, 6);
+	ck_assert_int_eq(cfg.read_only, 1);
+	ck_assert_int_eq(cfg.sparse, 0);
+	ck_assert_uint_eq(cfg.fault_write, 2);
+	ck_assert_uint_eq(cfg.fault_resize, 3);
+	ck_assert_int_eq(cfg.quota.usr, 1);
+	ck_assert_int_eq(cfg.quota.grp, 0);
+	ck_assert_uint_eq(cfg.quota.grp_limit.bytes, 8192);
+	ck_assert_int_eq(cfg.sees_every_write, 1);
+	/* What the options do not say is left to the daemon. */
+	ck_assert_int_eq(cfg.backing_dirfd, -1);
+	ck_assert_int_eq(cfg.store_dirfd, -1);
+	ck_assert_int_eq(cfg.store_dir_capacity, 0);
+	ck_assert_ptr_null(cfg.share_store);
+	ck_assert_ptr_null(cfg.guard_store);
+	ck_assert_ptr_null(cfg.log);
+	ck_assert_uint_eq(cfg.lock_wait_ms, 0);
+	options_free(&o);
+	options_init(&o, RAM, 1000, 1000);
+	ck_assert_int_eq(options_check(&o, &facts, err, sizeof(err)), 0);
+	options_to_config(&o, &cfg);
+	ck_assert_int_eq(cfg.sparse, 1);
+	ck_assert_int_eq(cfg.sees_every_write, 0);
+	ck_assert_uint_eq(cfg.root_mode, 01777);
+}
+END_TEST
+
+/* Every row parses its own default; no name twice; help where needed. */
+START_TEST(table_rows)
+{
+	size_t n = 0;
+	const struct option_spec *t = options_table(&n);
+	ck_assert_uint_gt(n, 10);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < i; j++)
+			ck_assert_str_ne(t[i].name, t[j].name);
+		ck_assert_msg(!t[i].words == !(t[i].kind == OPT_ENUM ||
+					       t[i].kind == OPT_WORD),
+			      "%s: words and kind disagree", t[i].name);
+		if (!t[i].def || (t[i].marks & OPT_COMPUTED))
+			continue;
+		/* Given as a value, the default parses (flags: alone). */
+		struct shmapfs_options o;
+		char opt[256], err[256];
+		snprintf(opt, sizeof(opt), "%s%s%s", t[i].name,
+			 t[i].kind == OPT_FLAG ? "" : "=",
+			 t[i].kind == OPT_FLAG ? "" : t[i].def);
+		ck_assert_msg(parse(&o, opt, err, sizeof(err)) == 0,
+			      "default '%s' refused", opt);
+		options_free(&o);
+	}
+}
+END_TEST
+
+static int documented(const struct option_spec *t, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].help && !strcmp(t[i].name, name))
+			return 1;
+	return 0;
+}
+
+/* usage() lists the documented options, and only those. */
+START_TEST(usage_from_table)
+{
+	char buf[8192] = {0};
+	FILE *f = fmemopen(buf, sizeof(buf) - 1, "w");
+	ck_assert_ptr_nonnull(f);
+	options_usage(f);
+	fclose(f);
+	size_t n = 0;
+	const struct option_spec *t = options_table(&n);
+	for (size_t i = 0; i < n; i++) {
+		char head[128];
+		snprintf(head, sizeof(head), "-o %s%s", t[i].name,
+			 t[i].kind == OPT_FLAG ? " " : "=");
+		int shown = strstr(buf, head) != NULL;
+		ck_assert_msg(shown == (t[i].help != NULL),
+			      "%s: shown %d in usage", t[i].name, shown);
+		if (t[i].help)
+			ck_assert_ptr_nonnull(strstr(buf, t[i].help));
+	}
+	ck_assert_ptr_nonnull(strstr(buf, "(default: 50%)"));
+	ck_assert_ptr_nonnull(strstr(buf, "commit=committed|sparse "));
+}
+END_TEST
+
+/*
+ * The option names in one line of a man page: words of lower-case letters
+ * and underscores (two or more), with or without a trailing '=', but not
+ * the placeholder right after a "name=" (commit= kind). Calls found(name)
+ * for each; returns how many.
+ */
+static int names_in(const char *line, void (*found)(const char *, void *),
+		    void *ctx)
+{
+	int count = 0, after_eq = 0;
+	const char *p = line;
+	while (*p) {
+		if (!islower((unsigned char)*p) ||
+		    (p > line && p[-1] == '\\')) {
+			p++;
+			continue;
+		}
+		size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+		int eq = p[len] == '=';
+		if (len >= 2 && !after_eq) {
+			char name[64];
+			snprintf(name, sizeof(name), "%.*s", (int)len, p);
+			found(name, ctx);
+			count++;
+		}
+		after_eq = eq && len >= 2;
+		p += len + eq;
+	}
+	return count;
+}
+
+struct man_check {
+	const char *page;
+	const struct option_spec *t;
+	size_t n;
+	int seen[64]; /* per row */
+};
+
+/* libfuse's options that shmapfs(8) lists among its own. */
+static const char *const fuse_documented[] = {"allow_other", NULL};
+
+static void man_name(const char *name, void *ctx)
+{
+	struct man_check *c = ctx;
+	for (size_t i = 0; fuse_documented[i]; i++)
+		if (!strcmp(name, fuse_documented[i]))
+			return;
+	ck_assert_msg(documented(c->t, c->n, name),
+		      "%s names '%s', which is no documented option of "
+		      "the table",
+		      c->page, name);
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->t[i].name, name))
+			c->seen[i] = 1;
+}
+
+static FILE *open_page(const char *page)
+{
+	FILE *f = fopen(page, "re");
+	ck_assert_msg(f != NULL, "cannot open %s (run from the source tree)",
+		      page);
+	return f;
+}
+
+/*
+ * shmapfs(8)'s OPTIONS: the head line of each entry (after .TP) names
+ * options; together they are exactly the table's documented rows (and
+ * libfuse's allow_other).
+ */
+START_TEST(man_page_agrees)
+{
+	struct man_check c = {.page = "fs/shmapfs.8"};
+	c.t = options_table(&c.n);
+	ck_assert_uint_le(c.n, sizeof(c.seen) / sizeof(c.seen[0]));
+	FILE *f = open_page(c.page);
+	char line[1024];
+	int in_options = 0, head = 0, heads = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, ".SH", 3))
+			in_options = !strncmp(line, ".SH OPTIONS", 11);
+		else if (in_options && !strncmp(line, ".TP", 3))
+			head = 1;
+		else if (head) {
+			head = 0;
+			heads += names_in(line, man_name, &c) > 0;
+		}
+	}
+	fclose(f);
+	ck_assert_int_gt(heads, 10);
+	for (size_t i = 0; i < c.n; i++)
+		ck_assert_msg(!c.t[i].help || c.seen[i],
+			      "%s does not document '%s'", c.page, c.t[i].name);
+}
+END_TEST
+
+/*
+ * mount.shmapfs(8) lists some of the daemon's own options ("its own
+ * (size=, ...)"): each of them must be one.
+ */
+START_TEST(helper_page_agrees)
+{
+	struct man_check c = {.page = "mount-helpers/mount.shmapfs.8"};
+	c.t = options_table(&c.n);
+	FILE *f = open_page(c.page);
+	char line[1024];
+	int in_list = 0, names = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "its own"))
+			in_list = 1;
+		else if (in_list && strstr(line, "\\&..."))
+			break;
+		else if (in_list && strncmp(line, ".BR", 3) == 0)
+			names += names_in(line, man_name, &c);
+	}
+	fclose(f);
+	ck_assert_int_gt(names, 5);
+}
+END_TEST
+
 static Suite *options_suite(void)
 {
 	Suite *s = suite_create("options");
@@ -420,6 +725,13 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, overlong_option);
 	tcase_add_test(tc, small_error_buffer);
+	tcase_add_test(tc, quotas_need_memory);
+	tcase_add_test(tc, data_path);
+	tcase_add_test(tc, to_config);
+	tcase_add_test(tc, table_rows);
+	tcase_add_test(tc, usage_from_table);
+	tcase_add_test(tc, man_page_agrees);
+	tcase_add_test(tc, helper_page_agrees);
 	suite_add_tcase(s, tc);
 	return s;
 }

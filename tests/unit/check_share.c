@@ -54,9 +54,11 @@ static void fake_unshare(void *ctx, int handle)
 }
 
 /* A memory-backed registry whose stores live in store_dirfd, a directory
- * in /dev/shm standing for the daemon's own tmpfs. */
-static struct registry *reg_new(struct fake_kernel *k, int store_dirfd,
-				unsigned fault_write)
+ * in /dev/shm standing for the daemon's own tmpfs; with sees_every_write,
+ * one where every write must reach the daemon (as with quotas). */
+static struct registry *reg_new_seeing(struct fake_kernel *k, int store_dirfd,
+				       unsigned fault_write,
+				       int sees_every_write)
 {
 	struct registry_config cfg = {
 	    .capacity = CAP,
@@ -69,10 +71,17 @@ static struct registry *reg_new(struct fake_kernel *k, int store_dirfd,
 	    .share_ctx = k,
 	    .store_dirfd = store_dirfd,
 	    .store_dir_capacity = store_dirfd > 0,
+	    .sees_every_write = sees_every_write,
 	};
 	struct registry *r = NULL;
 	ck_assert_int_eq(registry_new(&cfg, &r), 0);
 	return r;
+}
+
+static struct registry *reg_new(struct fake_kernel *k, int store_dirfd,
+				unsigned fault_write)
+{
+	return reg_new_seeing(k, store_dirfd, fault_write, 0);
 }
 
 static char shm_dir[64];
@@ -301,8 +310,9 @@ START_TEST(refusal_is_remembered)
 }
 END_TEST
 
-/* Without a tmpfs to hold the capacity, or with injected faults, the
- * daemon must see every write: nothing is shared. */
+/* Without a tmpfs to hold the capacity, with injected faults, or where
+ * the daemon counts every write (quotas), it must see every write:
+ * nothing is shared. */
 START_TEST(not_shared_when_daemon_must_see_writes)
 {
 	struct fake_kernel k2 = {0};
@@ -319,6 +329,13 @@ START_TEST(not_shared_when_daemon_must_see_writes)
 	registry_release(faulty, n, O_RDWR);
 	registry_forget(faulty, n, 1);
 	registry_free(faulty);
+
+	struct registry *counting = reg_new_seeing(&k2, shm_dirfd, 0, 1);
+	n = create(counting, "m");
+	ck_assert_int_eq(registry_share(counting, n), 0);
+	registry_release(counting, n, O_RDWR);
+	registry_forget(counting, n, 1);
+	registry_free(counting);
 	ck_assert_int_eq(k2.shares, 0);
 }
 END_TEST

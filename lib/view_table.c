@@ -1,5 +1,5 @@
 /*
- * The view registry: the length of every view the library made, so that
+ * The table of views: the length of every view the library made, so that
  * shmap_unmap() needs only the address (UnmapViewOfFile). It is the one
  * piece of process-wide state in the library, because views are
  * process-wide: a list under one mutex, taken around fork() so that a
