@@ -1,5 +1,7 @@
 # The daemon: fs/core (no FUSE headers; unit-tested on its own) and the
-# FUSE glue in fs/ (main.c, fuse_ops.c).
+# glue in fs/: FUSE (main.c, fuse_ops.c, ...), and the transport and OS
+# glue the core never calls (reader.c, exclusive.c), each unit-tested on
+# its own too (tests/tests.mk).
 
 CORE_SRCS := $(wildcard fs/core/*.c)
 CORE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRCS))

@@ -14,12 +14,16 @@ UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/check_*.c))
 MOUNT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/check_*.c))
 TEST_HELPERS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/helpers/*.c))
 
-$(BUILD)/tests/%.o: CFLAGS += $(PKGS_CHECK) -Itests/harness -Ifs/core -Ilib
+$(BUILD)/tests/%.o: CFLAGS += $(PKGS_CHECK) -Itests/harness -Ifs/core -Ifs \
+	-Ilib
 
 $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(CORE_OBJS) \
 		$(HARNESS_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK)
 
+# The glue outside the core that has unit tests of its own.
+$(BUILD)/tests/unit/check_reader: $(BUILD)/fs/reader.o
+$(BUILD)/tests/unit/check_exclusive: $(BUILD)/fs/exclusive.o
 # The registry's unit tests, one program per group, share a fixture.
 REGISTRY_GROUPS := lifetime namespace attributes capacity data xattr faults \
 	concurrency differential

@@ -1,5 +1,9 @@
 /*
  * Attributes: stat, setattr (chmod, chown, truncate, utimens) and statfs.
+ *
+ * Calls: node.c (a use of an idle mapping for a truncate), residency.c
+ * (its store's stat and times), charge.c, the kind of backing (backing.h)
+ * and util.c.
  */
 #include "backing.h"
 #include "internal.h"
@@ -31,53 +35,11 @@ void node_stat_locked(struct registry *r, struct node *n, struct stat *st)
 	st->st_ctim = n->ctime;
 }
 
-static int timespec_before(struct timespec a, struct timespec b)
-{
-	return a.tv_sec < b.tv_sec ||
-	       (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
-}
-
-/*
- * The kernel writes a shared mapping's store directly (registry_share()),
- * through views even after the last release: once shared, the store knows
- * the size and the modification time; the node and the capacity reserved
- * follow it. An idle store is looked at by name (registry.lock held).
- */
-void node_catch_up_locked(struct registry *r, struct node *n)
-{
-	struct stat st;
-	if (!n->direct || node_store_stat(r, n, &st) < 0)
-		return;
-	n->size = (uint64_t)st.st_size; /* the kernel counts capacity */
-	n->mtime = st.st_mtim;
-	if (timespec_before(n->ctime, st.st_ctim))
-		n->ctime = st.st_ctim;
-}
-
-/* Lock n for reading its attributes: exclusively if it must catch up. */
-static void lock_for_stat(struct registry *r, struct node *n)
-{
-	pthread_rwlock_rdlock(&n->lock);
-	if (!n->direct)
-		return;
-	pthread_rwlock_unlock(&n->lock);
-	pthread_rwlock_wrlock(&n->lock);
-	node_catch_up_locked(r, n);
-}
-
-/* Catch n up, if shared, without holding its lock exclusively otherwise:
- * a release must not wait behind a long read of a mapping served here. */
-void node_catch_up(struct registry *r, struct node *n)
-{
-	lock_for_stat(r, n);
-	pthread_rwlock_unlock(&n->lock);
-}
-
 int registry_getattr(struct registry *r, struct node *n, struct stat *st)
 {
 	/* nlink and the count of entries are the namespace's. */
 	pthread_mutex_lock(&r->lock);
-	lock_for_stat(r, n);
+	node_lock_for_stat(r, n);
 	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
 	pthread_mutex_unlock(&r->lock);
@@ -137,107 +99,20 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size)
 	if (!n->store)
 		return -EBUSY;
 	node_catch_up_locked(r, n);
-	/* A committed mapping reserves its size, a sparse one nothing. */
-	int res = n->sparse ? 0 : charge_reserve(r, n, n->size, size);
+	uint64_t old_size = n->size, taken;
+	int res = charge_resize_locked(r, n, size, &taken);
 	if (res < 0)
 		return res;
 	res = n->store->ops->resize(n->store, n->size, size, !n->sparse);
 	if (res < 0 && size > n->size) /* a part of the growth may stay */
 		node_trim_store_locked(r, n);
-	if (!n->sparse)
-		charge_release(r, n, res < 0 ? size : n->size,
-			       res < 0 ? n->size : size);
+	if (res == 0)
+		n->size = size;
+	charge_resized_locked(r, n, old_size, taken, res < 0);
 	if (res < 0)
 		return res;
-	n->size = size;
-	if (n->sparse) /* a shrink frees pages */
-		sparse_recount_locked(r, n);
 	now(&n->mtime);
 	n->ctime = n->mtime;
-	return 0;
-}
-
-/*
- * The bytes of whole pages of [off, end) in which fd has no data, as
- * SEEK_HOLE sees it: past EOF, in a hole, or (on tmpfs) reserved by
- * fallocate but not yet written. Data runs in whole pages; only a run
- * that ends at EOF ends inside one, which is data.
- */
-static uint64_t hole_bytes(int fd, uint64_t off, uint64_t end)
-{
-	uint64_t holes = 0;
-	uint64_t pos = off & ~(uint64_t)4095;
-	while (pos < end) {
-		off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
-		uint64_t from = hole < 0 ? pos : PAGE_ROUND((uint64_t)hole);
-		if (from >= end)
-			break;
-		off_t data = lseek(fd, (off_t)from, SEEK_DATA);
-		uint64_t to = data < 0 || (uint64_t)data > end ? PAGE_ROUND(end)
-							       : (uint64_t)data;
-		holes += to - from;
-		pos = to;
-	}
-	return holes;
-}
-
-uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
-			    uint64_t size)
-{
-	if (!r->counts_capacity || size == 0)
-		return 0;
-	uint64_t end = off + size;
-	uint64_t holes = hole_bytes(n->store->fd, off, end);
-	/* SEEK_HOLE shows fallocated pages not yet written as holes: below
-	 * the size, a change adds at most the pages the store lacks there. */
-	uint64_t start = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
-	uint64_t sized = PAGE_ROUND(n->size), span = last - start;
-	uint64_t inside =
-	    sized > start ? (last < sized ? last : sized) - start : 0;
-	uint64_t lacks = sized > n->charged ? sized - n->charged : 0;
-	uint64_t bound = inside > lacks ? span - (inside - lacks) : span;
-	return holes < bound ? holes : bound;
-}
-
-void sparse_recount_locked(struct registry *r, struct node *n)
-{
-	struct stat st;
-	if (!r->counts_capacity || !n->store || fstat(n->store->fd, &st) < 0)
-		return;
-	uint64_t held = (uint64_t)st.st_blocks * 512;
-	if (held > n->charged)
-		charge_add(r, n, held - n->charged);
-	else
-		charge_give(r, n, n->charged - held);
-	n->charged = held;
-}
-
-int node_set_sparse_locked(struct registry *r, struct node *n, int sparse)
-{
-	if (!sparse == !n->sparse)
-		return 0;
-	if (sparse) {
-		charge_give(r, n, PAGE_ROUND(n->size));
-		n->sparse = 1;
-		n->charged = 0;
-		sparse_recount_locked(r, n);
-		return 0;
-	}
-	/* Committed from now on: reserve the whole size, pages included. */
-	uint64_t size = PAGE_ROUND(n->size);
-	uint64_t need = size > n->charged ? size - n->charged : 0;
-	int res = charge_take(r, n, need);
-	if (res < 0)
-		return res;
-	if (n->size)
-		res = n->store->ops->fallocate(n->store, 0, 0, n->size);
-	if (res < 0) {
-		charge_give(r, n, need);
-		return res;
-	}
-	charge_give(r, n, n->charged > size ? n->charged - size : 0);
-	n->sparse = 0;
-	n->charged = 0;
 	return 0;
 }
 
@@ -255,12 +130,6 @@ static int change_times_locked(struct registry *r, struct node *n,
 	int res = backing_utimens(r, n, t);
 	if (res < 0)
 		return res;
-	/* A shared mapping's times are its store's (node_catch_up_locked). */
-	if (r->memory_backed && n->direct) {
-		res = node_store_utimens(r, n, t);
-		if (res < 0)
-			return res;
-	}
 	n->atime = t[0];
 	n->mtime = t[1];
 	return 0;
@@ -279,12 +148,12 @@ struct attr_undo {
 static int change_owner_locked(struct registry *r, struct node *n, uid_t uid,
 			       gid_t gid)
 {
-	int res = quota_chown_locked(r, n, uid, gid);
+	int res = charge_chown_locked(r, n, uid, gid);
 	if (res < 0)
 		return res;
 	res = backing_chown(r, n, uid, gid);
 	if (res < 0) {
-		quota_unchown_locked(r, n, uid, gid);
+		charge_unchown_locked(r, n, uid, gid);
 		return res;
 	}
 	n->uid = uid;
@@ -307,7 +176,7 @@ static void undo_attrs_locked(struct registry *r, struct node *n,
 		gid_t gid = n->gid;
 		n->uid = u->uid;
 		n->gid = u->gid;
-		if (quota_unchown_locked(r, n, uid, gid) < 0) {
+		if (charge_unchown_locked(r, n, uid, gid) < 0) {
 			n->uid = uid; /* the usage stayed: so does the owner */
 			n->gid = gid;
 			reg_log(r, LOG_ERR,
@@ -333,11 +202,10 @@ int registry_setattr(struct registry *r, struct node *n,
 	int res = held ? node_hold(r, n) : 0;
 	if (res < 0)
 		return res;
-	/* On a file-backed mount, a node without a descriptor (fifo,
-	 * symlink, idle mapping) is changed through its name, which a rename
-	 * may free: hold the namespace still (registry.lock, then the
-	 * node's). */
-	int names = !r->memory_backed;
+	/* A node without a descriptor (fifo, symlink, idle mapping) may be
+	 * changed through its name, which a rename may free: hold the
+	 * namespace still (registry.lock, then the node's). */
+	int names = r->backing->changes_by_name;
 	if (names)
 		pthread_mutex_lock(&r->lock);
 	pthread_rwlock_wrlock(&n->lock);
@@ -388,38 +256,8 @@ int registry_kill_suid_sgid(struct registry *r, struct node *n)
 	return changed;
 }
 
-/* Entries are counted here, whatever holds the data. */
-static int statfs_nodes(struct registry *r, struct statvfs *st)
-{
-	pthread_mutex_lock(&r->lock);
-	uint64_t nodes = r->nnodes;
-	pthread_mutex_unlock(&r->lock);
-	st->f_files = r->cfg.max_nodes;
-	st->f_ffree = st->f_favail =
-	    nodes < r->cfg.max_nodes ? r->cfg.max_nodes - nodes : 0;
-	st->f_namemax = SHMAP_NAME_MAX;
-	return 0;
-}
-
 int registry_statfs(struct registry *r, struct statvfs *st)
 {
 	memset(st, 0, sizeof(*st));
-	if (!r->memory_backed) {
-		if (fstatvfs(r->cfg.backing_dirfd, st) < 0)
-			return -errno;
-		if (st->f_namemax > SHMAP_NAME_MAX)
-			st->f_namemax = SHMAP_NAME_MAX;
-		return 0;
-	}
-	if (!r->counts_capacity) { /* the tmpfs of the stores counts */
-		if (fstatvfs(r->cfg.store_dirfd, st) < 0)
-			return -errno;
-		return statfs_nodes(r, st);
-	}
-	uint64_t used = atomic_load(&r->used);
-	st->f_bsize = st->f_frsize = 4096;
-	st->f_blocks = r->cfg.capacity / 4096;
-	st->f_bfree = st->f_bavail =
-	    used < r->cfg.capacity ? (r->cfg.capacity - used) / 4096 : 0;
-	return statfs_nodes(r, st);
+	return r->backing->statfs(r, st);
 }

@@ -3,6 +3,10 @@
  * create, read, write, fallocate and fsync. Writes, resizes and
  * fallocates of one mapping are serialized by its node lock; reads share
  * it.
+ *
+ * Calls: namespace.c (create is mknod or lookup, then open), attr.c
+ * (resize), node.c (uses), residency.c (catching up with a shared store),
+ * charge.c and util.c.
  */
 #include "backing.h"
 #include "internal.h"
@@ -48,14 +52,6 @@ int registry_open(struct registry *r, struct node *n, int flags)
 	else
 		n->writers += writing ? 1 : 0;
 	pthread_mutex_unlock(&r->lock);
-	return res;
-}
-
-int node_open_new_locked(struct registry *r, struct node *n, int flags)
-{
-	int res = node_hold_locked(r, n);
-	if (res == 0)
-		n->writers += is_write_open(flags) ? 1 : 0;
 	return res;
 }
 
@@ -192,39 +188,6 @@ int registry_read_fd(struct registry *r, struct node *n, size_t size,
 	return res;
 }
 
-/*
- * Before storing len bytes at off (n->lock held): reserve what it may take
- * of the capacity, into *taken. A committed mapping reserves its growth,
- * a sparse one the pages the range may add. Afterwards, give back what a
- * failure did not take, and count a sparse mapping's pages anew.
- */
-static int charge_before_locked(struct registry *r, struct node *n,
-				uint64_t off, uint64_t len, uint64_t *taken)
-{
-	uint64_t end = off + len;
-	*taken = 0;
-	if (n->sparse) {
-		uint64_t need = sparse_need_locked(r, n, off, len);
-		int res = charge_take(r, n, need);
-		*taken = res == 0 ? need : 0;
-		return res;
-	}
-	if (end <= n->size)
-		return 0;
-	int res = charge_reserve(r, n, n->size, end);
-	*taken = res == 0 ? PAGE_ROUND(end) - PAGE_ROUND(n->size) : 0;
-	return res;
-}
-
-static void charge_after_locked(struct registry *r, struct node *n,
-				uint64_t taken, int failed)
-{
-	if (failed || n->sparse)
-		charge_give(r, n, taken);
-	if (n->sparse)
-		sparse_recount_locked(r, n);
-}
-
 /* Check that [off, off+len) is a range a file can have. */
 static int range_check(uint64_t off, uint64_t len)
 {
@@ -248,13 +211,13 @@ static int write_in_use(struct registry *r, struct node *n, const void *buf,
 	uint64_t end = off + size, taken = 0;
 	res = n->store ? 0 : -EBUSY;
 	if (!res)
-		res = charge_before_locked(r, n, off, size, &taken);
+		res = charge_range_locked(r, n, off, size, &taken);
 	if (!res) {
 		ssize_t len = n->store->ops->pwrite(n->store, buf, size, off);
 		res = len < 0 ? (int)len : 0;
 		if (res < 0 && off + size > n->size)
 			node_trim_store_locked(r, n);
-		charge_after_locked(r, n, taken, res < 0);
+		charge_settle_locked(r, n, taken, res < 0);
 		if (res < 0)
 			reg_log(r, LOG_ERR,
 				"writing %zu bytes at %llu of inode %llu: %s",
@@ -327,12 +290,12 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 	if (!res && !grow && end > keep)
 		len = off < keep ? keep - off : 0;
 	if (!res && len && !(mode & FALLOC_FL_PUNCH_HOLE))
-		res = charge_before_locked(r, n, off, len, &taken);
+		res = charge_range_locked(r, n, off, len, &taken);
 	if (!res && len) {
 		res = n->store->ops->fallocate(n->store, mode, off, len);
 		if (res < 0 && grow)
 			node_trim_store_locked(r, n);
-		charge_after_locked(r, n, taken, res < 0);
+		charge_settle_locked(r, n, taken, res < 0);
 	}
 	if (!res && grow)
 		n->size = end;

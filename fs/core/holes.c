@@ -10,6 +10,8 @@
  * (msync, fsync, munmap, memory pressure): the kernel sends FUSE_LSEEK
  * without writing it back first, so until then its page reads as a hole
  * here (README, "The two data paths").
+ *
+ * Calls: node.c (a use), residency.c (catching up with a shared store).
  */
 #include "internal.h"
 

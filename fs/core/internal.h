@@ -19,7 +19,7 @@
 #ifndef SHMAPFS_INTERNAL_H
 #define SHMAPFS_INTERNAL_H
 
-#include "registry.h"
+#include "core.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -34,6 +34,8 @@
 #define SHMAP_XATTR_TOTAL  65536 /* bytes of names and values per node */
 #define SHMAP_MAX_FILESIZE ((uint64_t)INT64_MAX)
 #define PAGE_ROUND(x)	   (((x) + 4095) & ~(uint64_t)4095)
+
+struct backing_ops;
 
 struct xattr {
 	struct xattr *next;
@@ -99,12 +101,36 @@ struct node {
 	int direct; /* was ever shared: the store knows size and times */
 };
 
+/* What one id holds. */
+struct quota_use {
+	uint32_t id;
+	uint64_t bytes;	   /* whole pages */
+	uint64_t mappings; /* regular files */
+};
+
+/* The ids that hold something, sorted by id. */
+struct quota_ids {
+	struct quota_use *v;
+	size_t n, cap;
+};
+
+/* A registry's usage. lock guards users and groups; it is taken after
+ * registry.lock and node.lock, and nothing is taken while it is held. */
+struct quota_table {
+	pthread_mutex_t lock;
+	struct quota_ids users;
+	struct quota_ids groups;
+};
+
 struct registry {
 	struct registry_config cfg; /* immutable after registry_new */
-	int memory_backed;	    /* cfg.backing_dirfd < 0 */
-	int counts_capacity;	    /* memory-backed, and no tmpfs counts it */
-	struct node *root;	    /* immutable */
-	atomic_uint_fast64_t used;  /* bytes reserved (memory-backed) */
+	/* The kind of backing (backing.h), and whether the daemon counts
+	 * the capacity (the kind's init decides); immutable after
+	 * registry_new. */
+	const struct backing_ops *backing;
+	int counts_capacity;
+	struct node *root;	   /* immutable */
+	atomic_uint_fast64_t used; /* bytes reserved, if counted (charge.c) */
 	atomic_uint_fast64_t next_ino;
 	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
 	atomic_uint store_opens;	   /* counted for cfg.fault_open */
@@ -128,13 +154,36 @@ struct registry {
 	atomic_int views_warned; /* a failed look at views was logged */
 };
 
-/* registry.c */
+/*
+ * The core's files, in layers, each calling only those below it (each
+ * file's opening comment names what it calls):
+ *
+ *   registry.c                 make and free a registry (registry.h)
+ *   scan.c                     a backing directory, read at mount
+ *   data.c  holes.c  whiteout.c  open, create, read, write, fallocate,
+ *                              fsync; SEEK_DATA/SEEK_HOLE; rename leaving
+ *                              a whiteout
+ *   namespace.c  xattr.c       names; extended attributes and protection
+ *   attr.c                     stat, setattr, resize, statfs
+ *   node.c                     a node's life: alloc, hold, drop, put, free
+ *   residency.c                a store open only while its mapping is used
+ *   backing_mem.c backing_dir.c  the kinds of backing (backing.h)
+ *   charge.c                   capacity, sparse pages and quotas, counted
+ *   quota.c  dentry.c  util.c  each id's usage; the names; log and clock
+ *   views.c                    the processes' maps: views that outlive a close
+ *   memlimit.c                 (for main.c) what fits in a memory cgroup
+ *   store_fd.c store_faulty.c  the mapping objects (store.h)
+ *
+ * Declared here: what the files below the registry offer one another.
+ */
+
+/* util.c */
 void reg_log(struct registry *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
-	       gid_t gid, struct node **out);
-void node_free(struct registry *r, struct node *n);
-void node_put_locked(struct registry *r, struct node *n);
+void now(struct timespec *ts);
+int name_check(const char *name);
+
+/* dentry.c: the table of names (registry.lock held) */
 struct dentry *dentry_find(struct registry *r, struct node *dir,
 			   const char *name);
 int dentry_add(struct registry *r, struct node *dir, const char *name,
@@ -144,64 +193,69 @@ void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
 		 struct node *n);
 void dentry_free_unlinked(struct dentry *d);
 void dentry_remove(struct registry *r, struct dentry *d);
-/* Where the daemon counts the capacity (counts_capacity): a committed
- * mapping holds its size in whole pages, reserved before it grows; a
- * sparse one holds the pages its store has, as seen after each change. */
-int cap_reserve(struct registry *r, uint64_t old_size, uint64_t new_size);
-void cap_release(struct registry *r, uint64_t old_size, uint64_t new_size);
-int cap_take(struct registry *r, uint64_t bytes);
-void cap_give(struct registry *r, uint64_t bytes);
-/* What n holds of the capacity (n->lock held). */
-uint64_t node_charge(const struct node *n);
-void now(struct timespec *ts);
-int name_check(const char *name);
 
-/* xattr.c: 1 if name is in a namespace shmapfs stores (user., security.,
- * trusted.) */
-int xattr_name_stored(const char *name);
-/* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
-int xattr_set_local(struct node *n, const char *name, const void *value,
-		    size_t size);
+/* quota.c: each uid's and gid's usage and limits (see quota.h) */
+int quota_init(struct registry *r);
+void quota_free(struct registry *r);
+/* 1 if this registry counts and limits usage per id. */
+int quota_on(const struct registry *r);
+enum {
+	QUOTA_USR = 1,
+	QUOTA_GRP = 2,
+	QUOTA_BOTH = 3
+};
+/* Add bytes and maps to uid's and gid's usage (the kinds asked for and
+ * counted), checking the limits if asked: both or neither (-EDQUOT). */
+int quota_add(struct registry *r, int kinds, uid_t uid, gid_t gid,
+	      uint64_t bytes, uint64_t maps, int check);
+void quota_sub(struct registry *r, int kinds, uid_t uid, gid_t gid,
+	       uint64_t bytes, uint64_t maps);
+/* user.shmap.quota: name is it on n; the name to list on n, or NULL; its
+ * value (as registry_getxattr; -ENODATA without quotas). */
+int quota_is_attr(struct registry *r, struct node *n, const char *name);
+const char *quota_attr_listed(struct registry *r, struct node *n);
+int quota_getxattr(struct registry *r, void *buf, size_t size, size_t *len);
 
-/* attr.c: fill st from n (registry.lock and n->lock held) */
-void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
-int kill_suid_sgid_locked(struct registry *r, struct node *n);
-/* Take a shared mapping's size and times from its store (lock held
- * exclusively); nothing for a mapping the daemon alone serves. */
-void node_catch_up_locked(struct registry *r, struct node *n);
-/* The same, taking the lock, and exclusively only if n is shared. */
-void node_catch_up(struct registry *r, struct node *n);
-/* A change that failed part-way (a full disk, RLIMIT_FSIZE) may have
- * grown the store past n's size: cut it back, so that the store holds
- * what the size says, and a sparse mapping is charged nothing for it; not
- * a shared one, whose store's size is the truth (lock held, store open). */
-void node_trim_store_locked(struct registry *r, struct node *n);
-/* Resize a regular file, checking protection and capacity (lock held). */
-int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
-/* A sparse mapping's charge before storing size bytes at off: the pages of
- * the range that hold no data yet, but no more than the mapping lacks below
- * its size (a page fallocate reserved and nothing wrote looks like a hole).
- * Then, after
- * the change, count what the store holds (lock held, store open). */
-uint64_t sparse_need_locked(struct registry *r, struct node *n, uint64_t off,
-			    uint64_t size);
-void sparse_recount_locked(struct registry *r, struct node *n);
-/* Make n sparse or committed; committed reserves its size now (lock held,
- * store open). */
-int node_set_sparse_locked(struct registry *r, struct node *n, int sparse);
+/* charge.c: every change of the capacity and the quotas (n->lock held) */
+/* Count a new mapping against its owner: -EDQUOT past the mapping limit. */
+int charge_new_mapping(struct registry *r, uid_t uid, gid_t gid);
+/* Give back what a dying regular file holds: capacity, usage, mapping. */
+void charge_end_mapping(struct registry *r, struct node *n);
+/* Move n's usage to a new owner: -EDQUOT if no room. */
+int charge_chown_locked(struct registry *r, struct node *n, uid_t uid,
+			gid_t gid);
+/* Undo charge_chown_locked(r, n, uid, gid) while n still has its old
+ * owner: the usage goes back unchecked (-ENOMEM at worst: then it stays). */
+int charge_unchown_locked(struct registry *r, struct node *n, uid_t uid,
+			  gid_t gid);
+/* Before storing len bytes at off: reserve what it may take (-ENOSPC,
+ * -EDQUOT), into *taken; after it, settle: give back what a failure did
+ * not use, and count a sparse mapping's pages anew. */
+int charge_range_locked(struct registry *r, struct node *n, uint64_t off,
+			uint64_t len, uint64_t *taken);
+void charge_settle_locked(struct registry *r, struct node *n, uint64_t taken,
+			  int failed);
+/* Before resizing n to size, and after (n->size then the new size if it
+ * did not fail). */
+int charge_resize_locked(struct registry *r, struct node *n, uint64_t size,
+			 uint64_t *taken);
+void charge_resized_locked(struct registry *r, struct node *n,
+			   uint64_t old_size, uint64_t taken, int failed);
+/* Make n sparse or committed; committed reserves its size now (store
+ * open). */
+int charge_set_sparse_locked(struct registry *r, struct node *n, int sparse);
+/* Bytes of the capacity in use (where the daemon counts it). */
+uint64_t charge_used(struct registry *r);
 
 /* residency.c: a regular file's store is open only while in use */
-#define STORE_NAME_LEN 20
-void store_name(const struct node *n, char name[STORE_NAME_LEN]);
-/* 1 if stores are closed while idle (all but memfds). */
-int node_is_resident(struct registry *r);
-/* Take one use of n (an open handle, or a short internal one), opening
- * its store if it was idle; node_drop() gives it back and closes the
- * store with the last use. The _locked forms with registry.lock held. */
-int node_hold_locked(struct registry *r, struct node *n);
-int node_hold(struct registry *r, struct node *n);
-void node_drop_locked(struct registry *r, struct node *n);
-void node_drop(struct registry *r, struct node *n);
+/* Open n's store if it is idle (registry.lock held). */
+int store_wake_locked(struct registry *r, struct node *n);
+/* After the last use of n: close its store, or let it linger while a view
+ * still holds it. */
+void store_rest_locked(struct registry *r, struct node *n);
+/* n dies: its store, its direct-access handle and what the store left
+ * behind go. */
+void store_end_locked(struct registry *r, struct node *n);
 /* Before a file-backed mapping loses its last name while the kernel
  * still knows it (and may open it), open its store: it lives until the
  * node dies, as an unlinked file on tmpfs would (registry.lock held).
@@ -210,54 +264,51 @@ void node_drop(struct registry *r, struct node *n);
  * that an idle mapping holds no descriptor and no lock. */
 int node_keep_unlinked_locked(struct registry *r, struct node *n);
 void node_unkeep_locked(struct registry *r, struct node *n);
-/* Take n off the list of idle stores still in use elsewhere. */
-void node_unlinger_locked(struct registry *r, struct node *n);
 /* Stat n's store, open or idle (registry.lock held). */
 int node_store_stat(struct registry *r, struct node *n, struct stat *st);
-/* Set the times of a memory store, open or idle (n->lock held). */
-int node_store_utimens(struct registry *r, struct node *n,
-		       const struct timespec t[2]);
-/* Remove a memory store's file as its node dies (registry.lock held). */
-void node_store_unlink(struct registry *r, struct node *n);
+/* Take a shared mapping's size and times from its store (lock held
+ * exclusively); nothing for a mapping the daemon alone serves. */
+void node_catch_up_locked(struct registry *r, struct node *n);
+/* The same, taking the lock, and exclusively only if n is shared. */
+void node_catch_up(struct registry *r, struct node *n);
+/* Lock n for reading its attributes: exclusively if it must catch up. */
+void node_lock_for_stat(struct registry *r, struct node *n);
 
-/* data.c: open n, a regular file just made that nobody has seen: no size
- * or protection to check, only its store to open (registry.lock held). */
+/* node.c */
+int node_alloc(struct registry *r, mode_t type, mode_t perm, uid_t uid,
+	       gid_t gid, struct node **out);
+void node_free(struct registry *r, struct node *n);
+void node_put_locked(struct registry *r, struct node *n);
+/* Take one use of n (an open handle, or a short internal one), opening
+ * its store if it was idle; node_drop() gives it back and closes the
+ * store with the last use. The _locked forms with registry.lock held. */
+int node_hold_locked(struct registry *r, struct node *n);
+int node_hold(struct registry *r, struct node *n);
+void node_drop_locked(struct registry *r, struct node *n);
+void node_drop(struct registry *r, struct node *n);
+/* Open n, a regular file just made that nobody has seen: no size or
+ * protection to check, only its store to open (registry.lock held). */
 int node_open_new_locked(struct registry *r, struct node *n, int flags);
 
-/* quota.c: per-user and per-group usage and limits (see quota.h) */
-int quota_init(struct registry *r);
-void quota_free(struct registry *r);
-/* 1 if this registry counts and limits usage per id. */
-int quota_on(const struct registry *r);
-/* Charge a new mapping to its owner: -EDQUOT past the mapping limit. */
-int quota_new_mapping(struct registry *r, uid_t uid, gid_t gid);
-/* Give back what a dying regular file holds: capacity, usage, mapping. */
-void charge_end_mapping(struct registry *r, struct node *n);
-/* Move n's usage to a new owner (n->lock held): -EDQUOT if no room. */
-int quota_chown_locked(struct registry *r, struct node *n, uid_t uid,
-		       gid_t gid);
-/* Undo quota_chown_locked(r, n, uid, gid) while n still has its old
- * owner: the usage goes back unchecked (-ENOMEM at worst: then it stays). */
-int quota_unchown_locked(struct registry *r, struct node *n, uid_t uid,
-			 gid_t gid);
-/* The capacity functions above, charging n's owner too (n->lock held):
- * take and reserve check the capacity and the limits (-ENOSPC, -EDQUOT),
- * add counts without a check (what a store holds, seen afterwards). */
-int charge_take(struct registry *r, struct node *n, uint64_t bytes);
-void charge_add(struct registry *r, struct node *n, uint64_t bytes);
-void charge_give(struct registry *r, struct node *n, uint64_t bytes);
-int charge_reserve(struct registry *r, struct node *n, uint64_t old_size,
-		   uint64_t new_size);
-void charge_release(struct registry *r, struct node *n, uint64_t old_size,
-		    uint64_t new_size);
-/* user.shmap.quota: name is it on n; the name to list on n, or NULL; its
- * value (as registry_getxattr; -ENODATA without quotas). */
-int quota_is_attr(struct registry *r, struct node *n, const char *name);
-const char *quota_attr_listed(struct registry *r, struct node *n);
-int quota_getxattr(struct registry *r, void *buf, size_t size, size_t *len);
+/* attr.c: fill st from n (registry.lock and n->lock held) */
+void node_stat_locked(struct registry *r, struct node *n, struct stat *st);
+int kill_suid_sgid_locked(struct registry *r, struct node *n);
+/* A change that failed part-way (a full disk, RLIMIT_FSIZE) may have
+ * grown the store past n's size: cut it back, so that the store holds
+ * what the size says, and a sparse mapping is charged nothing for it; not
+ * a shared one, whose store's size is the truth (lock held, store open). */
+void node_trim_store_locked(struct registry *r, struct node *n);
+/* Resize a regular file, checking protection and capacity (lock held). */
+int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
+
+/* xattr.c: 1 if name is in a namespace shmapfs stores (user., security.,
+ * trusted.) */
+int xattr_name_stored(const char *name);
+/* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
+int xattr_set_local(struct node *n, const char *name, const void *value,
+		    size_t size);
 
 /* namespace.c */
-void snapshot_unlink_locked(struct dir_snapshot *s);
 void snapshot_free_all_locked(struct registry *r);
 /* Make dir/name a new regular file and open it (flags as open(2)'s) in
  * one step: if the open fails, no name is left (registry_create). */
@@ -265,13 +316,8 @@ int entry_create_open(struct registry *r, struct node *dir, const char *name,
 		      mode_t mode, int flags, const struct caller *c,
 		      struct node **out, struct stat *st);
 
-/* backing.c */
-int backing_scan(struct registry *r);
-int backing_open_store(struct registry *r, struct dentry *d,
-		       struct store **out);
-int backing_wrap_store(struct registry *r, struct store **s);
-/* Close a store, any kind; a backing file stops being exclusive first. */
-void backing_close_store(struct registry *r, struct store *s);
-int backing_load_xattrs(struct registry *r, struct node *n, int fd);
+/* scan.c: take in what a backing directory holds, as the registry is
+ * made (nothing without one). */
+int scan_backing(struct registry *r);
 
 #endif

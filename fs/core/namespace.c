@@ -2,8 +2,11 @@
  * Operations on names: lookup, forget, create (mknod, mkdir, symlink),
  * link, unlink, rmdir, rename, readlink and directory listings. Each takes
  * registry.lock for its whole length, and mirrors the change onto the
- * backing directory first when the mount is file-backed (backing.c), so
- * that a failure there changes nothing here.
+ * kind of backing first (backing.h: a backing directory takes it, memory
+ * has nothing to do), so that a failure there changes nothing here.
+ *
+ * Calls: attr.c (stat), node.c (alloc, put, free), residency.c (keeping an
+ * unlinked mapping's store), dentry.c, the kind of backing and util.c.
  */
 #include "internal.h"
 #include "backing.h"
@@ -539,7 +542,7 @@ int registry_opendir(struct registry *r, struct node *dir,
 }
 
 /* Take s off its registry's list of open listings (registry.lock held). */
-void snapshot_unlink_locked(struct dir_snapshot *s)
+static void snapshot_unlink_locked(struct dir_snapshot *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;

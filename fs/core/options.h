@@ -15,7 +15,7 @@
 #ifndef SHMAPFS_OPTIONS_H
 #define SHMAPFS_OPTIONS_H
 
-#include "quota.h"
+#include "core.h"
 
 #include <stddef.h>
 #include <stdint.h>

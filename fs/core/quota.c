@@ -1,5 +1,5 @@
 /*
- * Per-user and per-group quotas (see quota.h): what each uid and gid
+ * Per-user and per-group quotas (see core.h): what each uid and gid
  * holds of a memory-backed mount, in bytes and in mappings, and the
  * EDQUOT that keeps one id from taking more than the limits give it.
  *
@@ -7,12 +7,13 @@
  * its owner's uid and gid from its creation until its node dies (the
  * last name, handle and kernel reference gone, as on tmpfs), with what it
  * holds of the capacity: a committed mapping its size in whole pages, a
- * sparse one the pages it has stored (node_charge()). So every change of
- * the capacity goes through the charge_*() functions here, which change
- * the capacity and the owner's usage together. The checks come before
- * the change, as the capacity's do; root (id 0) is counted, never
- * limited. An id has an entry while it owns at least one mapping, so
- * that adding bytes never needs memory.
+ * sparse one the pages it has stored. charge.c changes the capacity and
+ * the owner's usage together, through quota_add() and quota_sub(). The
+ * checks come before the change, as the capacity's do; root (id 0) is
+ * counted, never limited. An id has an entry while it owns at least one
+ * mapping, so that adding bytes never needs memory.
+ *
+ * Calls nothing else in the core.
  */
 #include "internal.h"
 
@@ -21,11 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/limits.h>
-
-enum {
-	KIND_USR = 1,
-	KIND_GRP = 2
-};
 
 int quota_init(struct registry *r)
 {
@@ -135,15 +131,13 @@ static const struct quota_limits *limits_of(const struct quota_limits *l,
 	return check && id != 0 ? l : NULL;
 }
 
-/* Charge bytes and maps to uid and gid (the kinds asked for and counted),
- * checking the limits if asked: both or neither. */
-static int owner_add(struct registry *r, int kinds, uid_t uid, gid_t gid,
-		     uint64_t bytes, uint64_t maps, int check)
+int quota_add(struct registry *r, int kinds, uid_t uid, gid_t gid,
+	      uint64_t bytes, uint64_t maps, int check)
 {
 	const struct quota_config *c = &r->cfg.quota;
 	struct quota_table *q = &r->quota;
-	int usr = (kinds & KIND_USR) && c->usr,
-	    grp = (kinds & KIND_GRP) && c->grp;
+	int usr = (kinds & QUOTA_USR) && c->usr,
+	    grp = (kinds & QUOTA_GRP) && c->grp;
 	if ((!usr && !grp) || (!bytes && !maps))
 		return 0;
 	pthread_mutex_lock(&q->lock);
@@ -161,13 +155,13 @@ static int owner_add(struct registry *r, int kinds, uid_t uid, gid_t gid,
 	return res;
 }
 
-static void owner_sub(struct registry *r, int kinds, uid_t uid, gid_t gid,
-		      uint64_t bytes, uint64_t maps)
+void quota_sub(struct registry *r, int kinds, uid_t uid, gid_t gid,
+	       uint64_t bytes, uint64_t maps)
 {
 	const struct quota_config *c = &r->cfg.quota;
 	struct quota_table *q = &r->quota;
-	int usr = (kinds & KIND_USR) && c->usr,
-	    grp = (kinds & KIND_GRP) && c->grp;
+	int usr = (kinds & QUOTA_USR) && c->usr,
+	    grp = (kinds & QUOTA_GRP) && c->grp;
 	if ((!usr && !grp) || (!bytes && !maps))
 		return;
 	pthread_mutex_lock(&q->lock);
@@ -176,84 +170,6 @@ static void owner_sub(struct registry *r, int kinds, uid_t uid, gid_t gid,
 	if (grp)
 		ids_sub(&q->groups, gid, bytes, maps);
 	pthread_mutex_unlock(&q->lock);
-}
-
-int quota_new_mapping(struct registry *r, uid_t uid, gid_t gid)
-{
-	return owner_add(r, KIND_USR | KIND_GRP, uid, gid, 0, 1, 1);
-}
-
-void charge_end_mapping(struct registry *r, struct node *n)
-{
-	uint64_t bytes = node_charge(n);
-	cap_give(r, bytes);
-	owner_sub(r, KIND_USR | KIND_GRP, n->uid, n->gid, bytes, 1);
-}
-
-int quota_chown_locked(struct registry *r, struct node *n, uid_t uid, gid_t gid)
-{
-	int kinds =
-	    (uid != n->uid ? KIND_USR : 0) | (gid != n->gid ? KIND_GRP : 0);
-	if (!S_ISREG(n->type) || !kinds)
-		return 0;
-	uint64_t bytes = node_charge(n);
-	int res = owner_add(r, kinds, uid, gid, bytes, 1, 1);
-	if (res == 0)
-		owner_sub(r, kinds, n->uid, n->gid, bytes, 1);
-	return res;
-}
-
-int quota_unchown_locked(struct registry *r, struct node *n, uid_t uid,
-			 gid_t gid)
-{
-	int kinds =
-	    (uid != n->uid ? KIND_USR : 0) | (gid != n->gid ? KIND_GRP : 0);
-	if (!S_ISREG(n->type) || !kinds)
-		return 0;
-	/* What n holds now, which a step since the move may have changed;
-	 * unchecked: the old owner is given back what was its own. */
-	uint64_t bytes = node_charge(n);
-	int res = owner_add(r, kinds, n->uid, n->gid, bytes, 1, 0);
-	if (res == 0)
-		owner_sub(r, kinds, uid, gid, bytes, 1);
-	return res;
-}
-
-int charge_take(struct registry *r, struct node *n, uint64_t bytes)
-{
-	int res = cap_take(r, bytes);
-	if (res == 0 && (res = owner_add(r, KIND_USR | KIND_GRP, n->uid, n->gid,
-					 bytes, 0, 1)) < 0)
-		cap_give(r, bytes);
-	return res;
-}
-
-void charge_add(struct registry *r, struct node *n, uint64_t bytes)
-{
-	if (r->counts_capacity)
-		atomic_fetch_add(&r->used, bytes);
-	owner_add(r, KIND_USR | KIND_GRP, n->uid, n->gid, bytes, 0, 0);
-}
-
-void charge_give(struct registry *r, struct node *n, uint64_t bytes)
-{
-	cap_give(r, bytes);
-	owner_sub(r, KIND_USR | KIND_GRP, n->uid, n->gid, bytes, 0);
-}
-
-int charge_reserve(struct registry *r, struct node *n, uint64_t old_size,
-		   uint64_t new_size)
-{
-	if (PAGE_ROUND(new_size) <= PAGE_ROUND(old_size))
-		return 0;
-	return charge_take(r, n, PAGE_ROUND(new_size) - PAGE_ROUND(old_size));
-}
-
-void charge_release(struct registry *r, struct node *n, uint64_t old_size,
-		    uint64_t new_size)
-{
-	if (PAGE_ROUND(new_size) < PAGE_ROUND(old_size))
-		charge_give(r, n, PAGE_ROUND(old_size) - PAGE_ROUND(new_size));
 }
 
 /* user.shmap.quota, on the root of a mount with quotas. */

@@ -21,6 +21,9 @@
  * mapping goes idle, until registry_sweep() finds it free: nobody else
  * writes it (the lease) and no process maps it (views.h). A look that
  * cannot tell keeps it.
+ *
+ * Calls: the kind of backing (backing.h: open, stat, close a store),
+ * views.c (the processes' maps) and util.c.
  */
 #include "backing.h"
 #include "internal.h"
@@ -35,17 +38,6 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Memory stores are named for the node's inode number: unique, stable. */
-void store_name(const struct node *n, char name[STORE_NAME_LEN])
-{
-	snprintf(name, STORE_NAME_LEN, "%llx", (unsigned long long)n->ino);
-}
-
-int node_is_resident(struct registry *r)
-{
-	return !r->memory_backed || r->cfg.store_dirfd > 0;
-}
 
 /* Out of descriptors: say so, at most once a second. */
 static void log_no_fds(struct registry *r, struct node *n, int res)
@@ -77,25 +69,14 @@ static int store_open_locked(struct registry *r, struct node *n,
 			     struct store **out)
 {
 	int res = open_fault(r);
-	if (res < 0)
-		return res;
-	if (r->memory_backed) {
-		char name[STORE_NAME_LEN];
-		store_name(n, name);
-		res = store_named_open(r->cfg.store_dirfd, name, out);
-		if (res == 0 && (res = backing_wrap_store(r, out)) < 0)
-			store_destroy(*out);
-	} else {
-		/* An unlinked backing file is gone once nobody uses it. */
-		res = n->aliases ? backing_open_store(r, n->aliases, out)
-				 : -ENOENT;
-	}
+	if (res == 0)
+		res = r->backing->open_store(r, n, out);
 	if (res == -EMFILE || res == -ENFILE)
 		log_no_fds(r, n, res);
 	return res;
 }
 
-void node_unlinger_locked(struct registry *r, struct node *n)
+static void node_unlinger_locked(struct registry *r, struct node *n)
 {
 	if (!n->lingering)
 		return;
@@ -116,6 +97,47 @@ static void node_linger_locked(struct registry *r, struct node *n)
 		r->lingering->linger_prev = n;
 	r->lingering = n;
 	n->lingering = 1;
+}
+
+static int timespec_before(struct timespec a, struct timespec b)
+{
+	return a.tv_sec < b.tv_sec ||
+	       (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+/*
+ * The kernel writes a shared mapping's store directly (registry_share()),
+ * through views even after the last release: once shared, the store knows
+ * the size and the modification time; the node and the capacity reserved
+ * follow it. An idle store is looked at by name (registry.lock held).
+ */
+void node_catch_up_locked(struct registry *r, struct node *n)
+{
+	struct stat st;
+	if (!n->direct || node_store_stat(r, n, &st) < 0)
+		return;
+	n->size = (uint64_t)st.st_size; /* the kernel counts capacity */
+	n->mtime = st.st_mtim;
+	if (timespec_before(n->ctime, st.st_ctim))
+		n->ctime = st.st_ctim;
+}
+
+void node_lock_for_stat(struct registry *r, struct node *n)
+{
+	pthread_rwlock_rdlock(&n->lock);
+	if (!n->direct)
+		return;
+	pthread_rwlock_unlock(&n->lock);
+	pthread_rwlock_wrlock(&n->lock);
+	node_catch_up_locked(r, n);
+}
+
+/* Catch n up, if shared, without holding its lock exclusively otherwise:
+ * a release must not wait behind a long read of a mapping served here. */
+void node_catch_up(struct registry *r, struct node *n)
+{
+	node_lock_for_stat(r, n);
+	pthread_rwlock_unlock(&n->lock);
 }
 
 /* Let n's passthrough handle go (views keep what they mapped). */
@@ -165,7 +187,7 @@ static void node_idle_locked(struct registry *r, struct node *n)
 {
 	int views = n->share > 0 || n->lingering;
 	node_unshare_locked(r, n);
-	if (!r->memory_backed && views &&
+	if (r->backing->lingers && views &&
 	    !(r->leases_see_readers && lease_probe(n) == 0)) {
 		if (!n->lingering)
 			node_linger_locked(r, n);
@@ -308,69 +330,47 @@ int registry_watch_views(struct registry *r, const char *mountpoint)
 	return res;
 }
 
-int node_hold_locked(struct registry *r, struct node *n)
+int store_wake_locked(struct registry *r, struct node *n)
 {
-	if (S_ISREG(n->type) && !n->store) {
-		struct store *s = NULL;
-		int res = store_open_locked(r, n, &s);
-		if (res < 0)
-			return res;
-		pthread_rwlock_wrlock(&n->lock);
-		n->store = s;
-		pthread_rwlock_unlock(&n->lock);
-	}
-	n->opens++;
+	if (!S_ISREG(n->type) || n->store)
+		return 0;
+	struct store *s = NULL;
+	int res = store_open_locked(r, n, &s);
+	if (res < 0)
+		return res;
+	pthread_rwlock_wrlock(&n->lock);
+	n->store = s;
+	pthread_rwlock_unlock(&n->lock);
 	return 0;
+}
+
+void store_rest_locked(struct registry *r, struct node *n)
+{
+	if (n->store && r->backing->closes_idle(n))
+		node_idle_locked(r, n);
+}
+
+void store_end_locked(struct registry *r, struct node *n)
+{
+	node_unlinger_locked(r, n);
+	if (n->share > 0)
+		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
+	backing_close_store(r, n->store);
+	r->backing->forget_store(r, n);
 }
 
 int node_keep_unlinked_locked(struct registry *r, struct node *n)
 {
-	if (r->memory_backed || !S_ISREG(n->type) || n->nlink != 1 ||
+	if (!r->backing->data_in_name || !S_ISREG(n->type) || n->nlink != 1 ||
 	    n->store || !n->lookups)
 		return 0;
-	struct store *s = NULL;
-	if (store_open_locked(r, n, &s) < 0)
-		return 0; /* then the data goes with the name */
-	pthread_rwlock_wrlock(&n->lock);
-	n->store = s;
-	pthread_rwlock_unlock(&n->lock);
-	return 1;
+	/* If it fails, the data goes with the name. */
+	return store_wake_locked(r, n) == 0;
 }
 
 void node_unkeep_locked(struct registry *r, struct node *n)
 {
 	node_close_store_locked(r, n);
-}
-
-int node_hold(struct registry *r, struct node *n)
-{
-	pthread_mutex_lock(&r->lock);
-	int res = node_hold_locked(r, n);
-	pthread_mutex_unlock(&r->lock);
-	return res;
-}
-
-void node_drop_locked(struct registry *r, struct node *n)
-{
-	if (n->opens == 0) {
-		fprintf(stderr, "shmapfs: release of inode %llu never opened\n",
-			(unsigned long long)n->ino);
-		abort();
-	}
-	n->opens--;
-	/* An unlinked backing file lives only while open: keep it for the
-	 * kernel, which may still open the inode (node_keep_unlinked). */
-	if (n->opens == 0 && n->store && node_is_resident(r) &&
-	    (r->memory_backed || n->aliases))
-		node_idle_locked(r, n);
-	node_put_locked(r, n);
-}
-
-void node_drop(struct registry *r, struct node *n)
-{
-	pthread_mutex_lock(&r->lock);
-	node_drop_locked(r, n);
-	pthread_mutex_unlock(&r->lock);
 }
 
 int registry_store_fd(struct registry *r, struct node *n)
@@ -386,43 +386,5 @@ int node_store_stat(struct registry *r, struct node *n, struct stat *st)
 {
 	if (n->store)
 		return fstat(n->store->fd, st) < 0 ? -errno : 0;
-	if (!S_ISREG(n->type) || !node_is_resident(r))
-		return -ENOENT;
-	int res;
-	if (r->memory_backed) {
-		char name[STORE_NAME_LEN];
-		store_name(n, name);
-		res =
-		    fstatat(r->cfg.store_dirfd, name, st, AT_SYMLINK_NOFOLLOW);
-	} else if (n->aliases) {
-		res = fstatat(n->aliases->dir->dirfd, n->aliases->name, st,
-			      AT_SYMLINK_NOFOLLOW);
-	} else {
-		return -ENOENT;
-	}
-	return res < 0 ? -errno : 0;
-}
-
-int node_store_utimens(struct registry *r, struct node *n,
-		       const struct timespec t[2])
-{
-	int res;
-	if (n->store) {
-		res = futimens(n->store->fd, t);
-	} else {
-		char name[STORE_NAME_LEN];
-		store_name(n, name);
-		res =
-		    utimensat(r->cfg.store_dirfd, name, t, AT_SYMLINK_NOFOLLOW);
-	}
-	return res < 0 ? -errno : 0;
-}
-
-void node_store_unlink(struct registry *r, struct node *n)
-{
-	if (!S_ISREG(n->type) || !r->memory_backed || r->cfg.store_dirfd <= 0)
-		return;
-	char name[STORE_NAME_LEN];
-	store_name(n, name);
-	unlinkat(r->cfg.store_dirfd, name, 0);
+	return r->backing->stat_store(r, n, st);
 }

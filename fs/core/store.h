@@ -75,6 +75,12 @@ int store_file_adopt(int fd, struct store **out);
 int store_faulty_wrap(struct store *inner, unsigned fail_write,
 		      unsigned fail_resize, int err, struct store **out);
 
+/* Wrap *s in a faulty store failing with EIO if either trigger is set
+ * (the mount's fault_write=, fault_resize=); on failure *s is unchanged
+ * and still the caller's. */
+int store_wrap_faults(unsigned fail_write, unsigned fail_resize,
+		      struct store **s);
+
 /*
  * 1 if another open file (a view the kernel made for passthrough, say) has
  * the store's file open for writing; probed with a write lease, which the

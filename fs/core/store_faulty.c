@@ -1,9 +1,11 @@
 /*
  * The faulty store: wraps a real store and fails its Nth write, or its Nth
  * resize or fallocate, with a chosen error, so that tests can prove that a
- * failing store corrupts nothing and leaks nothing (fault injection, as SQLite
- * does). Selected at mount with the hidden option fault_write=N /
+ * failing store corrupts nothing and leaks nothing (fault injection, as
+ * SQLite does). Selected at mount with the hidden option fault_write=N /
  * fault_resize=N.
+ *
+ * Calls nothing else in the core.
  */
 #include "store.h"
 
@@ -106,5 +108,18 @@ int store_faulty_wrap(struct store *inner, unsigned fail_write,
 	f->fail_resize = fail_resize;
 	f->err = err < 0 ? err : -EIO;
 	*out = &f->base;
+	return 0;
+}
+
+int store_wrap_faults(unsigned fail_write, unsigned fail_resize,
+		      struct store **s)
+{
+	if (!fail_write && !fail_resize)
+		return 0;
+	struct store *w;
+	int res = store_faulty_wrap(*s, fail_write, fail_resize, -EIO, &w);
+	if (res < 0)
+		return res;
+	*s = w;
 	return 0;
 }

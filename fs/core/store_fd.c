@@ -2,6 +2,8 @@
  * The two real stores: a memfd (memory-backed) and a locked backing file
  * (file-backed). Both are a descriptor with the same read and write paths;
  * they differ in how they grow, zero ranges, sync and die.
+ *
+ * Calls nothing else in the core.
  */
 #include "store.h"
 

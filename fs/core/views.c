@@ -1,5 +1,6 @@
 /*
  * Views that outlive their open, found in /proc/PID/maps; see views.h.
+ * Calls nothing else in the core.
  */
 #include "views.h"
 

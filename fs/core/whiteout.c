@@ -6,6 +6,8 @@
  * that cannot be made (ENOSPC, an unprivileged daemon's backing directory
  * refusing the device) moves the file back (a name it replaced stays
  * gone, as after any failed step of a rename that is not atomic).
+ *
+ * Calls: namespace.c (rename, mknod, forget) and util.c.
  */
 #include "internal.h"
 

@@ -10,6 +10,9 @@
  * (with quotas) user.shmap.quota_limits, read-only: what the mount
  * enforces of exclusive backing files, the data path it took, its limits. The
  * root of a mount with quotas has user.shmap.quota (quota.c).
+ *
+ * Calls: node.c (a use while committing), charge.c (sparse or committed),
+ * quota.c (user.shmap.quota), the kind of backing and util.c.
  */
 #include "backing.h"
 #include "internal.h"
@@ -225,7 +228,7 @@ static int name_ok(struct registry *r, struct node *n, const char *name)
 	 * the others on every kind, but a backing directory keeps them
 	 * only for what the daemon holds open (files, directories). */
 	if (!S_ISREG(n->type) && !S_ISDIR(n->type) &&
-	    (prefix == 5 || !r->memory_backed))
+	    (prefix == 5 || r->backing->xattrs_mirrored))
 		return -EPERM;
 	return 0;
 }
@@ -260,7 +263,7 @@ static int commit_set_locked(struct registry *r, struct node *n,
 	const char *v = commit_name(sparse);
 	int res = backing_setxattr(r, n, SHMAP_XATTR_COMMIT, v, strlen(v));
 	if (res == 0)
-		res = node_set_sparse_locked(r, n, sparse);
+		res = charge_set_sparse_locked(r, n, sparse);
 	if (res < 0) {
 		v = commit_name(n->sparse);
 		backing_setxattr(r, n, SHMAP_XATTR_COMMIT, v, strlen(v));

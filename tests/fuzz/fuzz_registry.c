@@ -94,6 +94,12 @@ static int trace_enabled(void)
 			fprintf(stderr, __VA_ARGS__);                          \
 	} while (0)
 
+/* A registry without a backing directory keeps its data in memory. */
+static int memory_backed(const struct registry *r)
+{
+	return r->cfg.backing_dirfd < 0;
+}
+
 static unsigned long long ino_of(struct node *n)
 {
 	return (unsigned long long)n->ino;
@@ -473,7 +479,7 @@ static void check_node(struct fuzz *f, struct node *n)
 	CHECK(xattr_bytes == n->xattr_bytes);
 	CHECK(xattr_bytes <= SHMAP_XATTR_TOTAL);
 	CHECK(n->protect <= SHMAP_PROTECT_WRITECOPY);
-	if (S_ISREG(n->type) && r->memory_backed)
+	if (S_ISREG(n->type) && memory_backed(r))
 		CHECK(n->store != NULL); /* until the kernel forgets it */
 }
 
@@ -491,7 +497,7 @@ static void check_registry(struct fuzz *f)
 	}
 	CHECK(nodes == r->nnodes + 1);
 	uint64_t used = atomic_load(&r->used);
-	if (r->memory_backed) {
+	if (memory_backed(r)) {
 		CHECK(used == reserved);
 		CHECK(used <= r->cfg.capacity);
 	} else {
@@ -743,7 +749,7 @@ static void op_setattr(struct fuzz *f)
 	}
 	/* File-backed, a later part (chmod, utimens) may fail after the
 	 * size changed; memory-backed, a failure changes nothing. */
-	if (res != 0 && !f->r->memory_backed)
+	if (res != 0 && !memory_backed(f->r))
 		model_forget(m);
 	registry_getattr(f->r, n, &st);
 	check_size(f, n, &st);
@@ -813,7 +819,7 @@ static void op_write(struct fuzz *f)
 		CHECK(got == size && !memcmp(io_buf, m->data + off, size));
 	}
 	if (res == -ENOSPC)
-		CHECK(f->r->memory_backed);
+		CHECK(memory_backed(f->r));
 }
 
 static void op_fallocate(struct fuzz *f)
@@ -938,7 +944,7 @@ static void op_statfs(struct fuzz *f)
 {
 	struct statvfs st;
 	CHECK(registry_statfs(f->r, &st) == 0);
-	if (!f->r->memory_backed)
+	if (!memory_backed(f->r))
 		return;
 	uint64_t used = atomic_load(&f->r->used);
 	CHECK(st.f_bfree <= st.f_blocks);

@@ -645,7 +645,7 @@ START_TEST(views_map_the_store)
 END_TEST
 
 /*
- * One worker reads requests and serves them (fs/core/reader.h); a request
+ * One worker reads requests and serves them (fs/reader.h); a request
  * that keeps it busy must not hold up the others beyond the takeover time.
  * Allocating 2 GiB of a memory-backed mapping takes its pages, which takes
  * a while, and fallocate is the daemon's to serve on both data paths;

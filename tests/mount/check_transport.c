@@ -1,6 +1,6 @@
 /*
  * Mount tests of the daemon's side of /dev/fuse (fs/fuse_io.c and
- * fs/core/reader.c): the daemon keeps serving whatever its reads of the
+ * fs/reader.c): the daemon keeps serving whatever its reads of the
  * device meet. From outside, the test takes a duplicate of the daemon's
  * /dev/fuse descriptor (pidfd_getfd: the same open file) and flips its
  * O_NONBLOCK while the mount is in use, so that the daemon's reads see

@@ -1,5 +1,5 @@
 /*
- * Unit tests of exclusive backing files (fs/core/exclusive.c), with no
+ * Unit tests of exclusive backing files (fs/exclusive.c), with no
  * mount: this test process plays the daemon (its own opens pass), forked
  * children play everyone else. Needs CAP_SYS_ADMIN, as the tests run.
  * Also the look for views that keeps a lingering store exclusive

@@ -1,5 +1,5 @@
 /*
- * Unit tests of the reader (fs/core/reader.c): one worker at a time reads
+ * Unit tests of the reader (fs/reader.c): one worker at a time reads
  * the device, a worker waiting its turn takes over from a reader that
  * serves one request too long but never from one that reads, and a worker
  * cancelled while it waits leaves nothing locked; read errors but ENODEV

@@ -1,0 +1,391 @@
+/*
+ * The backing directory of a file-backed mount (the table backing_dir,
+ * see backing.h): every change of names and metadata mirrored onto it,
+ * and each mapping's store a backing file opened and locked while the
+ * mapping is in use. The mount-time scan is in scan.c.
+ *
+ * The backing directory is a boundary: every access goes through a
+ * directory descriptor the daemon holds (the root's, or a subdirectory's
+ * opened with O_NOFOLLOW) and a single name that name_check() accepted (no
+ * '/', not "." or ".."), never following a symlink, so nothing planted in
+ * the backing directory leads the daemon outside it.
+ *
+ * Calls: the stores (store.h) and util.c.
+ */
+#include "backing.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static int file_open_flags(struct registry *r)
+{
+	return (r->cfg.read_only ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_CLOEXEC |
+	       O_NOCTTY;
+}
+
+/* Own fd as n's store (locking it), or fail and close it. */
+static int adopt(struct registry *r, int fd, struct store **out)
+{
+	struct store *s;
+	int res = store_file_adopt(fd, &s);
+	if (res < 0) {
+		close(fd);
+		return res;
+	}
+	fd = -1; /* now owned by the store */
+	res = store_wrap_faults(r->cfg.fault_write, r->cfg.fault_resize, &s);
+	if (res < 0) {
+		store_destroy(s);
+		return res;
+	}
+	*out = s;
+	return 0;
+}
+
+/*
+ * Open a backing file as it is now: something else may have been put
+ * under its name behind our back. Never block on a fifo, never adopt
+ * anything but a regular file.
+ */
+static int open_regular(struct registry *r, int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, file_open_flags(r) | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	int res = fstat(fd, &st) < 0 ? -errno : 0;
+	if (res == 0 && !S_ISREG(st.st_mode))
+		res = -EBUSY;
+	if (res == 0 && fcntl(fd, F_SETFL, 0) < 0)
+		res = -errno;
+	if (res < 0) {
+		close(fd);
+		if (res == -EBUSY)
+			reg_log(r, LOG_WARNING,
+				"backing file %s is no longer a regular file: "
+				"refused",
+				name);
+		return res;
+	}
+	return fd;
+}
+
+/* Make s's file exclusive for exactly as long as it is locked; if that
+ * cannot be, close s: a mapping is never served unguarded. */
+static int guard(struct registry *r, struct dentry *d, struct store *s)
+{
+	if (!r->cfg.guard_store)
+		return 0;
+	int res = r->cfg.guard_store(r->cfg.guard_ctx, s->fd);
+	if (res == 0)
+		return 0;
+	reg_log(r, LOG_WARNING,
+		"mapping '%s' refused: cannot make its backing file exclusive: "
+		"%s",
+		d->name, strerror(-res));
+	store_destroy(s);
+	return -EBUSY;
+}
+
+static int dir_open_store(struct registry *r, struct node *n,
+			  struct store **out)
+{
+	/* An unlinked backing file is gone once nobody uses it. */
+	struct dentry *d = n->aliases;
+	if (!d)
+		return -ENOENT;
+	int fd = open_regular(r, d->dir->dirfd, d->name);
+	if (fd < 0)
+		return fd;
+	int res = adopt(r, fd, out);
+	if (res == -EBUSY)
+		reg_log(r, LOG_WARNING,
+			"mapping '%s' refused: its backing file is locked by "
+			"another process",
+			d->name);
+	if (res == 0)
+		res = guard(r, d, *out);
+	return res;
+}
+
+static void dir_close_store(struct registry *r, struct store *s)
+{
+	if (r->cfg.unguard_store)
+		r->cfg.unguard_store(r->cfg.guard_ctx, s->fd);
+	store_destroy(s);
+}
+
+static void chown_new(int dirfd, const char *name, int fd, struct node *n)
+{
+	/* Only root can give a file away; others keep the daemon's uid. */
+	if (geteuid() != 0)
+		return;
+	if (fd >= 0)
+		(void)!fchown(fd, n->uid, n->gid);
+	else
+		(void)!fchownat(dirfd, name, n->uid, n->gid,
+				AT_SYMLINK_NOFOLLOW);
+}
+
+/* Make the backing file; the mapping opens (and locks) it when used. */
+static int create_file(int dirfd, const char *name, struct node *n)
+{
+	int fd = openat(dirfd, name,
+			O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+			n->mode & 07777);
+	if (fd < 0)
+		return -errno;
+	chown_new(dirfd, name, fd, n);
+	close(fd);
+	return 0;
+}
+
+static int create_dir(int dirfd, const char *name, struct node *n)
+{
+	if (mkdirat(dirfd, name, n->mode & 07777) < 0)
+		return -errno;
+	n->dirfd = openat(dirfd, name,
+			  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (n->dirfd < 0) {
+		int res = -errno;
+		unlinkat(dirfd, name, AT_REMOVEDIR);
+		return res;
+	}
+	chown_new(dirfd, name, n->dirfd, n);
+	return 0;
+}
+
+static int create_other(int dirfd, const char *name, struct node *n)
+{
+	int res =
+	    S_ISLNK(n->type)
+		? symlinkat(n->symlink, dirfd, name)
+		: mknodat(dirfd, name, n->type | (n->mode & 07777), n->rdev);
+	if (res < 0)
+		return -errno;
+	chown_new(dirfd, name, -1, n);
+	return 0;
+}
+
+static int dir_create(struct registry *r, struct node *dir, const char *name,
+		      struct node *n)
+{
+	(void)r;
+	if (S_ISREG(n->type))
+		return create_file(dir->dirfd, name, n);
+	if (S_ISDIR(n->type))
+		return create_dir(dir->dirfd, name, n);
+	return create_other(dir->dirfd, name, n);
+}
+
+static void dir_undo_create(struct registry *r, struct node *dir,
+			    const char *name, struct node *n)
+{
+	(void)r;
+	unlinkat(dir->dirfd, name, S_ISDIR(n->type) ? AT_REMOVEDIR : 0);
+}
+
+static int dir_link(struct registry *r, struct dentry *old, struct node *dir,
+		    const char *name)
+{
+	(void)r;
+	if (linkat(old->dir->dirfd, old->name, dir->dirfd, name, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int dir_remove(struct registry *r, struct node *dir, const char *name,
+		      int is_dir)
+{
+	(void)r;
+	if (unlinkat(dir->dirfd, name, is_dir ? AT_REMOVEDIR : 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int dir_rename(struct registry *r, struct node *dir, const char *name,
+		      struct node *newdir, const char *newname,
+		      unsigned int flags)
+{
+	(void)r;
+	if (renameat2(dir->dirfd, name, newdir->dirfd, newname, flags) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The descriptor that stands for n, or -1 (symlinks, fifos, ...). */
+static int node_fd(struct node *n)
+{
+	if (S_ISDIR(n->type))
+		return n->dirfd;
+	return n->store ? n->store->fd : -1;
+}
+
+static int dir_chmod(struct registry *r, struct node *n, mode_t mode)
+{
+	(void)r;
+	if (S_ISLNK(n->type))
+		return 0;
+	int fd = node_fd(n);
+	int res = fd >= 0 ? fchmod(fd, mode)
+		  : n->aliases
+		      ? fchmodat(n->aliases->dir->dirfd, n->aliases->name, mode,
+				 AT_SYMLINK_NOFOLLOW)
+		      : 0;
+	return res < 0 ? -errno : 0;
+}
+
+static int dir_chown(struct registry *r, struct node *n, uid_t uid, gid_t gid)
+{
+	(void)r;
+	if (geteuid() != 0)
+		return 0;
+	int fd = node_fd(n);
+	int res = fd >= 0 ? fchown(fd, uid, gid)
+		  : n->aliases
+		      ? fchownat(n->aliases->dir->dirfd, n->aliases->name, uid,
+				 gid, AT_SYMLINK_NOFOLLOW)
+		      : 0;
+	return res < 0 ? -errno : 0;
+}
+
+static int dir_utimens(struct registry *r, struct node *n,
+		       const struct timespec ts[2])
+{
+	(void)r;
+	int fd = node_fd(n);
+	int res = fd >= 0 ? futimens(fd, ts)
+		  : n->aliases
+		      ? utimensat(n->aliases->dir->dirfd, n->aliases->name, ts,
+				  AT_SYMLINK_NOFOLLOW)
+		      : 0;
+	return res < 0 ? -errno : 0;
+}
+
+int backing_dir_open_attrs(struct node *n)
+{
+	if (!S_ISREG(n->type) || !n->aliases)
+		return -EBUSY;
+	int fd = openat(n->aliases->dir->dirfd, n->aliases->name,
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	return fd < 0 ? -errno : fd;
+}
+
+static int dir_setxattr(struct registry *r, struct node *n, const char *name,
+			const void *value, size_t size)
+{
+	(void)r;
+	int fd = node_fd(n), tmp = -1;
+	if (fd < 0)
+		fd = tmp = backing_dir_open_attrs(n);
+	if (fd < 0)
+		return fd;
+	int res = value ? fsetxattr(fd, name, value, size, 0)
+			: fremovexattr(fd, name);
+	if (res < 0 && !value && errno == ENODATA)
+		res = 0;
+	res = res < 0 ? -errno : 0;
+	if (tmp >= 0)
+		close(tmp);
+	return res;
+}
+
+/*
+ * One shmapfs per backing directory: the directory itself is locked. A
+ * daemon that was just unmounted still holds it while it writes its
+ * mappings out, so wait a little (bounded) before refusing: umount
+ * followed at once by mount must work.
+ */
+#define BACKING_LOCK_WAIT_MS 5000
+
+static int dir_init(struct registry *r)
+{
+	/* Quotas count memory; a backing directory's filesystem has its own
+	 * (the options refuse them here). */
+	r->cfg.quota = (struct quota_config){0};
+	r->counts_capacity = 0;
+	unsigned wait =
+	    r->cfg.lock_wait_ms ? r->cfg.lock_wait_ms : BACKING_LOCK_WAIT_MS;
+	for (unsigned waited = 0;; waited += 50) {
+		if (flock(r->cfg.backing_dirfd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		if (waited >= wait)
+			return -EBUSY;
+		usleep(50 * 1000);
+	}
+}
+
+static int dir_stat_store(struct registry *r, struct node *n, struct stat *st)
+{
+	(void)r;
+	if (!S_ISREG(n->type) || !n->aliases)
+		return -ENOENT;
+	if (fstatat(n->aliases->dir->dirfd, n->aliases->name, st,
+		    AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static void dir_forget_store(struct registry *r, struct node *n)
+{
+	(void)r;
+	(void)n; /* the backing file is the mapping's name */
+}
+
+/* An unlinked backing file lives only while open: keep it for the
+ * kernel, which may still open the inode (node_keep_unlinked). */
+static int dir_closes_idle(const struct node *n)
+{
+	return n->aliases != NULL;
+}
+
+static int dir_statfs(struct registry *r, struct statvfs *st)
+{
+	if (fstatvfs(r->cfg.backing_dirfd, st) < 0)
+		return -errno;
+	if (st->f_namemax > SHMAP_NAME_MAX)
+		st->f_namemax = SHMAP_NAME_MAX;
+	return 0;
+}
+
+/* Idle mappings hold no descriptor: write the whole backing filesystem
+ * out, their data and the directory's names with it. */
+static int dir_sync_all(struct registry *r)
+{
+	return syncfs(r->cfg.backing_dirfd) < 0 ? -errno : 0;
+}
+
+const struct backing_ops backing_dir = {
+    .init = dir_init,
+    .create = dir_create,
+    .undo_create = dir_undo_create,
+    .link = dir_link,
+    .remove = dir_remove,
+    .rename = dir_rename,
+    .chmod = dir_chmod,
+    .chown = dir_chown,
+    .utimens = dir_utimens,
+    .setxattr = dir_setxattr,
+    .open_store = dir_open_store,
+    .close_store = dir_close_store,
+    .stat_store = dir_stat_store,
+    .forget_store = dir_forget_store,
+    .closes_idle = dir_closes_idle,
+    .statfs = dir_statfs,
+    .sync_all = dir_sync_all,
+    .data_in_name = 1,
+    .lingers = 1,
+    .xattrs_mirrored = 1,
+    .changes_by_name = 1,
+};
