@@ -194,7 +194,7 @@ void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
 void dentry_free_unlinked(struct dentry *d);
 void dentry_remove(struct registry *r, struct dentry *d);
 
-/* quota.c: each uid's and gid's usage and limits (see quota.h) */
+/* quota.c: each uid's and gid's usage (limits: quota_config, core.h) */
 int quota_init(struct registry *r);
 void quota_free(struct registry *r);
 /* 1 if this registry counts and limits usage per id. */
