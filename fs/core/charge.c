@@ -99,34 +99,37 @@ void charge_end_mapping(struct registry *r, struct node *n)
 	quota_sub(r, QUOTA_BOTH, n->uid, n->gid, bytes, 1);
 }
 
-int charge_chown_locked(struct registry *r, struct node *n, uid_t uid,
-			gid_t gid)
+/* Move n's charge from one owner to the other: the ids that differ
+ * between n's owner and (uid, gid). to_new: from n's owner to (uid, gid),
+ * checked against their limits; else back from (uid, gid) to n's owner,
+ * unchecked: the old owner is given back what was its own. */
+static int move_charge_locked(struct registry *r, struct node *n, uid_t uid,
+			      gid_t gid, int to_new)
 {
 	int kinds =
 	    (uid != n->uid ? QUOTA_USR : 0) | (gid != n->gid ? QUOTA_GRP : 0);
 	if (!S_ISREG(n->type) || !kinds)
 		return 0;
+	/* What n holds now, which a step since a move may have changed. */
 	uint64_t bytes = node_charge(n);
-	int res = quota_add(r, kinds, uid, gid, bytes, 1, 1);
+	uid_t to_uid = to_new ? uid : n->uid, from_uid = to_new ? n->uid : uid;
+	gid_t to_gid = to_new ? gid : n->gid, from_gid = to_new ? n->gid : gid;
+	int res = quota_add(r, kinds, to_uid, to_gid, bytes, 1, to_new);
 	if (res == 0)
-		quota_sub(r, kinds, n->uid, n->gid, bytes, 1);
+		quota_sub(r, kinds, from_uid, from_gid, bytes, 1);
 	return res;
+}
+
+int charge_chown_locked(struct registry *r, struct node *n, uid_t uid,
+			gid_t gid)
+{
+	return move_charge_locked(r, n, uid, gid, 1);
 }
 
 int charge_unchown_locked(struct registry *r, struct node *n, uid_t uid,
 			  gid_t gid)
 {
-	int kinds =
-	    (uid != n->uid ? QUOTA_USR : 0) | (gid != n->gid ? QUOTA_GRP : 0);
-	if (!S_ISREG(n->type) || !kinds)
-		return 0;
-	/* What n holds now, which a step since the move may have changed;
-	 * unchecked: the old owner is given back what was its own. */
-	uint64_t bytes = node_charge(n);
-	int res = quota_add(r, kinds, n->uid, n->gid, bytes, 1, 0);
-	if (res == 0)
-		quota_sub(r, kinds, uid, gid, bytes, 1);
-	return res;
+	return move_charge_locked(r, n, uid, gid, 0);
 }
 
 /*
