@@ -56,6 +56,14 @@ static void mount_file(void)
 	set_daemon_fd_limit(FD_LIMIT);
 }
 
+/* File-backed without the exclusive guard, so that the test may open a
+ * backing file in use and see its lock itself. */
+static void mount_file_unguarded(void)
+{
+	ck_assert_int_eq(tmount_start(&m, 1, "noexclusive"), 0);
+	set_daemon_fd_limit(FD_LIMIT);
+}
+
 static void unmount(void)
 {
 	ck_assert_int_eq(tmount_stop(&m), 0);
@@ -445,6 +453,13 @@ static Suite *suite(void)
 	tcase_add_test(file, backing_locked_while_open);
 	tcase_add_test(file, parked_backing_locked_while_open);
 	suite_add_tcase(s, file);
+
+	TCase *unguarded = tcase_create("file-backed, noexclusive");
+	tcase_add_checked_fixture(unguarded, mount_file_unguarded, unmount);
+	tcase_set_timeout(unguarded, 180);
+	tcase_add_test(unguarded, backing_locked_while_open);
+	tcase_add_test(unguarded, parked_backing_locked_while_open);
+	suite_add_tcase(s, unguarded);
 	return s;
 }
 
