@@ -102,21 +102,9 @@ static void expect_tag(int fd, int i)
 	ck_assert_int_eq(tag, i);
 }
 
-/* Entries of a directory, . and .. aside. */
-static int count_in(const char *dir)
-{
-	DIR *d = opendir(dir);
-	ck_assert_ptr_nonnull(d);
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static int count_entries(void)
 {
-	return count_in(m.mnt);
+	return count_entries_in(m.mnt);
 }
 
 static unsigned long files_used(void)
@@ -170,7 +158,7 @@ static int daemon_fds(void)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)m.pid);
-	return count_in(path);
+	return count_entries_in(path);
 }
 
 /* Mappings open at the same moment are not limited by the daemon's

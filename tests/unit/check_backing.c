@@ -1185,13 +1185,7 @@ END_TEST
 /* Descriptors this process holds now. */
 static int fds_held(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	ck_assert_ptr_nonnull(d);
-	int n = 0;
-	for (struct dirent *e; (e = readdir(d));)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
+	return count_entries_in("/proc/self/fd");
 }
 
 /* Past resident_max, a store is parked: it holds no descriptor, yet every
