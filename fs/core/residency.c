@@ -52,7 +52,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Out of descriptors: say so, at most once a second. */
+/* Out of descriptors (or of memory maps for pins): say so, at most once a
+ * second. */
 static void log_no_fds(struct registry *r, struct node *n, int res)
 {
 	struct timespec ts;
@@ -62,10 +63,12 @@ static void log_no_fds(struct registry *r, struct node *n, int res)
 	    !atomic_compare_exchange_strong(&r->fd_warned_at, &last,
 					    (uint_fast64_t)ts.tv_sec))
 		return;
-	reg_log(r, LOG_WARNING,
-		"cannot open mapping (inode %llu): %s; mappings in use at "
-		"the same moment are limited by the daemon's RLIMIT_NOFILE",
-		(unsigned long long)n->ino, strerror(-res));
+	reg_log(
+	    r, LOG_WARNING,
+	    "cannot open mapping (inode %llu): %s; mappings in use at "
+	    "the same moment are limited by the daemon's RLIMIT_NOFILE "
+	    "(file-backed: unless it is root; then by its vm.max_map_count)",
+	    (unsigned long long)n->ino, strerror(-res));
 }
 
 /* The store open that cfg.fault_open says must fail. */
@@ -102,7 +105,7 @@ static int store_open_locked(struct registry *r, struct node *n,
 	int res = open_fault(r);
 	if (res == 0)
 		res = r->backing->open_store(r, n, store_should_park(r), out);
-	if (res == -EMFILE || res == -ENFILE)
+	if (res == -EMFILE || res == -ENFILE || res == -ENOMEM)
 		log_no_fds(r, n, res);
 	return res;
 }
