@@ -57,22 +57,23 @@ def name(mnt, i):
 
 
 def client(mnt, first, count, ready_w, go_r):
-    """Hold mappings [first, first+count) open and mapped; exit 0 if every
-    view shows what the other process wrote back."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    want = count + 64
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(want, soft), max(want, hard)))
+    """Hold mappings [first, first+count) open and mapped (Python's mmap
+    keeps a descriptor of each, dup()ed); exit 0 if every view shows what
+    the other process wrote back."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     held = []
     for i in range(first, first + count):
         fd = os.open(name(mnt, i), os.O_RDWR)
         view = mmap.mmap(fd, 4096, mmap.MAP_SHARED)
+        os.close(fd)  # the mmap object holds a descriptor of its own
         view[200:204] = struct.pack("i", i * 7 + 1)
-        held.append((fd, view))
+        held.append(view)
     os.write(ready_w, b"r")
     os.read(go_r, 1)
     bad = sum(
         1
-        for k, (_, view) in enumerate(held)
+        for k, view in enumerate(held)
         if struct.unpack("i", view[300:304])[0] != (first + k) * 13 + 5
     )
     os._exit(1 if bad else 0)
@@ -82,14 +83,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shmapfs", default="fs/shmapfs")
     ap.add_argument("--count", type=int, default=100000)
-    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--clients", type=int, default=4, help="at least")
     ap.add_argument("--fd-limit", type=int, default=256)
     ap.add_argument("--file", action="store_true", help="file-backed")
     ap.add_argument("--opts", default="", help="extra -o options")
     ap.add_argument("--dir", default=None, help="where to mount (a new directory in it)")
     a = ap.parse_args()
 
-    top = tempfile.mkdtemp(prefix="held.", dir=a.dir)
+    top = os.path.abspath(tempfile.mkdtemp(prefix="held.", dir=a.dir))
+    # Each client holds what its own hard limit allows (without
+    # CAP_SYS_RESOURCE it cannot raise it).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    a.clients = max(a.clients, -(-a.count // max(hard - 64, 1)))
     mnt = os.path.join(top, "mnt")
     os.mkdir(mnt)
     source = "none"
@@ -126,7 +131,12 @@ def main():
         for c in range(a.clients):
             pid = os.fork()
             if pid == 0:
-                client(mnt, c * per, per, ready_w, go_r)
+                try:
+                    client(mnt, c * per, per, ready_w, go_r)
+                except Exception as e:
+                    print(f"client {c}: {e!r}", file=sys.stderr)
+                finally:
+                    os._exit(1)
             pids.append(pid)
         os.close(ready_w)  # a client that dies closes its end: EOF
         for _ in pids:
