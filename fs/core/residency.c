@@ -63,12 +63,12 @@ static void log_no_fds(struct registry *r, struct node *n, int res)
 	    !atomic_compare_exchange_strong(&r->fd_warned_at, &last,
 					    (uint_fast64_t)ts.tv_sec))
 		return;
-	reg_log(
-	    r, LOG_WARNING,
-	    "cannot open mapping (inode %llu): %s; mappings in use at "
-	    "the same moment are limited by the daemon's RLIMIT_NOFILE "
-	    "(file-backed: unless it is root; then by its vm.max_map_count)",
-	    (unsigned long long)n->ino, strerror(-res));
+	reg_log(r, LOG_WARNING,
+		"cannot open mapping (inode %llu): %s; file-backed mappings in "
+		"use at the same moment are limited by the daemon's "
+		"RLIMIT_NOFILE where it cannot park them (unprivileged), else "
+		"by its vm.max_map_count",
+		(unsigned long long)n->ino, strerror(-res));
 }
 
 /* The store open that cfg.fault_open says must fail. */
