@@ -185,8 +185,9 @@ int flags_check_open(const struct node *n, int open_flags)
  */
 int flags_check_setattr(const struct node *n, unsigned valid)
 {
-	int explicit_times = ((valid & SET_ATIME) && !(valid & SET_ATIME_NOW)) ||
-			     ((valid & SET_MTIME) && !(valid & SET_MTIME_NOW));
+	int explicit_times =
+	    ((valid & SET_ATIME) && !(valid & SET_ATIME_NOW)) ||
+	    ((valid & SET_MTIME) && !(valid & SET_MTIME_NOW));
 	int touch = (valid & (SET_ATIME_NOW | SET_MTIME_NOW)) != 0;
 	if (has(n, FLAGS_GUARDED) &&
 	    ((valid & (SET_MODE | SET_UID | SET_GID)) || explicit_times))
