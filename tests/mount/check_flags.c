@@ -77,8 +77,8 @@ static const char *at(const char *dir, const char *name)
 
 /* dir/name, to keep across calls. */
 #define PATH_IN(var, dir, name)                                                \
-	char var[2 * PATH_MAX];                                                  \
-	ck_assert_int_lt(snprintf(var, sizeof(var), "%s/%s", dir, name),      \
+	char var[2 * PATH_MAX];                                                \
+	ck_assert_int_lt(snprintf(var, sizeof(var), "%s/%s", dir, name),       \
 			 (int)sizeof(var))
 
 static long rc(long res)
@@ -198,8 +198,8 @@ static void immutable_file(const char *b, struct answers *a)
 	STEP(rc(utimensat(AT_FDCWD, i, ts, 0)));
 	STEP(rc(setxattr(i, "user.x", "1", 1, 0)));
 	STEP(rc(removexattr(i, "user.x")));
-	STEP(rc(renameat2(AT_FDCWD, at(b, "other"), AT_FDCWD, i,
-			  RENAME_EXCHANGE)));
+	STEP(rc(
+	    renameat2(AT_FDCWD, at(b, "other"), AT_FDCWD, i, RENAME_EXCHANGE)));
 	STEP(setfl(i, 0));
 	STEP(rc(unlink(i)));
 	close(pre);
@@ -377,20 +377,21 @@ START_TEST(chattr_and_lsattr)
 {
 	make(tmount_path(&m, "f"));
 	ck_assert_int_eq(mkdir(tmount_path(&m, "d"), 0755), 0);
-	ck_assert_int_eq(tsh(30, "cd '%s' && chattr +i f && chattr +a -d d "
-				 "&& chattr +dA f",
+	ck_assert_int_eq(tsh(30,
+			     "cd '%s' && chattr +i f && chattr +a -d d "
+			     "&& chattr +dA f",
 			     m.mnt),
 			 0);
 	ck_assert_int_eq(
 	    tsh(30, "cd '%s' && lsattr f | grep -q '^----i-dA-'", m.mnt), 0);
 	ck_assert_int_eq(
 	    tsh(30, "cd '%s' && lsattr -d d | grep -q '^-----a--'", m.mnt), 0);
-	ck_assert_int_ne(tsh(30, "echo x > '%s' 2>/dev/null",
-			     tmount_path(&m, "f")),
-			 0);
+	ck_assert_int_ne(
+	    tsh(30, "echo x > '%s' 2>/dev/null", tmount_path(&m, "f")), 0);
 	ck_assert_int_eq(
-	    tsh(30, "setpriv --reuid=%d --regid=%d --clear-groups chattr "
-		    "-i '%s' 2>/dev/null",
+	    tsh(30,
+		"setpriv --reuid=%d --regid=%d --clear-groups chattr "
+		"-i '%s' 2>/dev/null",
 		NOBODY, NOBODY, tmount_path(&m, "f")),
 	    1);
 	ck_assert_int_eq(tsh(30, "chattr -ia '%s' '%s'", tmount_path(&m, "f"),
