@@ -9,7 +9,10 @@
  * The root also has user.shmap.exclusive, user.shmap.data_path and
  * (with quotas) user.shmap.quota_limits, read-only: what the mount
  * enforces of exclusive backing files, the data path it took, its limits. The
- * root of a mount with quotas has user.shmap.quota (quota.c).
+ * root of a mount with quotas has user.shmap.quota (quota.c). A backing
+ * file's user.shmap.flags holds its file flags (flags.c), which only
+ * chattr changes; none of these may be changed while the node is immutable
+ * or append-only.
  *
  * Calls: node.c (a use while committing), charge.c (sparse or committed),
  * quota.c (user.shmap.quota), the kind of backing and util.c.
@@ -285,8 +288,10 @@ int registry_setxattr(struct registry *r, struct node *n,
 		return -EPERM; /* the mount option decides */
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
+	/* Read-only, and reserved when quotas are off; the file flags'
+	 * attribute changes only with them (chattr). */
 	if (quota_is_attr(r, n, name) || flags_is_attr(name))
-		return -EPERM; /* read-only, and reserved when quotas are off */
+		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;
 	/* Committing allocates the store's pages: it must be open. */
@@ -294,9 +299,9 @@ int registry_setxattr(struct registry *r, struct node *n,
 	if (held && (res = node_hold(r, n)) < 0)
 		return res;
 	pthread_rwlock_wrlock(&n->lock);
-	res = flags_check_change(n);
+	res = flags_check_change(n); /* immutable or append-only */
 	if (res < 0) {
-		/* immutable or append-only: as the VFS refuses it */
+		/* refused, as the VFS refuses it on tmpfs */
 	} else if (is_protect(n, name)) {
 		res = protect_set_locked(r, n, c, value, size, flags);
 	} else if (is_commit(n, name)) {

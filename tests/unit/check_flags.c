@@ -52,9 +52,9 @@ START_TEST(immutable_and_append_need_the_capability)
 					   FS_IMMUTABLE_FL),
 			 0);
 	/* The owner changes the others while immutable stays... */
-	ck_assert_int_eq(registry_setflags(R, f, &USER, 0,
-					   FS_IMMUTABLE_FL | FS_NODUMP_FL),
-			 0);
+	ck_assert_int_eq(
+	    registry_setflags(R, f, &USER, 0, FS_IMMUTABLE_FL | FS_NODUMP_FL),
+	    0);
 	ck_assert_uint_eq(flags_of(f), FS_IMMUTABLE_FL | FS_NODUMP_FL);
 	/* ...but does not take it away. */
 	ck_assert_int_eq(registry_setflags(R, f, &USER, 0, FS_NODUMP_FL),
@@ -90,9 +90,9 @@ END_TEST
 START_TEST(their_attribute_is_reserved)
 {
 	struct node *f = mkfile(R, root(), "f");
-	ck_assert_int_eq(registry_setxattr(R, f, &USER, SHMAP_XATTR_FLAGS, "i",
-					   1, 0),
-			 -EPERM);
+	ck_assert_int_eq(
+	    registry_setxattr(R, f, &USER, SHMAP_XATTR_FLAGS, "i", 1, 0),
+	    -EPERM);
 	ck_assert_int_eq(registry_removexattr(R, f, &USER, SHMAP_XATTR_FLAGS),
 			 -EPERM);
 	ck_assert_uint_eq(flags_of(f), 0);
