@@ -413,6 +413,15 @@ START_TEST(flags_survive_remount)
 	ck_assert_int_eq(setfl(tmount_path(&m, "i"), FS_IMMUTABLE_FL), 0);
 	ck_assert_int_eq(setfl(tmount_path(&m, "a"), FS_APPEND_FL), 0);
 	ck_assert_int_eq(setfl(tmount_path(&m, "d"), FS_NODUMP_FL), 0);
+	/* In the backing file's attribute, which the mount does not show. */
+	char v[8] = "";
+	ck_assert_int_eq(getxattr(tmount_bpath(&m, "a"), "user.shmap.flags", v,
+				  sizeof(v) - 1),
+			 1);
+	ck_assert_str_eq(v, "a");
+	ck_assert_int_lt(
+	    getxattr(tmount_path(&m, "a"), "user.shmap.flags", v, sizeof(v)),
+	    0);
 	ck_assert_int_eq(tmount_unmount(&m), 0);
 	ck_assert_int_eq(tmount_restart(&m, "allow_other"), 0);
 	ck_assert_int_eq(getfl(tmount_path(&m, "i")), FS_IMMUTABLE_FL);
