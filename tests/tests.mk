@@ -26,7 +26,7 @@ $(BUILD)/tests/unit/check_reader: $(BUILD)/fs/reader.o
 $(BUILD)/tests/unit/check_exclusive: $(BUILD)/fs/exclusive.o
 # The registry's unit tests, one program per group, share a fixture.
 REGISTRY_GROUPS := lifetime namespace attributes capacity data xattr faults \
-	concurrency differential
+	concurrency differential flags
 $(patsubst %,$(BUILD)/tests/unit/check_%,$(REGISTRY_GROUPS)): \
 	$(BUILD)/tests/unit/registry_fixture.o
 

@@ -214,7 +214,8 @@ int registry_setattr(struct registry *r, struct node *n,
 	 * it cannot be undone; then what cannot fail but on a failing
 	 * backing filesystem. A failed step undoes the owner and mode. */
 	struct attr_undo undo = {.uid = n->uid, .gid = n->gid, .perm = n->mode};
-	if (q->valid & (SET_UID | SET_GID)) {
+	res = flags_check_setattr(n, q->valid);
+	if (!res && (q->valid & (SET_UID | SET_GID))) {
 		res = change_owner_locked(r, n,
 					  q->valid & SET_UID ? q->uid : n->uid,
 					  q->valid & SET_GID ? q->gid : n->gid);

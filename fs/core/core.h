@@ -62,6 +62,10 @@ enum shmap_protect {
 /* On the root, read-only: what the mount enforces of exclusive backing
  * files (registry_config.exclusive_state). */
 #define SHMAP_XATTR_EXCLUSIVE "user.shmap.exclusive"
+/* Where a file-backed mount keeps a file's flags (flags.c), in its
+ * backing file or directory: lsattr's letters ("i", "ad", ...). Reserved:
+ * chattr changes it, setfattr may not. */
+#define SHMAP_XATTR_FLAGS "user.shmap.flags"
 /* On the root, read-only: the data path the mount took. */
 #define SHMAP_XATTR_DATA_PATH "user.shmap.data_path"
 /* On the root of a mount with quotas, read-only: the limits. */
@@ -155,6 +159,7 @@ enum {
 	SET_MTIME_NOW = 1 << 7,
 	SET_CTIME = 1 << 8,
 	SET_KILL_SUIDGID = 1 << 9, /* as an unprivileged chown/truncate */
+	SET_BY_FD = 1 << 10,	   /* through an open file (ftruncate) */
 };
 
 struct setattr_req {
@@ -276,6 +281,18 @@ int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name);
 const char *protect_name(enum shmap_protect p);
+
+/*
+ * File flags (flags.c), as FS_IOC_GETFLAGS / FS_IOC_SETFLAGS carry them
+ * (FS_*_FL bits): the ones tmpfs keeps, immutable, append-only, nodump and
+ * noatime, on regular files and directories (-ENOTTY on others). Setting
+ * them asks for the owner or CAP_FOWNER, and changing immutable or
+ * append-only for CAP_LINUX_IMMUTABLE (-EPERM), as the capabilities in
+ * caps (1 << CAP_*, the caller's effective set) say; others: -EOPNOTSUPP.
+ */
+int registry_getflags(struct registry *r, struct node *n, unsigned *flags);
+int registry_setflags(struct registry *r, struct node *n,
+		      const struct caller *c, uint64_t caps, unsigned flags);
 int protect_parse(const char *s, size_t len, enum shmap_protect *out);
 
 /* Residency (residency.c). */

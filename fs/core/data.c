@@ -41,7 +41,8 @@ int registry_open(struct registry *r, struct node *n, int flags)
 		pthread_rwlock_wrlock(&n->lock);
 	else
 		pthread_rwlock_rdlock(&n->lock);
-	if (writing && n->protect != SHMAP_PROTECT_READWRITE)
+	res = flags_check_open(n, flags);
+	if (!res && writing && n->protect != SHMAP_PROTECT_READWRITE)
 		res = -EACCES;
 	if (!res && trunc && n->size)
 		res = node_resize_locked(r, n, 0);
@@ -280,6 +281,8 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 	uint64_t end = off + len, taken = 0;
 	int grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > n->size;
 	res = n->store ? 0 : -EBUSY;
+	if (!res)
+		res = flags_check_fallocate(n, mode);
 	if (!res && n->protect != SHMAP_PROTECT_READWRITE)
 		res = -EACCES;
 	/* Space is reserved by size: nothing is kept past the end. A punch

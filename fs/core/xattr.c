@@ -9,7 +9,10 @@
  * The root also has user.shmap.exclusive, user.shmap.data_path and
  * (with quotas) user.shmap.quota_limits, read-only: what the mount
  * enforces of exclusive backing files, the data path it took, its limits. The
- * root of a mount with quotas has user.shmap.quota (quota.c).
+ * root of a mount with quotas has user.shmap.quota (quota.c). A backing
+ * file's user.shmap.flags holds its file flags (flags.c), which only
+ * chattr changes; none of these may be changed while the node is immutable
+ * or append-only.
  *
  * Calls: node.c (a use while committing), charge.c (sparse or committed),
  * quota.c (user.shmap.quota), the kind of backing and util.c.
@@ -160,6 +163,8 @@ static int xattr_fits(struct node *n, const char *name, size_t size)
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size)
 {
+	if (flags_is_attr(name))
+		return flags_set_local(n, value, size);
 	if (is_protect(n, name))
 		return protect_parse(value, size, &n->protect);
 	if (is_commit(n, name))
@@ -283,8 +288,10 @@ int registry_setxattr(struct registry *r, struct node *n,
 		return -EPERM; /* the mount option decides */
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
-	if (quota_is_attr(r, n, name))
-		return -EPERM; /* read-only, and reserved when quotas are off */
+	/* Read-only, and reserved when quotas are off; the file flags'
+	 * attribute changes only with them (chattr). */
+	if (quota_is_attr(r, n, name) || flags_is_attr(name))
+		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;
 	/* Committing allocates the store's pages: it must be open. */
@@ -292,7 +299,10 @@ int registry_setxattr(struct registry *r, struct node *n,
 	if (held && (res = node_hold(r, n)) < 0)
 		return res;
 	pthread_rwlock_wrlock(&n->lock);
-	if (is_protect(n, name)) {
+	res = flags_check_change(n); /* immutable or append-only */
+	if (res < 0) {
+		/* refused, as the VFS refuses it on tmpfs */
+	} else if (is_protect(n, name)) {
 		res = protect_set_locked(r, n, c, value, size, flags);
 	} else if (is_commit(n, name)) {
 		int sparse = 0;
@@ -418,7 +428,8 @@ int registry_removexattr(struct registry *r, struct node *n,
 	if (res < 0)
 		return res;
 	char buf[ROOT_ATTR_MAX];
-	if (root_attr(r, n, name, buf) || quota_is_attr(r, n, name))
+	if (root_attr(r, n, name, buf) || quota_is_attr(r, n, name) ||
+	    flags_is_attr(name))
 		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;
@@ -426,7 +437,10 @@ int registry_removexattr(struct registry *r, struct node *n,
 	if (held && (res = node_hold(r, n)) < 0)
 		return res;
 	pthread_rwlock_wrlock(&n->lock);
-	if (is_commit(n, name)) {
+	res = flags_check_change(n);
+	if (res < 0) {
+		/* immutable or append-only: as the VFS refuses it */
+	} else if (is_commit(n, name)) {
 		res = commit_set_locked(r, n, c, r->cfg.sparse);
 	} else if (is_protect(n, name)) {
 		res = c->uid != 0 && c->uid != n->uid ? -EPERM : 0;
