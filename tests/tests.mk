@@ -13,9 +13,9 @@ HARNESS_OBJ := $(BUILD)/tests/harness/mount.o $(BUILD)/tests/harness/util.o
 UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/check_*.c))
 MOUNT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/check_*.c))
 TEST_HELPERS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/helpers/*.c))
-# LD_PRELOAD shims that tests run the daemon under, beside the helpers:
-# built without the sanitizers (a sanitized program finds their runtime
-# behind the shim).
+# LD_PRELOAD shims that tests run the daemon or shmapctl under, beside the
+# helpers: built without the sanitizers (a sanitized program finds their
+# runtime behind the shim).
 TEST_SHIMS := $(patsubst tests/shims/%.c,$(BUILD)/tests/mount/helpers/%.so,\
 	$(wildcard tests/shims/*.c))
 
@@ -45,9 +45,11 @@ $(BUILD)/tests/mount/helpers/%.so: tests/shims/%.c
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -fPIC -shared -o $@ $< -ldl
 
-# Tests that run the daemon under a shim.
+# Tests that run a program under a shim.
 $(BUILD)/tests/mount/check_transport: \
 	| $(BUILD)/tests/mount/helpers/fuse_eio.so
+$(BUILD)/tests/ctl/check_shmapctl: \
+	| $(BUILD)/tests/mount/helpers/change_on_read.so
 
 .PHONY: check-unit check-mount
 check-unit: $(UNIT_TESTS)

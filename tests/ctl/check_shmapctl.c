@@ -4,7 +4,9 @@
  * semaphore with waiters, which the table and the JSON must show exactly;
  * reading it all while a wait_all stress runs changes nothing; quotas;
  * one-line errors with exit code 1. The mount's data path (the runner
- * runs this on both) must be what the header says.
+ * runs this on both) must be what the header says. A file that changes
+ * while shmapctl reads it (a shim, tests/shims/change_on_read.c, changes
+ * it at that moment every time) is marked.
  */
 #include "shmap.h"
 #include "../lib/util.h"
@@ -552,6 +554,48 @@ START_TEST(unprivileged_sees_what_it_may)
 }
 END_TEST
 
+/* Run shmapctl under the shim that appends to the file named name while
+ * shmapctl reads it (between its two looks). */
+static int ctl_changing(char *out, const char *name, const char *args)
+{
+	ck_assert_int_eq(tpreload("change_on_read.so"), 0);
+	setenv("SHMAPFS_SHIM_CHANGE_NAME", name, 1);
+	int st = ctl(out, "%s", args);
+	tunpreload();
+	return st;
+}
+
+/* A mapping that grew while it was read is marked, in the table and the
+ * JSON, and shown as it was after; its neighbour is not marked. */
+START_TEST(marks_what_changed_while_read)
+{
+	char *out = out_buf(), args[PATH_MAX + 16];
+	shmap_t *m;
+	ck_assert_int_eq(shmap_create("moving", 4096, SHMAP_READWRITE, 0, &m),
+			 0);
+	ck_assert_int_eq(shmap_close(m), 0);
+	ck_assert_int_eq(shmap_create("still", 4096, SHMAP_READWRITE, 0, &m),
+			 0);
+	ck_assert_int_eq(shmap_close(m), 0);
+	snprintf(args, sizeof(args), "ls %s", lt_mnt.mnt);
+	ck_assert_int_eq(ctl_changing(out, "moving", args), 0);
+	ck_assert_has(row(out, "moving*"), "moving* mapping 4.0K ");
+	ck_assert_has(row(out, "still"), "still mapping 4.0K ");
+	snprintf(args, sizeof(args), "ls --json %s", lt_mnt.mnt);
+	ck_assert_int_eq(ctl_changing(out, "moving", args), 0);
+	ck_assert_has(line_of(out, "  {\"name\": \"moving\""),
+		      "\"size\": 4098, ");
+	ck_assert_has(line_of(out, "  {\"name\": \"moving\""),
+		      "\"changed\": true");
+	ck_assert_has(line_of(out, "  {\"name\": \"still\""),
+		      "\"changed\": false");
+	/* Without the shim nothing moves, and nothing is marked. */
+	ck_assert_int_eq(ctl(out, "ls %s", lt_mnt.mnt), 0);
+	ck_assert_has(row(out, "moving"), "moving mapping 4.0K ");
+	free(out);
+}
+END_TEST
+
 /* Quotas: usage against the limits, as repquota shows them. */
 START_TEST(quota_usage_against_limits)
 {
@@ -590,6 +634,7 @@ static Suite *suite(void)
 	tcase_add_test(t, reading_changes_nothing_under_wait_all);
 	tcase_add_test(t, reading_wakes_no_waiter);
 	tcase_add_test(t, errors);
+	tcase_add_test(t, marks_what_changed_while_read);
 	suite_add_tcase(s, t);
 	t = tcase_create("file");
 	tcase_add_checked_fixture(t, lt_setup_file, lt_teardown);
