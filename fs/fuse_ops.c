@@ -488,10 +488,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, 0);
+	reply_err(req, registry_fsyncdir(reg(req), node(req, ino), datasync));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

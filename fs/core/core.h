@@ -258,6 +258,9 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 int registry_fallocate(struct registry *r, struct node *n, int mode,
 		       uint64_t off, uint64_t len);
 int registry_fsync(struct registry *r, struct node *n, int datasync);
+/* fsync a directory: its backing directory, so that the names in it are
+ * on disk (a file-backed mount); nothing to do for a memory-backed one. */
+int registry_fsyncdir(struct registry *r, struct node *n, int datasync);
 /* lseek(2)'s SEEK_DATA / SEEK_HOLE from off, as tmpfs answers (holes.c):
  * the offset found, or -ENXIO at or past the end, or where no data
  * follows. */

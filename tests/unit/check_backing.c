@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1172,6 +1173,57 @@ START_TEST(locked_file_swapped_for_fifo)
 }
 END_TEST
 
+/* Our descriptor open on the directory at path (the registry's), or -1. */
+static int fd_open_on(const char *path)
+{
+	char want[PATH_MAX], link[300], got[PATH_MAX];
+	ck_assert_ptr_nonnull(realpath(path, want));
+	DIR *d = opendir("/proc/self/fd");
+	ck_assert_ptr_nonnull(d);
+	int found = -1;
+	struct dirent *e;
+	while (found < 0 && (e = readdir(d))) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, got, sizeof(got) - 1);
+		if (n <= 0)
+			continue;
+		got[n] = '\0';
+		if (!strcmp(got, want) && atoi(e->d_name) != dirfd(d))
+			found = atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/* fsyncdir syncs the backing directory and returns its error: the
+ * registry's descriptor for it is made, for a moment, one that cannot be
+ * synced (a pipe: EINVAL). */
+START_TEST(fsyncdir_syncs_backing_dir)
+{
+	ck_assert_int_eq(mkdir(bp("d"), 0755), 0);
+	struct registry *r = reg_new();
+	struct node *d = look(r, registry_root(r), "d", NULL);
+	ck_assert_int_eq(registry_fsyncdir(r, d, 0), 0);
+	ck_assert_int_eq(registry_fsyncdir(r, d, 1), 0);
+	int fd = fd_open_on(bp("d")), saved = dup(fd), p[2];
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(dup2(p[1], fd), fd);
+	int res = registry_fsyncdir(r, d, 0);
+	int datasync_res = registry_fsyncdir(r, d, 1);
+	ck_assert_int_eq(dup2(saved, fd), fd);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_int_eq(res, -EINVAL);
+	ck_assert_int_eq(datasync_res, -EINVAL);
+	ck_assert_ptr_nonnull(strstr(logged, "syncing directory inode "));
+	ck_assert_int_eq(registry_fsyncdir(r, d, 0), 0);
+	registry_forget(r, d, 1);
+	registry_free(r);
+}
+END_TEST
+
 static Suite *backing_suite(void)
 {
 	Suite *s = suite_create("backing");
@@ -1187,7 +1239,8 @@ static Suite *backing_suite(void)
 	      locked_backing_file_keeps_protect, free_releases_locks, NULL}},
 	    {"mirror",
 	     {mirror_namespace, mirror_attributes, xattr_refused_not_mirrored,
-	      data_and_sync, read_only_registry, fault_write_backing, NULL}},
+	      data_and_sync, read_only_registry, fault_write_backing,
+	      fsyncdir_syncs_backing_dir, NULL}},
 	    {"boundary",
 	     {boundary_symlinks, boundary_swapped_after_scan,
 	      boundary_chmod_swapped_fifo, locked_file_swapped_for_fifo, NULL}},
