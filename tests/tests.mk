@@ -48,6 +48,8 @@ $(BUILD)/tests/mount/helpers/%.so: tests/shims/%.c
 # Tests that run a program under a shim.
 $(BUILD)/tests/mount/check_transport: \
 	| $(BUILD)/tests/mount/helpers/fuse_eio.so
+$(BUILD)/tests/mount/check_killpriv: \
+	| $(BUILD)/tests/mount/helpers/fail_chmod.so
 $(BUILD)/tests/ctl/check_shmapctl: \
 	| $(BUILD)/tests/mount/helpers/change_on_read.so
 

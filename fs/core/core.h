@@ -225,7 +225,8 @@ int registry_setattr(struct registry *r, struct node *n,
 		     const struct setattr_req *req, struct stat *st);
 int registry_statfs(struct registry *r, struct statvfs *st);
 /* Clear set-ID bits as an unprivileged write must (the kernel asks);
- * 1 if the mode changed. */
+ * 1 if the mode changed, 0 if not, -errno if the backing file's mode
+ * could not be changed (then nothing changed: fail the write). */
 int registry_kill_suid_sgid(struct registry *r, struct node *n);
 
 /* Data (data.c). flags are open(2)'s. */

@@ -11,6 +11,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1173,6 +1174,106 @@ START_TEST(locked_file_swapped_for_fifo)
 }
 END_TEST
 
+/*
+ * A fault hook of this program's own: the core's fchmod() and fchmodat()
+ * are these (a program's own definitions come before the C library's).
+ * Once chmod_fail_at is set, its chmod_fail_at-th call fails with EIO.
+ */
+static unsigned chmod_calls, chmod_fail_at;
+
+static void fail_nth_chmod(unsigned nth)
+{
+	chmod_calls = 0;
+	chmod_fail_at = nth;
+}
+
+static int chmod_fails(void)
+{
+	if (!chmod_fail_at || ++chmod_calls != chmod_fail_at)
+		return 0;
+	errno = EIO;
+	return 1;
+}
+
+int fchmod(int fd, mode_t mode)
+{
+	return chmod_fails() ? -1 : (int)syscall(SYS_fchmod, fd, mode);
+}
+
+int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+	static int (*next)(int, const char *, mode_t, int);
+	if (!next)
+		next = (int (*)(int, const char *, mode_t, int))dlsym(
+		    RTLD_NEXT, "fchmodat");
+	return chmod_fails() ? -1 : next(dirfd, path, mode, flags);
+}
+
+/* The mode of f in the registry and of its backing file, which must
+ * agree. */
+static mode_t agreed_mode(struct registry *r, struct node *f)
+{
+	struct stat st, bst;
+	ck_assert_int_eq(registry_getattr(r, f, &st), 0);
+	ck_assert_int_eq(stat(bp("f"), &bst), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, bst.st_mode & 07777);
+	return st.st_mode & 07777;
+}
+
+/*
+ * Set-ID bits a write, truncate or chown must clear, when the backing
+ * file's chmod fails: the call fails with its error and nothing changes,
+ * in memory or on the backing file (the kernel fails a write whose
+ * file_remove_privs() fails).
+ */
+START_TEST(kill_suid_sgid_failure_changes_nothing)
+{
+	struct registry *r = reg_new();
+	struct node *f;
+	struct stat st, bst;
+	ck_assert_int_eq(registry_create(r, registry_root(r), "f", 0644, O_RDWR,
+					 &USER, &f, &st),
+			 0);
+	struct setattr_req q = {.valid = SET_MODE, .mode = 06775};
+	ck_assert_int_eq(registry_setattr(r, f, &q, &st), 0);
+	fail_nth_chmod(1);
+	ck_assert_int_eq(registry_kill_suid_sgid(r, f), -EIO);
+	ck_assert_uint_eq(agreed_mode(r, f), 06775);
+	/* A truncate: the size stays too. */
+	fail_nth_chmod(1);
+	q = (struct setattr_req){.valid = SET_SIZE | SET_KILL_SUIDGID,
+				 .size = 10000};
+	ck_assert_int_eq(registry_setattr(r, f, &q, &st), -EIO);
+	ck_assert_uint_eq(agreed_mode(r, f), 06775);
+	ck_assert_int_eq(registry_getattr(r, f, &st), 0);
+	ck_assert_int_eq(stat(bp("f"), &bst), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(bst.st_size, 0);
+	/* A chown: the owner goes back (the second chmod, the undo's,
+	 * works). */
+	if (geteuid() == 0) {
+		fail_nth_chmod(1);
+		q = (struct setattr_req){.valid = SET_UID | SET_GID |
+						  SET_KILL_SUIDGID,
+					 .uid = 4321,
+					 .gid = 8765};
+		ck_assert_int_eq(registry_setattr(r, f, &q, &st), -EIO);
+		ck_assert_uint_eq(agreed_mode(r, f), 06775);
+		ck_assert_int_eq(registry_getattr(r, f, &st), 0);
+		ck_assert_int_eq(stat(bp("f"), &bst), 0);
+		ck_assert_uint_eq(st.st_uid, USER.uid);
+		ck_assert_uint_eq(bst.st_uid, USER.uid);
+	}
+	/* Without the fault both clear. */
+	fail_nth_chmod(0);
+	ck_assert_int_eq(registry_kill_suid_sgid(r, f), 1);
+	ck_assert_uint_eq(agreed_mode(r, f), 0775);
+	registry_release(r, f, O_RDWR);
+	registry_forget(r, f, 1);
+	registry_free(r);
+}
+END_TEST
+
 /* Our descriptor open on the directory at path (the registry's), or -1. */
 static int fd_open_on(const char *path)
 {
@@ -1240,7 +1341,8 @@ static Suite *backing_suite(void)
 	    {"mirror",
 	     {mirror_namespace, mirror_attributes, xattr_refused_not_mirrored,
 	      data_and_sync, read_only_registry, fault_write_backing,
-	      fsyncdir_syncs_backing_dir, NULL}},
+	      fsyncdir_syncs_backing_dir,
+	      kill_suid_sgid_failure_changes_nothing, NULL}},
 	    {"boundary",
 	     {boundary_symlinks, boundary_swapped_after_scan,
 	      boundary_chmod_swapped_fifo, locked_file_swapped_for_fifo, NULL}},
