@@ -1147,6 +1147,43 @@ START_TEST(xattr_refused_not_mirrored)
 }
 END_TEST
 
+/* A fault hook of this program's own, as fchmod's below: the core's
+ * strdup() is this one, which fails with ENOMEM while strdup_fails. */
+static int strdup_fails;
+
+char *strdup(const char *s)
+{
+	if (strdup_fails) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+	return p ? memcpy(p, s, n) : NULL;
+}
+
+/* No memory for a new attribute's name: the registry refuses it before
+ * the backing file takes it, and the two still agree. */
+START_TEST(xattr_no_memory_not_mirrored)
+{
+	plant_file(bp("m"), "m", 0644);
+	struct registry *r = reg_new();
+	struct node *m = look(r, registry_root(r), "m", NULL);
+	strdup_fails = 1;
+	int res = registry_setxattr(r, m, &ROOT, "user.new", "v", 1, 0);
+	strdup_fails = 0;
+	ck_assert_int_eq(res, -ENOMEM);
+	ck_assert_int_eq(getxattr(bp("m"), "user.new", NULL, 0), -1);
+	xattr_agrees(r, m, bp("m"), "user.new");
+	ck_assert_int_eq(registry_setxattr(r, m, &ROOT, "user.new", "v", 1, 0),
+			 0);
+	ck_assert_int_eq(getxattr(bp("m"), "user.new", NULL, 0), 1);
+	xattr_agrees(r, m, bp("m"), "user.new");
+	registry_forget(r, m, 1);
+	registry_free(r);
+}
+END_TEST
+
 /* A backing file locked elsewhere at the scan, then replaced by a fifo:
  * the later open must neither block on the fifo nor adopt it. */
 START_TEST(locked_file_swapped_for_fifo)
@@ -1340,8 +1377,8 @@ static Suite *backing_suite(void)
 	      locked_backing_file_keeps_protect, free_releases_locks, NULL}},
 	    {"mirror",
 	     {mirror_namespace, mirror_attributes, xattr_refused_not_mirrored,
-	      data_and_sync, read_only_registry, fault_write_backing,
-	      fsyncdir_syncs_backing_dir,
+	      xattr_no_memory_not_mirrored, data_and_sync, read_only_registry,
+	      fault_write_backing, fsyncdir_syncs_backing_dir,
 	      kill_suid_sgid_failure_changes_nothing, NULL}},
 	    {"boundary",
 	     {boundary_symlinks, boundary_swapped_after_scan,
