@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -623,6 +624,35 @@ START_TEST(quota_usage_against_limits)
 }
 END_TEST
 
+/* More ids than user.shmap.quota can list: quota says so, exit 1. */
+START_TEST(quota_too_many_ids_said)
+{
+	char *out = out_buf(), path[PATH_MAX + 128];
+	ck_assert_int_eq(tmount_start(&lt_mnt, 0, "usrquota,grpquota"), 0);
+	int full = 0;
+	for (unsigned i = 0; i < 8000 && !full; i++) {
+		snprintf(path, sizeof(path), "%s/f%u", lt_mnt.mnt, i);
+		int fd = open(path, O_CREAT | O_WRONLY, 0644);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(fchown(fd, 4000000000u + i, 4000000000u + i),
+				 0);
+		close(fd);
+		full = i % 100 == 99 &&
+		       getxattr(lt_mnt.mnt, "user.shmap.quota", NULL, 0) < 0 &&
+		       errno == E2BIG;
+	}
+	ck_assert_msg(full, "user.shmap.quota never grew past 64 KiB");
+	ck_assert_int_eq(ctl(out, "quota %s", lt_mnt.mnt), 1);
+	snprintf(path, sizeof(path),
+		 "shmapctl: %s: too many ids to list: user.shmap.quota holds "
+		 "at most 64 KiB",
+		 lt_mnt.mnt);
+	ck_assert_has(out, path);
+	ck_assert_int_eq(tmount_stop(&lt_mnt), 0);
+	free(out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("shmapctl");
@@ -644,6 +674,7 @@ static Suite *suite(void)
 	t = tcase_create("quota");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, quota_usage_against_limits);
+	tcase_add_test(t, quota_too_many_ids_said);
 	tcase_add_test(t, unprivileged_sees_what_it_may);
 	suite_add_tcase(s, t);
 	return s;
