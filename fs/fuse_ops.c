@@ -298,13 +298,17 @@ static void set_open_flags(struct fuse_file_info *fi)
 /*
  * Clear set-ID bits as the kernel asked; it keeps the old mode cached, so
  * tell it to forget the attributes (not the data: no page is locked, so
- * this is safe from inside a request on the same inode).
+ * this is safe from inside a request on the same inode). 0 or -errno: the
+ * request fails, as the kernel fails a write it cannot remove privileges
+ * for.
  */
-static void kill_suid_sgid(fuse_req_t req, fuse_ino_t ino)
+static int kill_suid_sgid(fuse_req_t req, fuse_ino_t ino)
 {
 	struct shmapfs *fs = fuse_req_userdata(req);
-	if (registry_kill_suid_sgid(fs->reg, registry_node(fs->reg, ino)))
+	int res = registry_kill_suid_sgid(fs->reg, registry_node(fs->reg, ino));
+	if (res > 0)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	return res < 0 ? res : 0;
 }
 
 /* Take the kernel's kill request out of fi->flags (see fuse_io.h). */
@@ -313,6 +317,18 @@ static int take_kill_flag(struct fuse_file_info *fi)
 	int kill = (fi->flags & (int)SHMAPFS_O_KILL_SUIDGID) != 0;
 	fi->flags &= ~(int)SHMAPFS_O_KILL_SUIDGID;
 	return kill;
+}
+
+/* An open with O_TRUNC whose set-ID bits the kernel asked us to clear
+ * (kill): clear them, or take the open back and fail it. */
+static int kill_on_trunc(fuse_req_t req, struct node *n, int kill, int flags)
+{
+	if (!kill || !(flags & O_TRUNC))
+		return 0;
+	int res = kill_suid_sgid(req, registry_node_id(reg(req), n));
+	if (res < 0)
+		registry_release(reg(req), n, flags);
+	return res;
 }
 
 /* With a passthrough handle the kernel opens the store's file itself, in
@@ -332,8 +348,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int kill = take_kill_flag(fi);
 	int res = registry_open(reg(req), node(req, ino), fi->flags);
-	if (res == 0 && kill && (fi->flags & O_TRUNC))
-		kill_suid_sgid(req, ino);
+	if (res == 0)
+		res = kill_on_trunc(req, node(req, ino), kill, fi->flags);
 	if (res < 0) {
 		reply_err(req, res);
 		return;
@@ -356,8 +372,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int kill = take_kill_flag(fi);
 	int res = registry_create(reg(req), node(req, parent), name, mode,
 				  fi->flags, &c, &n, &st);
-	if (res == 0 && kill && (fi->flags & O_TRUNC))
-		kill_suid_sgid(req, registry_node_id(reg(req), n));
+	if (res == 0 && (res = kill_on_trunc(req, n, kill, fi->flags)) < 0)
+		registry_forget(reg(req), n, 1);
 	if (res < 0) {
 		reply_err(req, res);
 		return;
@@ -405,10 +421,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		reply_err(req, -EINVAL);
 		return;
 	}
-	int res =
-	    registry_write(reg(req), node(req, ino), buf, size, (uint64_t)off);
-	if (res == 0 && take_kill_flag(fi))
-		kill_suid_sgid(req, ino);
+	/* Privileges go first, as the kernel's file_remove_privs(). */
+	int res = take_kill_flag(fi) ? kill_suid_sgid(req, ino) : 0;
+	if (res == 0)
+		res = registry_write(reg(req), node(req, ino), buf, size,
+				     (uint64_t)off);
 	if (res < 0)
 		reply_err(req, res);
 	else
@@ -488,10 +505,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, 0);
+	reply_err(req, registry_fsyncdir(reg(req), node(req, ino), datasync));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -225,7 +225,8 @@ int registry_setattr(struct registry *r, struct node *n,
 		     const struct setattr_req *req, struct stat *st);
 int registry_statfs(struct registry *r, struct statvfs *st);
 /* Clear set-ID bits as an unprivileged write must (the kernel asks);
- * 1 if the mode changed. */
+ * 1 if the mode changed, 0 if not, -errno if the backing file's mode
+ * could not be changed (then nothing changed: fail the write). */
 int registry_kill_suid_sgid(struct registry *r, struct node *n);
 
 /* Data (data.c). flags are open(2)'s. */
@@ -258,6 +259,9 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 int registry_fallocate(struct registry *r, struct node *n, int mode,
 		       uint64_t off, uint64_t len);
 int registry_fsync(struct registry *r, struct node *n, int datasync);
+/* fsync a directory: its backing directory, so that the names in it are
+ * on disk (a file-backed mount); nothing to do for a memory-backed one. */
+int registry_fsyncdir(struct registry *r, struct node *n, int datasync);
 /* lseek(2)'s SEEK_DATA / SEEK_HOLE from off, as tmpfs answers (holes.c):
  * the offset found, or -ENXIO at or past the end, or where no data
  * follows. */

@@ -16,6 +16,7 @@
 #include <linux/falloc.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static int is_write_open(int flags)
 {
@@ -334,6 +335,20 @@ int registry_fsync(struct registry *r, struct node *n, int datasync)
 	int res = s->ops->sync(s, datasync);
 	if (res < 0)
 		reg_log(r, LOG_ERR, "syncing inode %llu: %s",
+			(unsigned long long)n->ino, strerror(-res));
+	return res;
+}
+
+int registry_fsyncdir(struct registry *r, struct node *n, int datasync)
+{
+	/* dirfd is set when the directory is made and closed when its node
+	 * dies, which the kernel's reference keeps from happening now. */
+	if (n->dirfd < 0)
+		return 0; /* memory-backed: nothing below to write */
+	int res =
+	    (datasync ? fdatasync(n->dirfd) : fsync(n->dirfd)) < 0 ? -errno : 0;
+	if (res < 0)
+		reg_log(r, LOG_ERR, "syncing directory inode %llu: %s",
 			(unsigned long long)n->ino, strerror(-res));
 	return res;
 }
