@@ -342,6 +342,7 @@ static void expect_passthrough_open(fuse_req_t req, struct node *n, int handle)
 	int fd = registry_store_fd(fs->reg, n);
 	if (fd >= 0)
 		exclusive_expect(fs->exclusive, fuse_req_ctx(req)->pid, fd);
+	registry_store_fd_put(fs->reg, n, fd);
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -390,7 +391,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
-/* Reads splice from the mapping object to the kernel: no copy here. */
+/* Reads splice from the mapping object to the kernel: no copy here. The
+ * descriptor goes back after the reply (which frees req). */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -399,10 +401,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -EINVAL);
 		return;
 	}
+	struct registry *r = reg(req);
+	struct node *n = node(req, ino);
 	int fd;
 	size_t len;
-	int res = registry_read_fd(reg(req), node(req, ino), size,
-				   (uint64_t)off, &fd, &len);
+	int res = registry_read_fd(r, n, size, (uint64_t)off, &fd, &len);
 	if (res < 0) {
 		reply_err(req, res);
 		return;
@@ -412,6 +415,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = off;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	registry_store_fd_put(r, n, fd);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -511,9 +511,10 @@ static rlim_t nr_open(void)
 }
 
 /*
- * Only mappings open at the same moment hold a descriptor; raise the
- * limit as far as allowed: to fs.nr_open where the daemon may raise its
- * hard limit (CAP_SYS_RESOURCE), else to the hard limit.
+ * Mappings in use hold a descriptor each up to half the limit, and none
+ * past it (residency.c parks them): raise it as far as allowed, so that
+ * most keep theirs: to fs.nr_open where the daemon may raise its hard
+ * limit (CAP_SYS_RESOURCE), else to the hard limit.
  */
 static void raise_fd_limit(void)
 {

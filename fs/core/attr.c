@@ -75,7 +75,7 @@ void node_trim_store_locked(struct registry *r, struct node *n)
 	struct stat st;
 	/* A shared store is written by others too: its size is the truth
 	 * (node_catch_up_locked). */
-	if (n->direct || fstat(n->store->fd, &st) < 0 ||
+	if (n->direct || node_store_stat(r, n, &st) < 0 ||
 	    (uint64_t)st.st_size <= n->size)
 		return;
 	int res =

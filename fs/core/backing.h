@@ -46,8 +46,9 @@ struct backing_ops {
 		       const struct timespec ts[2]);
 	int (*setxattr)(struct registry *r, struct node *n, const char *name,
 			const void *value, size_t size);
-	/* Open an idle mapping's store as it is now; close one, any. */
-	int (*open_store)(struct registry *r, struct node *n,
+	/* Open an idle mapping's store as it is now, parked if park and the
+	 * kind can (store.h); close one, any. */
+	int (*open_store)(struct registry *r, struct node *n, int park,
 			  struct store **out);
 	void (*close_store)(struct registry *r, struct store *s);
 	/* Stat an idle mapping's store (-ENOENT: it has none). */

@@ -2,7 +2,9 @@
  * The backing directory of a file-backed mount (the table backing_dir,
  * see backing.h): every change of names and metadata mirrored onto it,
  * and each mapping's store a backing file opened and locked while the
- * mapping is in use. The mount-time scan is in scan.c.
+ * mapping is in use (parked, where the daemon may open a pinned file
+ * again: held by its pin, opened at each use). The mount-time scan is in
+ * scan.c.
  *
  * The backing directory is a boundary: every access goes through a
  * directory descriptor the daemon holds (the root's, or a subdirectory's
@@ -32,11 +34,14 @@ static int file_open_flags(struct registry *r)
 	       O_NOCTTY;
 }
 
-/* Own fd as n's store (locking it), or fail and close it. */
-static int adopt(struct registry *r, int fd, struct store **out)
+/* Own fd as n's store (locking it; parked: pinning and closing it), or
+ * fail and close it. */
+static int adopt(struct registry *r, int fd, int park, struct store **out)
 {
 	struct store *s;
-	int res = store_file_adopt(fd, &s);
+	int res = park ? store_file_adopt_parked(
+			     fd, r->cfg.read_only ? O_RDONLY : O_RDWR, &s)
+		       : store_file_adopt(fd, &s);
 	if (res < 0) {
 		close(fd);
 		return res;
@@ -56,9 +61,10 @@ static int adopt(struct registry *r, int fd, struct store **out)
  * under its name behind our back. Never block on a fifo, never adopt
  * anything but a regular file.
  */
-static int open_regular(struct registry *r, int dirfd, const char *name)
+static int open_regular(struct registry *r, int dirfd, const char *name,
+			int flags)
 {
-	int fd = openat(dirfd, name, file_open_flags(r) | O_NONBLOCK);
+	int fd = openat(dirfd, name, flags | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
@@ -85,7 +91,9 @@ static int guard(struct registry *r, struct dentry *d, struct store *s)
 {
 	if (!r->cfg.guard_store)
 		return 0;
-	int res = r->cfg.guard_store(r->cfg.guard_ctx, s->fd);
+	int fd = store_fd_get(s);
+	int res = fd < 0 ? fd : r->cfg.guard_store(r->cfg.guard_ctx, fd);
+	store_fd_put(s, fd);
 	if (res == 0)
 		return 0;
 	reg_log(r, LOG_WARNING,
@@ -96,17 +104,23 @@ static int guard(struct registry *r, struct dentry *d, struct store *s)
 	return -EBUSY;
 }
 
-static int dir_open_store(struct registry *r, struct node *n,
+/* A parked store's own open is read-only: the pin that keeps it counts
+ * as nobody's write (each use opens it as file_open_flags() says). */
+static int dir_open_store(struct registry *r, struct node *n, int park,
 			  struct store **out)
 {
 	/* An unlinked backing file is gone once nobody uses it. */
 	struct dentry *d = n->aliases;
 	if (!d)
 		return -ENOENT;
-	int fd = open_regular(r, d->dir->dirfd, d->name);
+	park = park && r->pins_reachable;
+	int flags = file_open_flags(r);
+	if (park)
+		flags = (flags & ~O_ACCMODE) | O_RDONLY;
+	int fd = open_regular(r, d->dir->dirfd, d->name, flags);
 	if (fd < 0)
 		return fd;
-	int res = adopt(r, fd, out);
+	int res = adopt(r, fd, park, out);
 	if (res == -EBUSY)
 		reg_log(r, LOG_WARNING,
 			"mapping '%s' refused: its backing file is locked by "
@@ -119,8 +133,10 @@ static int dir_open_store(struct registry *r, struct node *n,
 
 static void dir_close_store(struct registry *r, struct store *s)
 {
-	if (r->cfg.unguard_store)
-		r->cfg.unguard_store(r->cfg.guard_ctx, s->fd);
+	int fd = r->cfg.unguard_store ? store_fd_get(s) : -1;
+	if (fd >= 0)
+		r->cfg.unguard_store(r->cfg.guard_ctx, fd);
+	store_fd_put(s, fd);
 	store_destroy(s);
 }
 
@@ -222,12 +238,24 @@ static int dir_rename(struct registry *r, struct node *dir, const char *name,
 	return 0;
 }
 
-/* The descriptor that stands for n, or -1 (symlinks, fifos, ...). */
-static int node_fd(struct node *n)
+/* The descriptor that stands for n in *fd, or -1 (symlinks, fifos, ...;
+ * an idle mapping); 0 or -errno. Give it back with node_fd_put(). */
+static int node_fd_get(struct node *n, int *fd)
 {
-	if (S_ISDIR(n->type))
-		return n->dirfd;
-	return n->store ? n->store->fd : -1;
+	*fd = S_ISDIR(n->type) ? n->dirfd : -1;
+	if (S_ISDIR(n->type) || !n->store)
+		return 0;
+	int got = store_fd_get(n->store);
+	if (got < 0)
+		return got;
+	*fd = got;
+	return 0;
+}
+
+static void node_fd_put(struct node *n, int fd)
+{
+	if (!S_ISDIR(n->type) && n->store)
+		store_fd_put(n->store, fd);
 }
 
 static int dir_chmod(struct registry *r, struct node *n, mode_t mode)
@@ -235,13 +263,16 @@ static int dir_chmod(struct registry *r, struct node *n, mode_t mode)
 	(void)r;
 	if (S_ISLNK(n->type))
 		return 0;
-	int fd = node_fd(n);
-	int res = fd >= 0 ? fchmod(fd, mode)
-		  : n->aliases
-		      ? fchmodat(n->aliases->dir->dirfd, n->aliases->name, mode,
-				 AT_SYMLINK_NOFOLLOW)
-		      : 0;
-	return res < 0 ? -errno : 0;
+	int fd, res = node_fd_get(n, &fd);
+	if (fd >= 0)
+		res = fchmod(fd, mode) < 0 ? -errno : 0;
+	else if (res == 0 && n->aliases)
+		res = fchmodat(n->aliases->dir->dirfd, n->aliases->name, mode,
+			       AT_SYMLINK_NOFOLLOW) < 0
+			  ? -errno
+			  : 0;
+	node_fd_put(n, fd);
+	return res;
 }
 
 static int dir_chown(struct registry *r, struct node *n, uid_t uid, gid_t gid)
@@ -249,26 +280,32 @@ static int dir_chown(struct registry *r, struct node *n, uid_t uid, gid_t gid)
 	(void)r;
 	if (geteuid() != 0)
 		return 0;
-	int fd = node_fd(n);
-	int res = fd >= 0 ? fchown(fd, uid, gid)
-		  : n->aliases
-		      ? fchownat(n->aliases->dir->dirfd, n->aliases->name, uid,
-				 gid, AT_SYMLINK_NOFOLLOW)
-		      : 0;
-	return res < 0 ? -errno : 0;
+	int fd, res = node_fd_get(n, &fd);
+	if (fd >= 0)
+		res = fchown(fd, uid, gid) < 0 ? -errno : 0;
+	else if (res == 0 && n->aliases)
+		res = fchownat(n->aliases->dir->dirfd, n->aliases->name, uid,
+			       gid, AT_SYMLINK_NOFOLLOW) < 0
+			  ? -errno
+			  : 0;
+	node_fd_put(n, fd);
+	return res;
 }
 
 static int dir_utimens(struct registry *r, struct node *n,
 		       const struct timespec ts[2])
 {
 	(void)r;
-	int fd = node_fd(n);
-	int res = fd >= 0 ? futimens(fd, ts)
-		  : n->aliases
-		      ? utimensat(n->aliases->dir->dirfd, n->aliases->name, ts,
-				  AT_SYMLINK_NOFOLLOW)
-		      : 0;
-	return res < 0 ? -errno : 0;
+	int fd, res = node_fd_get(n, &fd);
+	if (fd >= 0)
+		res = futimens(fd, ts) < 0 ? -errno : 0;
+	else if (res == 0 && n->aliases)
+		res = utimensat(n->aliases->dir->dirfd, n->aliases->name, ts,
+				AT_SYMLINK_NOFOLLOW) < 0
+			  ? -errno
+			  : 0;
+	node_fd_put(n, fd);
+	return res;
 }
 
 int backing_dir_open_attrs(struct node *n)
@@ -284,18 +321,22 @@ static int dir_setxattr(struct registry *r, struct node *n, const char *name,
 			const void *value, size_t size)
 {
 	(void)r;
-	int fd = node_fd(n), tmp = -1;
+	int fd, tmp = -1, res = node_fd_get(n, &fd);
+	if (res < 0)
+		return res;
 	if (fd < 0)
 		fd = tmp = backing_dir_open_attrs(n);
 	if (fd < 0)
 		return fd;
-	int res = value ? fsetxattr(fd, name, value, size, 0)
-			: fremovexattr(fd, name);
+	res = value ? fsetxattr(fd, name, value, size, 0)
+		    : fremovexattr(fd, name);
 	if (res < 0 && !value && errno == ENODATA)
 		res = 0;
 	res = res < 0 ? -errno : 0;
 	if (tmp >= 0)
 		close(tmp);
+	else
+		node_fd_put(n, fd);
 	return res;
 }
 
@@ -313,6 +354,7 @@ static int dir_init(struct registry *r)
 	 * (the options refuse them here). */
 	r->cfg.quota = (struct quota_config){0};
 	r->counts_capacity = 0;
+	r->pins_reachable = store_pins_reachable();
 	unsigned wait =
 	    r->cfg.lock_wait_ms ? r->cfg.lock_wait_ms : BACKING_LOCK_WAIT_MS;
 	for (unsigned waited = 0;; waited += 50) {

@@ -155,24 +155,31 @@ static int mem_utimens(struct registry *r, struct node *n,
 {
 	if (!n->direct)
 		return 0;
-	int res;
-	if (n->store) {
-		res = futimens(n->store->fd, t);
-	} else {
+	if (!n->store) {
 		char name[STORE_NAME_LEN];
 		store_name(n, name);
-		res =
-		    utimensat(r->cfg.store_dirfd, name, t, AT_SYMLINK_NOFOLLOW);
+		return utimensat(r->cfg.store_dirfd, name, t,
+				 AT_SYMLINK_NOFOLLOW) < 0
+			   ? -errno
+			   : 0;
 	}
-	return res < 0 ? -errno : 0;
+	int fd = store_fd_get(n->store);
+	if (fd < 0)
+		return fd;
+	int res = futimens(fd, t) < 0 ? -errno : 0;
+	store_fd_put(n->store, fd);
+	return res;
 }
 
-static int tmpfs_open_store(struct registry *r, struct node *n,
+/* A parked store is reached by its name, which only its node's death
+ * takes away. */
+static int tmpfs_open_store(struct registry *r, struct node *n, int park,
 			    struct store **out)
 {
 	char name[STORE_NAME_LEN];
 	store_name(n, name);
-	int res = store_named_open(r->cfg.store_dirfd, name, out);
+	int res = park ? store_named_park(r->cfg.store_dirfd, name, out)
+		       : store_named_open(r->cfg.store_dirfd, name, out);
 	if (res == 0 && (res = store_wrap_faults(r->cfg.fault_write,
 						 r->cfg.fault_resize, out)) < 0)
 		store_destroy(*out);
@@ -180,11 +187,12 @@ static int tmpfs_open_store(struct registry *r, struct node *n,
 }
 
 /* A memfd is never idle: its data dies with its descriptor. */
-static int memfd_open_store(struct registry *r, struct node *n,
+static int memfd_open_store(struct registry *r, struct node *n, int park,
 			    struct store **out)
 {
 	(void)r;
 	(void)n;
+	(void)park;
 	(void)out;
 	return -ENOENT;
 }

@@ -87,6 +87,10 @@ struct registry_config {
 	 * fault_open_err (tests of what a failed open leaves); 0: off. */
 	unsigned fault_open;
 	int fault_open_err;
+	/* Stores that keep a descriptor of the daemon's at once; past it,
+	 * a store opened is parked and opened again at each use (store.h).
+	 * 0: half the daemon's RLIMIT_NOFILE, read at each open. */
+	unsigned resident_max;
 	/*
 	 * Direct access, optional (all NULL/0: never). share_store makes a
 	 * store's descriptor reachable by the kernel, which then serves reads,
@@ -250,7 +254,8 @@ int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
  * Where a read of size bytes at off can be spliced from: the mapping
  * object's descriptor and the length within the file (0 at the end). The
  * descriptor stays valid while the caller's file is open; without an open
- * file the store may be closed (-EBUSY).
+ * file the store may be closed (-EBUSY). Give it back with
+ * registry_store_fd_put() once read.
  */
 int registry_read_fd(struct registry *r, struct node *n, size_t size,
 		     uint64_t off, int *fd, size_t *len);
@@ -317,8 +322,10 @@ void registry_sweep(struct registry *r);
  */
 int registry_watch_views(struct registry *r, const char *mountpoint);
 
-/* The descriptor of an open regular file's store (valid while the
- * caller's file is open), or -EBADF if it has none. */
+/* A descriptor of an open regular file's store (valid while the caller's
+ * file is open), or -EBADF if it has none; give it back with
+ * registry_store_fd_put() (a parked store's is opened for the caller). */
 int registry_store_fd(struct registry *r, struct node *n);
+void registry_store_fd_put(struct registry *r, struct node *n, int fd);
 
 #endif

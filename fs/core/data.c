@@ -67,7 +67,11 @@ int registry_share(struct registry *r, struct node *n)
 		return 0;
 	pthread_rwlock_wrlock(&n->lock);
 	if (n->share == 0 && n->store) {
-		int handle = r->cfg.share_store(r->cfg.share_ctx, n->store->fd);
+		/* The kernel keeps its own hold of the file. */
+		int fd = store_fd_get(n->store);
+		int handle =
+		    fd < 0 ? fd : r->cfg.share_store(r->cfg.share_ctx, fd);
+		store_fd_put(n->store, fd);
 		n->share = handle > 0 ? handle : -1;
 		n->direct |= handle > 0;
 	}
@@ -181,7 +185,10 @@ int registry_read_fd(struct registry *r, struct node *n, size_t size,
 	pthread_rwlock_rdlock(&n->lock);
 	int res = n->store ? 0 : -EBUSY;
 	if (!res) {
-		*fd = n->store->fd;
+		*fd = store_fd_get(n->store);
+		res = *fd < 0 ? *fd : 0;
+	}
+	if (!res) {
 		if (off < n->size)
 			*len = size < n->size - off ? size
 						    : (size_t)(n->size - off);

@@ -99,6 +99,9 @@ struct node {
 	 * always for a memfd), else NULL: see residency.c. Set and cleared
 	 * under registry.lock too. */
 	struct store *store;
+	/* The store holds a descriptor, counted in registry.resident
+	 * (residency.c); guarded by registry.lock. */
+	int resident;
 	int share;  /* direct-access handle; 0: not asked, -1: refused */
 	int direct; /* was ever shared: the store knows size and times */
 };
@@ -131,11 +134,18 @@ struct registry {
 	 * registry_new. */
 	const struct backing_ops *backing;
 	int counts_capacity;
+	/* The daemon may open a backing file again through its pin, so
+	 * file-backed stores can be parked (store.h); immutable after
+	 * registry_new. */
+	int pins_reachable;
 	struct node *root;	   /* immutable */
 	atomic_uint_fast64_t used; /* bytes reserved, if counted (charge.c) */
 	atomic_uint_fast64_t next_ino;
 	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
 	atomic_uint store_opens;	   /* counted for cfg.fault_open */
+	/* Stores holding a descriptor of their own (residency.c): past half
+	 * the daemon's RLIMIT_NOFILE, stores opened are parked. */
+	atomic_uint resident;
 
 	pthread_mutex_t lock;		/* see the top of this file */
 	struct dentry **buckets;	/* guarded by lock */

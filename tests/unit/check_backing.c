@@ -119,8 +119,11 @@ static const char *slurp(const char *path)
 	return buf;
 }
 
-static int reg_open_dir(const char *dir, int read_only, unsigned fault_write,
-			struct registry **out)
+/* With resident_max: how many stores keep a descriptor (0: the daemon's
+ * default). */
+static int reg_open_dir_with(const char *dir, int read_only,
+			     unsigned fault_write, unsigned resident_max,
+			     struct registry **out)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
@@ -131,9 +134,16 @@ static int reg_open_dir(const char *dir, int read_only, unsigned fault_write,
 	    .backing_dirfd = fd, /* the registry owns it from here */
 	    .read_only = read_only,
 	    .fault_write = fault_write,
+	    .resident_max = resident_max,
 	    .log = log_msg,
 	};
 	return registry_new(&cfg, out);
+}
+
+static int reg_open_dir(const char *dir, int read_only, unsigned fault_write,
+			struct registry **out)
+{
+	return reg_open_dir_with(dir, read_only, fault_write, 0, out);
 }
 
 static struct registry *reg_new(void)
@@ -1211,6 +1221,70 @@ START_TEST(locked_file_swapped_for_fifo)
 }
 END_TEST
 
+/* Descriptors this process holds now. */
+static int fds_held(void)
+{
+	return count_entries_in("/proc/self/fd");
+}
+
+/* Past resident_max, a store is parked: it holds no descriptor, yet every
+ * use reaches its backing file, which stays locked, through a rename and
+ * an unlink of its name, until its release. */
+START_TEST(parked_store)
+{
+	plant_file(bp("a"), "alpha", 0644);
+	plant_file(bp("b"), "bravo", 0644);
+	struct registry *r = NULL;
+	ck_assert_int_eq(reg_open_dir_with(B, 0, 0, 1, &r), 0);
+	struct node *rt = registry_root(r);
+	struct node *a = look(r, rt, "a", NULL), *b = look(r, rt, "b", NULL);
+	ck_assert_int_eq(registry_open(r, a, O_RDWR), 0);
+	int before = fds_held();
+	ck_assert_int_eq(registry_open(r, b, O_RDWR), 0);
+	ck_assert_int_eq(fds_held(), before);
+	ck_assert(!flock_free(bp("b")));
+	expect_read(r, b, "bravo");
+	ck_assert_int_eq(registry_write(r, b, "B", 1, 0), 0);
+	ck_assert_str_eq(slurp(bp("b")), "Bravo");
+	struct stat st;
+	struct setattr_req q = {
+	    .valid = SET_SIZE | SET_MODE, .size = 3, .mode = 0600};
+	ck_assert_int_eq(registry_setattr(r, b, &q, &st), 0);
+	ck_assert_int_eq(stat(bp("b"), &st), 0);
+	ck_assert_int_eq(st.st_size, 3);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(registry_setxattr(r, b, &ROOT, "user.x", "v", 1, 0),
+			 0);
+	char v[4] = {0};
+	ck_assert_int_eq(getxattr(bp("b"), "user.x", v, sizeof(v)), 1);
+	ck_assert_int_eq(registry_fsync(r, b, 0), 0);
+	uint64_t at;
+	ck_assert_int_eq(registry_seek_data(r, b, 0, SEEK_DATA, &at), 0);
+	ck_assert_uint_eq(at, 0);
+	/* Renamed, then unlinked: still the same file, still locked. */
+	ck_assert_int_eq(registry_rename(r, rt, "b", rt, "c", 0), 0);
+	plant_file(bp("b"), "impostor", 0644);
+	ck_assert_int_eq(registry_write(r, b, "C", 1, 0), 0);
+	ck_assert_str_eq(slurp(bp("c")), "Cra");
+	ck_assert_str_eq(slurp(bp("b")), "impostor");
+	ck_assert(!flock_free(bp("c")));
+	int keep = open(bp("c"), O_RDONLY);
+	ck_assert_int_ge(keep, 0);
+	ck_assert_int_eq(registry_unlink(r, rt, "c"), 0);
+	ck_assert_int_eq(registry_write(r, b, "D", 1, 1), 0);
+	expect_read(r, b, "CDa");
+	ck_assert_int_eq(flock(keep, LOCK_EX | LOCK_NB), -1);
+	ck_assert_int_eq(fds_held(), before + 1);
+	registry_release(r, b, O_RDWR);
+	registry_forget(r, b, 1);
+	ck_assert_int_eq(flock(keep, LOCK_EX | LOCK_NB), 0);
+	close(keep);
+	registry_release(r, a, O_RDWR);
+	registry_forget(r, a, 1);
+	registry_free(r);
+}
+END_TEST
+
 /*
  * A fault hook of this program's own: the core's fchmod() and fchmodat()
  * are these (a program's own definitions come before the C library's).
@@ -1384,6 +1458,7 @@ static Suite *backing_suite(void)
 	     {boundary_symlinks, boundary_swapped_after_scan,
 	      boundary_chmod_swapped_fifo, locked_file_swapped_for_fifo, NULL}},
 	    {"races", {setattr_races_rename, NULL}},
+	    {"parked", {parked_store, NULL}},
 	};
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
