@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fill st from n, taking n's lock (shared). */
+/* Fill st from n, taking n's lock (shared unless n must catch up with
+ * writes the kernel made to its store: a name given to a mapping written
+ * through passthrough, an O_TMPFILE one above all, must not tell the
+ * kernel a stale size). */
 static void node_stat(struct registry *r, struct node *n, struct stat *st)
 {
-	pthread_rwlock_rdlock(&n->lock);
+	node_lock_for_stat(r, n);
 	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
 }
