@@ -228,11 +228,22 @@ static int open_hidden(struct registry *r, struct node *n)
 	return fd;
 }
 
+/* An unnamed file in dir, or -1 and errno. For tests only:
+ * SHMAPFS_TEST_NO_BACKING_TMPFILE in the environment makes it fail as on a
+ * filesystem without O_TMPFILE. */
+static int open_unnamed(int dirfd, mode_t mode)
+{
+	if (getenv("SHMAPFS_TEST_NO_BACKING_TMPFILE")) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+}
+
 static int dir_create_unnamed(struct registry *r, struct node *dir,
 			      struct node *n)
 {
-	int fd = openat(dir->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-			n->mode & 07777);
+	int fd = open_unnamed(dir->dirfd, n->mode & 07777);
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR))
 		fd = open_hidden(r, n);
 	else if (fd < 0)
