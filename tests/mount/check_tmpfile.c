@@ -6,7 +6,8 @@
  * descriptor (fork, SCM_RIGHTS); its store is freed when the last
  * descriptor closes unnamed; linked, it survives a remount; where the
  * transport is fenced (SHMAPFS_TEST_NO_TMPFILE) O_TMPFILE gives
- * EOPNOTSUPP; and where the backing filesystem has no O_TMPFILE
+ * EOPNOTSUPP; several processes make, name and drop them at once; and
+ * where the backing filesystem has no O_TMPFILE
  * (SHMAPFS_TEST_NO_BACKING_TMPFILE) the store sits under a hidden name.
  */
 #include <check.h>
@@ -542,6 +543,87 @@ START_TEST(fenced_gives_eopnotsupp)
 }
 END_TEST
 
+#define CHURNERS 4
+#define CHURN	 150 /* unnamed mappings each */
+
+/* Whether path holds want at off. */
+static int path_reads(const char *path, off_t off, const char *want)
+{
+	char got[32] = {0};
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	ssize_t n = pread(fd, got, sizeof(got) - 1, off);
+	close(fd);
+	return n > 0 && !strcmp(got, want);
+}
+
+/* One churner: unnamed mappings made, stored into through a view, some
+ * named (and read back by name), some made with O_EXCL, all closed.
+ * Keeps the names of every sixth. */
+static int churn(void *arg)
+{
+	int p = *(int *)arg;
+	for (int i = 0; i < CHURN; i++) {
+		int excl = i % 5 == 0, named = i % 3 == 0 && !excl;
+		int fd =
+		    open(m.mnt, O_TMPFILE | O_RDWR | (excl ? O_EXCL : 0), 0600);
+		if (fd < 0 || ftruncate(fd, 2 * PAGE) < 0)
+			return 2;
+		char *v = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, fd, 0);
+		if (v == MAP_FAILED)
+			return 3;
+		char want[32], name[32];
+		snprintf(want, sizeof(want), "p%d i%d", p, i);
+		snprintf(name, sizeof(name), "n%d-%d", p, i);
+		strcpy(v + PAGE, want);
+		munmap(v, 2 * PAGE);
+		if (named && (link_tmpfile(fd, name) < 0 ||
+			      !path_reads(tmount_path(&m, name), PAGE, want)))
+			return 4;
+		if (named && i % 2 && unlink(tmount_path(&m, name)) < 0)
+			return 7;
+		close(fd);
+	}
+	return 0;
+}
+
+/* Unnamed mappings made, named and dropped by several processes at
+ * once: the names kept are there, and nothing else is held. */
+START_TEST(many_at_once)
+{
+	struct statvfs before = mount_statfs();
+	int fds = m.backing[0] ? daemon_unnamed_fds() : 0;
+	pid_t pids[CHURNERS];
+	for (int p = 0; p < CHURNERS; p++) {
+		pids[p] = fork();
+		ck_assert_int_ge(pids[p], 0);
+		if (pids[p] == 0)
+			_exit(churn(&p));
+	}
+	for (int p = 0; p < CHURNERS; p++)
+		ck_assert_int_eq(twait(pids[p], 60000), 0);
+	int kept = 0;
+	for (int i = 0; i < CHURN; i++)
+		kept += i % 3 == 0 && i % 5 != 0 && i % 2 == 0;
+	ck_assert_int_eq(entries(m.mnt), CHURNERS * kept);
+	if (m.backing[0]) {
+		ck_assert(wait_count(daemon_unnamed_fds, fds));
+		return;
+	}
+	/* Memory-backed, the mount counts its entries itself. */
+	struct statvfs after = mount_statfs();
+	for (int waited = 0; waited < WAIT_MS &&
+			     after.f_ffree != before.f_ffree - CHURNERS * kept;
+	     waited += 5) {
+		usleep(5000);
+		after = mount_statfs();
+	}
+	ck_assert_uint_eq(after.f_ffree, before.f_ffree - CHURNERS * kept);
+}
+END_TEST
+
 static TCase *mount_case(const char *name, void (*setup)(void), int file)
 {
 	TCase *tc = tcase_create(name);
@@ -551,6 +633,7 @@ static TCase *mount_case(const char *name, void (*setup)(void), int file)
 	tcase_add_test(tc, shared_across_fork);
 	tcase_add_test(tc, shared_by_scm_rights);
 	tcase_add_test(tc, fenced_gives_eopnotsupp);
+	tcase_add_test(tc, many_at_once);
 	if (file) {
 		tcase_add_test(tc, freed_after_close_file);
 		tcase_add_test(tc, linked_survives_remount);
