@@ -168,8 +168,8 @@ struct registry {
  *   registry.c                 make and free a registry (registry.h)
  *   scan.c                     a backing directory, read at mount
  *   data.c  holes.c  whiteout.c  open, create, read, write, fallocate,
- *                              fsync; SEEK_DATA/SEEK_HOLE; rename leaving
- *                              a whiteout
+ *   tmpfile.c                  fsync; SEEK_DATA/SEEK_HOLE; rename leaving
+ *                              a whiteout; O_TMPFILE's unnamed mappings
  *   namespace.c  xattr.c       names; extended attributes and protection
  *   attr.c                     stat, setattr, resize, statfs
  *   node.c                     a node's life: alloc, hold, drop, put, free
