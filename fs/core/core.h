@@ -62,6 +62,10 @@ enum shmap_protect {
 /* On the root, read-only: what the mount enforces of exclusive backing
  * files (registry_config.exclusive_state). */
 #define SHMAP_XATTR_EXCLUSIVE "user.shmap.exclusive"
+/* Where a file-backed mount keeps a file's flags (flags.c), in its
+ * backing file or directory: lsattr's letters ("i", "ad", ...). Reserved:
+ * chattr changes it, setfattr may not. */
+#define SHMAP_XATTR_FLAGS "user.shmap.flags"
 /* On the root, read-only: the data path the mount took. */
 #define SHMAP_XATTR_DATA_PATH "user.shmap.data_path"
 /* On the root of a mount with quotas, read-only: the limits. */
@@ -155,6 +159,7 @@ enum {
 	SET_MTIME_NOW = 1 << 7,
 	SET_CTIME = 1 << 8,
 	SET_KILL_SUIDGID = 1 << 9, /* as an unprivileged chown/truncate */
+	SET_BY_FD = 1 << 10,	   /* through an open file (ftruncate) */
 };
 
 struct setattr_req {
@@ -220,7 +225,8 @@ int registry_setattr(struct registry *r, struct node *n,
 		     const struct setattr_req *req, struct stat *st);
 int registry_statfs(struct registry *r, struct statvfs *st);
 /* Clear set-ID bits as an unprivileged write must (the kernel asks);
- * 1 if the mode changed. */
+ * 1 if the mode changed, 0 if not, -errno if the backing file's mode
+ * could not be changed (then nothing changed: fail the write). */
 int registry_kill_suid_sgid(struct registry *r, struct node *n);
 
 /* Data (data.c). flags are open(2)'s. */
@@ -261,6 +267,9 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 int registry_fallocate(struct registry *r, struct node *n, int mode,
 		       uint64_t off, uint64_t len);
 int registry_fsync(struct registry *r, struct node *n, int datasync);
+/* fsync a directory: its backing directory, so that the names in it are
+ * on disk (a file-backed mount); nothing to do for a memory-backed one. */
+int registry_fsyncdir(struct registry *r, struct node *n, int datasync);
 /* lseek(2)'s SEEK_DATA / SEEK_HOLE from off, as tmpfs answers (holes.c):
  * the offset found, or -ENXIO at or past the end, or where no data
  * follows. */
@@ -284,6 +293,18 @@ int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name);
 const char *protect_name(enum shmap_protect p);
+
+/*
+ * File flags (flags.c), as FS_IOC_GETFLAGS / FS_IOC_SETFLAGS carry them
+ * (FS_*_FL bits): the ones tmpfs keeps, immutable, append-only, nodump and
+ * noatime, on regular files and directories (-ENOTTY on others). Setting
+ * them asks for the owner or CAP_FOWNER, and changing immutable or
+ * append-only for CAP_LINUX_IMMUTABLE (-EPERM), as the capabilities in
+ * caps (1 << CAP_*, the caller's effective set) say; others: -EOPNOTSUPP.
+ */
+int registry_getflags(struct registry *r, struct node *n, unsigned *flags);
+int registry_setflags(struct registry *r, struct node *n,
+		      const struct caller *c, uint64_t caps, unsigned flags);
 int protect_parse(const char *s, size_t len, enum shmap_protect *out);
 
 /* Residency (residency.c). */

@@ -96,6 +96,8 @@ struct node {
 	struct timespec atime, mtime, ctime;
 	uint64_t size; /* regular file's size: what is reserved */
 	enum shmap_protect protect;
+	unsigned flags;	  /* file flags, FS_*_FL; changed under registry.lock
+			   * too, so that a name operation sees them still */
 	int sparse;	  /* else committed: capacity reserved by size */
 	uint64_t charged; /* a sparse mapping's pages stored, counted */
 	struct xattr *xattrs;
@@ -171,6 +173,7 @@ struct registry {
  *   tmpfile.c                  fsync; SEEK_DATA/SEEK_HOLE; rename leaving
  *                              a whiteout; O_TMPFILE's unnamed mappings
  *   namespace.c  xattr.c       names; extended attributes and protection
+ *   flags.c                    file flags (chattr), and what they forbid
  *   attr.c                     stat, setattr, resize, statfs
  *   node.c                     a node's life: alloc, hold, drop, put, free
  *   residency.c                a store open only while its mapping is used
@@ -314,6 +317,26 @@ int xattr_name_stored(const char *name);
 /* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size);
+
+/* flags.c: what a node's file flags forbid, as the VFS forbids it on tmpfs
+ * (-EPERM; 0: allowed). n->lock held, or registry.lock, under which
+ * registry_setflags() changes them too. */
+int flags_check_open(const struct node *n, int open_flags);
+int flags_check_setattr(const struct node *n, unsigned valid);
+/* setxattr, removexattr, link: neither immutable nor append-only. */
+int flags_check_change(const struct node *n);
+/* A new name in dir (create, link, rename to a name that is free). */
+int flags_check_dir_add(const struct node *dir);
+/* Taking n's name away from dir (unlink, rmdir, rename from, rename
+ * over). */
+int flags_check_remove(const struct node *dir, const struct node *n);
+int flags_check_fallocate(const struct node *n, int mode);
+/* SHMAP_XATTR_FLAGS, as a backing file keeps it. */
+int flags_is_attr(const char *name);
+int flags_set_local(struct node *n, const void *value, size_t size);
+/* A new entry n in dir takes dir's nodump and noatime, as on tmpfs, and
+ * keeps them in its backing object (registry.lock held). */
+int flags_inherit_locked(struct registry *r, struct node *dir, struct node *n);
 
 /* namespace.c */
 void snapshot_free_all_locked(struct registry *r);

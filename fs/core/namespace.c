@@ -130,6 +130,8 @@ static int entry_make_locked(struct registry *r, struct node *dir,
 	int res = dir_check_locked(r, dir);
 	if (!res && dentry_find(r, dir, name))
 		res = -EEXIST;
+	if (!res)
+		res = flags_check_dir_add(dir);
 	if (!res && !(e->d = dentry_new(r, name)))
 		res = -ENOMEM;
 	if (!res)
@@ -199,8 +201,12 @@ static int new_entry(struct registry *r, struct node *dir, const char *name,
 	struct entry_made e;
 	res = entry_make_locked(r, dir, name, mode, rdev, target, c->uid, gid,
 				&e);
-	if (!res && open_flags &&
-	    (res = node_open_new_locked(r, e.n, *open_flags)) < 0)
+	/* Then what may fail once the name is there: the flags it inherits
+	 * (kept in the backing object, found by name), and the open. */
+	if (!res && (res = flags_inherit_locked(r, dir, e.n)) < 0)
+		entry_undo_locked(r, dir, &e);
+	else if (!res && open_flags &&
+		 (res = node_open_new_locked(r, e.n, *open_flags)) < 0)
 		entry_undo_locked(r, dir, &e);
 	if (!res)
 		entry_commit_locked(r, dir, &e, out, st);
@@ -273,6 +279,10 @@ int registry_link(struct registry *r, struct node *n, struct node *dir,
 		res = -ENOENT;
 	if (!res && dentry_find(r, dir, name))
 		res = -EEXIST;
+	if (!res)
+		res = flags_check_dir_add(dir);
+	if (!res)
+		res = flags_check_change(n);
 	/* Allocate before the backing directory changes: a failure then
 	 * changes nothing anywhere. */
 	struct dentry *fresh = NULL;
@@ -308,6 +318,8 @@ static int remove_entry(struct registry *r, struct node *dir, const char *name,
 	if (!res && !d)
 		res = -ENOENT;
 	struct node *n = d ? d->node : NULL;
+	if (!res)
+		res = flags_check_remove(dir, n);
 	if (!res && want_dir && !S_ISDIR(n->type))
 		res = -ENOTDIR;
 	if (!res && !want_dir && S_ISDIR(n->type))
@@ -379,6 +391,18 @@ static int rename_check(struct registry *r, struct dentry *d, struct dentry *nd,
 	return 0;
 }
 
+/* vfs_rename(): the old name is taken away (may_delete), and the new
+ * one too if it exists, else made (may_create). */
+static int rename_flags_check(struct dentry *d, struct dentry *nd,
+			      struct node *newdir)
+{
+	int res = flags_check_remove(d->dir, d->node);
+	if (!res)
+		res = nd ? flags_check_remove(newdir, nd->node)
+			 : flags_check_dir_add(newdir);
+	return res;
+}
+
 static void alias_unlink(struct node *n, struct dentry *d)
 {
 	struct dentry **pp = &n->aliases;
@@ -434,6 +458,8 @@ int registry_rename(struct registry *r, struct node *dir, const char *name,
 		nd = dentry_find(r, newdir, newname);
 	if (!res && nd && nd->node == d->node)
 		goto out; /* two names of one node: nothing to do */
+	if (!res)
+		res = rename_flags_check(d, nd, newdir);
 	if (!res)
 		res = rename_check(r, d, nd, newdir, flags);
 	/* The new name is allocated before anything changes, on disk or
