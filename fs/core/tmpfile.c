@@ -6,8 +6,10 @@
  * dies as an unlinked mapping does: after its last release and the
  * kernel's forget, its store and its charges go with the node.
  *
- * Calls: namespace.c (dir_check_locked, inherit_owner), node.c (alloc,
- * open, free), attr.c (stat), the kind of backing (create_unnamed).
+ * Calls: namespace.c (dir_check_locked, inherit_owner), flags.c (a
+ * directory's immutable flag, the flags a new entry inherits), node.c
+ * (alloc, open, free), attr.c (stat), the kind of backing
+ * (create_unnamed).
  */
 #include "backing.h"
 #include "internal.h"
@@ -24,10 +26,14 @@ static int unnamed_make_locked(struct registry *r, struct node *dir,
 	struct node *n = NULL;
 	int res = dir_check_locked(r, dir);
 	if (res == 0)
+		res = flags_check_dir_add(dir); /* as the VFS: EPERM */
+	if (res == 0)
 		res = node_alloc(r, S_IFREG, mode, c->uid, gid, &n);
 	if (res < 0)
 		return res;
 	res = backing_create_unnamed(r, dir, n);
+	if (res == 0) /* dir's nodump and noatime, as tmpfs's tmpfile */
+		res = flags_inherit_locked(r, dir, n);
 	if (res == 0)
 		res = node_open_new_locked(r, n, flags);
 	if (res < 0) {
