@@ -1,9 +1,9 @@
 /*
  * Mount tests of O_TMPFILE (issue 21), memory- and file-backed: the same
  * calls (open, write, linkat by descriptor and through /proc, O_EXCL,
- * relinking, reopening) on a tmpfs and on the mount give the same answers;
- * an unnamed mapping is shared by mmap between processes that get its
- * descriptor (fork, SCM_RIGHTS); its store is freed when the last
+ * relinking, reopening, a directory's file flags) on a tmpfs and on the mount
+ * give the same answers; an unnamed mapping is shared by mmap between processes
+ * that get its descriptor (fork, SCM_RIGHTS); its store is freed when the last
  * descriptor closes unnamed; linked, it survives a remount; where the
  * transport is fenced (SHMAPFS_TEST_NO_TMPFILE) O_TMPFILE gives
  * EOPNOTSUPP; several processes make, name and drop them at once; and
@@ -14,11 +14,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -59,6 +61,7 @@ struct outcome {
 	int nlink_a, size_a, data_a;
 	int reopen, data_reopen;
 	int excl_empty, excl_proc, excl_entries;
+	int inherited, in_immutable; /* file flags of the directory */
 };
 
 static int res(int r)
@@ -92,6 +95,35 @@ static int reads(int fd, const char *want)
 	char buf[16] = {0};
 	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
 	return n == (ssize_t)strlen(want) && !strcmp(buf, want);
+}
+
+/* A directory's file flags, as chattr sets them: what an unnamed mapping
+ * made in it inherits, and that an immutable one refuses it (EPERM). */
+static void scenario_flags(int dfd, struct outcome *o)
+{
+	int flags = FS_NOATIME_FL | FS_NODUMP_FL;
+	if (mkdirat(dfd, "sub", 0755) < 0)
+		return;
+	int sub = openat(dfd, "sub", O_RDONLY | O_DIRECTORY);
+	if (sub >= 0 && ioctl(sub, FS_IOC_SETFLAGS, &flags) == 0) {
+		int fd = openat(sub, ".", O_TMPFILE | O_RDWR, 0600);
+		o->inherited = fd < 0 ? -errno : 0;
+		if (fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &o->inherited) < 0)
+			o->inherited = -errno;
+		if (fd >= 0)
+			close(fd);
+		flags = FS_IMMUTABLE_FL;
+		ioctl(sub, FS_IOC_SETFLAGS, &flags);
+		fd = openat(sub, ".", O_TMPFILE | O_RDWR, 0600);
+		o->in_immutable = fd < 0 ? -errno : 0;
+		if (fd >= 0)
+			close(fd);
+		flags = 0;
+		ioctl(sub, FS_IOC_SETFLAGS, &flags);
+	}
+	if (sub >= 0)
+		close(sub);
+	unlinkat(dfd, "sub", AT_REMOVEDIR);
 }
 
 /* The calls of the comparison, in dir (then empty again). */
@@ -141,6 +173,7 @@ static void scenario(const char *dir, struct outcome *o)
 		o->excl_entries = entries(dir);
 		close(xfd);
 	}
+	scenario_flags(dfd, o);
 	close(dfd);
 }
 
@@ -192,6 +225,8 @@ static void check_outcome(const struct outcome *o)
 	ck_assert_int_eq(o->excl_empty, -ENOENT);
 	ck_assert_int_eq(o->excl_proc, -ENOENT);
 	ck_assert_int_eq(o->excl_entries, 0);
+	ck_assert_int_eq(o->inherited, FS_NOATIME_FL | FS_NODUMP_FL);
+	ck_assert_int_eq(o->in_immutable, -EPERM);
 }
 
 #define SAME(f)                                                                \
@@ -217,6 +252,8 @@ static void compare(const struct outcome *got, const struct outcome *want)
 	SAME(excl_empty);
 	SAME(excl_proc);
 	SAME(excl_entries);
+	SAME(inherited);
+	SAME(in_immutable);
 	ck_assert_mem_eq(got, want, sizeof(*want)); /* a field left out */
 }
 
