@@ -364,6 +364,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		registry_release(reg(req), node(req, ino), fi->flags);
 }
 
+/* Take the transport's O_TMPFILE mark out of fi->flags (fuse_io.h). */
+static int take_tmpfile_flag(struct fuse_file_info *fi)
+{
+	int tmpfile = (fi->flags & (int)SHMAPFS_O_TMPFILE) != 0;
+	fi->flags &= ~(int)SHMAPFS_O_TMPFILE;
+	return tmpfile;
+}
+
+/* CREATE, or FUSE_TMPFILE as the transport hands it on (fuse_io.h). */
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -371,8 +380,11 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct node *n = NULL;
 	struct stat st;
 	int kill = take_kill_flag(fi);
-	int res = registry_create(reg(req), node(req, parent), name, mode,
-				  fi->flags, &c, &n, &st);
+	int res = take_tmpfile_flag(fi)
+		      ? registry_tmpfile(reg(req), node(req, parent), mode,
+					 fi->flags, &c, &n, &st)
+		      : registry_create(reg(req), node(req, parent), name, mode,
+					fi->flags, &c, &n, &st);
 	if (res == 0 && (res = kill_on_trunc(req, n, kill, fi->flags)) < 0)
 		registry_forget(reg(req), n, 1);
 	if (res < 0) {

@@ -87,7 +87,7 @@ static int open_regular(struct registry *r, int dirfd, const char *name,
 
 /* Make s's file exclusive for exactly as long as it is locked; if that
  * cannot be, close s: a mapping is never served unguarded. */
-static int guard(struct registry *r, struct dentry *d, struct store *s)
+static int guard(struct registry *r, const char *name, struct store *s)
 {
 	if (!r->cfg.guard_store)
 		return 0;
@@ -99,7 +99,7 @@ static int guard(struct registry *r, struct dentry *d, struct store *s)
 	reg_log(r, LOG_WARNING,
 		"mapping '%s' refused: cannot make its backing file exclusive: "
 		"%s",
-		d->name, strerror(-res));
+		name, strerror(-res));
 	store_destroy(s);
 	return -EBUSY;
 }
@@ -127,7 +127,7 @@ static int dir_open_store(struct registry *r, struct node *n, int park,
 			"another process",
 			d->name);
 	if (res == 0)
-		res = guard(r, d, *out);
+		res = guard(r, d->name, *out);
 	return res;
 }
 
@@ -201,6 +201,108 @@ static int dir_create(struct registry *r, struct node *dir, const char *name,
 	if (S_ISDIR(n->type))
 		return create_dir(dir->dirfd, name, n);
 	return create_other(dir->dirfd, name, n);
+}
+
+/*
+ * An unnamed mapping (O_TMPFILE) keeps its store in an unnamed file of
+ * the backing directory: O_TMPFILE there too, so that a daemon that dies
+ * leaves nothing behind, and its first name is one linkat(2), atomic, and
+ * as durable as any other name. Where the backing filesystem has no
+ * O_TMPFILE (EOPNOTSUPP; EISDIR from a kernel without it), the store is a
+ * file under a hidden name in the root of the backing directory (n->hidden:
+ * the root can never be removed, as a subdirectory holding it could not),
+ * named by link and unlink, and removed when the mapping dies unnamed; the
+ * scan at mount removes what a daemon that died left there. A name in
+ * another filesystem below the backing directory then fails (EXDEV).
+ */
+#define HIDDEN_PREFIX ".shmapfs-tmpfile."
+#define HIDDEN_LEN    (sizeof(HIDDEN_PREFIX) + 20)
+
+static void hidden_name(const struct node *n, char name[HIDDEN_LEN])
+{
+	snprintf(name, HIDDEN_LEN, HIDDEN_PREFIX "%llx",
+		 (unsigned long long)n->ino);
+}
+
+int backing_dir_is_hidden(const char *name)
+{
+	return strncmp(name, HIDDEN_PREFIX, sizeof(HIDDEN_PREFIX) - 1) == 0;
+}
+
+/* The store's file under its hidden name (n->hidden), or -errno. */
+static int open_hidden(struct registry *r, struct node *n)
+{
+	char name[HIDDEN_LEN];
+	hidden_name(n, name);
+	unlinkat(r->cfg.backing_dirfd, name, 0); /* left by a dead daemon */
+	int fd = openat(r->cfg.backing_dirfd, name,
+			O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+			n->mode & 07777);
+	if (fd < 0)
+		return -errno;
+	n->hidden = 1;
+	return fd;
+}
+
+/* An unnamed file in dir, or -1 and errno. For tests only:
+ * SHMAPFS_TEST_NO_BACKING_TMPFILE in the environment makes it fail as on a
+ * filesystem without O_TMPFILE. */
+static int open_unnamed(int dirfd, mode_t mode)
+{
+	if (getenv("SHMAPFS_TEST_NO_BACKING_TMPFILE")) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+}
+
+static int dir_create_unnamed(struct registry *r, struct node *dir,
+			      struct node *n)
+{
+	int fd = open_unnamed(dir->dirfd, n->mode & 07777);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR))
+		fd = open_hidden(r, n);
+	else if (fd < 0)
+		fd = -errno;
+	if (fd < 0)
+		return fd;
+	chown_new(-1, NULL, fd, n);
+	struct store *s;
+	int res = adopt(r, fd, &s); /* fd now owned by the store */
+	if (res == 0)
+		res = guard(r, "(unnamed)", s);
+	if (res == 0)
+		n->store = s; /* n is new: nobody else sees it yet */
+	return res;
+}
+
+/* linkat(2) of an open file: by descriptor needs CAP_DAC_READ_SEARCH (on
+ * kernels before 6.10), through /proc does not. */
+static int link_open_file(int fd, int dirfd, const char *name)
+{
+	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != ENOENT && errno != EPERM)
+		return -errno;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static int dir_name_unnamed(struct registry *r, struct node *n,
+			    struct node *dir, const char *name)
+{
+	if (!n->hidden)
+		return link_open_file(n->store->fd, dir->dirfd, name);
+	char hidden[HIDDEN_LEN];
+	hidden_name(n, hidden);
+	if (linkat(r->cfg.backing_dirfd, hidden, dir->dirfd, name, 0) < 0)
+		return -errno;
+	unlinkat(r->cfg.backing_dirfd, hidden, 0);
+	n->hidden = 0;
+	return 0;
 }
 
 static void dir_undo_create(struct registry *r, struct node *dir,
@@ -381,8 +483,12 @@ static int dir_stat_store(struct registry *r, struct node *n, struct stat *st)
 
 static void dir_forget_store(struct registry *r, struct node *n)
 {
-	(void)r;
-	(void)n; /* the backing file is the mapping's name */
+	/* The backing file is the mapping's name; one never named goes. */
+	if (n->hidden) {
+		char name[HIDDEN_LEN];
+		hidden_name(n, name);
+		unlinkat(r->cfg.backing_dirfd, name, 0);
+	}
 }
 
 /* An unlinked backing file lives only while open: keep it for the
@@ -411,6 +517,8 @@ static int dir_sync_all(struct registry *r)
 const struct backing_ops backing_dir = {
     .init = dir_init,
     .create = dir_create,
+    .create_unnamed = dir_create_unnamed,
+    .name_unnamed = dir_name_unnamed,
     .undo_create = dir_undo_create,
     .link = dir_link,
     .remove = dir_remove,

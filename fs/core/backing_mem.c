@@ -77,6 +77,30 @@ static int memfd_create_store(struct registry *r, struct node *dir,
 	return res;
 }
 
+/* An unnamed mapping's store is made as any other's: in memory a store
+ * never had the mapping's name. */
+static int tmpfs_create_unnamed(struct registry *r, struct node *dir,
+				struct node *n)
+{
+	return tmpfs_create(r, dir, "", n);
+}
+
+static int memfd_create_unnamed(struct registry *r, struct node *dir,
+				struct node *n)
+{
+	return memfd_create_store(r, dir, "(unnamed)", n);
+}
+
+static int mem_name_unnamed(struct registry *r, struct node *n,
+			    struct node *dir, const char *name)
+{
+	(void)r;
+	(void)n;
+	(void)dir;
+	(void)name;
+	return 0;
+}
+
 /* Names, modes, owners and extended attributes are the nodes' alone; the
  * store of a node that failed to get its name goes with the node. */
 static void mem_undo_create(struct registry *r, struct node *dir,
@@ -293,15 +317,17 @@ static int mem_sync_all(struct registry *r)
 /* What both kinds of memory do alike: names and metadata are the nodes'
  * alone. */
 #define MEM_COMMON                                                             \
-	.undo_create = mem_undo_create, .link = mem_link,                      \
-	.remove = mem_remove, .rename = mem_rename, .chmod = mem_chmod,        \
-	.chown = mem_chown, .utimens = mem_utimens, .setxattr = mem_setxattr,  \
-	.close_store = mem_close_store, .sync_all = mem_sync_all
+	.undo_create = mem_undo_create, .name_unnamed = mem_name_unnamed,      \
+	.link = mem_link, .remove = mem_remove, .rename = mem_rename,          \
+	.chmod = mem_chmod, .chown = mem_chown, .utimens = mem_utimens,        \
+	.setxattr = mem_setxattr, .close_store = mem_close_store,              \
+	.sync_all = mem_sync_all
 
 const struct backing_ops backing_tmpfs = {
     MEM_COMMON,
     .init = tmpfs_init,
     .create = tmpfs_create,
+    .create_unnamed = tmpfs_create_unnamed,
     .open_store = tmpfs_open_store,
     .stat_store = tmpfs_stat_store,
     .forget_store = tmpfs_forget_store,
@@ -313,6 +339,7 @@ const struct backing_ops backing_memfd = {
     MEM_COMMON,
     .init = memfd_init,
     .create = memfd_create_store,
+    .create_unnamed = memfd_create_unnamed,
     .open_store = memfd_open_store,
     .stat_store = memfd_stat_store,
     .forget_store = memfd_forget_store,

@@ -246,6 +246,14 @@ int registry_share(struct registry *r, struct node *n);
 int registry_create(struct registry *r, struct node *dir, const char *name,
 		    mode_t mode, int flags, const struct caller *c,
 		    struct node **out, struct stat *st);
+/*
+ * open(2) with O_TMPFILE in dir (tmpfile.c): a new regular file with no
+ * name, open (flags as open(2)'s), handed out with one lookup reference
+ * as by create. Without O_EXCL in flags, registry_link() may name it once.
+ */
+int registry_tmpfile(struct registry *r, struct node *dir, mode_t mode,
+		     int flags, const struct caller *c, struct node **out,
+		     struct stat *st);
 /* A copying read, for callers with no descriptor to splice to (tests,
  * tools); the daemon itself uses registry_read_fd(). */
 int registry_read(struct registry *r, struct node *n, void *buf, size_t size,

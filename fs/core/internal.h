@@ -79,6 +79,13 @@ struct node {
 	 * from a use since. */
 	uint64_t idled;
 	int dirfd; /* directory's backing fd, or -1 */
+	/* Made by O_TMPFILE without O_EXCL and never named yet: link may
+	 * give it its first name (tmpfile.c). */
+	int linkable;
+	/* File-backed, made by O_TMPFILE where the backing filesystem has
+	 * none: its store sits under a hidden name until it is named
+	 * (backing_dir.c). */
+	int hidden;
 
 	/* Guarded by lock: */
 	pthread_rwlock_t lock;
@@ -173,8 +180,8 @@ struct registry {
  *   registry.c                 make and free a registry (registry.h)
  *   scan.c                     a backing directory, read at mount
  *   data.c  holes.c  whiteout.c  open, create, read, write, fallocate,
- *                              fsync; SEEK_DATA/SEEK_HOLE; rename leaving
- *                              a whiteout
+ *   tmpfile.c                  fsync; SEEK_DATA/SEEK_HOLE; rename leaving
+ *                              a whiteout; O_TMPFILE's unnamed mappings
  *   namespace.c  xattr.c       names; extended attributes and protection
  *   flags.c                    file flags (chattr), and what they forbid
  *   attr.c                     stat, setattr, resize, statfs
@@ -348,6 +355,12 @@ void snapshot_free_all_locked(struct registry *r);
 int entry_create_open(struct registry *r, struct node *dir, const char *name,
 		      mode_t mode, int flags, const struct caller *c,
 		      struct node **out, struct stat *st);
+
+/* namespace.c: whether dir takes new names (registry.lock held), and
+ * the owner and mode a new entry of c in dir gets. */
+int dir_check_locked(struct registry *r, struct node *dir);
+void inherit_owner(struct node *dir, const struct caller *c, mode_t *mode,
+		   gid_t *gid);
 
 /* scan.c: take in what a backing directory holds, as the registry is
  * made (nothing without one). */

@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fill st from n, taking n's lock (shared). */
+/* Fill st from n, taking n's lock (shared unless n must catch up with
+ * writes the kernel made to its store: a name given to a mapping written
+ * through passthrough, an O_TMPFILE one above all, must not tell the
+ * kernel a stale size). */
 static void node_stat(struct registry *r, struct node *n, struct stat *st)
 {
-	pthread_rwlock_rdlock(&n->lock);
+	node_lock_for_stat(r, n);
 	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
 }
@@ -41,7 +44,7 @@ static void touch_ctime(struct node *n)
 }
 
 /* A directory that still has a name (or is the root) takes new names. */
-static int dir_check_locked(struct registry *r, struct node *dir)
+int dir_check_locked(struct registry *r, struct node *dir)
 {
 	if (!S_ISDIR(dir->type))
 		return -ENOTDIR;
@@ -88,8 +91,8 @@ void registry_forget(struct registry *r, struct node *n, uint64_t nlookup)
 }
 
 /* The group of a new entry: the directory's if it is set-group-ID. */
-static void inherit_owner(struct node *dir, const struct caller *c,
-			  mode_t *mode, gid_t *gid)
+void inherit_owner(struct node *dir, const struct caller *c, mode_t *mode,
+		   gid_t *gid)
 {
 	pthread_rwlock_rdlock(&dir->lock);
 	*gid = c->gid;
@@ -270,8 +273,10 @@ int registry_link(struct registry *r, struct node *n, struct node *dir,
 		return -EROFS;
 	pthread_mutex_lock(&r->lock);
 	res = dir_check_locked(r, dir);
-	if (!res && !n->aliases)
-		res = -ENOENT; /* no new names for an unlinked mapping */
+	/* No new names for an unlinked mapping; but a first one for an
+	 * unnamed mapping made to take one (tmpfile.c). */
+	if (!res && !n->aliases && !n->linkable)
+		res = -ENOENT;
 	if (!res && dentry_find(r, dir, name))
 		res = -EEXIST;
 	if (!res)
@@ -284,10 +289,12 @@ int registry_link(struct registry *r, struct node *n, struct node *dir,
 	if (!res && !(fresh = dentry_new(r, name)))
 		res = -ENOMEM;
 	if (!res)
-		res = backing_link(r, n->aliases, dir, name);
+		res = n->aliases ? backing_link(r, n->aliases, dir, name)
+				 : backing_name_unnamed(r, n, dir, name);
 	if (res < 0)
 		dentry_free_unlinked(fresh);
 	if (!res) {
+		n->linkable = 0;
 		dentry_link(r, fresh, dir, n);
 		n->lookups++;
 		touch_ctime(n);
