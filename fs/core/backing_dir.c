@@ -268,11 +268,16 @@ static int dir_create_unnamed(struct registry *r, struct node *dir,
 		return fd;
 	chown_new(-1, NULL, fd, n);
 	struct store *s;
-	int res = adopt(r, fd, &s); /* fd now owned by the store */
+	/* Never parked: an unnamed file has no name to open it again by, so
+	 * it keeps its descriptor, and counts among those that do. */
+	int res = adopt(r, fd, 0, &s); /* fd now owned by the store */
 	if (res == 0)
 		res = guard(r, "(unnamed)", s);
-	if (res == 0)
+	if (res == 0) {
 		n->store = s; /* n is new: nobody else sees it yet */
+		n->resident = 1;
+		atomic_fetch_add(&r->resident, 1);
+	}
 	return res;
 }
 
