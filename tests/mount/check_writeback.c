@@ -71,6 +71,10 @@ START_TEST(defaults_per_mount)
 	int fallback = !m.passthrough;
 	ck_assert_int_eq(m.writeback_cache, fallback);
 	ck_assert_int_eq(tmount_stop(&m), 0);
+	/* Asking for it never costs a mount its passthrough. */
+	ck_assert_int_eq(tmount_start(&m, 0, "no_writeback_cache"), 0);
+	ck_assert_int_eq(!m.passthrough, fallback);
+	ck_assert_int_eq(tmount_stop(&m), 0);
 	ck_assert_int_eq(writeback_with(0, "nopassthrough"), 1);
 	ck_assert_int_eq(writeback_with(1, NULL), 0);
 	ck_assert_int_eq(writeback_with(1, "nopassthrough"), 0);
@@ -123,8 +127,8 @@ START_TEST(append_from_several_processes)
 			      "record at %lld: 0x%02x", (long long)r, c);
 		for (int i = 1; i < RECORD; i++)
 			ck_assert_msg(buf[r + i] == c,
-				      "record at %lld torn at %d",
-				      (long long)r, i);
+				      "record at %lld torn at %d", (long long)r,
+				      i);
 		count[c - 'A']++;
 	}
 	for (int i = 0; i < APPENDERS; i++)
@@ -145,8 +149,8 @@ START_TEST(direct_io_beside_the_cache)
 	int fd = open(P("d"), O_CREAT | O_RDWR, 0644);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, 4 * PAGE), 0);
-	char *v = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-		       0);
+	char *v =
+	    mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(v, MAP_FAILED);
 	ck_assert_int_eq(pwrite(fd, "buffered", 8, 0), 8);
 	memcpy(v + PAGE, "from-view", 9);
@@ -227,8 +231,8 @@ START_TEST(write_outlives_the_page_cache)
 	int fd = open(P("w"), O_CREAT | O_RDWR, 0644);
 	ck_assert_int_ge(fd, 0);
 	for (size_t off = 0; off < 2 * MB; off += 3 * PAGE + 17) {
-		size_t len = 2 * MB - off < 3 * PAGE + 17 ? 2 * MB - off
-							  : 3 * PAGE + 17;
+		size_t len =
+		    2 * MB - off < 3 * PAGE + 17 ? 2 * MB - off : 3 * PAGE + 17;
 		ck_assert_int_eq(pwrite(fd, data + off, len, (off_t)off),
 				 (ssize_t)len);
 	}
