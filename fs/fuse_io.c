@@ -108,11 +108,6 @@ static void report_data_path(struct shmapfs *fs)
 	fs->log(fs->log_ctx, LOG_INFO, msg);
 }
 
-int fuse_io_kernel_has_passthrough(struct fuse_io *io)
-{
-	return (atomic_load(&io->kernel_flags) & SHMAPFS_FUSE_PASSTHROUGH) != 0;
-}
-
 /* Add FUSE_HANDLE_KILLPRIV_V2 to a successful INIT reply; 1 if this was
  * the reply to INIT. */
 static int amend_init_reply(struct fuse_io *io, struct iovec *iov, int count)

@@ -54,9 +54,6 @@ struct fuse_io {
  */
 int fuse_io_install(struct fuse_session *se, struct fuse_io *io);
 
-/* Whether the kernel's INIT offered passthrough (once INIT has come). */
-int fuse_io_kernel_has_passthrough(struct fuse_io *io);
-
 /* Free what install made, once the session is destroyed. */
 void fuse_io_destroy(struct fuse_io *io);
 

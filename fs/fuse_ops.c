@@ -81,24 +81,10 @@ static void reply_attr(fuse_req_t req, int res, const struct stat *st)
 		fuse_reply_attr(req, st, TIMEOUT);
 }
 
-/*
- * Writeback caching is for the fallback path only: the kernel refuses it
- * together with passthrough, which a mount that wants passthrough gets
- * whenever the kernel offers it (fuse_io.c).
- */
-static int wants_writeback_cache(struct shmapfs *fs,
-				 const struct fuse_conn_info *conn)
-{
-	if (!fs->writeback_cache || !(conn->capable & FUSE_CAP_WRITEBACK_CACHE))
-		return 0;
-	return !(fs->io.want_passthrough &&
-		 fuse_io_kernel_has_passthrough(&fs->io));
-}
-
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	struct shmapfs *fs = userdata;
-	if (wants_writeback_cache(fs, conn)) {
+	if (fs->writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		fs->log(fs->log_ctx, LOG_INFO, "writeback cache: on");
 	}

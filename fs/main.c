@@ -580,7 +580,7 @@ static void watch_views(const struct cmdline *cl, struct logger *lg,
 static int serve(struct cmdline *cl, struct logger *lg)
 {
 	struct shmapfs fs = {
-	    .writeback_cache = cl->opts.path.writeback_cache,
+	    .writeback_cache = cl->opts.writeback_cache,
 	    .log = log_msg,
 	    .log_ctx = lg,
 	    .io.poll_us = cl->opts.poll_us,

@@ -15,8 +15,7 @@
 struct shmapfs {
 	struct registry *reg;	 /* the core; thread-safe on its own */
 	int sync_error;		 /* set once, by destroy */
-	int writeback_cache;	 /* on the fallback path, ask the kernel to
-				  * buffer write() (data_path.writeback_cache) */
+	int writeback_cache;	 /* ask the kernel to buffer write() */
 	struct fuse_io io;	 /* /dev/fuse hooks; see fuse_io.h */
 	struct fuse_session *se; /* set before the loop starts */
 	/* Refuses others' opens of in-use backing files; NULL: not

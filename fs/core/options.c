@@ -151,14 +151,12 @@ static const struct option_spec OPTIONS[] = {
     {.name = "writeback_cache",
      .kind = OPT_FLAG,
      .field = FIELD(writeback_cache),
-     .given = FIELD(writeback_cache_given),
      .arg = 1,
      .help = "let the kernel buffer write() (implies nopassthrough)"},
     {.name = "no_writeback_cache",
      .kind = OPT_FLAG,
      .field = FIELD(writeback_cache),
-     .given = FIELD(writeback_cache_given),
-     .help = "send every write() to the daemon before it returns"},
+     .def = "yes"},
     {.name = "fault_write",
      .kind = OPT_UINT,
      .field = FIELD(fault_write),
@@ -384,23 +382,6 @@ void options_init(struct shmapfs_options *o, uint64_t ram_bytes, uid_t uid,
 	o->gid = gid;
 }
 
-/*
- * Whether the fallback path buffers write() in the kernel's page cache.
- * By default only memory-backed mounts without quotas do: there a daemon
- * crash loses the data whatever is cached, the daemon is the only writer
- * (so the kernel's size, which writeback caching trusts, is exact), and
- * capacity errors may come at fsync/close. File-backed mounts keep write()
- * durable in the backing file when it returns, and see the backing file's
- * size; quotas keep EDQUOT at the write() that is refused.
- */
-static int fallback_writeback_cache(const struct shmapfs_options *o,
-				    const struct mount_facts *m)
-{
-	if (o->writeback_cache_given)
-		return o->writeback_cache;
-	return !m->file_backed && !o->path.sees_every_write;
-}
-
 int options_check(struct shmapfs_options *o, const struct mount_facts *m,
 		  char *err, size_t errlen)
 {
@@ -422,7 +403,6 @@ int options_check(struct shmapfs_options *o, const struct mount_facts *m,
 	else if (!m->privileged)
 		p->why = "passthrough needs a daemon with CAP_SYS_ADMIN";
 	p->passthrough = p->why == NULL;
-	p->writeback_cache = fallback_writeback_cache(o, m);
 	return 0;
 }
 

@@ -35,22 +35,19 @@ struct data_path {
 	const char *why;      /* if not, why not, in words for the log */
 	int sees_every_write; /* every write must reach the daemon, which
 			       * counts each page (quotas) */
-	int writeback_cache;  /* on the fallback path, let the kernel buffer
-			       * write() (never with passthrough) */
 };
 
 struct shmapfs_options {
-	uint64_t size;		   /* capacity in bytes (memory-backed) */
-	uint64_t nr_mappings;	   /* most entries of any kind */
-	int size_given;		   /* size= was given */
-	int nr_mappings_given;	   /* nr_mappings= was given */
-	mode_t mode;		   /* of the root directory */
-	uid_t uid;		   /* of the root directory */
-	gid_t gid;		   /* of the root directory */
-	int read_only;		   /* ro */
-	int root_attrs_set;	   /* mode=, uid= or gid= was given */
-	int writeback_cache;	   /* writeback_cache: kernel buffers write() */
-	int writeback_cache_given; /* writeback_cache or no_writeback_cache */
+	uint64_t size;	       /* capacity in bytes (memory-backed) */
+	uint64_t nr_mappings;  /* most entries of any kind */
+	int size_given;	       /* size= was given */
+	int nr_mappings_given; /* nr_mappings= was given */
+	mode_t mode;	       /* of the root directory */
+	uid_t uid;	       /* of the root directory */
+	gid_t gid;	       /* of the root directory */
+	int read_only;	       /* ro */
+	int root_attrs_set;    /* mode=, uid= or gid= was given */
+	int writeback_cache;   /* writeback_cache: kernel buffers write() */
 	int passthrough;       /* kernel serves data from stores (default) */
 	int sparse;	       /* commit=: new mappings sparse (default) */
 	int exclusive;	       /* in-use backing files refuse others' opens

@@ -1,11 +1,11 @@
 /*
- * Mount tests of the fallback path's write defaults (issue 22): which
- * mounts let the kernel buffer write() (writeback caching: memory-backed
- * fallback mounts without quotas), and the guarantees that must hold
- * either way, run on both data paths: O_APPEND from several processes,
- * O_DIRECT beside the page cache and views, a full mount reported at the
- * write or at the fsync/close after it, data that outlives the page
- * cache, and a file-backed write() in the backing file when it returns.
+ * Mount tests of the write guarantees (issue 22), on both data paths and
+ * with -o writeback_cache: which mounts let the kernel buffer write()
+ * (only those that ask), O_APPEND from several processes, O_DIRECT beside
+ * the page cache and views, a full mount reported at the write or (with
+ * writeback caching) at the fsync/close after it, data that outlives the
+ * page cache, and a file-backed write() in the backing file when it
+ * returns.
  */
 #include <check.h>
 #include <errno.h>
@@ -39,6 +39,12 @@ static void mount_memory(void)
 	ck_assert_int_eq(tmount_start(&m, 0, "size=8m"), 0);
 }
 
+static void mount_memory_writeback(void)
+{
+	ck_assert_int_eq(tmount_start(&m, 0, "size=8m,writeback_cache"), 0);
+	ck_assert(m.writeback_cache);
+}
+
 static void mount_file(void)
 {
 	/* noexclusive: the tests read backing files while in use */
@@ -63,25 +69,16 @@ static int writeback_with(int file_backed, const char *opts)
 	return wbc;
 }
 
-/* The defaults: only a memory-backed mount on the fallback path without
- * quotas buffers write(); the options override. */
+/* The defaults: no mount buffers write() unless it asks (its dirty
+ * pages would wait for the daemon, README); asking turns passthrough off. */
 START_TEST(defaults_per_mount)
 {
-	ck_assert_int_eq(tmount_start(&m, 0, NULL), 0);
-	int fallback = !m.passthrough;
-	ck_assert_int_eq(m.writeback_cache, fallback);
-	ck_assert_int_eq(tmount_stop(&m), 0);
-	/* Asking for it never costs a mount its passthrough. */
-	ck_assert_int_eq(tmount_start(&m, 0, "no_writeback_cache"), 0);
-	ck_assert_int_eq(!m.passthrough, fallback);
-	ck_assert_int_eq(tmount_stop(&m), 0);
-	ck_assert_int_eq(writeback_with(0, "nopassthrough"), 1);
+	ck_assert_int_eq(writeback_with(0, NULL), 0);
+	ck_assert_int_eq(writeback_with(0, "nopassthrough"), 0);
 	ck_assert_int_eq(writeback_with(1, NULL), 0);
 	ck_assert_int_eq(writeback_with(1, "nopassthrough"), 0);
 	ck_assert_int_eq(writeback_with(0, "usrquota"), 0);
-	ck_assert_int_eq(writeback_with(0, "no_writeback_cache"), 0);
-	ck_assert_int_eq(writeback_with(0, "nopassthrough,no_writeback_cache"),
-			 0);
+	ck_assert_int_eq(writeback_with(0, "writeback_cache"), 1);
 	ck_assert_int_eq(writeback_with(1, "writeback_cache"), 1);
 }
 END_TEST
@@ -282,6 +279,16 @@ static Suite *suite(void)
 	tcase_add_test(mem, full_mount_at_write_or_close);
 	tcase_add_test(mem, write_outlives_the_page_cache);
 	suite_add_tcase(s, mem);
+
+	TCase *wbc = tcase_create("memory-writeback_cache");
+	tcase_add_checked_fixture(wbc, mount_memory_writeback, unmount);
+	tcase_set_timeout(wbc, 120);
+	tcase_add_test(wbc, append_from_several_processes);
+	tcase_add_test(wbc, direct_io_beside_the_cache);
+	tcase_add_test(wbc, full_mount_at_write_or_fsync);
+	tcase_add_test(wbc, full_mount_at_write_or_close);
+	tcase_add_test(wbc, write_outlives_the_page_cache);
+	suite_add_tcase(s, wbc);
 
 	TCase *file = tcase_create("file-backed");
 	tcase_add_checked_fixture(file, mount_file, unmount);

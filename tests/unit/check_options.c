@@ -482,36 +482,6 @@ START_TEST(data_path)
 }
 END_TEST
 
-/* Whether the fallback path buffers write(): memory-backed without
- * quotas by default; the options decide when given. */
-static void writeback_is(const char *list, int file_backed, int want)
-{
-	const struct mount_facts facts = {.file_backed = file_backed,
-					  .privileged = 1};
-	struct shmapfs_options o;
-	char err[256];
-	ck_assert_int_eq(checked(&o, list, &facts, err, sizeof(err)), 0);
-	ck_assert_msg(o.path.writeback_cache == want,
-		      "'%s' (%s): writeback cache %d", list,
-		      file_backed ? "file" : "memory", o.path.writeback_cache);
-}
-
-START_TEST(writeback_cache_defaults)
-{
-	writeback_is("", 0, 1);
-	writeback_is("nopassthrough", 0, 1);
-	writeback_is("", 1, 0);
-	writeback_is("nopassthrough", 1, 0);
-	writeback_is("usrquota", 0, 0);
-	writeback_is("grpquota,nopassthrough", 0, 0);
-	writeback_is("usrquota_block_hardlimit=1m", 0, 1);
-	writeback_is("no_writeback_cache", 0, 0);
-	writeback_is("writeback_cache", 1, 1);
-	writeback_is("usrquota,writeback_cache", 0, 1);
-	writeback_is("writeback_cache,no_writeback_cache", 0, 0);
-}
-END_TEST
-
 /* The registry's configuration is what the options ask for. */
 START_TEST(to_config)
 {
@@ -757,7 +727,6 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, small_error_buffer);
 	tcase_add_test(tc, quotas_need_memory);
 	tcase_add_test(tc, data_path);
-	tcase_add_test(tc, writeback_cache_defaults);
 	tcase_add_test(tc, to_config);
 	tcase_add_test(tc, table_rows);
 	tcase_add_test(tc, usage_from_table);
