@@ -310,23 +310,6 @@ done
 # zombie with that thread in D state until its connection was aborted).
 # A FUSE daemon must never share a memory limit with its mount's writers;
 # the writers' own reclaim may wait for the daemons, which is the point.
-# Dirty pages (and pages under writeback) on the file LRUs: with
-# writeback caching a write() leaves its pages dirty, and on a FUSE mount
-# only the daemon can clean them, so while it is stopped they cannot be
-# reclaimed any more than anonymous memory can (cgroup v1 has no dirty
-# limit of its own to make the writer wait first).
-dirty_pages() { # group
-	if [ $cg_v2 = 1 ]; then
-		echo $(($(cg_stat "$1" file_dirty) + $(cg_stat "$1" file_writeback)))
-	else
-		echo $(($(cg_stat "$1" dirty) + $(cg_stat "$1" writeback)))
-	fi
-}
-# A memory-backed mount on the fallback path buffers write() (writeback
-# caching): the dirty pages it leaves may grow past what the warm-up saw
-# while its daemon is stopped, so the clients get 4 MiB more room then.
-dirty_room=0
-case " $paths " in *" nopassthrough "*) dirty_room=4 ;; esac
 most_usage=(0 0)
 most_fixed=(0 0)
 for ((t = 0; t < warmup * 5; t++)); do
@@ -335,8 +318,7 @@ for ((t = 0; t < warmup * 5; t++)); do
 		usage=$(cat "$(cg_file "${groups[$g]}" memory.usage_in_bytes \
 			memory.current)")
 		fixed=$((usage - $(cg_stat "${groups[$g]}" active_file) -
-			$(cg_stat "${groups[$g]}" inactive_file) +
-			$(dirty_pages "${groups[$g]}")))
+			$(cg_stat "${groups[$g]}" inactive_file)))
 		((usage > most_usage[g])) && most_usage[g]=$usage
 		((fixed > most_fixed[g])) && most_fixed[g]=$fixed
 	done
@@ -348,7 +330,7 @@ for g in 0 1; do
 		extra=$((n * 7 * quarantine_mib << 20))
 		limit[g]=$((most_fixed[g] + extra + (8 << 20)))
 		cap=$((most_usage[g] + extra - (1 << 20)))
-		floor=$((most_fixed[g] + extra + ((4 + dirty_room) << 20)))
+		floor=$((most_fixed[g] + extra + (4 << 20)))
 		((limit[g] > cap)) && limit[g]=$cap
 		((limit[g] < floor)) && limit[g]=$floor
 	fi
