@@ -3,8 +3,9 @@
 # (tmpfs; libfuse's passthrough_ll over a tmpfs; shmapfs memory-backed and
 # file-backed over a tmpfs on the default data path, passthrough for a root
 # daemon; the same two on the fallback path, -o nopassthrough; the
-# memory-backed fallback run by BENCH_USER, a user mount through
-# fusermount3; and a memory-backed mount with usrquota), runs every
+# memory-backed fallback with -o writeback_cache, and run by BENCH_USER,
+# a user mount through fusermount3; and a memory-backed mount with
+# usrquota), runs every
 # workload on each, interleaved, RUNS times, and prints one table (also
 # written to BENCH_OUT) with issue 5's targets for the default path and
 # issue 22's for the fallback.
@@ -12,7 +13,7 @@
 #   make bench [SIZE_MB=512] [SEQ_MB=1024] [RAND_MB=256] [RUNS=5]
 #              [BENCH_MS=500] [BENCH_OUT=tests/bench/RESULTS.md]
 #              [SHMAPFS_OPTS=...] [PT_OPTS=...]
-#              [BACKENDS=tmpfs,pt,mem,file,fbmem,fbfile,user,quota]
+#              [BACKENDS=tmpfs,pt,mem,file,fbmem,fbfile,wbc,user,quota]
 #              [BENCH_ONLY=workload,...] [BENCH_BDI=max_ratio=100,...]
 #              [BENCH_USER=nobody]
 #              [ALT_OPTS=nopassthrough] [ALT_SHMAPFS=other/shmapfs]
@@ -50,10 +51,10 @@ BENCH_MS ?= 500
 BENCH_OUT ?= tests/bench/RESULTS.md
 # fbmem/fbfile: the fallback path (-o nopassthrough) that every
 # unprivileged daemon, every kernel before 6.9 and every mount with quotas
-# gets; user: the same run by BENCH_USER (the driver copies the binaries
+# gets; wbc: the memory-backed fallback with -o writeback_cache; user: the same run by BENCH_USER (the driver copies the binaries
 # where that user can run them, and opens /dev/fuse to all for the run if
 # it is not); quota: -o usrquota, the write workloads only.
-BACKENDS ?= tmpfs,pt,mem,file,fbmem,fbfile,user,quota
+BACKENDS ?= tmpfs,pt,mem,file,fbmem,fbfile,wbc,user,quota
 BENCH_USER ?= nobody
 SHMAPFS_OPTS ?=
 PT_OPTS ?=

@@ -42,20 +42,23 @@ BACKENDS = {
     "file": "shmapfs file",
     "fbmem": "fallback mem",  # -o nopassthrough
     "fbfile": "fallback file",
+    "wbc": "fallback mem, writeback_cache",
     "user": "fallback mem, unprivileged",  # a user mount (fusermount3)
     "quota": "fallback mem usrquota",
     "alt": "shmapfs mem alt",  # memory-backed with --alt-opts, for A/B
 }
-SHMAPFS_BACKENDS = ("mem", "file", "fbmem", "fbfile", "user", "quota", "alt")
+SHMAPFS_BACKENDS = ("mem", "file", "fbmem", "fbfile", "wbc", "user", "quota",
+                    "alt")
 # Whose targets a backend is judged by: issue 5's for the default path
 # (passthrough for a root daemon), issue 22's for the fallback, and the
 # quota case of issue 22 against the same mount without quotas.
 GROUP = {"mem": "pt", "file": "pt", "fbmem": "fb", "fbfile": "fb",
-         "user": "fb", "alt": "fb", "quota": "quota"}
+         "wbc": "fb", "user": "fb", "alt": "fb", "quota": "quota"}
 # The options that make each shmapfs backend what it is (before
 # --shmapfs-opts); alt takes --alt-opts alone.
 BACKEND_OPTS = {"mem": "", "file": "", "fbmem": "nopassthrough",
-                "fbfile": "nopassthrough", "user": "", "quota": "usrquota"}
+                "fbfile": "nopassthrough", "wbc": "writeback_cache",
+                "user": "", "quota": "usrquota"}
 FILE_BACKED = ("file", "fbfile")
 # The quota mount runs only the write workloads (its reads are the
 # fallback's); every other backend runs them all.
@@ -255,22 +258,30 @@ class Backend:
         if self.src:
             total += os.stat(os.path.join(self.src, name)).st_blocks * 512
         if self.key in SHMAPFS_BACKENDS and self.proc and not self.src:
-            fds = "/proc/%d/fd" % self.proc.pid
-            root_dev = os.stat("/").st_dev
-            for fd in os.listdir(fds):
-                try:
-                    path = os.path.join(fds, fd)
-                    st = os.stat(path)
-                    if stat.S_ISREG(st.st_mode):
-                        total += st.st_blocks * 512
-                    elif stat.S_ISDIR(st.st_mode) and st.st_dev != root_dev:
-                        # a root daemon's private tmpfs, mounted nowhere,
-                        # whose stores it opens by name only while in use
-                        sv = os.statvfs(path)
-                        total += (sv.f_blocks - sv.f_bfree) * sv.f_frsize
-                except OSError:
-                    pass
+            total += self.daemon_store_bytes()
         return total
+
+    def daemon_store_bytes(self):
+        """What a memory-backed daemon's stores hold: its private tmpfs
+        (mounted nowhere; a root daemon opens the stores there by name
+        only while in use), and every other regular file it holds open
+        (memfds), each counted once."""
+        fds = "/proc/%d/fd" % self.proc.pid
+        root_dev = os.stat("/").st_dev
+        dirs, files = {}, {}
+        for fd in os.listdir(fds):
+            try:
+                path = os.path.join(fds, fd)
+                st = os.stat(path)
+                if stat.S_ISREG(st.st_mode):
+                    files[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+                elif stat.S_ISDIR(st.st_mode) and st.st_dev != root_dev:
+                    sv = os.statvfs(path)
+                    dirs[st.st_dev] = (sv.f_blocks - sv.f_bfree) * sv.f_frsize
+            except OSError:
+                pass
+        return sum(dirs.values()) + sum(b for (dev, _), b in files.items()
+                                        if dev not in dirs)
 
     def bdi(self, knobs):
         """Set /sys/class/bdi knobs (name=value,...) of this FUSE mount."""
@@ -560,7 +571,9 @@ def report(args, backends, results, mem, errors):
             "",
             ("Backends: shmapfs mem/file take the default data path "
              "(passthrough for a root daemon on Linux 6.9+); fallback "
-             "mem/file add -o nopassthrough; the unprivileged one is "
+             "mem/file add -o nopassthrough; writeback_cache is "
+             "memory-backed with -o writeback_cache (the fallback, with "
+             "write() buffered); the unprivileged one is "
              "memory-backed, its daemon and workloads run as %s (a user "
              "mount through fusermount3); usrquota is memory-backed with "
              "-o usrquota (runs the write workloads only). Targets: issue "
@@ -588,7 +601,7 @@ def parse_args():
     p.add_argument("--shmapfs", default="fs/shmapfs")
     p.add_argument("--passthrough", required=True)
     p.add_argument("--backends",
-                   default="tmpfs,pt,mem,file,fbmem,fbfile,user,quota")
+                   default="tmpfs,pt,mem,file,fbmem,fbfile,wbc,user,quota")
     p.add_argument("--shmapfs-opts", default="")
     p.add_argument("--pt-opts", default="")
     p.add_argument("--alt-opts", default="nopassthrough",
