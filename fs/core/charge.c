@@ -134,23 +134,32 @@ int charge_unchown_locked(struct registry *r, struct node *n, uid_t uid,
 
 /*
  * The bytes of whole pages of [off, end) in which fd has no data, as
- * SEEK_HOLE sees it: past EOF, in a hole, or (on tmpfs) reserved by
+ * SEEK_DATA sees it: past EOF, in a hole, or (on tmpfs) reserved by
  * fallocate but not yet written. Data runs in whole pages; only a run
  * that ends at EOF ends inside one, which is data.
+ *
+ * Page by page with SEEK_DATA, never SEEK_HOLE: SEEK_DATA from a page
+ * that holds data answers at once, and from a hole it skips the empty
+ * part of the page cache's tree; SEEK_HOLE from inside data walks every
+ * page up to the next hole, which in a full mapping is its end: a random
+ * 4 KiB write into a 128 MiB mapping cost 300 us of lseek.
  */
 static uint64_t hole_bytes(int fd, uint64_t off, uint64_t end)
 {
 	uint64_t holes = 0;
-	uint64_t pos = off & ~(uint64_t)4095;
-	while (pos < end) {
-		off_t hole = lseek(fd, (off_t)pos, SEEK_HOLE);
-		uint64_t from = hole < 0 ? pos : PAGE_ROUND((uint64_t)hole);
-		if (from >= end)
-			break;
-		off_t data = lseek(fd, (off_t)from, SEEK_DATA);
-		uint64_t to = data < 0 || (uint64_t)data > end ? PAGE_ROUND(end)
-							       : (uint64_t)data;
-		holes += to - from;
+	uint64_t pos = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
+	while (pos < last) {
+		off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+		/* The page where data starts next, or the end (ENXIO). */
+		uint64_t to =
+		    data < 0 ? last : (uint64_t)data & ~(uint64_t)4095;
+		if (to <= pos) {
+			pos += 4096; /* this page holds data */
+			continue;
+		}
+		if (to > last)
+			to = last;
+		holes += to - pos;
 		pos = to;
 	}
 	return holes;

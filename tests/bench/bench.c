@@ -30,6 +30,8 @@ static const struct {
     {"seq-write", bench_seq_write, "write() 1 MiB blocks, fsync"},
     {"seq-read", bench_seq_read, "cold read() of seq-write's file"},
     {"rand-pwrite", bench_rand_pwrite, "random 4 KiB pwrite, fsync"},
+    {"dd-4k", bench_dd_4k, "dd to a new file: 4 KiB write()s, fsync"},
+    {"dd-1m", bench_dd_1m, "dd to a new file: 1 MiB write()s, fsync"},
     {"meta", bench_meta, "create, ftruncate 64 KiB, close, unlink"},
     {"memory", bench_memory_cmd, "data's bytes cached: read, then dropped"},
     {"fault-in", bench_fault_in, "new mapping, store a byte per page"},

@@ -68,6 +68,8 @@ int bench_warm_read(const struct bench_opts *o, struct bench_result *r);
 int bench_seq_write(const struct bench_opts *o, struct bench_result *r);
 int bench_seq_read(const struct bench_opts *o, struct bench_result *r);
 int bench_rand_pwrite(const struct bench_opts *o, struct bench_result *r);
+int bench_dd_4k(const struct bench_opts *o, struct bench_result *r);
+int bench_dd_1m(const struct bench_opts *o, struct bench_result *r);
 int bench_meta(const struct bench_opts *o, struct bench_result *r);
 int bench_memory_cmd(const struct bench_opts *o, struct bench_result *r);
 

@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
-"""shmapfs benchmark driver (issue 5).
+"""shmapfs benchmark driver (issues 5 and 22).
 
-Mounts four backends under one temporary directory -- a fresh tmpfs,
-libfuse's passthrough_ll over a tmpfs, shmapfs memory-backed, and shmapfs
-file-backed over a tmpfs -- then runs every workload of tests/bench/shmapbench
-on each, interleaved (workload by workload, the backends' order rotating
-from run to run), RUNS times. Prints one table of medians with the ratios
-to tmpfs and to passthrough_ll and the issue's targets, plus the daemons'
-memory, and writes it with the machine's description to --out.
+Mounts the backends under one temporary directory -- a fresh tmpfs,
+libfuse's passthrough_ll over a tmpfs, shmapfs memory-backed and
+file-backed (over a tmpfs) on the default data path (passthrough for a
+root daemon on Linux 6.9+), the same two on the fallback path
+(-o nopassthrough), the memory-backed fallback run by an unprivileged
+user (a user mount through fusermount3), and a memory-backed mount with
+usrquota -- then runs every workload of tests/bench/shmapbench on each,
+interleaved (workload by workload, the backends' order rotating from run
+to run), RUNS times. Prints one table of medians with the ratios to tmpfs
+and to passthrough_ll and the issues' targets (issue 5's for the default
+path, issue 22's for the fallback), plus the daemons' memory, and writes
+it with the machine's description to --out.
 
 It runs in a mount namespace of its own (unshare). Every mount wait,
 workload and unmount is bounded; everything mounted is taken down on any
@@ -20,6 +25,7 @@ import argparse
 import ctypes
 import os
 import platform
+import pwd
 import shutil
 import signal
 import stat
@@ -34,9 +40,29 @@ BACKENDS = {
     "pt": "passthrough_ll",
     "mem": "shmapfs mem",
     "file": "shmapfs file",
+    "fbmem": "fallback mem",  # -o nopassthrough
+    "fbfile": "fallback file",
+    "wbc": "fallback mem, writeback_cache",
+    "user": "fallback mem, unprivileged",  # a user mount (fusermount3)
+    "quota": "fallback mem usrquota",
     "alt": "shmapfs mem alt",  # memory-backed with --alt-opts, for A/B
 }
-SHMAPFS_BACKENDS = ("mem", "file", "alt")
+SHMAPFS_BACKENDS = ("mem", "file", "fbmem", "fbfile", "wbc", "user", "quota",
+                    "alt")
+# Whose targets a backend is judged by: issue 5's for the default path
+# (passthrough for a root daemon), issue 22's for the fallback, and the
+# quota case of issue 22 against the same mount without quotas.
+GROUP = {"mem": "pt", "file": "pt", "fbmem": "fb", "fbfile": "fb",
+         "wbc": "fb", "user": "fb", "alt": "fb", "quota": "quota"}
+# The options that make each shmapfs backend what it is (before
+# --shmapfs-opts); alt takes --alt-opts alone.
+BACKEND_OPTS = {"mem": "", "file": "", "fbmem": "nopassthrough",
+                "fbfile": "nopassthrough", "wbc": "writeback_cache",
+                "user": "", "quota": "usrquota"}
+FILE_BACKED = ("file", "fbfile")
+# The quota mount runs only the write workloads (its reads are the
+# fallback's); every other backend runs them all.
+QUOTA_ONLY = ("dd-4k", "dd-1m", "seq-write", "seq-read", "rand-pwrite")
 
 # Interleaving steps: the workloads in one step run back to back on one
 # backend (seq-read reads what seq-write wrote). Per workload: the label,
@@ -44,25 +70,37 @@ SHMAPFS_BACKENDS = ("mem", "file", "alt")
 STEPS = [
     ["cold-mmap"], ["warm-mmap"], ["warm-read"], ["mmap-write"],
     ["two-proc"], ["seq-write", "seq-read"], ["rand-pwrite"],
-    ["openmap"], ["meta"],
+    ["dd-4k"], ["dd-1m"], ["openmap"], ["meta"],
 ]
+# Per workload: its label, which size it uses, and the targets by group
+# (see GROUP): (baseline backend, least ratio to it).
 WORKLOADS = {
-    "openmap": ("1 open-map cycle (open, mmap 4K, store, close)",
-                "map", ("tmpfs", 0.25)),
-    "cold-mmap": ("2 cold fault-in, a byte per page", "map", ("pt", 3.0)),
+    "openmap": ("1 open-map cycle (open, mmap 4K, store, close)", "map",
+                {"pt": ("tmpfs", 0.25), "fb": ("tmpfs", 0.27)}),
+    "cold-mmap": ("2 cold fault-in, a byte per page", "map",
+                  {"pt": ("pt", 3.0), "fb": ("tmpfs", 0.9)}),
     "warm-mmap": ("3 warm mmap read, a byte per page", "map",
-                  ("tmpfs", 1.0)),
-    "warm-read": ("3 warm read(), 1 MiB blocks", "map", ("tmpfs", 1.0)),
-    "mmap-write": ("4 mmap store per page + msync", "map", ("pt", 2.0)),
-    "seq-write": ("5 seq write() 1 MiB + fsync", "seq", ("pt", 1.5)),
-    "seq-read": ("5 seq cold read() 1 MiB", "seq", None),
-    "rand-pwrite": ("6 random 4 KiB pwrite + fsync", "rand", ("pt", 5.0)),
-    "two-proc": ("7 two procs, disjoint halves + msync", "map", None),
+                  {"pt": ("tmpfs", 1.0)}),
+    "warm-read": ("3 warm read(), 1 MiB blocks", "map",
+                  {"pt": ("tmpfs", 1.0), "fb": ("tmpfs", 0.95)}),
+    "mmap-write": ("4 mmap store per page + msync", "map",
+                   {"pt": ("pt", 2.0), "fb": ("tmpfs", 0.9)}),
+    "seq-write": ("5 seq write() 1 MiB + fsync", "seq",
+                  {"pt": ("pt", 1.5), "fb": ("tmpfs", 0.7)}),
+    "seq-read": ("5 seq cold read() 1 MiB", "seq", {}),
+    "rand-pwrite": ("6 random 4 KiB pwrite + fsync", "rand",
+                    {"pt": ("pt", 5.0), "fb": ("tmpfs", 0.5)}),
+    "two-proc": ("7 two procs, disjoint halves + msync", "map", {}),
     "meta": ("8 create, ftruncate 64K, close, unlink", "map",
-             ("pt", 1.5)),
+             {"pt": ("pt", 1.5), "fb": ("pt", 1.2)}),
+    "dd-4k": ("10 dd to a new file, 4 KiB write()s + fsync", "rand",
+              {"quota": ("fbmem", 0.8)}),
+    "dd-1m": ("10 dd to a new file, 1 MiB write()s + fsync", "rand",
+              {"quota": ("fbmem", 0.8)}),
 }
 ORDER = ["openmap", "cold-mmap", "warm-mmap", "warm-read", "mmap-write",
-         "seq-write", "seq-read", "rand-pwrite", "two-proc", "meta"]
+         "seq-write", "seq-read", "rand-pwrite", "two-proc", "meta",
+         "dd-4k", "dd-1m"]
 MOUNT_WAIT_S = 10
 UNMOUNT_WAIT_S = 20
 
@@ -133,10 +171,16 @@ class Backend:
             self.mount_tmpfs(self.mnt)
             return
         cmd = self.daemon_cmd(args)
+        as_user = {}
+        if self.key == "user":
+            # fusermount3 mounts only where the user may write
+            os.chown(self.mnt, args.uid, args.gid)
+            as_user = user_kwargs(args)
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                                          stdout=log, stderr=log,
-                                         preexec_fn=die_with_parent)
+                                         preexec_fn=die_with_parent,
+                                         **as_user)
         deadline = time.monotonic() + MOUNT_WAIT_S
         while not mounted(self.mnt):
             if self.proc.poll() is not None:
@@ -157,11 +201,18 @@ class Backend:
                             if o)
             return [args.passthrough, "-f", "-o", opts, self.mnt]
         alt = self.key == "alt" and args.alt_shmapfs
-        cmd = [args.alt_shmapfs if alt else args.shmapfs, "-f"]
-        opts = args.alt_opts if self.key == "alt" else args.shmapfs_opts
+        daemon = args.alt_shmapfs if alt else args.shmapfs
+        if self.key == "user":
+            daemon = args.user_shmapfs
+        cmd = [daemon, "-f"]
+        if self.key == "alt":
+            opts = args.alt_opts
+        else:
+            opts = ",".join(o for o in [BACKEND_OPTS[self.key],
+                                        args.shmapfs_opts] if o)
         if opts:
             cmd += ["-o", opts]
-        if self.key == "file":
+        if self.key in FILE_BACKED:
             self.src = os.path.join(self.root, "file-src")
             self.mount_tmpfs(self.src)
             return cmd + [self.src, self.mnt]
@@ -198,28 +249,44 @@ class Backend:
     def store_bytes(self, name):
         """Bytes the backend holds for file @name, outside the page cache
         of a FUSE inode: the tmpfs file, the backing file, or the memory
-        daemon's stores (memfds, or unnamed files in its own tmpfs: every
-        regular file it holds open)."""
+        daemon's stores (memfds and other regular files it holds open,
+        and what its private tmpfs holds; @name is then the only file
+        there at the memory phase)."""
         if self.key == "tmpfs":
             return os.stat(os.path.join(self.mnt, name)).st_blocks * 512
         total = 0
         if self.src:
             total += os.stat(os.path.join(self.src, name)).st_blocks * 512
         if self.key in SHMAPFS_BACKENDS and self.proc and not self.src:
-            fds = "/proc/%d/fd" % self.proc.pid
-            for fd in os.listdir(fds):
-                try:
-                    st = os.stat(os.path.join(fds, fd))
-                    if stat.S_ISREG(st.st_mode):
-                        total += st.st_blocks * 512
-                except OSError:
-                    pass
+            total += self.daemon_store_bytes()
         return total
+
+    def daemon_store_bytes(self):
+        """What a memory-backed daemon's stores hold: its private tmpfs
+        (mounted nowhere; a root daemon opens the stores there by name
+        only while in use), and every other regular file it holds open
+        (memfds), each counted once."""
+        fds = "/proc/%d/fd" % self.proc.pid
+        root_dev = os.stat("/").st_dev
+        dirs, files = {}, {}
+        for fd in os.listdir(fds):
+            try:
+                path = os.path.join(fds, fd)
+                st = os.stat(path)
+                if stat.S_ISREG(st.st_mode):
+                    files[(st.st_dev, st.st_ino)] = st.st_blocks * 512
+                elif stat.S_ISDIR(st.st_mode) and st.st_dev != root_dev:
+                    sv = os.statvfs(path)
+                    dirs[st.st_dev] = (sv.f_blocks - sv.f_bfree) * sv.f_frsize
+            except OSError:
+                pass
+        return sum(dirs.values()) + sum(b for (dev, _), b in files.items()
+                                        if dev not in dirs)
 
     def bdi(self, knobs):
         """Set /sys/class/bdi knobs (name=value,...) of this FUSE mount."""
-        if not knobs or self.key == "tmpfs":
-            return
+        if not knobs or self.key in ("tmpfs", "user"):
+            return  # root may not even stat a user mount
         dev = os.stat(self.mnt).st_dev
         path = "/sys/class/bdi/%d:%d" % (os.major(dev), os.minor(dev))
         for kv in knobs.split(","):
@@ -262,16 +329,25 @@ class Backend:
                 sh(["umount", "-l", path])
 
 
+def user_kwargs(args):
+    """Popen arguments that run a process as the unprivileged user."""
+    return {"user": args.uid, "group": args.gid, "extra_groups": []}
+
+
 def run_workload(args, backend, name, gen):
     """Run one workload; returns (value, unit, note) or raises RuntimeError."""
     mb = {"map": args.size_mb, "seq": args.seq_mb,
           "rand": args.rand_mb}[WORKLOADS[name][1] if name in WORKLOADS
                                 else "map"]
-    cmd = [args.bench, "-m", str(mb), "-t", str(args.duration_ms),
-           "-g", str(gen), name, backend.mnt]
+    # A user mount lets in its own user only, root included: the
+    # workload runs as that user, from a copy of the binary it can reach.
+    user = backend.key == "user"
+    cmd = [args.user_bench if user else args.bench, "-m", str(mb),
+           "-t", str(args.duration_ms), "-g", str(gen), name, backend.mnt]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True,
-                           timeout=args.timeout, check=False)
+                           timeout=args.timeout, check=False,
+                           **(user_kwargs(args) if user else {}))
     except subprocess.TimeoutExpired as e:
         raise RuntimeError("%s on %s: timed out after %d s" % (
             name, BACKENDS[backend.key], args.timeout)) from e
@@ -294,6 +370,8 @@ def run_all(args, backends, results, errors):
                 continue
             for key in order:
                 b = backends[key]
+                if key == "quota" and not set(step) & set(QUOTA_ONLY):
+                    continue
                 for name in step:
                     try:
                         v, unit, note = run_workload(args, b, name, run + 1)
@@ -342,49 +420,56 @@ def ratio(v, base):
     return "%.2f" % (v / base) if v is not None and base else "-"
 
 
+TARGET_GROUPS = (("pt", "target, default path"), ("fb", "target, fallback"),
+                 ("quota", "target, usrquota"))
+
+
 def target_text(t):
     if not t:
         return ""
-    return "≥%g× %s" % (t[1], "tmpfs" if t[0] == "tmpfs" else "pt")
+    base = {"tmpfs": "tmpfs", "pt": "pt"}.get(t[0], BACKENDS.get(t[0], t[0]))
+    return "≥%g× %s" % (t[1], base)
+
+
+def verdict(med, name, k):
+    """Whether backend k meets its group's target for workload name."""
+    target = WORKLOADS[name][2].get(GROUP.get(k))
+    if not target:
+        return ""
+    v, base = med.get((name, k)), med.get((name, target[0]))
+    if v is None or not base:
+        return "-"
+    return "yes" if v / base >= target[1] else "NO"
 
 
 def table(args, backends, results, mem):
     keys = list(backends)
+    shm = [k for k in keys if k in SHMAPFS_BACKENDS]
+    groups = [g for g in TARGET_GROUPS if any(GROUP[k] == g[0] for k in shm)]
     med = {}
     for (name, key), vals in [(k, v) for k, v in results.items()
                               if len(k) == 2 and k[0] != "unit"]:
         med[(name, key)] = statistics.median(vals)
     head = ["workload", "unit"] + [BACKENDS[k] for k in keys]
-    for k in keys:
-        if k in SHMAPFS_BACKENDS:
-            head += ["%s ×tmpfs" % k, "%s ×pt" % k]
-    head += ["target"] + ["%s meets" % k for k in keys
-                          if k in SHMAPFS_BACKENDS]
+    for k in shm:
+        head += ["%s ×tmpfs" % k, "%s ×pt" % k]
+    head += [g[1] for g in groups] + ["%s meets" % k for k in shm]
     rows = [head]
     for name in ORDER:
-        label, _, target = WORKLOADS[name]
+        label, _, targets = WORKLOADS[name]
         unit = results.get(("unit", name), "")
         row = [label, unit] + [fmt(med.get((name, k)), unit) for k in keys]
-        verdicts = []
-        for k in keys:
-            if k not in SHMAPFS_BACKENDS:
-                continue
+        for k in shm:
             v = med.get((name, k))
             row += [ratio(v, med.get((name, "tmpfs"))),
                     ratio(v, med.get((name, "pt")))]
-            base = med.get((name, target[0])) if target else None
-            if not target:
-                verdicts.append("")
-            elif v is None or not base:
-                verdicts.append("-")
-            else:
-                verdicts.append("yes" if v / base >= target[1] else "NO")
-        rows.append(row + [target_text(target)] + verdicts)
-    rows += memory_rows(args, keys, mem)
+        row += [target_text(targets.get(g[0])) for g in groups]
+        rows.append(row + [verdict(med, name, k) for k in shm])
+    rows += memory_rows(args, keys, shm, len(groups), mem)
     return rows
 
 
-def memory_rows(args, keys, mem):
+def memory_rows(args, keys, shm, ntargets, mem):
     mib = 1 << 20
     limit = 64 * mib + 0.01 * ((args.size_mb + args.seq_mb) << 20)
 
@@ -393,17 +478,23 @@ def memory_rows(args, keys, mem):
         return f(v) if v is not None else "-"
 
     def pad(vals, verdicts, target):
-        extra = []
-        for k in keys:
-            if k in SHMAPFS_BACKENDS:
-                extra += ["", ""]
-        return vals + extra + [target] + verdicts
+        extra = ["", ""] * len(shm)
+        targets = [target] + [""] * (ntargets - 1) if ntargets else []
+        return vals + extra + targets + verdicts
 
     def meets(k):
         v = mem.get(k, {}).get("own_peak")
         return "-" if v is None else ("yes" if v <= limit else "NO")
 
-    shm = [k for k in keys if k in SHMAPFS_BACKENDS]
+    def held(field, most):
+        """Issue 22's bound on memory held per byte, for the fallback."""
+        def check(k):
+            v = mem.get(k, {}).get(field)
+            if GROUP.get(k) != "fb":
+                return ""
+            return "-" if v is None else ("yes" if v <= most else "NO")
+        return [check(k) for k in shm]
+
     return [
         pad(["9 daemon peak RSS (VmHWM)", "MiB"] +
             [col(k, "hwm", lambda v: "%.1f" % (v / mib)) for k in keys],
@@ -417,10 +508,10 @@ def memory_rows(args, keys, mem):
             ["" for _ in shm], ""),
         pad(["9 held per byte of mapped data, cached", "B/B"] +
             [col(k, "cached", lambda v: "%.2f" % v) for k in keys],
-            ["" for _ in shm], ""),
+            held("cached", 2.0), "fallback ≤2.0"),
         pad(["9 held per byte, page cache dropped", "B/B"] +
             [col(k, "dropped", lambda v: "%.2f" % v) for k in keys],
-            ["" for _ in shm], ""),
+            held("dropped", 1.05), "fallback ≤1.05"),
     ]
 
 
@@ -478,6 +569,17 @@ def report(args, backends, results, mem, errors):
                  args.bdi, "; alt options: '%s'" % args.alt_opts
                  if "alt" in args.backends else ""),
             "",
+            ("Backends: shmapfs mem/file take the default data path "
+             "(passthrough for a root daemon on Linux 6.9+); fallback "
+             "mem/file add -o nopassthrough; writeback_cache is "
+             "memory-backed with -o writeback_cache (the fallback, with "
+             "write() buffered); the unprivileged one is "
+             "memory-backed, its daemon and workloads run as %s (a user "
+             "mount through fusermount3); usrquota is memory-backed with "
+             "-o usrquota (runs the write workloads only). Targets: issue "
+             "5's for the default path, issue 22's for the fallback and "
+             "usrquota.") % args.user,
+            "",
             markdown(table(args, backends, results, mem)), ""]
     if notes:
         text += ["Notes (cold runs: share of the file still in the page "
@@ -498,7 +600,8 @@ def parse_args():
     p.add_argument("--bench", required=True)
     p.add_argument("--shmapfs", default="fs/shmapfs")
     p.add_argument("--passthrough", required=True)
-    p.add_argument("--backends", default="tmpfs,pt,mem,file")
+    p.add_argument("--backends",
+                   default="tmpfs,pt,mem,file,fbmem,fbfile,wbc,user,quota")
     p.add_argument("--shmapfs-opts", default="")
     p.add_argument("--pt-opts", default="")
     p.add_argument("--alt-opts", default="nopassthrough",
@@ -506,6 +609,9 @@ def parse_args():
     p.add_argument("--alt-shmapfs", default="",
                    help="daemon binary of the 'alt' backend (an A/B of "
                    "two builds); default: --shmapfs")
+    p.add_argument("--user", default="nobody",
+                   help="the unprivileged user who runs the 'user' "
+                   "backend's daemon (a user mount) and its workloads")
     p.add_argument("--bdi", default="",
                    help="knob=value,... for the FUSE mounts' BDIs")
     p.add_argument("--size-mb", type=int, default=512)
@@ -561,9 +667,39 @@ def check_memory(args):
                      need >> 20, avail >> 20))
 
 
+def prepare_user(args, root):
+    """For the 'user' backend: the user's ids, and copies of the daemon
+    and the bench binary that the user can run (the tree may live under a
+    home directory of mode 0700). Returns the directory of the copies."""
+    try:
+        pw = pwd.getpwnam(args.user)
+    except KeyError as e:
+        raise RuntimeError("no user %r for the unprivileged mount "
+                           "(--user)" % args.user) from e
+    if pw.pw_uid == 0:
+        raise RuntimeError("--user %s is root" % args.user)
+    args.uid, args.gid = pw.pw_uid, pw.pw_gid
+    # Debian's udev gives /dev/fuse mode 0666; a bare machine or a
+    # container may leave it 0600. Open it for the run; main() puts the
+    # old mode back.
+    mode = stat.S_IMODE(os.stat("/dev/fuse").st_mode)
+    if mode & 0o666 != 0o666:
+        os.chmod("/dev/fuse", mode | 0o666)
+        args.fuse_mode = mode
+    os.chmod(root, 0o755)
+    bindir = tempfile.mkdtemp(prefix="shmapfs-bench-bin.")
+    os.chmod(bindir, 0o755)
+    args.user_shmapfs = shutil.copy(args.shmapfs, bindir)
+    args.user_bench = shutil.copy(args.bench, bindir)
+    for f in (args.user_shmapfs, args.user_bench):
+        os.chmod(f, 0o755)
+    return bindir
+
+
 def main():
     args = parse_args()
     args.load_start = loadavg()
+    args.fuse_mode = None  # /dev/fuse's mode, if we changed it
     check_memory(args)
     enter_private_namespace()
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -571,7 +707,10 @@ def main():
     root = tempfile.mkdtemp(prefix="shmapfs-bench.")
     backends = {k: Backend(k, root) for k in args.backends}
     results, mem, errors = {}, {}, []
+    bindir = None
     try:
+        if "user" in backends:
+            bindir = prepare_user(args, root)
         for b in backends.values():
             b.start(args)
             b.bdi(args.bdi)
@@ -586,6 +725,10 @@ def main():
             b.stop(errors)
         if not any(mounted(os.path.join(root, d)) for d in os.listdir(root)):
             shutil.rmtree(root, ignore_errors=True)
+        if bindir:
+            shutil.rmtree(bindir, ignore_errors=True)
+        if args.fuse_mode is not None:
+            os.chmod("/dev/fuse", args.fuse_mode)
     report(args, backends, results, mem, errors)
     if errors:
         print("bench: %d error(s), see above" % len(errors), file=sys.stderr)

@@ -324,18 +324,23 @@ static void note_data_path(const char *path)
 /*
  * Which data path the daemon took, from the line it logs when it answers
  * INIT ("shmapfs: data path: passthrough" or "... fallback (why)"), which
- * comes before the mount answers anything.
+ * comes before the mount answers anything, and whether it asked for
+ * writeback caching ("shmapfs: writeback cache: on", logged before it).
  */
 static int read_data_path(struct tmount *m)
 {
 	static const char key[] = "shmapfs: data path: ";
+	static const char wbc[] = "shmapfs: writeback cache: on";
 	char line[512];
 	FILE *f = fopen(m->log, "r");
 	if (!f)
 		return -errno;
 	int found = -ENOENT;
+	m->writeback_cache = 0;
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, sizeof(key) - 1)) {
+		if (!strncmp(line, wbc, sizeof(wbc) - 1))
+			m->writeback_cache = 1;
+		else if (!strncmp(line, key, sizeof(key) - 1)) {
 			m->passthrough =
 			    !strncmp(line + sizeof(key) - 1, "passthrough", 11);
 			found = 0;

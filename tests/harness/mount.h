@@ -38,6 +38,7 @@ struct tmount {
 	char log[PATH_MAX];	/* the daemon's stderr */
 	pid_t pid;		/* the daemon, or -1 when not running */
 	int passthrough;	/* the daemon said: data path passthrough */
+	int writeback_cache;	/* the daemon said: writeback cache: on */
 	char cgroup[PATH_MAX];	/* the daemon starts in it; "" if none */
 };
 
