@@ -391,6 +391,14 @@ int options_check(struct shmapfs_options *o, const struct mount_facts *m,
 			 "need a memory-backed mount");
 		return -EINVAL;
 	}
+	/* A quota is a promise kept at each write(): with writes buffered,
+	 * one past a limit would succeed and its data be lost at writeback. */
+	if ((o->quota.usr || o->quota.grp) && o->writeback_cache) {
+		snprintf(err, errlen,
+			 "usrquota and grpquota check every write(), "
+			 "so they cannot be combined with writeback_cache");
+		return -EINVAL;
+	}
 	struct data_path *p = &o->path;
 	p->sees_every_write = o->quota.usr || o->quota.grp;
 	p->why = NULL;

@@ -446,6 +446,33 @@ START_TEST(quotas_need_memory)
 }
 END_TEST
 
+/* A quota is checked at each write(), which writeback caching would defer
+ * to a writeback whose failure loses the data: refused, both ways round. */
+START_TEST(quotas_refuse_writeback_cache)
+{
+	static const char *const lists[] = {
+	    "usrquota,writeback_cache", "writeback_cache,grpquota",
+	    "nopassthrough,usrquota,grpquota,writeback_cache"};
+	const struct mount_facts memory = {.file_backed = 0, .privileged = 1};
+	struct shmapfs_options o;
+	char err[256];
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		ck_assert_int_eq(
+		    checked(&o, lists[i], &memory, err, sizeof(err)), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err, "writeback_cache"));
+	}
+	ck_assert_int_eq(checked(&o,
+				 "writeback_cache,no_writeback_cache,"
+				 "usrquota",
+				 &memory, err, sizeof(err)),
+			 0);
+	ck_assert_int_eq(checked(&o,
+				 "usrquota_block_hardlimit=1m,writeback_cache",
+				 &memory, err, sizeof(err)),
+			 0);
+}
+END_TEST
+
 /* The data path of a mount, and why: decided once, first reason first. */
 static void path_is(const char *list, int privileged, const char *why,
 		    int sees_every_write)
@@ -474,7 +501,6 @@ START_TEST(data_path)
 	path_is("writeback_cache,nopassthrough", 0, "-o nopassthrough", 0);
 	path_is("usrquota", 1, "-o usrquota or grpquota", 1);
 	path_is("grpquota", 0, "-o usrquota or grpquota", 1);
-	path_is("usrquota,writeback_cache", 1, "-o writeback_cache", 1);
 	/* A limit without its quota counts nothing (as tmpfs). */
 	path_is("usrquota_block_hardlimit=1m", 1, NULL, 0);
 	/* Faults are the core's business (it shares no store then). */
@@ -726,6 +752,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, overlong_option);
 	tcase_add_test(tc, small_error_buffer);
 	tcase_add_test(tc, quotas_need_memory);
+	tcase_add_test(tc, quotas_refuse_writeback_cache);
 	tcase_add_test(tc, data_path);
 	tcase_add_test(tc, to_config);
 	tcase_add_test(tc, table_rows);
