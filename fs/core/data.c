@@ -4,7 +4,8 @@
  * fallocates of one mapping are serialized by its node lock; reads share
  * it.
  *
- * Calls: namespace.c (create is mknod or lookup, then open), attr.c
+ * Calls: namespace.c (create is mknod or lookup, then open), revalidate.c
+ * (what the backing directory holds, at create), attr.c
  * (resize), node.c (uses), residency.c (catching up with a shared store),
  * charge.c and util.c.
  */
@@ -117,6 +118,9 @@ int registry_create(struct registry *r, struct node *dir, const char *name,
 	 * in the backing directory behind our back stays). */
 	int res = -ENOENT;
 	for (int tries = 0; tries < 4 && res == -ENOENT; tries++) {
+		/* What the backing directory holds under the name is what
+		 * O_CREAT opens (or O_EXCL refuses): take it in first. */
+		registry_revalidate_name(r, dir, name);
 		res = entry_create_open(r, dir, name, mode, flags, c, out, st);
 		if (res == 0)
 			return 0;

@@ -1,0 +1,211 @@
+/*
+ * The watcher of a backing directory (watch.h): a fanotify group, its
+ * marks, and the thread that turns its events into the core's changes and
+ * the kernel's invalidations.
+ */
+#include "watch.h"
+#include "shmapfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <syslog.h>
+#include <unistd.h>
+
+/* Names made, gone and moved; attributes; contents, as written (a
+ * truncate(2) by path raises nothing else) and once closed. A write of a
+ * mapping in use here is the mount's own: the core ignores it, and the
+ * kernel merges a burst of them into one event. */
+#define WATCH_EVENTS                                                      \
+	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |        \
+	 FAN_ATTRIB | FAN_MODIFY | FAN_CLOSE_WRITE | FAN_ONDIR |          \
+	 FAN_EVENT_ON_CHILD)
+#define DATA_EVENTS (FAN_MODIFY | FAN_CLOSE_WRITE)
+#define NAME_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
+
+struct watch {
+	int group; /* the fanotify group; immutable */
+	int stop;  /* eventfd that ends the thread; immutable */
+	pthread_t thread;
+	int started;		/* the thread runs; set before it does */
+	pid_t self;		/* the daemon; set before the thread starts */
+	struct shmapfs *fs;	/* set before the thread starts */
+};
+
+int watch_new(struct watch **out)
+{
+	const char *off = getenv("SHMAPFS_TEST_NO_WATCH");
+	if (off && *off == '1')
+		return -ENOTSUP;
+	struct watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->group = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+				     FAN_REPORT_DFID_NAME,
+				 O_RDONLY | O_CLOEXEC);
+	int res = w->group < 0 ? -errno : 0;
+	w->stop = res ? -1 : eventfd(0, EFD_CLOEXEC);
+	if (res == 0 && w->stop < 0)
+		res = -errno;
+	if (res < 0) {
+		if (w->group >= 0)
+			close(w->group);
+		free(w);
+		return res;
+	}
+	*out = w;
+	return 0;
+}
+
+int watch_dir(void *ctx, int dirfd)
+{
+	struct watch *w = ctx;
+	if (fanotify_mark(w->group, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
+			  WATCH_EVENTS, dirfd, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+const char *watch_unavailable_why(int err)
+{
+	switch (err) {
+	case -ENOTSUP:
+		return "turned off (SHMAPFS_TEST_NO_WATCH)";
+	case -EPERM:
+		return "fanotify needs CAP_SYS_ADMIN on this kernel";
+	case -ENOSYS:
+	case -EINVAL:
+		return "the kernel has no fanotify directory events";
+	default:
+		return "cannot start fanotify";
+	}
+}
+
+/* One event's directory handle and name (DFID_NAME, or DFID for an event
+ * of the directory itself); 0, or -1 if it carries none. */
+static int event_place(const struct fanotify_event_metadata *m,
+		       const struct file_handle **fh, const char **name)
+{
+	const char *p = (const char *)m + m->metadata_len;
+	const char *end = (const char *)m + m->event_len;
+	while (p + sizeof(struct fanotify_event_info_header) <= end) {
+		const struct fanotify_event_info_header *h = (const void *)p;
+		if (h->len == 0 || p + h->len > end)
+			break;
+		if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+		    h->info_type == FAN_EVENT_INFO_TYPE_DFID) {
+			const struct fanotify_event_info_fid *fid =
+			    (const void *)p;
+			*fh = (const struct file_handle *)fid->handle;
+			*name = h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME
+				    ? (const char *)(*fh)->f_handle +
+					  (*fh)->handle_bytes
+				    : NULL;
+			return 0;
+		}
+		p += h->len;
+	}
+	return -1;
+}
+
+/* Tell the kernel to forget what it cached of a change. */
+static void invalidate(struct watch *w, const struct fanotify_event_metadata *m,
+		       const char *name, int changed, uint64_t dir_id,
+		       uint64_t ino)
+{
+	struct fuse_session *se = w->fs->se;
+	int named = name && strcmp(name, ".");
+	if (named && ((m->mask & NAME_EVENTS) || (changed & BACKING_NAME))) {
+		fuse_lowlevel_notify_inval_entry(se, dir_id, name,
+						 strlen(name));
+		fuse_lowlevel_notify_inval_inode(se, dir_id, -1, 0);
+	}
+	if (!named)
+		fuse_lowlevel_notify_inval_inode(se, dir_id, -1, 0);
+	/* A mapping's contents changed (its writer wrote or closed it), or
+	 * only its attributes: the kernel drops its pages only for the
+	 * first. */
+	if (ino && (m->mask & (DATA_EVENTS | FAN_ATTRIB)))
+		fuse_lowlevel_notify_inval_inode(
+		    se, ino, (m->mask & DATA_EVENTS) ? 0 : -1, 0);
+}
+
+static void take_event(struct watch *w, const struct fanotify_event_metadata *m)
+{
+	struct registry *reg = w->fs->reg;
+	if (m->mask & FAN_Q_OVERFLOW) {
+		registry_backing_lost(reg);
+		w->fs->log(w->fs->log_ctx, LOG_WARNING,
+			   "backing directory: events lost; listings are read "
+			   "again at their next opendir");
+		return;
+	}
+	if (m->pid == w->self)
+		return; /* the core made this change itself */
+	const struct file_handle *fh;
+	const char *name;
+	if (event_place(m, &fh, &name) < 0)
+		return;
+	uint64_t dir_id, ino;
+	int data_only = !(m->mask & ~(DATA_EVENTS | FAN_ONDIR));
+	int changed = registry_backing_event(reg, fh->handle_type, fh->f_handle,
+					     fh->handle_bytes, name, data_only,
+					     &dir_id, &ino);
+	if (changed >= 0)
+		invalidate(w, m, name, changed, dir_id, ino);
+}
+
+static void *watch_main(void *arg)
+{
+	struct watch *w = arg;
+	char buf[16384] __attribute__((aligned(8)));
+	struct pollfd fds[2] = {{.fd = w->group, .events = POLLIN},
+				{.fd = w->stop, .events = POLLIN}};
+	for (;;) {
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (fds[1].revents)
+			break;
+		ssize_t len = read(w->group, buf, sizeof(buf));
+		if (len < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (len <= 0)
+			break;
+		const struct fanotify_event_metadata *m = (void *)buf;
+		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
+			if (m->vers == FANOTIFY_METADATA_VERSION)
+				take_event(w, m);
+	}
+	return NULL;
+}
+
+int watch_start(struct watch *w, struct shmapfs *fs)
+{
+	w->self = getpid();
+	w->fs = fs;
+	int res = -pthread_create(&w->thread, NULL, watch_main, w);
+	w->started = res == 0;
+	return res;
+}
+
+void watch_free(struct watch *w)
+{
+	if (!w)
+		return;
+	uint64_t one = 1;
+	(void)!write(w->stop, &one, sizeof(one));
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	close(w->group);
+	close(w->stop);
+	free(w);
+}
