@@ -126,7 +126,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct node *n = NULL;
 	struct stat st;
-	registry_revalidate_name(reg(req), node(req, parent), name);
+	registry_revalidate_name(reg(req), node(req, parent), name, 0);
 	int res = registry_lookup(reg(req), node(req, parent), name, &n, &st);
 	if (res == -ENOENT) {
 		/* A missing name is remembered as missing as long as a

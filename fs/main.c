@@ -269,11 +269,12 @@ static int open_backing(const struct cmdline *cl, int *out)
  * Reach the backing directory (fd) through a mount of our own, a clone
  * nobody else can reach, and let every open made through it pass without
  * an event: ours, and those the kernel makes for passthrough, which it
- * makes in the opener's thread (exclusive.h). Where that cannot be had,
+ * makes in the opener's thread (exclusive.h); and let writes through it
+ * raise no event for the watcher (watch.h). Where that cannot be had,
  * fd stays, and those opens are told apart one by one. Returns the
  * directory to use.
  */
-static int private_backing(int fd, struct exclusive *ex)
+static int private_backing(int fd, struct exclusive *ex, struct watch *w)
 {
 	int tree = open_tree(fd, "",
 			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
@@ -283,6 +284,9 @@ static int private_backing(int fd, struct exclusive *ex)
 	int priv = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(tree);
 	if (priv >= 0 && exclusive_pass_mount(ex, priv) == 0) {
+		/* Without it, the watcher still skips them, one by one. */
+		if (w)
+			(void)watch_pass_mount(w, priv);
 		close(fd);
 		return priv;
 	}
@@ -327,8 +331,8 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	if (cl->backing && open_backing(cl, &cfg.backing_dirfd) < 0)
 		return -EBADF;
 	if (fs->exclusive)
-		cfg.backing_dirfd =
-		    private_backing(cfg.backing_dirfd, fs->exclusive);
+		cfg.backing_dirfd = private_backing(cfg.backing_dirfd,
+						    fs->exclusive, fs->watch);
 	int res = registry_new(&cfg, out);
 	if (res < 0)
 		fprintf(stderr, "shmapfs: backing directory %s: %s\n",

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
+#include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -22,20 +23,23 @@
  * truncate(2) by path raises nothing else) and once closed. A write of a
  * mapping in use here is the mount's own: the core ignores it, and the
  * kernel merges a burst of them into one event. */
-#define WATCH_EVENTS                                                      \
-	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |        \
-	 FAN_ATTRIB | FAN_MODIFY | FAN_CLOSE_WRITE | FAN_ONDIR |          \
+#define WATCH_EVENTS                                                           \
+	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |             \
+	 FAN_ATTRIB | FAN_MODIFY | FAN_CLOSE_WRITE | FAN_ONDIR |               \
 	 FAN_EVENT_ON_CHILD)
 #define DATA_EVENTS (FAN_MODIFY | FAN_CLOSE_WRITE)
-#define NAME_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
+
+/* How long the thread lets events gather after each read. */
+#define WATCH_GATHER_NS (2 * 1000 * 1000)
+#define NAME_EVENTS	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
 
 struct watch {
 	int group; /* the fanotify group; immutable */
 	int stop;  /* eventfd that ends the thread; immutable */
 	pthread_t thread;
-	int started;		/* the thread runs; set before it does */
-	pid_t self;		/* the daemon; set before the thread starts */
-	struct shmapfs *fs;	/* set before the thread starts */
+	int started;	    /* the thread runs; set before it does */
+	pid_t self;	    /* the daemon; set before the thread starts */
+	struct shmapfs *fs; /* set before the thread starts */
 };
 
 int watch_new(struct watch **out)
@@ -68,6 +72,18 @@ int watch_dir(void *ctx, int dirfd)
 	struct watch *w = ctx;
 	if (fanotify_mark(w->group, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
 			  WATCH_EVENTS, dirfd, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int watch_pass_mount(struct watch *w, int fd)
+{
+	/* SURV_MODIFY: else the first write through the mount clears it. */
+	if (fanotify_mark(w->group,
+			  FAN_MARK_ADD | FAN_MARK_MOUNT |
+			      FAN_MARK_IGNORED_MASK |
+			      FAN_MARK_IGNORED_SURV_MODIFY,
+			  DATA_EVENTS, fd, NULL) < 0)
 		return -errno;
 	return 0;
 }
@@ -184,6 +200,11 @@ static void *watch_main(void *arg)
 		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
 			if (m->vers == FANOTIFY_METADATA_VERSION)
 				take_event(w, m);
+		/* Let events gather: most are the daemon's own (a create, a
+		 * truncate), and one read of many costs less than a wake-up
+		 * each; others' changes wait at most this long. */
+		struct timespec gather = {0, WATCH_GATHER_NS};
+		nanosleep(&gather, NULL);
 	}
 	return NULL;
 }

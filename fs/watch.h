@@ -36,6 +36,15 @@ int watch_new(struct watch **out);
  * directory for changes of its entries and of itself. */
 int watch_dir(void *ctx, int dirfd);
 
+/*
+ * Raise no data event for files reached through the mount of fd: the
+ * daemon's private clone of the backing directory's mount (main.c), where
+ * it opens its stores, and through which the kernel serves passthrough
+ * writes. Writes of mappings in use here then cost the watcher nothing.
+ * Needs CAP_SYS_ADMIN (a mount mark).
+ */
+int watch_pass_mount(struct watch *w, int fd);
+
 /* Start the thread, in the daemon's final process (after any fork); it
  * reports to fs->reg and invalidates through fs->se. */
 int watch_start(struct watch *w, struct shmapfs *fs);

@@ -133,9 +133,10 @@ struct registry_config {
 	int sees_every_write;
 	/*
 	 * File-backed: the backing directory is the truth (revalidate.c).
-	 * Lookups, creates and opens always look at it; getattr and
-	 * opendir look again once their last look is actimeo_ms old (0:
-	 * always); -1: never, a watcher reports every change (watch_dir).
+	 * Creates and opens always look at it; lookups, getattr and opendir
+	 * look again once their last look is actimeo_ms old (0: always;
+	 * lookups always, unless watched); -1: never, a watcher reports every
+	 * change (watch_dir).
 	 */
 	int actimeo_ms;
 	/* Watch a backing directory (dirfd, borrowed) for changes made by
@@ -301,9 +302,10 @@ enum {
 			   * here has open or mapped (its cached pages
 			   * may go) */
 };
-/* dir/name: always (a lookup, a create). */
+/* dir/name: if force (a create that met the name), or unless a watcher
+ * reports every change of dir (a lookup). */
 int registry_revalidate_name(struct registry *r, struct node *dir,
-			     const char *name);
+			     const char *name, int force);
 /* n's attributes: if the last look is older than actimeo, or force (every
  * open: the glue asks before registry_open()). */
 int registry_revalidate_attr(struct registry *r, struct node *n, int force);

@@ -3,9 +3,10 @@
  * the registry only remembers it. Others change the directory too (a user
  * restoring a backup into it, another shmapfs over the same directory,
  * another host on a cluster filesystem), so the registry looks again: at
- * every lookup, create and open of a name, at getattr and opendir once its
- * last look is older than actimeo, and when a watcher (fanotify, in the
- * glue) reports a change. A name found in the directory is taken in as
+ * every create and open of a name, at lookups (unless a watcher reports
+ * every change of the directory), at getattr and opendir once the last
+ * look is older than actimeo, and when a watcher (fanotify, in the glue)
+ * reports a change. A name found in the directory is taken in as
  * the mount-time scan takes it (entry_adopt_locked, shared with scan.c); a
  * name gone there goes here; a name whose backing object changed identity
  * was replaced; an entry takes its attributes from its backing object.
@@ -120,8 +121,8 @@ void dir_watch_locked(struct registry *r, struct node *n)
 	r->watched = n;
 }
 
-int entry_object_locked(struct registry *r, struct node *dir,
-			const char *name, struct node *n)
+int entry_object_locked(struct registry *r, struct node *dir, const char *name,
+			struct node *n)
 {
 	if (S_ISREG(n->type)) {
 		/* Idle until used: read its attributes, hold nothing. */
@@ -272,13 +273,22 @@ static int dir_usable(struct registry *r, struct node *dir)
 	       (dir == r->root || dir->aliases);
 }
 
+/* Does a watcher report every change of dir (its listing known, no
+ * event lost since)? Then a lookup need not look. */
+static int watched_whole(struct registry *r, const struct node *dir)
+{
+	return r->cfg.actimeo_ms < 0 && dir->wh && dir->checked;
+}
+
 int registry_revalidate_name(struct registry *r, struct node *dir,
-			     const char *name)
+			     const char *name, int force)
 {
 	if (!dir_usable(r, dir))
 		return 0;
 	pthread_mutex_lock(&r->lock);
-	int res = dir_usable(r, dir) ? name_sync_locked(r, dir, name) : 0;
+	int res = dir_usable(r, dir) && (force || !watched_whole(r, dir))
+		      ? name_sync_locked(r, dir, name)
+		      : 0;
 	pthread_mutex_unlock(&r->lock);
 	return res;
 }
@@ -384,8 +394,8 @@ static int listing_read(int dirfd, struct listing *l)
 
 static int listed(const struct listing *l, const char *name)
 {
-	return bsearch(&name, l->names, l->count, sizeof(*l->names),
-		       cmp_str) != NULL;
+	return bsearch(&name, l->names, l->count, sizeof(*l->names), cmp_str) !=
+	       NULL;
 }
 
 /* Make dir's whole listing what the backing directory lists. */
@@ -448,8 +458,9 @@ int registry_backing_event(struct registry *r, int type, const void *bytes,
 	int res = dir && dir_usable(r, dir) ? 0 : -ENOENT;
 	if (res == 0) {
 		*dir_id = registry_node_id(r, dir);
-		struct dentry *d =
-		    name && strcmp(name, ".") ? dentry_find(r, dir, name) : NULL;
+		struct dentry *d = name && strcmp(name, ".")
+				       ? dentry_find(r, dir, name)
+				       : NULL;
 		if (d)
 			*ino = registry_node_id(r, d->node);
 		if (d && data_only && d->node->store) {

@@ -313,8 +313,8 @@ START_TEST(actimeo_bounds_unwatched_changes)
 	long long t1 = wait_for(present, P("new"), 1000 + SEEN_MS);
 	long long t2 = wait_for(absent, P("gone"), 1000 + SEEN_MS);
 	long long t3 = wait_for(size_is_10000, P("grown"), 1000 + SEEN_MS);
-	ck_assert_msg(t1 >= 0 && t2 >= 0 && t3 >= 0, "seen after %lld %lld %lld",
-		      t1, t2, t3);
+	ck_assert_msg(t1 >= 0 && t2 >= 0 && t3 >= 0,
+		      "seen after %lld %lld %lld", t1, t2, t3);
 	ck_assert(listed(m.mnt, "new"));
 	ck_assert(!listed(m.mnt, "gone"));
 }

@@ -349,7 +349,7 @@ static int fresh_lookup(struct registry *r, const char *name, struct node **n,
 			struct stat *st)
 {
 	struct node *rt = registry_root(r);
-	ck_assert_int_ge(registry_revalidate_name(r, rt, name), 0);
+	ck_assert_int_ge(registry_revalidate_name(r, rt, name, 0), 0);
 	return registry_lookup(r, rt, name, n, st);
 }
 
@@ -394,7 +394,7 @@ START_TEST(revalidate_takes_in_direct_changes)
 	struct stat st;
 	plant_file(bp("f"), "1", 0644);
 	ck_assert_int_eq(registry_lookup(r, rt, "f", &n, &st), -ENOENT);
-	ck_assert_int_eq(registry_revalidate_name(r, rt, "f"), BACKING_NAME);
+	ck_assert_int_eq(registry_revalidate_name(r, rt, "f", 0), BACKING_NAME);
 	ck_assert_int_eq(registry_lookup(r, rt, "f", &n, &st), 0);
 	ck_assert_int_eq(st.st_size, 1);
 	/* Size, mode and times, seen by an open or an old enough look. */
@@ -409,14 +409,14 @@ START_TEST(revalidate_takes_in_direct_changes)
 	/* Replaced: another file under the name is another mapping. */
 	plant_file(bp("g"), "22", 0640);
 	ck_assert_int_eq(rename(bp("g"), bp("f")), 0);
-	ck_assert_int_eq(registry_revalidate_name(r, rt, "f"), BACKING_NAME);
+	ck_assert_int_eq(registry_revalidate_name(r, rt, "f", 0), BACKING_NAME);
 	ck_assert_int_eq(registry_lookup(r, rt, "f", &n2, &st), 0);
 	ck_assert_ptr_ne(n2, n);
 	ck_assert_int_eq(st.st_size, 2);
 	ck_assert_int_eq(registry_open(r, n, O_RDONLY), -ENOENT);
 	/* Removed. */
 	ck_assert_int_eq(unlink(bp("f")), 0);
-	ck_assert_int_eq(registry_revalidate_name(r, rt, "f"), BACKING_NAME);
+	ck_assert_int_eq(registry_revalidate_name(r, rt, "f", 0), BACKING_NAME);
 	ck_assert_int_eq(registry_lookup(r, rt, "f", &n, &st), -ENOENT);
 	registry_forget(r, n2, 1);
 	registry_free(r);
