@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -103,43 +104,64 @@ const char *watch_unavailable_why(int err)
 	}
 }
 
-/* One event's directory handle and name (DFID_NAME, or DFID for an event
- * of the directory itself); 0, or -1 if it carries none. */
-static int event_place(const struct fanotify_event_metadata *m,
-		       const struct file_handle **fh, const char **name)
+/*
+ * One event, copied out of the read buffer, whose records the kernel
+ * aligns to 4 bytes only: what happened, by whom, and where (the
+ * directory's handle, and the name in it; "." or none: the directory).
+ */
+struct watch_event {
+	uint64_t mask;
+	int32_t pid;
+	int handle_type;
+	unsigned handle_len;
+	const unsigned char *handle; /* in the buffer */
+	const char *name;	     /* in the buffer, or NULL */
+};
+
+/* The directory record (DFID_NAME, or DFID for an event of the directory
+ * itself) of the event of len bytes at p, whose metadata is metadata_len
+ * bytes; 0, or -1 if it has none. */
+static int event_place(const char *p, size_t metadata_len, size_t len,
+		       struct watch_event *e)
 {
-	const char *p = (const char *)m + m->metadata_len;
-	const char *end = (const char *)m + m->event_len;
-	while (p + sizeof(struct fanotify_event_info_header) <= end) {
-		const struct fanotify_event_info_header *h = (const void *)p;
-		if (h->len == 0 || p + h->len > end)
+	const size_t fid_len = offsetof(struct fanotify_event_info_fid, handle);
+	struct fanotify_event_info_header h;
+	for (size_t off = metadata_len; off + sizeof(h) <= len; off += h.len) {
+		memcpy(&h, p + off, sizeof(h));
+		if (h.len < sizeof(h) || off + h.len > len)
 			break;
-		if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
-		    h->info_type == FAN_EVENT_INFO_TYPE_DFID) {
-			const struct fanotify_event_info_fid *fid =
-			    (const void *)p;
-			*fh = (const struct file_handle *)fid->handle;
-			*name = h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME
-				    ? (const char *)(*fh)->f_handle +
-					  (*fh)->handle_bytes
-				    : NULL;
-			return 0;
-		}
-		p += h->len;
+		if (h.info_type != FAN_EVENT_INFO_TYPE_DFID_NAME &&
+		    h.info_type != FAN_EVENT_INFO_TYPE_DFID)
+			continue;
+		struct file_handle fh;
+		if (fid_len + sizeof(fh) > h.len)
+			break;
+		memcpy(&fh, p + off + fid_len, sizeof(fh));
+		size_t at = off + fid_len + sizeof(fh);
+		if (at + fh.handle_bytes > off + h.len)
+			break;
+		e->handle_type = fh.handle_type;
+		e->handle_len = fh.handle_bytes;
+		e->handle = (const unsigned char *)p + at;
+		at += fh.handle_bytes;
+		e->name = NULL;
+		if (h.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME &&
+		    memchr(p + at, '\0', off + h.len - at))
+			e->name = p + at;
+		return 0;
 	}
 	return -1;
 }
 
 /* Tell the kernel to forget what it cached of a change. */
-static void invalidate(struct watch *w, const struct fanotify_event_metadata *m,
-		       const char *name, int changed, uint64_t dir_id,
-		       uint64_t ino)
+static void invalidate(struct watch *w, const struct watch_event *e,
+		       int changed, uint64_t dir_id, uint64_t ino)
 {
 	struct fuse_session *se = w->fs->se;
-	int named = name && strcmp(name, ".");
-	if (named && ((m->mask & NAME_EVENTS) || (changed & BACKING_NAME))) {
-		fuse_lowlevel_notify_inval_entry(se, dir_id, name,
-						 strlen(name));
+	int named = e->name && strcmp(e->name, ".");
+	if (named && ((e->mask & NAME_EVENTS) || (changed & BACKING_NAME))) {
+		fuse_lowlevel_notify_inval_entry(se, dir_id, e->name,
+						 strlen(e->name));
 		fuse_lowlevel_notify_inval_inode(se, dir_id, -1, 0);
 	}
 	if (!named)
@@ -147,34 +169,47 @@ static void invalidate(struct watch *w, const struct fanotify_event_metadata *m,
 	/* A mapping's contents changed (its writer wrote or closed it), or
 	 * only its attributes: the kernel drops its pages only for the
 	 * first. */
-	if (ino && (m->mask & (DATA_EVENTS | FAN_ATTRIB)))
+	if (ino && (e->mask & (DATA_EVENTS | FAN_ATTRIB)))
 		fuse_lowlevel_notify_inval_inode(
-		    se, ino, (m->mask & DATA_EVENTS) ? 0 : -1, 0);
+		    se, ino, (e->mask & DATA_EVENTS) ? 0 : -1, 0);
 }
 
-static void take_event(struct watch *w, const struct fanotify_event_metadata *m)
+static void take_event(struct watch *w, const struct watch_event *e)
 {
 	struct registry *reg = w->fs->reg;
-	if (m->mask & FAN_Q_OVERFLOW) {
+	if (e->mask & FAN_Q_OVERFLOW) {
 		registry_backing_lost(reg);
 		w->fs->log(w->fs->log_ctx, LOG_WARNING,
 			   "backing directory: events lost; listings are read "
 			   "again at their next opendir");
 		return;
 	}
-	if (m->pid == w->self)
-		return; /* the core made this change itself */
-	const struct file_handle *fh;
-	const char *name;
-	if (event_place(m, &fh, &name) < 0)
-		return;
+	if (e->pid == w->self || !e->handle)
+		return; /* the core made this change itself; or no place */
 	uint64_t dir_id, ino;
-	int data_only = !(m->mask & ~(DATA_EVENTS | FAN_ONDIR));
-	int changed = registry_backing_event(reg, fh->handle_type, fh->f_handle,
-					     fh->handle_bytes, name, data_only,
+	int data_only = !(e->mask & ~(uint64_t)(DATA_EVENTS | FAN_ONDIR));
+	int changed = registry_backing_event(reg, e->handle_type, e->handle,
+					     e->handle_len, e->name, data_only,
 					     &dir_id, &ino);
 	if (changed >= 0)
-		invalidate(w, m, name, changed, dir_id, ino);
+		invalidate(w, e, changed, dir_id, ino);
+}
+
+/* Take every event of the len bytes read into buf. */
+static void take_events(struct watch *w, const char *buf, size_t len)
+{
+	struct fanotify_event_metadata m;
+	for (size_t off = 0; off + sizeof(m) <= len; off += m.event_len) {
+		memcpy(&m, buf + off, sizeof(m));
+		if (m.event_len < sizeof(m) || off + m.event_len > len)
+			break;
+		if (m.vers != FANOTIFY_METADATA_VERSION)
+			continue;
+		struct watch_event e = {.mask = m.mask, .pid = m.pid};
+		if (event_place(buf + off, m.metadata_len, m.event_len, &e) < 0)
+			e.handle = NULL;
+		take_event(w, &e);
+	}
 }
 
 static void *watch_main(void *arg)
@@ -196,10 +231,7 @@ static void *watch_main(void *arg)
 			continue;
 		if (len <= 0)
 			break;
-		const struct fanotify_event_metadata *m = (void *)buf;
-		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
-			if (m->vers == FANOTIFY_METADATA_VERSION)
-				take_event(w, m);
+		take_events(w, buf, (size_t)len);
 		/* Let events gather: most are the daemon's own (a create, a
 		 * truncate), and one read of many costs less than a wake-up
 		 * each; others' changes wait at most this long. */

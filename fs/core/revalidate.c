@@ -20,6 +20,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,10 +319,14 @@ int registry_revalidate_attr(struct registry *r, struct node *n, int force)
 				      AT_SYMLINK_NOFOLLOW) < 0
 				  ? -errno
 				  : 0;
-		if (res == 0 && (n == r->root || same_object(n, &st)))
+		if (res == 0 && (n == r->root || same_object(n, &st))) {
 			res = node_sync_locked(n, &st);
-		else if (n != r->root)
-			res = name_sync_locked(r, d->dir, d->name);
+		} else if (n != r->root) {
+			/* The sync drops d, and its name with it. */
+			char name[SHMAP_NAME_MAX + 1];
+			snprintf(name, sizeof(name), "%s", d->name);
+			res = name_sync_locked(r, d->dir, name);
+		}
 	}
 	pthread_mutex_unlock(&r->lock);
 	return res;
