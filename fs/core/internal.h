@@ -174,6 +174,7 @@ struct registry {
 	dev_t views_dev;
 	int leases_see_readers;
 	atomic_int views_warned; /* a failed look at views was logged */
+	atomic_int watch_warned; /* a directory not watched was logged */
 };
 
 /*
