@@ -12,7 +12,8 @@
  * was replaced; an entry takes its attributes from its backing object.
  *
  * Calls: xattr.c (xattr_set_local), node.c (alloc, put, free), dentry.c,
- * the kind of backing (backing_dir_open_attrs) and util.c.
+ * the kind of backing (backing_dir_open_attrs, backing_dir_is_hidden) and
+ * util.c.
  */
 #include "backing.h"
 #include "internal.h"
@@ -272,6 +273,8 @@ static int name_sync_locked(struct registry *r, struct node *dir,
 {
 	if (dir->dirfd < 0 || name_check(name) < 0)
 		return 0;
+	if (dir == r->root && backing_dir_is_hidden(name))
+		return 0; /* an unnamed mapping's store, of some mount */
 	struct stat st;
 	int gone = fstatat(dir->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0;
 	if (gone && errno != ENOENT)
