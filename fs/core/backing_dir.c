@@ -24,6 +24,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -104,6 +105,62 @@ static int guard(struct registry *r, const char *name, struct store *s)
 	return -EBUSY;
 }
 
+/* Who holds the flock of the file st (/proc/locks), in words: "" if no
+ * one that /proc/locks shows. */
+static void lock_holder(const struct stat *st, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	while (f && fgets(line, sizeof(line), f)) {
+		char kind[16], access[16];
+		int pid;
+		unsigned maj, min;
+		unsigned long long ino;
+		if (sscanf(line, "%*[^:]: %15s %*s %15s %d %x:%x:%llu", kind,
+			   access, &pid, &maj, &min, &ino) != 6 ||
+		    strcmp(kind, "FLOCK") || ino != st->st_ino ||
+		    maj != major(st->st_dev) || min != minor(st->st_dev))
+			continue;
+		char path[64], comm[32] = "?";
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		FILE *c = fopen(path, "re");
+		if (c && fgets(comm, sizeof(comm), c))
+			comm[strcspn(comm, "\n")] = '\0';
+		if (c)
+			fclose(c);
+		snprintf(buf, size, " (its flock %s held by pid %d, %s)",
+			 access, pid, comm);
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+/*
+ * The mapping is held elsewhere: its file locked by another process (as
+ * another shmapfs over the same directory locks it while it serves it),
+ * or its open refused by the exclusivity that other mount enforces. Say
+ * who holds it, and refuse with EBUSY; any other failure stays what it is.
+ */
+static int held_elsewhere(struct registry *r, struct dentry *d, int res)
+{
+	struct stat st;
+	if (res != -EBUSY && res != -EPERM)
+		return res;
+	if (fstatat(d->dir->dirfd, d->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return res;
+	char holder[128];
+	lock_holder(&st, holder, sizeof(holder));
+	if (res == -EPERM && !holder[0])
+		return res;
+	reg_log(r, LOG_WARNING,
+		"mapping '%s' refused: its backing file is locked by another "
+		"process%s",
+		d->name, holder);
+	return -EBUSY;
+}
+
 /* A parked store's own open is read-only: the pin that keeps it counts
  * as nobody's write (each use opens it as file_open_flags() says). */
 static int dir_open_store(struct registry *r, struct node *n, int park,
@@ -119,16 +176,11 @@ static int dir_open_store(struct registry *r, struct node *n, int park,
 		flags = (flags & ~O_ACCMODE) | O_RDONLY;
 	int fd = open_regular(r, d->dir->dirfd, d->name, flags);
 	if (fd < 0)
-		return fd;
+		return held_elsewhere(r, d, fd);
 	int res = adopt(r, fd, park, out);
-	if (res == -EBUSY)
-		reg_log(r, LOG_WARNING,
-			"mapping '%s' refused: its backing file is locked by "
-			"another process",
-			d->name);
-	if (res == 0)
-		res = guard(r, d->name, *out);
-	return res;
+	if (res < 0)
+		return held_elsewhere(r, d, res);
+	return guard(r, d->name, *out);
 }
 
 static void dir_close_store(struct registry *r, struct store *s)
@@ -195,12 +247,20 @@ static int create_other(int dirfd, const char *name, struct node *n)
 static int dir_create(struct registry *r, struct node *dir, const char *name,
 		      struct node *n)
 {
-	(void)r;
-	if (S_ISREG(n->type))
-		return create_file(dir->dirfd, name, n);
-	if (S_ISDIR(n->type))
-		return create_dir(dir->dirfd, name, n);
-	return create_other(dir->dirfd, name, n);
+	int res = S_ISREG(n->type)   ? create_file(dir->dirfd, name, n)
+		  : S_ISDIR(n->type) ? create_dir(dir->dirfd, name, n)
+				     : create_other(dir->dirfd, name, n);
+	/* Which object it is, to tell it from one put there later. */
+	struct stat st;
+	if (res == 0 &&
+	    fstatat(dir->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		n->bdev = st.st_dev;
+		n->bino = st.st_ino;
+		n->checked = now_ms();
+	}
+	if (res == 0 && S_ISDIR(n->type))
+		dir_watch_locked(r, n);
+	return res;
 }
 
 /*
@@ -216,11 +276,13 @@ static int dir_create(struct registry *r, struct node *dir, const char *name,
  * another filesystem below the backing directory then fails (EXDEV).
  */
 #define HIDDEN_PREFIX ".shmapfs-tmpfile."
-#define HIDDEN_LEN    (sizeof(HIDDEN_PREFIX) + 20)
+#define HIDDEN_LEN    (sizeof(HIDDEN_PREFIX) + 32)
 
+/* The daemon's pid in it: another mount of the directory numbers its
+ * nodes alike. */
 static void hidden_name(const struct node *n, char name[HIDDEN_LEN])
 {
-	snprintf(name, HIDDEN_LEN, HIDDEN_PREFIX "%llx",
+	snprintf(name, HIDDEN_LEN, HIDDEN_PREFIX "%d.%llx", (int)getpid(),
 		 (unsigned long long)n->ino);
 }
 
@@ -267,6 +329,12 @@ static int dir_create_unnamed(struct registry *r, struct node *dir,
 	if (fd < 0)
 		return fd;
 	chown_new(-1, NULL, fd, n);
+	/* Which object it is: the one its names will show (revalidate.c). */
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		n->bdev = st.st_dev;
+		n->bino = st.st_ino;
+	}
 	struct store *s;
 	/* Never parked: an unnamed file has no name to open it again by, so
 	 * it keeps its descriptor, and counts among those that do. */
@@ -448,13 +516,13 @@ static int dir_setxattr(struct registry *r, struct node *n, const char *name,
 }
 
 /*
- * One shmapfs per backing directory: the directory itself is locked. A
- * daemon that was just unmounted still holds it while it writes its
- * mappings out, so wait a little (bounded) before refusing: umount
- * followed at once by mount must work.
+ * Several mounts may serve one backing directory (two containers on one
+ * host, or hosts on a cluster filesystem): the lock on each mapping's
+ * file is the arbiter, and each mount takes in what the others change
+ * (revalidate.c). The daemon's only own files there, the hidden stores
+ * of unnamed mappings, carry its pid in their names, so that no other
+ * mount takes or removes one while it lives.
  */
-#define BACKING_LOCK_WAIT_MS 5000
-
 static int dir_init(struct registry *r)
 {
 	/* Quotas count memory; a backing directory's filesystem has its own
@@ -462,17 +530,7 @@ static int dir_init(struct registry *r)
 	r->cfg.quota = (struct quota_config){0};
 	r->counts_capacity = 0;
 	r->pins_reachable = store_pins_reachable();
-	unsigned wait =
-	    r->cfg.lock_wait_ms ? r->cfg.lock_wait_ms : BACKING_LOCK_WAIT_MS;
-	for (unsigned waited = 0;; waited += 50) {
-		if (flock(r->cfg.backing_dirfd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK)
-			return -errno;
-		if (waited >= wait)
-			return -EBUSY;
-		usleep(50 * 1000);
-	}
+	return 0;
 }
 
 static int dir_stat_store(struct registry *r, struct node *n, struct stat *st)
