@@ -176,13 +176,7 @@ static uint64_t sparse_need_locked(struct registry *r, struct node *n,
 	if (!r->counts_capacity || size == 0)
 		return 0;
 	uint64_t end = off + size;
-	/* A parked store that cannot be opened now counts as holes: then
-	 * too much is reserved, never too little. */
-	int fd = store_fd_get(n->store);
-	uint64_t holes = fd < 0 ? PAGE_ROUND(end) - (off & ~(uint64_t)4095)
-				: hole_bytes(fd, off, end);
-	store_fd_put(n->store, fd);
-	/* SEEK_HOLE shows fallocated pages not yet written as holes: below
+	/* SEEK_DATA shows fallocated pages not yet written as holes: below
 	 * the size, a change adds at most the pages the store lacks there. */
 	uint64_t start = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
 	uint64_t sized = PAGE_ROUND(n->size), span = last - start;
@@ -190,6 +184,15 @@ static uint64_t sparse_need_locked(struct registry *r, struct node *n,
 	    sized > start ? (last < sized ? last : sized) - start : 0;
 	uint64_t lacks = sized > n->charged ? sized - n->charged : 0;
 	uint64_t bound = inside > lacks ? span - (inside - lacks) : span;
+	/* A write inside a mapping that lacks nothing costs nothing: no
+	 * need to ask the store (the common case of rewriting data). */
+	if (bound == 0)
+		return 0;
+	/* A parked store that cannot be opened now counts as holes: then
+	 * too much is reserved, never too little. */
+	int fd = store_fd_get(n->store);
+	uint64_t holes = fd < 0 ? span : hole_bytes(fd, off, end);
+	store_fd_put(n->store, fd);
 	return holes < bound ? holes : bound;
 }
 
