@@ -103,8 +103,8 @@ gluster_up()
 		-l "$GL_ROOT/log/glusterd.log" -p "$GL_ROOT/glusterd.pid" \
 		>"$GL_ROOT/log/glusterd.out" 2>&1 &
 	echo $! >"$GL_ROOT/glusterd.pid.ours"
-	wait_for 30 "gl volume list >/dev/null 2>&1" ||
-		fail "glusterd did not answer within 30 s:
+	wait_for 120 "gl volume list >/dev/null 2>&1" ||
+		fail "glusterd did not answer within 120 s:
 $(tail -5 "$GL_ROOT/log/glusterd.log")"
 	# The brick is on the root filesystem: 'force' says we mean it.
 	gl volume create "$GL_VOLUME" "$GL_HOST:$GL_ROOT/brick" force \
@@ -112,9 +112,9 @@ $(tail -5 "$GL_ROOT/log/glusterd.log")"
 $(tail -5 "$GL_ROOT/log/glusterd.log")"
 	gl volume start "$GL_VOLUME" >/dev/null ||
 		fail "gluster volume start failed"
-	wait_for 30 "gl volume status $GL_VOLUME detail 2>/dev/null |
+	wait_for 120 "gl volume status $GL_VOLUME detail 2>/dev/null |
 		grep -q '^Online.*: Y'" ||
-		fail "the brick did not come online within 30 s:
+		fail "the brick did not come online within 120 s:
 $(gl volume status "$GL_VOLUME" 2>&1)"
 	gl_note_brick_files
 }
@@ -139,8 +139,8 @@ gluster_mount()
 		"$dir" >/dev/null 2>&1 &
 	GL_PID=$!
 	GL_CLIENTS+=("$GL_PID $dir")
-	wait_for 30 "gl_mounted '$dir' fuse.glusterfs" ||
-		fail "the gluster client did not mount $dir within 30 s:
+	wait_for 120 "gl_mounted '$dir' fuse.glusterfs" ||
+		fail "the gluster client did not mount $dir within 120 s:
 $(tail -5 "$GL_ROOT/log/client-$(basename "$dir").log")"
 }
 

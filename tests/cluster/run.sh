@@ -24,7 +24,7 @@
 #
 # SHMAPFS_TEST_DATA_PATHS (default "passthrough nopassthrough"): the data
 # paths to run. CLUSTER_ACTIMEO (default 1): the daemons' actimeo=, the
-# bound the visibility checks hold them to (plus CLUSTER_SLACK_S, default 2,
+# bound the visibility checks hold them to (plus CLUSTER_SLACK_S, default 3,
 # for a loaded machine). CLUSTER_OPTS (default actimeo=$CLUSTER_ACTIMEO):
 # the daemons' options. CLUSTER_TRACE=1 runs under bash -x.
 #
@@ -44,7 +44,7 @@ SHMAPFS_BIN=$(realpath "$SHMAPFS_BIN")
 SHMAPBENCH=$(realpath "$SHMAPBENCH")
 DATA_PATHS=${SHMAPFS_TEST_DATA_PATHS:-passthrough nopassthrough}
 ACTIMEO=${CLUSTER_ACTIMEO:-1}
-SLACK_S=${CLUSTER_SLACK_S:-2}
+SLACK_S=${CLUSTER_SLACK_S:-3}
 BASE_OPTS=${CLUSTER_OPTS-actimeo=$ACTIMEO}
 VIEWER=$top/tests/lifecycle/viewer.py
 
@@ -219,7 +219,7 @@ gone()
 # What opening FILE and reading gives (for a failure's message).
 reads()
 {
-	head -c 80 "$1" 2>&1
+	head -c 80 "$1" 2>&1 | tr -d '\0'
 }
 
 # Within the bound the daemons state (actimeo), with slack for a loaded
@@ -253,6 +253,16 @@ case_visible()
 		fail "B never listed A's new mapping"
 	note "visible: listed on B" "$ELAPSED"
 	within_bound "$ELAPSED" || fail "B took $ELAPSED ms to list it"
+	# B creates (O_CREAT, no O_EXCL) a name A has just made, before B
+	# has seen it: B opens A's mapping, never ENOENT nor EEXIST.
+	[ ! -e "$B/racy" ] || fail "B sees 'racy' before A made it"
+	printf 'racy-from-A' >"$A/racy" || fail "A cannot write 'racy'"
+	: >>"$B/racy" || fail "B's open(O_CREAT) of 'racy', just made on A," \
+		"failed"
+	holds "$B/racy" racy-from-A ||
+		fail "B's open(O_CREAT) of 'racy' did not open A's mapping:" \
+			"'$(reads "$B/racy")'"
+	rm "$A/racy" || fail "A cannot remove 'racy'"
 }
 
 # A holds a mapping (open and mapped, then only mapped): B's open fails
