@@ -231,6 +231,25 @@ within_bound()
 
 # ---------------------------------------------------------------- cases
 
+# The premise: a flock taken through one client of the volume conflicts
+# with one through the other (as between machines), and is free again
+# once let go.
+flock_crosses()
+{
+	: >"$1/probe" || fail "cannot make a file on the volume"
+	wait_for 30 "[ -e '$2/probe' ]" || fail "B's client never saw 'probe'"
+	local rc
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	rc=$(flock -n "$1/probe" sh -c 'flock -n "$0" true; echo $?' \
+		"$2/probe") || fail "host A cannot flock 'probe'"
+	[ "$rc" = 1 ] ||
+		fail "a flock through host A's client does not stop one" \
+			"through host B's: the volume does not share locks"
+	flock -n "$2/probe" true ||
+		fail "host B cannot flock 'probe' after host A let go"
+	rm "$1/probe"
+}
+
 # A makes and writes a mapping that B had looked up (and found missing):
 # B sees it, then its data, within the bound.
 case_visible()
@@ -470,6 +489,7 @@ for CUR_PATH in $DATA_PATHS; do
 	mkdir "$GA/$CUR_PATH" || fail "cannot make a directory on the volume"
 	wait_for 30 "[ -d '$GB/$CUR_PATH' ]" ||
 		fail "host B's client never saw host A's directory"
+	flock_crosses "$GA/$CUR_PATH" "$GB/$CUR_PATH"
 	shmapfs_start "$GA/$CUR_PATH" "$A" "$LOG_A"
 	shmapfs_start "$GB/$CUR_PATH" "$B" "$LOG_B"
 	echo "cluster: $CUR_PATH: host A $(getfattr --absolute-names \
