@@ -3,15 +3,24 @@
  * request, calls the core (fs/core/registry.h), and replies; a negative
  * errno from the core becomes an error reply here and nowhere else.
  *
- * Caching policy (see design.md): the daemon is the only way into a
- * mapping, so the kernel's cache of it never goes stale. Every open keeps
- * the page cache (FOPEN_KEEP_CACHE: an open must not drop pages others
- * have mapped), entries and attributes live long, and the kernel does not
- * invalidate data on a changed mtime. Missing names are remembered too: an
- * operation that fails leaves no name, and one it made and had to undo
- * (a create whose open failed) was never seen by any request, since the
- * core makes and undoes it under one lock before the reply; so no entry
- * the kernel holds goes stale, and nothing needs invalidating.
+ * Caching policy (see design.md): a memory-backed mount is the only way
+ * into its mappings, so the kernel's cache of it never goes stale. Every
+ * open keeps the page cache (FOPEN_KEEP_CACHE: an open must not drop pages
+ * others have mapped), entries and attributes live long, and the kernel
+ * does not invalidate data on a changed mtime. Missing names are
+ * remembered too: an operation that fails leaves no name, and one it made
+ * and had to undo (a create whose open failed) was never seen by any
+ * request, since the core makes and undoes it under one lock before the
+ * reply; so no entry the kernel holds goes stale.
+ *
+ * A file-backed mount's backing directory is the truth, which others
+ * change too. With a watcher (watch.h) reporting every local change, the
+ * caches live as long, and the watcher invalidates what changed; else
+ * (actimeo=, or no watcher) they live actimeo seconds (fs->timeout), and
+ * lookup, getattr and opendir look at the directory again once their last
+ * look is that old. Lookups, creates and opens always look (revalidate.c).
+ * Nothing here sends a notification: the watcher's thread does, outside
+ * any request (a notify for the inode a request serves can deadlock).
  */
 #include "fuse_ops.h"
 #include "passthrough.h"
@@ -24,7 +33,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define TIMEOUT	    86400.0 /* entries and attributes, seconds */
 #define MAX_REQUEST (MAX_REQUEST_KB * 1024u)
 
 static struct registry *reg(fuse_req_t req)
@@ -48,14 +56,20 @@ static void reply_err(fuse_req_t req, int res)
 	fuse_reply_err(req, -res);
 }
 
+/* How long the kernel may keep entries and attributes, seconds. */
+static double timeout(fuse_req_t req)
+{
+	return ((struct shmapfs *)fuse_req_userdata(req))->timeout;
+}
+
 static struct fuse_entry_param entry_param(fuse_req_t req, struct node *n,
 					   const struct stat *st)
 {
 	return (struct fuse_entry_param){
 	    .ino = registry_node_id(reg(req), n),
 	    .attr = *st,
-	    .attr_timeout = TIMEOUT,
-	    .entry_timeout = TIMEOUT,
+	    .attr_timeout = timeout(req),
+	    .entry_timeout = timeout(req),
 	};
 }
 
@@ -77,7 +91,7 @@ static void reply_attr(fuse_req_t req, int res, const struct stat *st)
 	if (res < 0)
 		reply_err(req, res);
 	else
-		fuse_reply_attr(req, st, TIMEOUT);
+		fuse_reply_attr(req, st, timeout(req));
 }
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
@@ -90,7 +104,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	conn->time_gran = 1;
-	/* The daemon is the only writer: mtime changes are not news. */
+	/* The daemon is the only writer of a mapping in use (its file is
+	 * locked, and exclusive): mtime changes are not news. The watcher
+	 * invalidates an idle one's data when its file changes. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)
 		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
@@ -110,11 +126,13 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct node *n = NULL;
 	struct stat st;
+	registry_revalidate_name(reg(req), node(req, parent), name, 0);
 	int res = registry_lookup(reg(req), node(req, parent), name, &n, &st);
 	if (res == -ENOENT) {
-		/* Every change of names comes through this mount, so a
-		 * missing name may be remembered as missing. */
-		struct fuse_entry_param e = {.entry_timeout = TIMEOUT};
+		/* A missing name is remembered as missing as long as a
+		 * present one: every change of names comes through this
+		 * mount, or the watcher reports it. */
+		struct fuse_entry_param e = {.entry_timeout = timeout(req)};
 		fuse_reply_entry(req, &e);
 		return;
 	}
@@ -141,6 +159,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 {
 	(void)fi;
 	struct stat st;
+	registry_revalidate_attr(reg(req), node(req, ino), 0);
 	int res = registry_getattr(reg(req), node(req, ino), &st);
 	reply_attr(req, res, &st);
 }
@@ -324,9 +343,26 @@ static void expect_passthrough_open(fuse_req_t req, struct node *n, int handle)
 		exclusive_expect(fs->exclusive, fuse_req_ctx(req)->pid, fd);
 }
 
+/*
+ * Every open looks at the backing directory first: a mapping's file may
+ * have been changed there. Then the kernel forgets the attributes it has
+ * (safe here: no page is locked), and the pages of a mapping nobody here
+ * has open or mapped (clearing keep_cache drops them at this open).
+ */
+static int open_fresh(fuse_req_t req, fuse_ino_t ino)
+{
+	struct shmapfs *fs = fuse_req_userdata(req);
+	int changed = registry_revalidate_attr(fs->reg, node(req, ino), 1);
+	if (changed < 0 || !(changed & BACKING_ATTR))
+		return 0;
+	fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	return (changed & BACKING_IDLE) != 0;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	int kill = take_kill_flag(fi);
+	int drop_pages = open_fresh(req, ino);
 	int res = registry_open(reg(req), node(req, ino), fi->flags);
 	if (res == 0 && kill && (fi->flags & O_TRUNC))
 		kill_suid_sgid(req, ino);
@@ -335,6 +371,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	set_open_flags(fi);
+	fi->keep_cache = !drop_pages;
 	int handle = registry_share(reg(req), node(req, ino));
 	expect_passthrough_open(req, node(req, ino), handle);
 	int sent = handle ? passthrough_reply_open(req, fi, handle)
@@ -436,6 +473,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct dir_snapshot *snap;
+	registry_revalidate_dir(reg(req), node(req, ino));
 	int res = registry_opendir(reg(req), node(req, ino), &snap);
 	if (res < 0) {
 		reply_err(req, res);

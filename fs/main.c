@@ -47,6 +47,10 @@ enum exit_code {
 	EXIT_INTERNAL = 4,
 };
 
+/* How long the kernel keeps entries and attributes where nothing changes
+ * them unseen: a day. */
+#define LONG_TIMEOUT_S 86400.0
+
 #define WORKERS_MAX  16
 #define WORKERS_IDLE WORKERS_MAX /* no churn: see run_loop() */
 
@@ -265,11 +269,12 @@ static int open_backing(const struct cmdline *cl, int *out)
  * Reach the backing directory (fd) through a mount of our own, a clone
  * nobody else can reach, and let every open made through it pass without
  * an event: ours, and those the kernel makes for passthrough, which it
- * makes in the opener's thread (exclusive.h). Where that cannot be had,
+ * makes in the opener's thread (exclusive.h); and let writes through it
+ * raise no event for the watcher (watch.h). Where that cannot be had,
  * fd stays, and those opens are told apart one by one. Returns the
  * directory to use.
  */
-static int private_backing(int fd, struct exclusive *ex)
+static int private_backing(int fd, struct exclusive *ex, struct watch *w)
 {
 	int tree = open_tree(fd, "",
 			     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
@@ -279,6 +284,9 @@ static int private_backing(int fd, struct exclusive *ex)
 	int priv = openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(tree);
 	if (priv >= 0 && exclusive_pass_mount(ex, priv) == 0) {
+		/* Without it, the watcher still skips them, one by one. */
+		if (w)
+			(void)watch_pass_mount(w, priv);
 		close(fd);
 		return priv;
 	}
@@ -306,6 +314,15 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 		cfg.unguard_store = exclusive_unguard;
 		cfg.guard_ctx = fs->exclusive;
 	}
+	if (fs->watch) {
+		cfg.watch_dir = watch_dir;
+		cfg.watch_ctx = fs->watch;
+	}
+	/* Without a watcher, local changes are seen within a second. */
+	if (cl->backing && !fs->watch && cfg.actimeo_ms < 0)
+		cfg.actimeo_ms = 1000;
+	fs->timeout =
+	    cfg.actimeo_ms < 0 ? LONG_TIMEOUT_S : cfg.actimeo_ms / 1000.0;
 	if (fs->io.want_passthrough) {
 		cfg.share_store = passthrough_share;
 		cfg.unshare_store = passthrough_unshare;
@@ -314,15 +331,10 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 	if (cl->backing && open_backing(cl, &cfg.backing_dirfd) < 0)
 		return -EBADF;
 	if (fs->exclusive)
-		cfg.backing_dirfd =
-		    private_backing(cfg.backing_dirfd, fs->exclusive);
+		cfg.backing_dirfd = private_backing(cfg.backing_dirfd,
+						    fs->exclusive, fs->watch);
 	int res = registry_new(&cfg, out);
-	if (res == -EBUSY)
-		fprintf(stderr,
-			"shmapfs: backing directory %s is in use by another "
-			"shmapfs\n",
-			cl->backing);
-	else if (res < 0)
+	if (res < 0)
 		fprintf(stderr, "shmapfs: backing directory %s: %s\n",
 			cl->backing ? cl->backing : "(memory)", strerror(-res));
 	return res;
@@ -564,6 +576,27 @@ static void start_exclusive(const struct cmdline *cl, struct shmapfs *fs)
 			 "on");
 }
 
+/*
+ * The watcher of a file-backed mount's backing directory (watch.h), made
+ * before the registry so that its scan marks every directory. Without
+ * one, the mount looks at the directory again after actimeo (1 s unless
+ * given) instead. Logged once mounted.
+ */
+static void start_watch(const struct cmdline *cl, struct shmapfs *fs,
+			char *state, size_t size)
+{
+	if (!cl->backing) {
+		snprintf(state, size, "off (memory-backed)");
+		return;
+	}
+	int res = watch_new(&fs->watch);
+	if (res < 0)
+		snprintf(state, size, "unavailable (%s)",
+			 watch_unavailable_why(res));
+	else
+		snprintf(state, size, "on");
+}
+
 /* Let the sweep see views that outlive their open (registry_watch_views):
  * before fuse_daemonize, which changes directory. */
 static void watch_views(const struct cmdline *cl, struct logger *lg,
@@ -597,7 +630,10 @@ static int serve(struct cmdline *cl, struct logger *lg)
 			logf_(lg, LOG_WARNING, "%s", err);
 	}
 	start_exclusive(cl, &fs);
+	char watch_state[128];
+	start_watch(cl, &fs, watch_state, sizeof(watch_state));
 	if (build_registry(cl, lg, &fs, &sd, &fs.reg) < 0) {
+		watch_free(fs.watch);
 		exclusive_free(fs.exclusive);
 		store_dir_free(&sd);
 		return EXIT_BACKING;
@@ -630,12 +666,22 @@ static int serve(struct cmdline *cl, struct logger *lg)
 				 "unavailable (cannot start its listener)");
 		logf_(lg, LOG_INFO, "exclusive backing files: %s",
 		      fs.exclusive_state);
+		if (fs.watch && watch_start(fs.watch, &fs) < 0)
+			snprintf(watch_state, sizeof(watch_state),
+				 "unavailable (cannot start its thread)");
+		if (cl->backing)
+			logf_(lg, LOG_INFO,
+			      "backing directory watch: %s; kernel caches "
+			      "kept %.0f s",
+			      watch_state, fs.timeout);
 		int res = bdi_tune(cl->mountpoint, MAX_REQUEST_KB);
 		if (res < 0 && res != -EACCES)
 			logf_(lg, LOG_WARNING,
 			      "cannot tune %s's read-ahead: %s", cl->mountpoint,
 			      strerror(-res));
 		int loop = code == EXIT_OK ? run_loop(se, cl, lg, &fs) : 0;
+		watch_free(fs.watch); /* no notification after this */
+		fs.watch = NULL;
 		if (loop != 0) {
 			logf_(lg, LOG_ERR, "serving %s ended with error %d",
 			      cl->mountpoint, loop);
@@ -660,6 +706,7 @@ static int serve(struct cmdline *cl, struct logger *lg)
 		      strerror(-fs.sync_error));
 		code = EXIT_INTERNAL;
 	}
+	watch_free(fs.watch);	      /* if the loop never ran */
 	registry_free(fs.reg);	      /* empties the store directory */
 	exclusive_free(fs.exclusive); /* after the last store is unguarded */
 	store_dir_free(&sd);

@@ -11,6 +11,7 @@
 #include "exclusive.h"
 #include "fuse_io.h"
 #include "registry.h"
+#include "watch.h"
 
 struct shmapfs {
 	struct registry *reg;	 /* the core; thread-safe on its own */
@@ -22,6 +23,13 @@ struct shmapfs {
 	 * enforced. Set before the loop starts. */
 	struct exclusive *exclusive;
 	char exclusive_state[64]; /* "on", "off (why)", "unavailable (why)" */
+	/* Reports others' changes of the backing directory; NULL: none.
+	 * Set before the loop starts. */
+	struct watch *watch;
+	/* How long the kernel keeps entries and attributes, in seconds:
+	 * long, unless another may change the backing directory unseen
+	 * (actimeo=, or no watcher). Set before the loop starts. */
+	double timeout;
 	/* "passthrough" or "fallback (why)", for the log and the root's
 	 * user.shmap.data_path; written once, before the INIT reply goes
 	 * out, so before any request that reads it. */

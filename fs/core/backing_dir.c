@@ -22,6 +22,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -96,6 +97,62 @@ static int guard(struct registry *r, struct dentry *d, struct store *s)
 	return -EBUSY;
 }
 
+/* Who holds the flock of the file st (/proc/locks), in words: "" if no
+ * one that /proc/locks shows. */
+static void lock_holder(const struct stat *st, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	FILE *f = fopen("/proc/locks", "re");
+	char line[256];
+	while (f && fgets(line, sizeof(line), f)) {
+		char kind[16], access[16];
+		int pid;
+		unsigned maj, min;
+		unsigned long long ino;
+		if (sscanf(line, "%*[^:]: %15s %*s %15s %d %x:%x:%llu", kind,
+			   access, &pid, &maj, &min, &ino) != 6 ||
+		    strcmp(kind, "FLOCK") || ino != st->st_ino ||
+		    maj != major(st->st_dev) || min != minor(st->st_dev))
+			continue;
+		char path[64], comm[32] = "?";
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		FILE *c = fopen(path, "re");
+		if (c && fgets(comm, sizeof(comm), c))
+			comm[strcspn(comm, "\n")] = '\0';
+		if (c)
+			fclose(c);
+		snprintf(buf, size, " (its flock %s held by pid %d, %s)",
+			 access, pid, comm);
+		break;
+	}
+	if (f)
+		fclose(f);
+}
+
+/*
+ * The mapping is held elsewhere: its file locked by another process (as
+ * another shmapfs over the same directory locks it while it serves it),
+ * or its open refused by the exclusivity that other mount enforces. Say
+ * who holds it, and refuse with EBUSY; any other failure stays what it is.
+ */
+static int held_elsewhere(struct registry *r, struct dentry *d, int res)
+{
+	struct stat st;
+	if (res != -EBUSY && res != -EPERM)
+		return res;
+	if (fstatat(d->dir->dirfd, d->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return res;
+	char holder[128];
+	lock_holder(&st, holder, sizeof(holder));
+	if (res == -EPERM && !holder[0])
+		return res;
+	reg_log(r, LOG_WARNING,
+		"mapping '%s' refused: its backing file is locked by another "
+		"process%s",
+		d->name, holder);
+	return -EBUSY;
+}
+
 static int dir_open_store(struct registry *r, struct node *n,
 			  struct store **out)
 {
@@ -105,16 +162,11 @@ static int dir_open_store(struct registry *r, struct node *n,
 		return -ENOENT;
 	int fd = open_regular(r, d->dir->dirfd, d->name);
 	if (fd < 0)
-		return fd;
+		return held_elsewhere(r, d, fd);
 	int res = adopt(r, fd, out);
-	if (res == -EBUSY)
-		reg_log(r, LOG_WARNING,
-			"mapping '%s' refused: its backing file is locked by "
-			"another process",
-			d->name);
-	if (res == 0)
-		res = guard(r, d, *out);
-	return res;
+	if (res < 0)
+		return held_elsewhere(r, d, res);
+	return guard(r, d, *out);
 }
 
 static void dir_close_store(struct registry *r, struct store *s)
@@ -179,12 +231,20 @@ static int create_other(int dirfd, const char *name, struct node *n)
 static int dir_create(struct registry *r, struct node *dir, const char *name,
 		      struct node *n)
 {
-	(void)r;
-	if (S_ISREG(n->type))
-		return create_file(dir->dirfd, name, n);
-	if (S_ISDIR(n->type))
-		return create_dir(dir->dirfd, name, n);
-	return create_other(dir->dirfd, name, n);
+	int res = S_ISREG(n->type)   ? create_file(dir->dirfd, name, n)
+		  : S_ISDIR(n->type) ? create_dir(dir->dirfd, name, n)
+				     : create_other(dir->dirfd, name, n);
+	/* Which object it is, to tell it from one put there later. */
+	struct stat st;
+	if (res == 0 &&
+	    fstatat(dir->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		n->bdev = st.st_dev;
+		n->bino = st.st_ino;
+		n->checked = now_ms();
+	}
+	if (res == 0 && S_ISDIR(n->type))
+		dir_watch_locked(r, n);
+	return res;
 }
 
 static void dir_undo_create(struct registry *r, struct node *dir,
@@ -300,30 +360,18 @@ static int dir_setxattr(struct registry *r, struct node *n, const char *name,
 }
 
 /*
- * One shmapfs per backing directory: the directory itself is locked. A
- * daemon that was just unmounted still holds it while it writes its
- * mappings out, so wait a little (bounded) before refusing: umount
- * followed at once by mount must work.
+ * Several mounts may serve one backing directory (two containers on one
+ * host, or hosts on a cluster filesystem): the lock on each mapping's
+ * file is the arbiter, and each mount takes in what the others change
+ * (revalidate.c). The daemon keeps no state of its own in the directory.
  */
-#define BACKING_LOCK_WAIT_MS 5000
-
 static int dir_init(struct registry *r)
 {
 	/* Quotas count memory; a backing directory's filesystem has its own
 	 * (the options refuse them here). */
 	r->cfg.quota = (struct quota_config){0};
 	r->counts_capacity = 0;
-	unsigned wait =
-	    r->cfg.lock_wait_ms ? r->cfg.lock_wait_ms : BACKING_LOCK_WAIT_MS;
-	for (unsigned waited = 0;; waited += 50) {
-		if (flock(r->cfg.backing_dirfd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK)
-			return -errno;
-		if (waited >= wait)
-			return -EBUSY;
-		usleep(50 * 1000);
-	}
+	return 0;
 }
 
 static int dir_stat_store(struct registry *r, struct node *n, struct stat *st)

@@ -75,9 +75,8 @@ struct registry_config {
 	gid_t root_gid;
 	int backing_dirfd; /* -1: memory-backed; else owned by registry */
 	int read_only;
-	int sparse;	       /* new mappings are sparse (0: committed) */
-	unsigned lock_wait_ms; /* wait for a busy backing dir; 0: 5000 */
-	unsigned fault_write;  /* see store_faulty_wrap(); 0: off */
+	int sparse;	      /* new mappings are sparse (0: committed) */
+	unsigned fault_write; /* see store_faulty_wrap(); 0: off */
 	unsigned fault_resize;
 	/* The Nth opening of a store (counting from 1) fails with
 	 * fault_open_err (tests of what a failed open leaves); 0: off. */
@@ -132,6 +131,19 @@ struct registry_config {
 	 * quotas; decided once, by options_check()): a memory-backed
 	 * registry then counts the capacity itself and shares no store. */
 	int sees_every_write;
+	/*
+	 * File-backed: the backing directory is the truth (revalidate.c).
+	 * Creates and opens always look at it; lookups, getattr and opendir
+	 * look again once their last look is actimeo_ms old (0: always;
+	 * lookups always, unless watched); -1: never, a watcher reports every
+	 * change (watch_dir).
+	 */
+	int actimeo_ms;
+	/* Watch a backing directory (dirfd, borrowed) for changes made by
+	 * others, reported to registry_backing_event(); NULL: no watcher.
+	 * Called with registry.lock held; returns 0 or -errno. */
+	int (*watch_dir)(void *ctx, int dirfd);
+	void *watch_ctx;
 	/* Where the core reports events a person wants to know about. */
 	void (*log)(void *ctx, int level, const char *msg);
 	void *log_ctx;
@@ -277,6 +289,42 @@ int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name);
 const char *protect_name(enum shmap_protect p);
 int protect_parse(const char *s, size_t len, enum shmap_protect *out);
+
+/*
+ * Revalidation (revalidate.c), file-backed: what the backing directory
+ * holds now, taken in. Each returns a mask of what changed (BACKING_*),
+ * or a negative errno; memory-backed registries have nothing to do.
+ */
+enum {
+	BACKING_NAME = 1, /* a name appeared, vanished or was replaced */
+	BACKING_ATTR = 2, /* an entry's attributes or size changed */
+	BACKING_IDLE = 4, /* with BACKING_ATTR: of a mapping no process
+			   * here has open or mapped (its cached pages
+			   * may go) */
+};
+/* dir/name: if force (a create that met the name), or unless a watcher
+ * reports every change of dir (a lookup). */
+int registry_revalidate_name(struct registry *r, struct node *dir,
+			     const char *name, int force);
+/* n's attributes: if the last look is older than actimeo, or force (every
+ * open: the glue asks before registry_open()). */
+int registry_revalidate_attr(struct registry *r, struct node *n, int force);
+/* dir's whole listing: if older than actimeo, or never looked at. */
+int registry_revalidate_dir(struct registry *r, struct node *dir);
+/*
+ * A watcher's report (see watch_dir): something happened to name (NULL
+ * or ".": the directory itself) in the watched directory whose file
+ * handle is (type, bytes, len); data_only: only a file's contents (a
+ * write, which for a mapping in use here is this mount's own). Takes it
+ * in, and gives the FUSE ids the kernel must forget: *dir_id (its entry
+ * name, and the directory) and *ino (an entry's attributes and data; 0:
+ * none). -ENOENT: not a directory of ours.
+ */
+int registry_backing_event(struct registry *r, int type, const void *bytes,
+			   unsigned len, const char *name, int data_only,
+			   uint64_t *dir_id, uint64_t *ino);
+/* The watcher lost events: every listing is looked at again. */
+void registry_backing_lost(struct registry *r);
 
 /* Residency (residency.c). */
 /*

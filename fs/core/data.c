@@ -4,7 +4,8 @@
  * fallocates of one mapping are serialized by its node lock; reads share
  * it.
  *
- * Calls: namespace.c (create is mknod or lookup, then open), attr.c
+ * Calls: namespace.c (create is mknod or lookup, then open), revalidate.c
+ * (what the backing directory holds, at create), attr.c
  * (resize), node.c (uses), residency.c (catching up with a shared store),
  * charge.c and util.c.
  */
@@ -112,21 +113,25 @@ int registry_create(struct registry *r, struct node *dir, const char *name,
 		    struct node **out, struct stat *st)
 {
 	/* Create and open in one step (a failed open leaves no name), or
-	 * open what is there; a name unlinked between the two tries means
-	 * there is nothing to open: create again (a few times: a name taken
-	 * in the backing directory behind our back stays). */
+	 * open what is there. The name taken is the backing directory's
+	 * truth, not only the registry's memory of it: on EEXIST, look
+	 * there; a name that was stale, or unlinked between the two tries,
+	 * means create again (a few times: a name taken in the backing
+	 * directory behind our back stays). */
 	int res = -ENOENT;
 	for (int tries = 0; tries < 4 && res == -ENOENT; tries++) {
 		res = entry_create_open(r, dir, name, mode, flags, c, out, st);
 		if (res == 0)
-			return 0;
-		if (res == -EEXIST && !(flags & O_EXCL)) {
-			res = registry_lookup(r, dir, name, out, st);
-			if (res == -ENOENT && name_check(name) < 0)
-				break;
-		} else {
+			return 0; /* made and opened */
+		if (res != -EEXIST)
 			break;
-		}
+		int changed = registry_revalidate_name(r, dir, name, 1);
+		if (changed > 0 && (changed & BACKING_NAME))
+			res = -ENOENT; /* what the registry had was stale */
+		else if (!(flags & O_EXCL))
+			res = registry_lookup(r, dir, name, out, st);
+		if (res == -ENOENT && name_check(name) < 0)
+			break;
 	}
 	if (res < 0)
 		return res;

@@ -22,6 +22,7 @@
 #include "core.h"
 #include "store.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -36,6 +37,14 @@
 #define PAGE_ROUND(x)	   (((x) + 4095) & ~(uint64_t)4095)
 
 struct backing_ops;
+
+/* A directory's file handle, as fanotify reports it (revalidate.c). */
+struct watch_handle {
+	uint32_t hash;
+	int type;
+	unsigned len;
+	unsigned char bytes[];
+};
 
 struct xattr {
 	struct xattr *next;
@@ -79,6 +88,18 @@ struct node {
 	 * from a use since. */
 	uint64_t idled;
 	int dirfd; /* directory's backing fd, or -1 */
+	/* The backing object this node stands for (file-backed; 0: none),
+	 * which tells a name replaced behind our back from one changed. */
+	dev_t bdev;
+	ino_t bino;
+	/* Monotonic ms of the last look at the backing directory (a
+	 * directory's: its whole listing); 0: never (revalidate.c). */
+	uint64_t checked;
+	/* A watched directory's file handle (revalidate.c), and its place
+	 * on registry.watched; NULL: not watched. */
+	struct watch_handle *wh;
+	struct node *watch_prev;
+	struct node *watch_next;
 
 	/* Guarded by lock: */
 	pthread_rwlock_t lock;
@@ -143,7 +164,8 @@ struct registry {
 	struct node *all_nodes;		/* guarded by lock */
 	struct node *lingering;		/* guarded by lock; residency.c */
 	struct dir_snapshot *snapshots; /* open listings; guarded by lock */
-	struct quota_table quota;	/* per-id usage; quota.c */
+	struct node *watched;	  /* watched directories; guarded by lock */
+	struct quota_table quota; /* per-id usage; quota.c */
 
 	/* Guarded by lock (residency.c): the mount's device, where views
 	 * show in /proc/PID/maps (views.h), 0 if unknown; and whether a write
@@ -163,6 +185,8 @@ struct registry {
  *   data.c  holes.c  whiteout.c  open, create, read, write, fallocate,
  *                              fsync; SEEK_DATA/SEEK_HOLE; rename leaving
  *                              a whiteout
+ *   revalidate.c               the registry brought in line with the
+ *                              backing directory (the truth) again
  *   namespace.c  xattr.c       names; extended attributes and protection
  *   attr.c                     stat, setattr, resize, statfs
  *   node.c                     a node's life: alloc, hold, drop, put, free
@@ -181,6 +205,8 @@ struct registry {
 void reg_log(struct registry *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void now(struct timespec *ts);
+/* Monotonic milliseconds, never 0. */
+uint64_t now_ms(void);
 int name_check(const char *name);
 
 /* dentry.c: the table of names (registry.lock held) */
@@ -315,6 +341,26 @@ void snapshot_free_all_locked(struct registry *r);
 int entry_create_open(struct registry *r, struct node *dir, const char *name,
 		      mode_t mode, int flags, const struct caller *c,
 		      struct node **out, struct stat *st);
+
+/* revalidate.c: the backing directory's entries taken in (registry.lock
+ * held, or the registry unshared) */
+/* Take a backing object's attributes (n->lock held, or n unshared). */
+void node_take_stat(struct node *n, const struct stat *st);
+/* Take n's user.*, security.* and trusted.* extended attributes from fd,
+ * its backing object (n not yet shared). */
+int node_load_xattrs(struct registry *r, struct node *n, int fd);
+/* Give dir/name, just found in the backing directory as st, a node: its
+ * attributes, name and object (a directory's descriptor, unscanned). */
+int entry_adopt_locked(struct registry *r, struct node *dir, const char *name,
+		       const struct stat *st, struct node **out);
+/* Open the object of n, named dir/name, just adopted: a symlink's target,
+ * a directory's descriptor, a file's extended attributes. */
+int entry_object_locked(struct registry *r, struct node *dir, const char *name,
+			struct node *n);
+/* A listing of the directory dirfd (borrowed), from its start. */
+int dir_listing_open(int dirfd, DIR **out);
+/* Watch a directory node that has its descriptor (if the mount watches). */
+void dir_watch_locked(struct registry *r, struct node *n);
 
 /* scan.c: take in what a backing directory holds, as the registry is
  * made (nothing without one). */

@@ -64,6 +64,15 @@ void node_free(struct registry *r, struct node *n)
 		n->all_next->all_prev = n->all_prev;
 	if (n != r->root)
 		r->nnodes--;
+	if (n->wh) {
+		if (n->watch_prev)
+			n->watch_prev->watch_next = n->watch_next;
+		else
+			r->watched = n->watch_next;
+		if (n->watch_next)
+			n->watch_next->watch_prev = n->watch_prev;
+		free(n->wh);
+	}
 	if (S_ISREG(n->type)) /* a symlink's size reserves nothing */
 		charge_end_mapping(r, n);
 	store_end_locked(r, n);

@@ -130,6 +130,19 @@ static const struct option_spec OPTIONS[] = {
      .arg = 1000000,
      .def = "50",
      .help = "microseconds a worker polls /dev/fuse before it sleeps"},
+    {.name = "actimeo",
+     .kind = OPT_UINT,
+     .field = FIELD(actimeo),
+     .given = FIELD(actimeo_given),
+     .arg = 86400,
+     .help = "seconds a file-backed mount trusts what it last saw of its "
+	     "backing directory"},
+    {.name = "shared",
+     .kind = OPT_FLAG,
+     .field = FIELD(shared),
+     .arg = 1,
+     .help = "others change the backing directory unseen (another host): "
+	     "actimeo=3 unless given"},
     {.name = "nopassthrough",
      .kind = OPT_FLAG,
      .field = FIELD(passthrough),
@@ -391,6 +404,11 @@ int options_check(struct shmapfs_options *o, const struct mount_facts *m,
 			 "need a memory-backed mount");
 		return -EINVAL;
 	}
+	if (!m->file_backed && (o->actimeo_given || o->shared)) {
+		snprintf(err, errlen,
+			 "actimeo and shared need a backing directory");
+		return -EINVAL;
+	}
 	struct data_path *p = &o->path;
 	p->sees_every_write = o->quota.usr || o->quota.grp;
 	p->why = NULL;
@@ -423,6 +441,9 @@ void options_to_config(const struct shmapfs_options *o,
 	    .fault_resize = o->fault_resize,
 	    .quota = o->quota,
 	    .sees_every_write = o->path.sees_every_write,
+	    .actimeo_ms = o->actimeo_given ? (int)o->actimeo * 1000
+			  : o->shared	   ? SHARED_ACTIMEO_S * 1000
+					   : -1,
 	};
 }
 

@@ -54,6 +54,12 @@ struct shmapfs_options {
 				* (default; noexclusive: off) */
 	const char *huge;      /* huge=: tmpfs's huge pages policy (static) */
 	unsigned poll_us;      /* a worker polls /dev/fuse this long */
+	unsigned actimeo;      /* s a cached answer about the backing
+				* directory may be trusted (file-backed) */
+	int actimeo_given;     /* actimeo= was given */
+	int shared;	       /* shared: others change the directory
+				* unseen; actimeo defaults to
+				* SHARED_ACTIMEO_S */
 	unsigned fault_write;  /* fail every store's Nth write (tests) */
 	unsigned fault_resize; /* fail every store's Nth resize (tests) */
 	struct quota_config quota; /* usrquota, grpquota, *_hardlimit= */
@@ -62,6 +68,9 @@ struct shmapfs_options {
 	char *fuse_opts;	   /* options for libfuse, comma-separated */
 	size_t fuse_opts_len;	   /* strlen(fuse_opts) */
 };
+
+/* actimeo, in seconds, of a mount with -o shared and no actimeo=. */
+#define SHARED_ACTIMEO_S 3
 
 /* What a value looks like, and the type of the field it goes to. */
 enum option_kind {

@@ -5,10 +5,9 @@
  * registry, before anyone else can see it; a mount with no backing
  * directory (the root has no descriptor) has nothing to scan.
  *
- * Calls: node.c (node_alloc, node_free), dentry.c, xattr.c
- * (xattr_set_local) and backing_dir.c (backing_dir_open_attrs).
+ * Calls: revalidate.c (an entry's attributes and object, as revalidation
+ * takes a new one in), node.c (node_alloc, node_free), dentry.c.
  */
-#include "backing.h"
 #include "internal.h"
 
 #include <dirent.h>
@@ -17,36 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <syslog.h>
 #include <unistd.h>
 
 #define SCAN_DEPTH_MAX 256
-
-/* Take n's user.*, security.* and trusted.* extended attributes from fd,
- * its backing object (n not yet shared). */
-static int load_xattrs(struct registry *r, struct node *n, int fd)
-{
-	char names[SHMAP_XATTR_TOTAL];
-	ssize_t len = flistxattr(fd, names, sizeof(names));
-	if (len < 0)
-		return errno == ENOTSUP || errno == ERANGE ? 0 : -errno;
-	for (char *p = names; p < names + len; p += strlen(p) + 1) {
-		if (!xattr_name_stored(p))
-			continue;
-		char value[SHMAP_XATTR_TOTAL];
-		ssize_t vlen = fgetxattr(fd, p, value, sizeof(value));
-		if (vlen < 0)
-			continue;
-		int res = xattr_set_local(n, p, value, (size_t)vlen);
-		if (res < 0)
-			reg_log(r, LOG_WARNING,
-				"ignoring extended attribute %s of inode "
-				"%llu: %s",
-				p, (unsigned long long)n->ino, strerror(-res));
-	}
-	return 0;
-}
 
 /* Hard links found while scanning: backing inode number to node. */
 struct link_map {
@@ -81,60 +54,21 @@ static int link_add(struct link_map *m, const struct stat *st, struct node *n)
 	return 0;
 }
 
-static void node_take_stat(struct node *n, const struct stat *st)
-{
-	n->mode = st->st_mode & 07777;
-	n->uid = st->st_uid;
-	n->gid = st->st_gid;
-	n->rdev = st->st_rdev;
-	n->atime = st->st_atim;
-	n->mtime = st->st_mtim;
-	n->ctime = st->st_ctim;
-	if (S_ISREG(st->st_mode))
-		n->size = (uint64_t)st->st_size;
-}
-
 static int scan_dir(struct registry *r, struct node *dir, int depth,
 		    struct link_map *links);
 
-/* Give the scanned entry name in dir its object: store, fd, target. */
+/* Give the scanned entry name in dir its object; read a directory's
+ * entries too. */
 static int scan_object(struct registry *r, struct node *dir, const char *name,
 		       struct node *n, int depth, struct link_map *links)
 {
-	if (S_ISREG(n->type)) {
-		/* Idle until used: read its attributes, hold nothing. */
-		int fd = backing_dir_open_attrs(n);
-		if (fd < 0) {
-			reg_log(r, LOG_WARNING,
-				"cannot open backing file %s: %s", name,
-				strerror(-fd));
-			return 0;
-		}
-		int res = load_xattrs(r, n, fd);
-		close(fd);
+	int res = entry_object_locked(r, dir, name, n);
+	if (res < 0 || !S_ISDIR(n->type))
 		return res;
-	}
-	if (S_ISLNK(n->type)) {
-		char target[SHMAP_SYMLINK_MAX + 1];
-		ssize_t len =
-		    readlinkat(dir->dirfd, name, target, sizeof(target) - 1);
-		if (len < 0)
-			return -errno;
-		target[len] = '\0';
-		n->symlink = strdup(target);
-		n->size = (uint64_t)len;
-		return n->symlink ? 0 : -ENOMEM;
-	}
-	if (S_ISDIR(n->type)) {
-		n->dirfd =
-		    openat(dir->dirfd, name,
-			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (n->dirfd < 0)
-			return -errno;
-		int res = load_xattrs(r, n, n->dirfd);
-		return res < 0 ? res : scan_dir(r, n, depth + 1, links);
-	}
-	return 0;
+	res = scan_dir(r, n, depth + 1, links);
+	if (res == 0)
+		n->checked = now_ms(); /* the whole listing is known */
+	return res;
 }
 
 static int scan_entry(struct registry *r, struct node *dir, const char *name,
@@ -172,15 +106,10 @@ static int scan_dir(struct registry *r, struct node *dir, int depth,
 {
 	if (depth > SCAN_DEPTH_MAX)
 		return -ELOOP;
-	int fd = openat(dir->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	if (!d) {
-		int res = -errno;
-		if (fd >= 0)
-			close(fd);
+	DIR *d;
+	int res = dir_listing_open(dir->dirfd, &d);
+	if (res < 0)
 		return res;
-	}
-	int res = 0;
 	struct dirent *e;
 	while (res == 0 && (errno = 0, e = readdir(d)))
 		res = scan_entry(r, dir, e->d_name, depth, links);
@@ -199,9 +128,12 @@ int scan_backing(struct registry *r)
 		return -errno;
 	node_take_stat(r->root, &st);
 	struct link_map links = {0};
-	int res = load_xattrs(r, r->root, r->root->dirfd);
+	dir_watch_locked(r, r->root); /* first: no change goes unseen */
+	int res = node_load_xattrs(r, r->root, r->root->dirfd);
 	if (res == 0)
 		res = scan_dir(r, r->root, 0, &links);
+	if (res == 0)
+		r->root->checked = now_ms();
 	free(links.ents);
 	return res;
 }

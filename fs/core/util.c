@@ -25,6 +25,14 @@ void now(struct timespec *ts)
 	clock_gettime(CLOCK_REALTIME, ts);
 }
 
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* Never 0, which means "never" where it is kept. */
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+}
+
 int name_check(const char *name)
 {
 	size_t len = strnlen(name, SHMAP_NAME_MAX + 1);

@@ -349,12 +349,9 @@ int tmount_start(struct tmount *m, int file_backed, const char *opts)
 	return tmount_start_in(m, file_backed, opts, NULL);
 }
 
-int tmount_start_in(struct tmount *m, int file_backed, const char *opts,
-		    const char *cg)
+/* A fresh temporary directory for m, with its mountpoint and log. */
+static int make_root(struct tmount *m)
 {
-	memset(m, 0, sizeof(*m));
-	if (cg)
-		snprintf(m->cgroup, sizeof(m->cgroup), "%s", cg);
 	m->pid = -1;
 	snprintf(m->root, sizeof(m->root), "%s/shmapfs-test.XXXXXX",
 		 test_tmpdir());
@@ -363,13 +360,33 @@ int tmount_start_in(struct tmount *m, int file_backed, const char *opts,
 		return -errno;
 	join(m->mnt, m->root, "mnt");
 	join(m->log, m->root, "daemon.log");
-	if (mkdir(m->mnt, 0755) < 0)
-		return -errno;
+	return mkdir(m->mnt, 0755) < 0 ? -errno : 0;
+}
+
+int tmount_start_in(struct tmount *m, int file_backed, const char *opts,
+		    const char *cg)
+{
+	memset(m, 0, sizeof(*m));
+	if (cg)
+		snprintf(m->cgroup, sizeof(m->cgroup), "%s", cg);
+	int res = make_root(m);
+	if (res < 0)
+		return res;
 	if (file_backed) {
 		join(m->backing, m->root, "backing");
 		if (mkdir(m->backing, 0755) < 0)
 			return -errno;
 	}
+	return tmount_restart(m, opts);
+}
+
+int tmount_start_over(struct tmount *m, const char *backing, const char *opts)
+{
+	memset(m, 0, sizeof(*m));
+	int res = make_root(m);
+	if (res < 0)
+		return res;
+	join(m->backing, backing, "");
 	return tmount_restart(m, opts);
 }
 

@@ -62,6 +62,13 @@ const char *tmount_daemon(void);
  */
 int tmount_start(struct tmount *m, int file_backed, const char *opts);
 
+/*
+ * A second mount over the backing directory of another (backing: its
+ * path), in a temporary directory of its own; tmount_stop() leaves the
+ * backing directory to its owner.
+ */
+int tmount_start_over(struct tmount *m, const char *backing, const char *opts);
+
 /* tmount_start() with the daemon started in the cgroup directory cg. */
 int tmount_start_in(struct tmount *m, int file_backed, const char *opts,
 		    const char *cg);

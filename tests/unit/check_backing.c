@@ -344,55 +344,143 @@ START_TEST(scan_protect)
 }
 END_TEST
 
-START_TEST(second_registry_busy)
+/* The lookup a FUSE LOOKUP makes: the backing directory first. */
+static int fresh_lookup(struct registry *r, const char *name, struct node **n,
+			struct stat *st)
 {
-	struct registry *r = reg_new(), *r2 = NULL;
-	int fd = open(B, O_RDONLY | O_DIRECTORY);
-	ck_assert_int_ge(fd, 0);
-	/* A short wait: the daemon's 5 s would slow every run. */
-	struct registry_config cfg = {.capacity = 1 << 20,
-				      .max_nodes = 100,
-				      .backing_dirfd = fd,
-				      .lock_wait_ms = 100};
-	ck_assert_int_eq(registry_new(&cfg, &r2), -EBUSY);
-	/* A refused registry still took the descriptor and closed it. */
-	ck_assert_int_eq(fcntl(fd, F_GETFD), -1);
-	ck_assert_int_eq(errno, EBADF);
-	registry_free(r);
-	/* Once the first is gone, the directory is free again. */
-	r = reg_new();
+	struct node *rt = registry_root(r);
+	ck_assert_int_ge(registry_revalidate_name(r, rt, name, 0), 0);
+	return registry_lookup(r, rt, name, n, st);
+}
+
+/* Two registries over one directory: each sees what the other made and
+ * removed, and the lock on the mapping's file decides who may use it. */
+START_TEST(two_registries_share_a_dir)
+{
+	struct registry *a = reg_new(), *b = reg_new();
+	struct node *n, *m;
+	struct stat st;
+	ck_assert_int_eq(registry_create(a, registry_root(a), "m", 0644, O_RDWR,
+					 &ROOT, &n, &st),
+			 0);
+	ck_assert_int_eq(registry_write(a, n, "from a", 6, 0), 0);
+	ck_assert_int_eq(fresh_lookup(b, "m", &m, &st), 0);
+	ck_assert_int_eq(registry_open(b, m, O_RDWR), -EBUSY);
+	ck_assert_ptr_nonnull(strstr(logged, "locked by another process"));
+	ck_assert_ptr_nonnull(strstr(logged, "held by pid"));
+	registry_release(a, n, O_RDWR);
+	ck_assert_int_eq(registry_open(b, m, O_RDWR), 0);
+	char buf[16];
+	size_t got;
+	ck_assert_int_eq(registry_read(b, m, buf, sizeof(buf), 0, &got), 0);
+	ck_assert_int_eq(got, 6);
+	ck_assert_int_eq(memcmp(buf, "from a", 6), 0);
+	registry_release(b, m, O_RDWR);
+	registry_forget(b, m, 1);
+	ck_assert_int_eq(registry_unlink(a, registry_root(a), "m"), 0);
+	ck_assert_int_eq(fresh_lookup(b, "m", &m, &st), -ENOENT);
+	registry_forget(a, n, 1);
+	registry_free(a);
+	registry_free(b);
+}
+END_TEST
+
+/* Names made, removed and replaced in the directory behind the
+ * registry's back, and attributes changed there, are taken in. */
+START_TEST(revalidate_takes_in_direct_changes)
+{
+	struct registry *r = reg_new();
+	struct node *rt = registry_root(r), *n, *n2;
+	struct stat st;
+	plant_file(bp("f"), "1", 0644);
+	ck_assert_int_eq(registry_lookup(r, rt, "f", &n, &st), -ENOENT);
+	ck_assert_int_eq(registry_revalidate_name(r, rt, "f", 0), BACKING_NAME);
+	ck_assert_int_eq(registry_lookup(r, rt, "f", &n, &st), 0);
+	ck_assert_int_eq(st.st_size, 1);
+	/* Size, mode and times, seen by an open or an old enough look. */
+	ck_assert_int_eq(truncate(bp("f"), 10000), 0);
+	ck_assert_int_eq(chmod(bp("f"), 0600), 0);
+	ck_assert_int_eq(registry_revalidate_attr(r, n, 1),
+			 BACKING_ATTR | BACKING_IDLE);
+	ck_assert_int_eq(registry_getattr(r, n, &st), 0);
+	ck_assert_int_eq(st.st_size, 10000);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(registry_revalidate_attr(r, n, 1), 0);
+	/* Replaced: another file under the name is another mapping. */
+	plant_file(bp("g"), "22", 0640);
+	ck_assert_int_eq(rename(bp("g"), bp("f")), 0);
+	/* Found by a look at the old mapping (an open), which loses its
+	 * name to the new one. */
+	ck_assert_int_eq(registry_revalidate_attr(r, n, 1), BACKING_NAME);
+	ck_assert_int_eq(registry_lookup(r, rt, "f", &n2, &st), 0);
+	ck_assert_ptr_ne(n2, n);
+	ck_assert_int_eq(st.st_size, 2);
+	ck_assert_int_eq(registry_open(r, n, O_RDONLY), -ENOENT);
+	/* Removed. */
+	ck_assert_int_eq(unlink(bp("f")), 0);
+	ck_assert_int_eq(registry_revalidate_name(r, rt, "f", 0), BACKING_NAME);
+	ck_assert_int_eq(registry_lookup(r, rt, "f", &n, &st), -ENOENT);
+	registry_forget(r, n2, 1);
 	registry_free(r);
 }
 END_TEST
 
-struct free_later {
+/* A listing is read again once it is older than actimeo: names made
+ * and removed there show, a new directory's entries too. */
+START_TEST(revalidate_listing)
+{
+	plant_file(bp("old"), "o", 0644);
+	int fd = open(B, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct registry_config cfg = {.capacity = 1 << 20,
+				      .max_nodes = 1000,
+				      .root_mode = 0755,
+				      .backing_dirfd = fd,
+				      .actimeo_ms = 0,
+				      .log = log_msg};
 	struct registry *r;
-	pid_t waiter; /* the thread that opens the directory again */
-};
-
-/* Free the registry once the waiter has found the directory busy and
- * sleeps before it tries again. */
-static void *free_later(void *arg)
-{
-	struct free_later *fl = arg;
-	ck_assert_int_eq(twait_sleeping_in(fl->waiter, SYS_clock_nanosleep,
-					   SYS_nanosleep, 10000),
-			 0);
-	registry_free(fl->r);
-	return NULL;
+	ck_assert_int_eq(registry_new(&cfg, &r), 0);
+	struct node *rt = registry_root(r), *n;
+	struct stat st;
+	ck_assert_int_eq(unlink(bp("old")), 0);
+	plant_file(bp("new"), "n", 0644);
+	ck_assert_int_eq(mkdir(bp("d"), 0755), 0);
+	plant_file(bp("d/inner"), "i", 0644);
+	ck_assert_int_eq(registry_revalidate_dir(r, rt), BACKING_NAME);
+	struct dir_snapshot *snap;
+	ck_assert_int_eq(registry_opendir(r, rt, &snap), 0);
+	ck_assert_int_eq(snap->count, 4); /* . .. new d */
+	registry_closedir(snap);
+	ck_assert_int_eq(registry_lookup(r, rt, "old", &n, &st), -ENOENT);
+	struct node *d = look(r, rt, "d", &st);
+	ck_assert_int_eq(registry_revalidate_dir(r, d), BACKING_NAME);
+	registry_forget(r, look(r, d, "inner", &st), 1);
+	registry_forget(r, d, 1);
+	registry_free(r);
 }
+END_TEST
 
-/* A directory whose last registry is on its way out (a daemon still
- * writing out after umount) is waited for, not refused. */
-START_TEST(busy_until_released)
+/* O_CREAT opens what the directory holds; O_EXCL refuses only that. */
+START_TEST(create_opens_what_the_dir_holds)
 {
-	struct registry *r2 = NULL;
-	struct free_later fl = {.r = reg_new(), .waiter = gettid()};
-	pthread_t t;
-	ck_assert_int_eq(pthread_create(&t, NULL, free_later, &fl), 0);
-	ck_assert_int_eq(reg_open_dir(B, 0, 0, &r2), 0);
-	pthread_join(t, NULL);
-	registry_free(r2);
+	struct registry *r = reg_new();
+	struct node *rt = registry_root(r), *n;
+	struct stat st;
+	plant_file(bp("f"), "there", 0644);
+	ck_assert_int_eq(
+	    registry_create(r, rt, "f", 0600, O_RDWR | O_EXCL, &ROOT, &n, &st),
+	    -EEXIST);
+	ck_assert_int_eq(
+	    registry_create(r, rt, "f", 0600, O_RDWR, &ROOT, &n, &st), 0);
+	ck_assert_int_eq(st.st_size, 5);
+	registry_release(r, n, O_RDWR);
+	registry_forget(r, n, 1);
+	ck_assert_int_eq(unlink(bp("f")), 0);
+	ck_assert_int_eq(
+	    registry_create(r, rt, "f", 0600, O_RDWR | O_EXCL, &ROOT, &n, &st),
+	    0);
+	registry_release(r, n, O_RDWR);
+	registry_forget(r, n, 1);
+	registry_free(r);
 }
 END_TEST
 
@@ -948,7 +1036,6 @@ START_TEST(free_releases_locks)
 	    registry_create(r, rt, "b", 0644, O_RDWR, &USER, &b, &st), 0);
 	ck_assert(!flock_free(bp("a")));
 	ck_assert(!flock_free(bp("b")));
-	ck_assert(!flock_free(B));
 	registry_free(r);
 	ck_assert(flock_free(bp("a")));
 	ck_assert(flock_free(bp("b")));
@@ -1183,7 +1270,7 @@ static Suite *backing_suite(void)
 	     {scan_existing, scan_protect, scan_failure_cleans_up, exact_modes,
 	      NULL}},
 	    {"locks",
-	     {second_registry_busy, busy_until_released, locked_backing_file,
+	     {two_registries_share_a_dir, locked_backing_file,
 	      locked_backing_file_keeps_protect, free_releases_locks, NULL}},
 	    {"mirror",
 	     {mirror_namespace, mirror_attributes, xattr_refused_not_mirrored,
@@ -1192,6 +1279,9 @@ static Suite *backing_suite(void)
 	     {boundary_symlinks, boundary_swapped_after_scan,
 	      boundary_chmod_swapped_fifo, locked_file_swapped_for_fifo, NULL}},
 	    {"races", {setattr_races_rename, NULL}},
+	    {"revalidate",
+	     {revalidate_takes_in_direct_changes, revalidate_listing,
+	      create_opens_what_the_dir_holds, NULL}},
 	};
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);

@@ -446,6 +446,44 @@ START_TEST(quotas_need_memory)
 }
 END_TEST
 
+/* actimeo= and shared: how long a file-backed mount trusts what it saw
+ * of its backing directory; memory-backed mounts have none. */
+START_TEST(actimeo_and_shared)
+{
+	const struct mount_facts file = {.file_backed = 1, .privileged = 1};
+	const struct mount_facts memory = {.file_backed = 0, .privileged = 1};
+	static const struct {
+		const char *list;
+		int ms;
+	} cases[] = {{"actimeo=5", 5000},
+		     {"actimeo=0", 0},
+		     {"shared", SHARED_ACTIMEO_S * 1000},
+		     {"shared,actimeo=1", 1000},
+		     {"actimeo=1,shared", 1000},
+		     {"", -1}};
+	struct shmapfs_options o;
+	struct registry_config cfg;
+	char err[256];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(
+		    checked(&o, cases[i].list, &file, err, sizeof(err)), 0);
+		options_to_config(&o, &cfg);
+		ck_assert_msg(cfg.actimeo_ms == cases[i].ms, "%s: %d",
+			      cases[i].list, cfg.actimeo_ms);
+		if (!*cases[i].list)
+			continue;
+		ck_assert_int_eq(
+		    checked(&o, cases[i].list, &memory, err, sizeof(err)),
+		    -EINVAL);
+		ck_assert_ptr_nonnull(strstr(err, "backing directory"));
+	}
+	ck_assert_int_eq(parse(&o, "actimeo=86401", err, sizeof(err)), -EINVAL);
+	options_free(&o);
+	ck_assert_int_eq(parse(&o, "actimeo=-1", err, sizeof(err)), -EINVAL);
+	options_free(&o);
+}
+END_TEST
+
 /* The data path of a mount, and why: decided once, first reason first. */
 static void path_is(const char *list, int privileged, const char *why,
 		    int sees_every_write)
@@ -518,7 +556,8 @@ START_TEST(to_config)
 	ck_assert_ptr_null(cfg.share_store);
 	ck_assert_ptr_null(cfg.guard_store);
 	ck_assert_ptr_null(cfg.log);
-	ck_assert_uint_eq(cfg.lock_wait_ms, 0);
+	/* A file-backed mount trusts its watcher unless told otherwise. */
+	ck_assert_int_eq(cfg.actimeo_ms, -1);
 	options_free(&o);
 	options_init(&o, RAM, 1000, 1000);
 	ck_assert_int_eq(options_check(&o, &facts, err, sizeof(err)), 0);
@@ -726,6 +765,7 @@ static Suite *options_suite(void)
 	tcase_add_test(tc, overlong_option);
 	tcase_add_test(tc, small_error_buffer);
 	tcase_add_test(tc, quotas_need_memory);
+	tcase_add_test(tc, actimeo_and_shared);
 	tcase_add_test(tc, data_path);
 	tcase_add_test(tc, to_config);
 	tcase_add_test(tc, table_rows);
