@@ -44,7 +44,9 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
-	int fd; /* the mapping object's descriptor, owned by the store */
+	int fd;	    /* the mapping object's descriptor, owned by the store */
+	int locked; /* fd holds a flock (an adopted backing file); set when
+		     * made, never changed */
 };
 
 /* A new empty memfd store named for debugging. */

@@ -127,7 +127,14 @@ static int fd_blocks(struct store *s, uint64_t *blocks)
 
 static void fd_destroy(struct store *s)
 {
-	/* Closing the descriptor frees a memfd and drops a file's lock. */
+	/* Let go of the lock before the close: on a FUSE filesystem (a
+	 * cluster filesystem's client such as GlusterFS's) close() drops it
+	 * only when the kernel's asynchronous release gets there, so an open
+	 * of the file right after, by this daemon or another host's, would
+	 * find it held still. flock(LOCK_UN) waits for the filesystem. */
+	if (s->locked)
+		flock(s->fd, LOCK_UN);
+	/* Closing the descriptor frees a memfd. */
 	close(s->fd);
 	free(s);
 }
@@ -159,6 +166,7 @@ static int store_new(const struct store_ops *ops, int fd, struct store **out)
 		return -ENOMEM;
 	s->ops = ops;
 	s->fd = fd;
+	s->locked = 0;
 	*out = s;
 	return 0;
 }
@@ -214,5 +222,7 @@ int store_file_adopt(int fd, struct store **out)
 	int r = store_new(&file_ops, fd, out);
 	if (r < 0)
 		flock(fd, LOCK_UN);
+	else
+		(*out)->locked = 1;
 	return r;
 }
