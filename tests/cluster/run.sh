@@ -25,7 +25,7 @@
 # SHMAPFS_TEST_DATA_PATHS (default "passthrough nopassthrough"): the data
 # paths to run. CLUSTER_ACTIMEO (default 1): the daemons' actimeo=, the
 # bound the visibility checks hold them to (plus CLUSTER_SLACK_S, default 3,
-# for a loaded machine). CLUSTER_OPTS (default actimeo=$CLUSTER_ACTIMEO):
+# for a loaded machine). CLUSTER_OPTS (default shared,actimeo=$CLUSTER_ACTIMEO):
 # the daemons' options. CLUSTER_TRACE=1 runs under bash -x.
 #
 # Everything runs in a mount namespace of its own (no other program's
@@ -45,7 +45,7 @@ SHMAPBENCH=$(realpath "$SHMAPBENCH")
 DATA_PATHS=${SHMAPFS_TEST_DATA_PATHS:-passthrough nopassthrough}
 ACTIMEO=${CLUSTER_ACTIMEO:-1}
 SLACK_S=${CLUSTER_SLACK_S:-3}
-BASE_OPTS=${CLUSTER_OPTS-actimeo=$ACTIMEO}
+BASE_OPTS=${CLUSTER_OPTS-shared,actimeo=$ACTIMEO}
 VIEWER=$top/tests/lifecycle/viewer.py
 
 [ "$(id -u)" = 0 ] || {
