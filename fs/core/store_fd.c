@@ -131,9 +131,16 @@ static void fd_destroy(struct store *s)
 	 * cluster filesystem's client such as GlusterFS's) close() drops it
 	 * only when the kernel's asynchronous release gets there, so an open
 	 * of the file right after, by this daemon or another host's, would
-	 * find it held still. flock(LOCK_UN) waits for the filesystem. */
-	if (s->locked)
+	 * find it held still. flock(LOCK_UN) waits for the filesystem. But
+	 * first the flush a close does (closing a duplicate): it writes out
+	 * what views stored (with passthrough) and what the filesystem's
+	 * client holds back, so that the next holder reads all of it. */
+	if (s->locked) {
+		int dup_fd = dup(s->fd);
+		if (dup_fd >= 0)
+			close(dup_fd);
 		flock(s->fd, LOCK_UN);
+	}
 	/* Closing the descriptor frees a memfd. */
 	close(s->fd);
 	free(s);

@@ -110,6 +110,16 @@ $(tail -5 "$GL_ROOT/log/glusterd.log")"
 	gl volume create "$GL_VOLUME" "$GL_HOST:$GL_ROOT/brick" force \
 		>/dev/null || fail "gluster volume create failed:
 $(tail -5 "$GL_ROOT/log/glusterd.log")"
+	# Gluster's profile for programs that share data through locks
+	# (databases): no client-side write-behind nor caches of data and
+	# attributes, so what one client wrote and unlocked, the next
+	# locker reads. Its working directory has no copy of the groups.
+	mkdir -p "$GL_ROOT/work/groups"
+	cp /var/lib/glusterd/groups/db-workload "$GL_ROOT/work/groups/" ||
+		fail "no /var/lib/glusterd/groups/db-workload (glusterfs-server)"
+	gl volume set "$GL_VOLUME" group db-workload >/dev/null ||
+		fail "gluster volume set group db-workload failed:
+$(tail -5 "$GL_ROOT/log/glusterd.log")"
 	gl volume start "$GL_VOLUME" >/dev/null ||
 		fail "gluster volume start failed"
 	wait_for 120 "gl volume status $GL_VOLUME detail 2>/dev/null |
@@ -134,7 +144,10 @@ gluster_mount()
 {
 	local dir=$1
 	mkdir -p "$dir"
+	# No kernel caching of entries and attributes either: the mount
+	# above it (shmapfs) states its own bound (actimeo).
 	glusterfs -N --volfile-server="$GL_HOST" --volfile-id="$GL_VOLUME" \
+		--attribute-timeout=0 --entry-timeout=0 --negative-timeout=0 \
 		--log-file="$GL_ROOT/log/client-$(basename "$dir").log" \
 		"$dir" >/dev/null 2>&1 &
 	GL_PID=$!
