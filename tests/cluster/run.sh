@@ -129,20 +129,32 @@ shmapfs_start()
 $(tail -5 "$log")"
 }
 
-# shmapfs_stop MNT: unmount (lazily if in use) and reap the daemon.
+# shmapfs_stop MNT: unmount (lazily if in use) and reap the daemon; its
+# exit status in STATUS.
 shmapfs_stop()
 {
 	local mnt=$1 pid=${DAEMON[$1]:-}
+	STATUS=
 	gl_mounted "$mnt" fuse.shmapfs &&
 		{ umount "$mnt" 2>/dev/null || umount -l "$mnt"; }
 	if [ -n "$pid" ]; then
 		wait_for 30 "! kill -0 $pid 2>/dev/null" ||
 			kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+		STATUS=$?
 	fi
 	unset "DAEMON[$mnt]"
 	return 0
 } 2>/dev/null
+
+# shmapfs_stop_clean MNT LOG: the same, and the daemon must exit 0.
+shmapfs_stop_clean()
+{
+	shmapfs_stop "$1"
+	[ "$STATUS" = 0 ] || fail "the daemon of $1 exited with status" \
+		"$STATUS, not 0:
+$(tail -5 "$2")"
+}
 
 # ---------------------------------------------------------------- viewer
 
@@ -458,7 +470,7 @@ bench()
 		"warm-mmap over a local directory" "$over_local")")
 	echo "  warm-mmap: over gluster $over_gluster, local $over_local"
 	rm -f "$A/data" "$local_mnt/data"
-	shmapfs_stop "$local_mnt"
+	shmapfs_stop_clean "$local_mnt" "$ROOT/$CUR_PATH/L.log"
 }
 
 # ---------------------------------------------------------------- run
@@ -516,7 +528,7 @@ for CUR_PATH in $DATA_PATHS; do
 	bench
 	case_killed
 	case_host
-	shmapfs_stop "$B"
+	shmapfs_stop_clean "$B" "$LOG_B"
 done
 
 echo "cluster: every case passed in $((($(now_ms) - start) / 1000)) s;" \
