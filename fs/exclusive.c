@@ -4,17 +4,16 @@
  * exclusive.h.
  */
 #include "exclusive.h"
+#include "fan_thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -38,11 +37,10 @@ struct token {
 };
 
 struct exclusive {
-	int group;	    /* the fanotify group; immutable */
-	int stop;	    /* eventfd that ends the listener; immutable */
-	pid_t self;	    /* the daemon's pid; set by exclusive_start */
-	pthread_t listener; /* set by exclusive_start, before any guard */
-	int started;	    /* the listener runs; set by exclusive_start */
+	/* The fanotify group and its listener, started by exclusive_start
+	 * before any guard. */
+	struct fan_thread listener;
+	pid_t self; /* the daemon's pid; set by exclusive_start */
 	/* Tests: the guard that fails (SHMAPFS_TEST_FAIL_GUARD), 0: none;
 	 * immutable. guards counts the guards tried. */
 	unsigned fail_guard;
@@ -153,7 +151,7 @@ static void answer(struct exclusive *ex,
 	    .fd = m->fd,
 	    .response = allow ? FAN_ALLOW : FAN_DENY,
 	};
-	while (write(ex->group, &r, sizeof(r)) < 0 && errno == EINTR)
+	while (write(ex->listener.group, &r, sizeof(r)) < 0 && errno == EINTR)
 		;
 	close(m->fd);
 }
@@ -167,12 +165,14 @@ static void answer(struct exclusive *ex,
  * come with the new table are closed, or they would keep what they refer
  * to (the backing directory's lock, /dev/fuse) open as long as we run.
  */
-static void own_fd_table(const struct exclusive *ex)
+static void own_fd_table(void *ctx)
 {
+	const struct exclusive *ex = ctx;
+	int group = ex->listener.group, stop = ex->listener.stop;
 	if (unshare(CLONE_FILES) < 0)
 		return; /* then we share the daemon's */
-	unsigned lo = (unsigned)(ex->group < ex->stop ? ex->group : ex->stop);
-	unsigned hi = (unsigned)(ex->group < ex->stop ? ex->stop : ex->group);
+	unsigned lo = (unsigned)(group < stop ? group : stop);
+	unsigned hi = (unsigned)(group < stop ? stop : group);
 	if (lo > 3)
 		close_range(3, lo - 1, 0);
 	if (hi > lo + 1)
@@ -180,39 +180,15 @@ static void own_fd_table(const struct exclusive *ex)
 	close_range(hi + 1, ~0U, 0);
 }
 
-/* Whether a failed read of the group is worth trying again: the event
- * it was about to deliver was denied, the next may go through. */
-static int read_again(int err)
+/* Answer every event of one read (permission events carry no records:
+ * each is a bare, aligned fanotify_event_metadata). */
+static void answer_all(void *ctx, const char *buf, size_t size)
 {
-	return err != EBADF && err != EFAULT && err != EINVAL;
-}
-
-static void *listener_main(void *arg)
-{
-	struct exclusive *ex = arg;
-	char buf[8192] __attribute__((aligned(8)));
-	own_fd_table(ex);
-	struct pollfd fds[2] = {{.fd = ex->group, .events = POLLIN},
-				{.fd = ex->stop, .events = POLLIN}};
-	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (fds[1].revents)
-			break;
-		ssize_t len = read(ex->group, buf, sizeof(buf));
-		if (len < 0 && read_again(errno))
-			continue;
-		if (len <= 0)
-			break;
-		const struct fanotify_event_metadata *m = (void *)buf;
-		for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
-			if (m->vers == FANOTIFY_METADATA_VERSION)
-				answer(ex, m);
-	}
-	return NULL;
+	ssize_t len = (ssize_t)size;
+	const struct fanotify_event_metadata *m = (const void *)buf;
+	for (; FAN_EVENT_OK(m, len); m = FAN_EVENT_NEXT(m, len))
+		if (m->vers == FANOTIFY_METADATA_VERSION)
+			answer(ctx, m);
 }
 
 const char *exclusive_unavailable_why(int err)
@@ -242,27 +218,25 @@ int exclusive_new(struct exclusive **out)
 	if (!ex)
 		return -ENOMEM;
 	ex->fail_guard = guard_to_fail();
-	ex->stop = -1;
 	/* Unlimited: a full queue would let permission events through. */
-	ex->group = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
+	int group = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC |
 				      FAN_NONBLOCK | FAN_REPORT_TID |
 				      FAN_UNLIMITED_QUEUE | FAN_UNLIMITED_MARKS,
 				  O_RDONLY | O_CLOEXEC | O_LARGEFILE);
-	int res = ex->group < 0 ? -errno : 0;
-	if (res == 0) {
-		ex->stop = eventfd(0, EFD_CLOEXEC);
-		res = ex->stop < 0 ? -errno : 0;
-	}
-	if (res == 0)
-		res = -pthread_mutex_init(&ex->lock, NULL);
+	int res = fan_thread_init(&ex->listener, group < 0 ? -errno : group);
 	if (res < 0) {
-		if (ex->group >= 0)
-			close(ex->group);
-		if (ex->stop >= 0)
-			close(ex->stop);
 		free(ex);
 		return res;
 	}
+	res = -pthread_mutex_init(&ex->lock, NULL);
+	if (res < 0) {
+		fan_thread_free(&ex->listener);
+		free(ex);
+		return res;
+	}
+	ex->listener.begin = own_fd_table;
+	ex->listener.take = answer_all;
+	ex->listener.ctx = ex;
 	*out = ex;
 	return 0;
 }
@@ -270,22 +244,15 @@ int exclusive_new(struct exclusive **out)
 int exclusive_start(struct exclusive *ex)
 {
 	ex->self = getpid();
-	int res = -pthread_create(&ex->listener, NULL, listener_main, ex);
-	ex->started = res == 0;
-	return res;
+	return fan_thread_start(&ex->listener);
 }
 
 void exclusive_free(struct exclusive *ex)
 {
 	if (!ex)
 		return;
-	uint64_t one = 1;
-	(void)!write(ex->stop, &one, sizeof(one));
-	if (ex->started)
-		pthread_join(ex->listener, NULL);
 	/* Opens still waiting are allowed as the group closes. */
-	close(ex->group);
-	close(ex->stop);
+	fan_thread_free(&ex->listener);
 	pthread_mutex_destroy(&ex->lock);
 	free(ex);
 }
@@ -293,12 +260,14 @@ void exclusive_free(struct exclusive *ex)
 int exclusive_guard(void *ctx, int fd)
 {
 	struct exclusive *ex = ctx;
-	if (!ex->started) /* nobody would answer: the mount says unavailable */
+	if (!ex->listener
+		 .started) /* nobody would answer: the mount says unavailable */
 		return 0;
 	if (ex->fail_guard &&
 	    atomic_fetch_add(&ex->guards, 1) + 1 == ex->fail_guard)
 		return -ENOSPC;
-	if (fanotify_mark(ex->group, FAN_MARK_ADD, FAN_OPEN_PERM, fd, NULL) < 0)
+	if (fanotify_mark(ex->listener.group, FAN_MARK_ADD, FAN_OPEN_PERM, fd,
+			  NULL) < 0)
 		return -errno;
 	return 0;
 }
@@ -312,7 +281,7 @@ int exclusive_pass_mount(struct exclusive *ex, int fd)
 	if (res == 0 && !mnt)
 		res = -EOPNOTSUPP; /* no mount ids: expectations do it all */
 	/* SURV_MODIFY: else the first write through the mount clears it. */
-	if (res == 0 && fanotify_mark(ex->group,
+	if (res == 0 && fanotify_mark(ex->listener.group,
 				      FAN_MARK_ADD | FAN_MARK_MOUNT |
 					  FAN_MARK_IGNORED_MASK |
 					  FAN_MARK_IGNORED_SURV_MODIFY,
@@ -326,5 +295,6 @@ int exclusive_pass_mount(struct exclusive *ex, int fd)
 void exclusive_unguard(void *ctx, int fd)
 {
 	struct exclusive *ex = ctx;
-	fanotify_mark(ex->group, FAN_MARK_REMOVE, FAN_OPEN_PERM, fd, NULL);
+	fanotify_mark(ex->listener.group, FAN_MARK_REMOVE, FAN_OPEN_PERM, fd,
+		      NULL);
 }

@@ -4,21 +4,18 @@
  * the kernel's invalidations.
  */
 #include "watch.h"
+#include "fan_thread.h"
 #include "shmapfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stddef.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/fanotify.h>
-#include <time.h>
-#include <syslog.h>
 #include <unistd.h>
+#include <syslog.h>
 
 /* Names made, gone and moved; attributes; contents, as written (a
  * truncate(2) by path raises nothing else) and once closed. A write of a
@@ -35,12 +32,9 @@
 #define NAME_EVENTS	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
 
 struct watch {
-	int group; /* the fanotify group; immutable */
-	int stop;  /* eventfd that ends the thread; immutable */
-	pthread_t thread;
-	int started;	    /* the thread runs; set before it does */
-	pid_t self;	    /* the daemon; set before the thread starts */
-	struct shmapfs *fs; /* set before the thread starts */
+	struct fan_thread reader; /* the group and its thread */
+	pid_t self;		  /* the daemon; set before the start */
+	struct shmapfs *fs;	  /* set before the start */
 };
 
 int watch_new(struct watch **out)
@@ -51,16 +45,11 @@ int watch_new(struct watch **out)
 	struct watch *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
-	w->group = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
-				     FAN_REPORT_DFID_NAME,
-				 O_RDONLY | O_CLOEXEC);
-	int res = w->group < 0 ? -errno : 0;
-	w->stop = res ? -1 : eventfd(0, EFD_CLOEXEC);
-	if (res == 0 && w->stop < 0)
-		res = -errno;
+	int group = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK |
+				      FAN_REPORT_DFID_NAME,
+				  O_RDONLY | O_CLOEXEC);
+	int res = fan_thread_init(&w->reader, group < 0 ? -errno : group);
 	if (res < 0) {
-		if (w->group >= 0)
-			close(w->group);
 		free(w);
 		return res;
 	}
@@ -71,7 +60,7 @@ int watch_new(struct watch **out)
 int watch_dir(void *ctx, int dirfd)
 {
 	struct watch *w = ctx;
-	if (fanotify_mark(w->group, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
+	if (fanotify_mark(w->reader.group, FAN_MARK_ADD | FAN_MARK_ONLYDIR,
 			  WATCH_EVENTS, dirfd, NULL) < 0)
 		return -errno;
 	return 0;
@@ -80,7 +69,7 @@ int watch_dir(void *ctx, int dirfd)
 int watch_pass_mount(struct watch *w, int fd)
 {
 	/* SURV_MODIFY: else the first write through the mount clears it. */
-	if (fanotify_mark(w->group,
+	if (fanotify_mark(w->reader.group,
 			  FAN_MARK_ADD | FAN_MARK_MOUNT |
 			      FAN_MARK_IGNORED_MASK |
 			      FAN_MARK_IGNORED_SURV_MODIFY,
@@ -196,8 +185,9 @@ static void take_event(struct watch *w, const struct watch_event *e)
 }
 
 /* Take every event of the len bytes read into buf. */
-static void take_events(struct watch *w, const char *buf, size_t len)
+static void take_events(void *ctx, const char *buf, size_t len)
 {
+	struct watch *w = ctx;
 	struct fanotify_event_metadata m;
 	for (size_t off = 0; off + sizeof(m) <= len; off += m.event_len) {
 		memcpy(&m, buf + off, sizeof(m));
@@ -212,53 +202,23 @@ static void take_events(struct watch *w, const char *buf, size_t len)
 	}
 }
 
-static void *watch_main(void *arg)
-{
-	struct watch *w = arg;
-	char buf[16384] __attribute__((aligned(8)));
-	struct pollfd fds[2] = {{.fd = w->group, .events = POLLIN},
-				{.fd = w->stop, .events = POLLIN}};
-	for (;;) {
-		if (poll(fds, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (fds[1].revents)
-			break;
-		ssize_t len = read(w->group, buf, sizeof(buf));
-		if (len < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (len <= 0)
-			break;
-		take_events(w, buf, (size_t)len);
-		/* Let events gather: most are the daemon's own (a create, a
-		 * truncate), and one read of many costs less than a wake-up
-		 * each; others' changes wait at most this long. */
-		struct timespec gather = {0, WATCH_GATHER_NS};
-		nanosleep(&gather, NULL);
-	}
-	return NULL;
-}
-
 int watch_start(struct watch *w, struct shmapfs *fs)
 {
 	w->self = getpid();
 	w->fs = fs;
-	int res = -pthread_create(&w->thread, NULL, watch_main, w);
-	w->started = res == 0;
-	return res;
+	w->reader.take = take_events;
+	w->reader.ctx = w;
+	/* Let events gather: most are the daemon's own (a create, a
+	 * truncate), and one read of many costs less than a wake-up each;
+	 * others' changes wait at most this long. */
+	w->reader.pause_ns = WATCH_GATHER_NS;
+	return fan_thread_start(&w->reader);
 }
 
 void watch_free(struct watch *w)
 {
 	if (!w)
 		return;
-	uint64_t one = 1;
-	(void)!write(w->stop, &one, sizeof(one));
-	if (w->started)
-		pthread_join(w->thread, NULL);
-	close(w->group);
-	close(w->stop);
+	fan_thread_free(&w->reader);
 	free(w);
 }

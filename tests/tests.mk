@@ -23,7 +23,8 @@ $(BUILD)/tests/unit/check_%: $(BUILD)/tests/unit/check_%.o $(CORE_OBJS) \
 
 # The glue outside the core that has unit tests of its own.
 $(BUILD)/tests/unit/check_reader: $(BUILD)/fs/reader.o
-$(BUILD)/tests/unit/check_exclusive: $(BUILD)/fs/exclusive.o
+$(BUILD)/tests/unit/check_exclusive: $(BUILD)/fs/exclusive.o \
+		$(BUILD)/fs/fan_thread.o
 # The registry's unit tests, one program per group, share a fixture.
 REGISTRY_GROUPS := lifetime namespace attributes capacity data xattr faults \
 	concurrency differential

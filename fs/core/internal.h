@@ -330,6 +330,9 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 /* xattr.c: 1 if name is in a namespace shmapfs stores (user., security.,
  * trusted.) */
 int xattr_name_stored(const char *name);
+/* xattr.c: forget n's attributes, protection included, in memory only
+ * (n->lock held or unshared) */
+void xattr_clear_local(struct node *n);
 /* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size);

@@ -78,12 +78,7 @@ void node_free(struct registry *r, struct node *n)
 	store_end_locked(r, n);
 	if (n->dirfd >= 0)
 		close(n->dirfd);
-	for (struct xattr *x = n->xattrs, *next; x; x = next) {
-		next = x->next;
-		free(x->name);
-		free(x->value);
-		free(x);
-	}
+	xattr_clear_local(n);
 	free(n->symlink);
 	pthread_rwlock_destroy(&n->lock);
 	free(n);

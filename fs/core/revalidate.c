@@ -216,16 +216,39 @@ static int attrs_differ(const struct node *n, const struct stat *st)
 	       n->ctime.tv_nsec != st->st_ctim.tv_nsec;
 }
 
+/* Read n's extended attributes (its protection among them) again from
+ * its backing object, where another mount may have set them; if the
+ * object does not open for it (that mount holds it), keep them. */
+static void node_reload_xattrs_locked(struct registry *r, struct node *n)
+{
+	int fd = S_ISDIR(n->type) ? n->dirfd : n->store ? n->store->fd : -1;
+	int tmp = -1;
+	if (fd < 0 && S_ISREG(n->type))
+		fd = tmp = backing_dir_open_attrs(n);
+	if (fd < 0)
+		return;
+	xattr_clear_local(n);
+	(void)node_load_xattrs(r, n, fd);
+	if (tmp >= 0)
+		close(tmp);
+}
+
 /* Take n's attributes from st, its backing object now. A mapping in use
  * here has that file as its store, whose every change the daemon mirrors
- * or makes through it, so they agree but for what others did. */
-static int node_sync_locked(struct node *n, const struct stat *st)
+ * or makes through it, so they agree but for what others did. A new
+ * ctime may be new extended attributes too. */
+static int node_sync_locked(struct registry *r, struct node *n,
+			    const struct stat *st)
 {
 	n->checked = now_ms();
 	pthread_rwlock_wrlock(&n->lock);
 	int changed = attrs_differ(n, st);
+	int new_ctime = n->ctime.tv_sec != st->st_ctim.tv_sec ||
+			n->ctime.tv_nsec != st->st_ctim.tv_nsec;
 	if (changed)
 		node_take_stat(n, st);
+	if (new_ctime && !S_ISLNK(n->type))
+		node_reload_xattrs_locked(r, n);
 	int idle = !n->store;
 	pthread_rwlock_unlock(&n->lock);
 	return changed ? BACKING_ATTR | (idle ? BACKING_IDLE : 0) : 0;
@@ -253,7 +276,7 @@ static int name_sync_locked(struct registry *r, struct node *dir,
 		return -errno;
 	struct dentry *d = dentry_find(r, dir, name);
 	if (d && !gone && same_object(d->node, &st))
-		return node_sync_locked(d->node, &st);
+		return node_sync_locked(r, d->node, &st);
 	if (!d && gone)
 		return 0;
 	if (d)
@@ -320,7 +343,7 @@ int registry_revalidate_attr(struct registry *r, struct node *n, int force)
 				  ? -errno
 				  : 0;
 		if (res == 0 && (n == r->root || same_object(n, &st))) {
-			res = node_sync_locked(n, &st);
+			res = node_sync_locked(r, n, &st);
 		} else if (n != r->root) {
 			/* The sync drops d, and its name with it. */
 			char name[SHMAP_NAME_MAX + 1];

@@ -157,6 +157,19 @@ static int xattr_fits(struct node *n, const char *name, size_t size)
 	return n->xattr_bytes - old + need <= SHMAP_XATTR_TOTAL ? 0 : -ENOSPC;
 }
 
+void xattr_clear_local(struct node *n)
+{
+	for (struct xattr *x = n->xattrs, *next; x; x = next) {
+		next = x->next;
+		free(x->name);
+		free(x->value);
+		free(x);
+	}
+	n->xattrs = NULL;
+	n->xattr_bytes = 0;
+	n->protect = SHMAP_PROTECT_READWRITE;
+}
+
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size)
 {

@@ -376,6 +376,13 @@ START_TEST(two_registries_share_a_dir)
 	ck_assert_int_eq(got, 6);
 	ck_assert_int_eq(memcmp(buf, "from a", 6), 0);
 	registry_release(b, m, O_RDWR);
+	/* A's protection holds on B too, at B's next open. */
+	ck_assert_int_eq(registry_setxattr(a, n, &ROOT, "user.shmap.protect",
+					   "readonly", 8, 0),
+			 0);
+	ck_assert_int_eq(registry_revalidate_attr(b, m, 1) & BACKING_ATTR,
+			 BACKING_ATTR);
+	ck_assert_int_eq(registry_open(b, m, O_RDWR), -EACCES);
 	registry_forget(b, m, 1);
 	ck_assert_int_eq(registry_unlink(a, registry_root(a), "m"), 0);
 	ck_assert_int_eq(fresh_lookup(b, "m", &m, &st), -ENOENT);
