@@ -10,6 +10,7 @@
 #   busy      while A has a mapping open, then only mapped, B's open of it
 #             fails with EBUSY and B's daemon logs the lock; B's other
 #             mappings work; once A unmaps it, B opens it and sees A's data
+#   reopen    a host opens at once what it has just written and closed
 #   removed   a mapping removed on one host vanishes on the other
 #   killed    A's daemon is SIGKILLed holding a mapping: B opens it once
 #             the lock is released, and sees what A had flushed
@@ -355,6 +356,24 @@ $(tail -3 "$LOG_B")"
 	viewer_end
 }
 
+# A host writes a mapping, closes it and opens it again at once, 40
+# times: never EBUSY from its own lock, gone or going (a FUSE client such
+# as GlusterFS's drops a flock at close() only later, asynchronously).
+case_reopen()
+{
+	local n got
+	for n in $(seq 40); do
+		printf 'again-%s' "$n" >"$B/again$n" ||
+			fail "B cannot write 'again$n'"
+		got=$(reads "$B/again$n")
+		[ "$got" = "again-$n" ] ||
+			fail "B's open of 'again$n' right after its close: '$got'"
+	done
+	for n in $(seq 40); do
+		rm "$B/again$n" || fail "B cannot remove 'again$n'"
+	done
+}
+
 # A name removed on one host vanishes on the other.
 case_removed()
 {
@@ -524,6 +543,7 @@ for CUR_PATH in $DATA_PATHS; do
 			-n user.shmap.data_path "$B") (-o $OPTS)"
 	case_visible
 	case_busy
+	case_reopen
 	case_removed
 	bench
 	case_killed
