@@ -9,12 +9,23 @@
 #include <stdio.h>
 #include <linux/fuse.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
 
 /* A request served longer than this lets another worker read. */
 #define READER_TAKEOVER_MS 10
+
+/* FUSE_TMPFILE came with protocol 7.37. */
+#define TMPFILE_MINOR 37
+
+/* For tests: the daemon leaves FUSE_TMPFILE to libfuse, as a daemon on a
+ * kernel without it would (fuse_io.h). */
+static int tmpfile_fenced(void)
+{
+	return getenv("SHMAPFS_TEST_NO_TMPFILE") != NULL;
+}
 
 /* Note INIT's unique id and the kernel's offer as the request goes by. */
 static void watch_request(struct fuse_io *io, const void *buf, ssize_t len)
@@ -30,6 +41,9 @@ static void watch_request(struct fuse_io *io, const void *buf, ssize_t len)
 	    len >= (ssize_t)(sizeof(*in) + sizeof(*init)))
 		flags |= (uint64_t)init->flags2 << 32;
 	atomic_store(&io->kernel_flags, flags);
+	atomic_store(&io->tmpfile, init->major == FUSE_KERNEL_VERSION &&
+				       init->minor >= TMPFILE_MINOR &&
+				       !tmpfile_fenced());
 	atomic_store(&io->init_unique, in->unique);
 }
 
@@ -79,6 +93,18 @@ static void carry_kill_flag(void *buf, ssize_t len)
 	}
 }
 
+/* FUSE_TMPFILE, which libfuse 3.14 does not know, as the CREATE it is
+ * but for the name, marked in the open flags (see fuse_io.h). */
+static void tmpfile_as_create(void *buf, ssize_t len)
+{
+	struct fuse_in_header *in = buf;
+	struct fuse_create_in *c = request_arg(buf, len, sizeof(*c));
+	if (in->opcode != FUSE_TMPFILE || !c)
+		return;
+	in->opcode = FUSE_CREATE;
+	c->flags |= SHMAPFS_O_TMPFILE;
+}
+
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fuse_io *io = io_of(userdata);
@@ -87,6 +113,8 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 		watch_request(io, buf, r);
 	if (r > 0 && atomic_load(&io->killpriv_v2))
 		carry_kill_flag(buf, r);
+	if (r > 0 && atomic_load(&io->tmpfile))
+		tmpfile_as_create(buf, r);
 	return r;
 }
 
@@ -106,6 +134,11 @@ static void report_data_path(struct shmapfs *fs)
 			       "later has it");
 	snprintf(msg, sizeof(msg), "data path: %s", fs->data_path);
 	fs->log(fs->log_ctx, LOG_INFO, msg);
+	fs->log(fs->log_ctx, LOG_INFO,
+		atomic_load(&io->tmpfile)
+		    ? "O_TMPFILE: on"
+		    : "O_TMPFILE: off (the kernel has no FUSE_TMPFILE, or a "
+		      "test fenced it)");
 }
 
 /* Add FUSE_HANDLE_KILLPRIV_V2 to a successful INIT reply; 1 if this was
@@ -178,6 +211,7 @@ int fuse_io_install(struct fuse_session *se, struct fuse_io *io)
 	atomic_init(&io->init_unique, 0);
 	atomic_init(&io->kernel_flags, 0);
 	atomic_init(&io->killpriv_v2, 0);
+	atomic_init(&io->tmpfile, 0);
 	atomic_init(&io->passthrough, 0);
 	atomic_init(&io->gave_up, 0);
 	int res = reader_init(&io->reader, io->poll_us, READER_TAKEOVER_MS);

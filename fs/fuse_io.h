@@ -12,6 +12,17 @@
  * libfuse does pass on (fi->flags), as SHMAPFS_O_KILL_SUIDGID. SETATTR's
  * flag passes through as FUSE_SET_ATTR_KILL_SUID (the same bit).
  *
+ * O_TMPFILE: the kernel sends FUSE_TMPFILE (protocol 7.37, Linux 6.1),
+ * which libfuse 3.14 does not know: it would answer ENOSYS, and the kernel
+ * would then give EOPNOTSUPP for good. Its request is a CREATE's
+ * (fuse_create_in, then a name: "/") and so is its reply, so the read
+ * hook turns it into a CREATE marked SHMAPFS_O_TMPFILE in the open flags,
+ * and the create handler makes an unnamed mapping in place of a named one;
+ * the reply, passthrough handle and all, is a create's. Only when the
+ * kernel's INIT says 7.37 or later; otherwise, or with
+ * SHMAPFS_TEST_NO_TMPFILE in the daemon's environment (a test hook),
+ * libfuse answers as before, and O_TMPFILE fails with EOPNOTSUPP.
+ *
  * The reply to INIT also asks for FUSE_PASSTHROUGH (Linux 6.9), when the
  * daemon wants it and the kernel offers it; see passthrough.h. And the read
  * hook lets one worker at a time read, polling before it sleeps, and
@@ -29,11 +40,14 @@
 
 /* In fi->flags of write, open and create: clear set-ID bits. */
 #define SHMAPFS_O_KILL_SUIDGID (1u << 31)
+/* In fi->flags of create: this is O_TMPFILE (FUSE_TMPFILE), no name. */
+#define SHMAPFS_O_TMPFILE (1u << 30)
 
 struct fuse_io {
 	atomic_uint_fast64_t init_unique;  /* INIT request awaiting reply */
 	atomic_uint_fast64_t kernel_flags; /* what the kernel offered */
 	atomic_int killpriv_v2;		   /* negotiated */
+	atomic_int tmpfile;		   /* FUSE_TMPFILE served (above) */
 	int want_passthrough;		   /* set before install */
 	const char *no_passthrough_why;	   /* likewise, when not wanted */
 	atomic_int passthrough;		   /* negotiated; 0 again if the

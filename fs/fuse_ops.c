@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)
 		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+	if (conn->capable & FUSE_CAP_IOCTL_DIR) /* chattr on directories */
+		conn->want |= FUSE_CAP_IOCTL_DIR;
 	if (conn->capable & FUSE_CAP_PARALLEL_DIROPS)
 		conn->want |= FUSE_CAP_PARALLEL_DIROPS;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
@@ -203,7 +206,6 @@ static int is_kill_request(unsigned valid)
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
-	(void)fi;
 	struct setattr_req q = {
 	    .valid = setattr_mask(to_set),
 	    .mode = attr->st_mode,
@@ -216,6 +218,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	};
 	if (is_kill_request(q.valid))
 		q.valid = SET_KILL_SUIDGID;
+	if (fi)
+		q.valid |= SET_BY_FD; /* ftruncate */
 	if ((q.valid & SET_SIZE) && attr->st_size < 0) {
 		reply_err(req, -EINVAL);
 		return;
@@ -313,13 +317,17 @@ static void set_open_flags(struct fuse_file_info *fi)
 /*
  * Clear set-ID bits as the kernel asked; it keeps the old mode cached, so
  * tell it to forget the attributes (not the data: no page is locked, so
- * this is safe from inside a request on the same inode).
+ * this is safe from inside a request on the same inode). 0 or -errno: the
+ * request fails, as the kernel fails a write it cannot remove privileges
+ * for.
  */
-static void kill_suid_sgid(fuse_req_t req, fuse_ino_t ino)
+static int kill_suid_sgid(fuse_req_t req, fuse_ino_t ino)
 {
 	struct shmapfs *fs = fuse_req_userdata(req);
-	if (registry_kill_suid_sgid(fs->reg, registry_node(fs->reg, ino)))
+	int res = registry_kill_suid_sgid(fs->reg, registry_node(fs->reg, ino));
+	if (res > 0)
 		fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	return res < 0 ? res : 0;
 }
 
 /* Take the kernel's kill request out of fi->flags (see fuse_io.h). */
@@ -328,6 +336,18 @@ static int take_kill_flag(struct fuse_file_info *fi)
 	int kill = (fi->flags & (int)SHMAPFS_O_KILL_SUIDGID) != 0;
 	fi->flags &= ~(int)SHMAPFS_O_KILL_SUIDGID;
 	return kill;
+}
+
+/* An open with O_TRUNC whose set-ID bits the kernel asked us to clear
+ * (kill): clear them, or take the open back and fail it. */
+static int kill_on_trunc(fuse_req_t req, struct node *n, int kill, int flags)
+{
+	if (!kill || !(flags & O_TRUNC))
+		return 0;
+	int res = kill_suid_sgid(req, registry_node_id(reg(req), n));
+	if (res < 0)
+		registry_release(reg(req), n, flags);
+	return res;
 }
 
 /* With a passthrough handle the kernel opens the store's file itself, in
@@ -341,6 +361,7 @@ static void expect_passthrough_open(fuse_req_t req, struct node *n, int handle)
 	int fd = registry_store_fd(fs->reg, n);
 	if (fd >= 0)
 		exclusive_expect(fs->exclusive, fuse_req_ctx(req)->pid, fd);
+	registry_store_fd_put(fs->reg, n, fd);
 }
 
 /*
@@ -364,8 +385,8 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int kill = take_kill_flag(fi);
 	int drop_pages = open_fresh(req, ino);
 	int res = registry_open(reg(req), node(req, ino), fi->flags);
-	if (res == 0 && kill && (fi->flags & O_TRUNC))
-		kill_suid_sgid(req, ino);
+	if (res == 0)
+		res = kill_on_trunc(req, node(req, ino), kill, fi->flags);
 	if (res < 0) {
 		reply_err(req, res);
 		return;
@@ -380,6 +401,15 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		registry_release(reg(req), node(req, ino), fi->flags);
 }
 
+/* Take the transport's O_TMPFILE mark out of fi->flags (fuse_io.h). */
+static int take_tmpfile_flag(struct fuse_file_info *fi)
+{
+	int tmpfile = (fi->flags & (int)SHMAPFS_O_TMPFILE) != 0;
+	fi->flags &= ~(int)SHMAPFS_O_TMPFILE;
+	return tmpfile;
+}
+
+/* CREATE, or FUSE_TMPFILE as the transport hands it on (fuse_io.h). */
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      mode_t mode, struct fuse_file_info *fi)
 {
@@ -387,10 +417,13 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct node *n = NULL;
 	struct stat st;
 	int kill = take_kill_flag(fi);
-	int res = registry_create(reg(req), node(req, parent), name, mode,
-				  fi->flags, &c, &n, &st);
-	if (res == 0 && kill && (fi->flags & O_TRUNC))
-		kill_suid_sgid(req, registry_node_id(reg(req), n));
+	int res = take_tmpfile_flag(fi)
+		      ? registry_tmpfile(reg(req), node(req, parent), mode,
+					 fi->flags, &c, &n, &st)
+		      : registry_create(reg(req), node(req, parent), name, mode,
+					fi->flags, &c, &n, &st);
+	if (res == 0 && (res = kill_on_trunc(req, n, kill, fi->flags)) < 0)
+		registry_forget(reg(req), n, 1);
 	if (res < 0) {
 		reply_err(req, res);
 		return;
@@ -407,7 +440,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
-/* Reads splice from the mapping object to the kernel: no copy here. */
+/* Reads splice from the mapping object to the kernel: no copy here. The
+ * descriptor goes back after the reply (which frees req). */
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -416,10 +450,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -EINVAL);
 		return;
 	}
+	struct registry *r = reg(req);
+	struct node *n = node(req, ino);
 	int fd;
 	size_t len;
-	int res = registry_read_fd(reg(req), node(req, ino), size,
-				   (uint64_t)off, &fd, &len);
+	int res = registry_read_fd(r, n, size, (uint64_t)off, &fd, &len);
 	if (res < 0) {
 		reply_err(req, res);
 		return;
@@ -429,6 +464,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = off;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
+	registry_store_fd_put(r, n, fd);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -438,10 +474,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		reply_err(req, -EINVAL);
 		return;
 	}
-	int res =
-	    registry_write(reg(req), node(req, ino), buf, size, (uint64_t)off);
-	if (res == 0 && take_kill_flag(fi))
-		kill_suid_sgid(req, ino);
+	/* Privileges go first, as the kernel's file_remove_privs(). */
+	int res = take_kill_flag(fi) ? kill_suid_sgid(req, ino) : 0;
+	if (res == 0)
+		res = registry_write(reg(req), node(req, ino), buf, size,
+				     (uint64_t)off);
 	if (res < 0)
 		reply_err(req, res);
 	else
@@ -522,10 +559,8 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino,
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 			struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, 0);
+	reply_err(req, registry_fsyncdir(reg(req), node(req, ino), datasync));
 }
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -573,17 +608,17 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 }
 
 /*
- * Whether the caller may see trusted.* names: CAP_SYS_ADMIN in the
- * daemon's user namespace, as tmpfs asks (in the initial one). The kernel
- * checks it for reading and writing them, but passes listxattr on as it
- * comes; so read the caller's effective set, which only a process of
- * another pid namespace (pid 0 here) hides: then root is trusted.
+ * The caller's effective capabilities in the daemon's user namespace, as
+ * tmpfs asks for them (in the initial one): none for a caller of another
+ * user namespace. Read from /proc, for the few requests whose rules ask
+ * for a capability; only a process of another pid namespace (pid 0 here)
+ * hides them: then root has them all.
  */
-static int caller_sees_trusted(fuse_req_t req)
+static uint64_t caller_caps(fuse_req_t req)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	if (ctx->pid <= 0)
-		return ctx->uid == 0;
+		return ctx->uid == 0 ? ~(uint64_t)0 : 0;
 	char path[64], line[256];
 	struct stat ns, own;
 	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)ctx->pid);
@@ -598,7 +633,17 @@ static int caller_sees_trusted(fuse_req_t req)
 			break;
 	if (f)
 		fclose(f);
-	return (caps >> CAP_SYS_ADMIN) & 1;
+	return caps;
+}
+
+/*
+ * Whether the caller may see trusted.* names: CAP_SYS_ADMIN. The kernel
+ * checks it for reading and writing them, but passes listxattr on as it
+ * comes.
+ */
+static int caller_sees_trusted(fuse_req_t req)
+{
+	return (caller_caps(req) >> CAP_SYS_ADMIN) & 1;
 }
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
@@ -635,6 +680,107 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	}
 	reply_err(req, registry_fallocate(reg(req), node(req, ino), mode,
 					  (uint64_t)offset, (uint64_t)length));
+}
+
+/* FS_IOC_FSGETXATTR's flags for the file flags, and back. */
+static const struct {
+	unsigned flag, xflag;
+} xflags_map[] = {
+    {FS_SYNC_FL, FS_XFLAG_SYNC},
+    {FS_IMMUTABLE_FL, FS_XFLAG_IMMUTABLE},
+    {FS_APPEND_FL, FS_XFLAG_APPEND},
+    {FS_NODUMP_FL, FS_XFLAG_NODUMP},
+    {FS_NOATIME_FL, FS_XFLAG_NOATIME},
+    {FS_DAX_FL, FS_XFLAG_DAX},
+    {FS_PROJINHERIT_FL, FS_XFLAG_PROJINHERIT},
+};
+#define NXFLAGS (sizeof(xflags_map) / sizeof(xflags_map[0]))
+
+static unsigned to_xflags(unsigned flags)
+{
+	unsigned x = 0;
+	for (size_t i = 0; i < NXFLAGS; i++)
+		if (flags & xflags_map[i].flag)
+			x |= xflags_map[i].xflag;
+	return x;
+}
+
+/* The file flags an FS_IOC_FSSETXATTR asks for; -EOPNOTSUPP for what
+ * only its extended form says (extent sizes, projects), as tmpfs. */
+static int from_fsxattr(const struct fsxattr *fa, unsigned *flags)
+{
+	unsigned x = fa->fsx_xflags;
+	*flags = 0;
+	for (size_t i = 0; i < NXFLAGS; i++)
+		if (x & xflags_map[i].xflag) {
+			*flags |= xflags_map[i].flag;
+			x &= ~xflags_map[i].xflag;
+		}
+	if (x || fa->fsx_extsize || fa->fsx_projid || fa->fsx_cowextsize)
+		return -EOPNOTSUPP;
+	return 0;
+}
+
+static void reply_ioctl(fuse_req_t req, int res, const void *out, size_t size)
+{
+	if (res < 0)
+		reply_err(req, res);
+	else
+		fuse_reply_ioctl(req, 0, out, size);
+}
+
+static void get_flags(fuse_req_t req, fuse_ino_t ino, int fsx)
+{
+	unsigned flags = 0;
+	int res = registry_getflags(reg(req), node(req, ino), &flags);
+	struct fsxattr fa = {.fsx_xflags = to_xflags(flags)};
+	if (fsx)
+		reply_ioctl(req, res, &fa, sizeof(fa));
+	else
+		reply_ioctl(req, res, &flags, sizeof(flags));
+}
+
+static void set_flags(fuse_req_t req, fuse_ino_t ino, int fsx, const void *in,
+		      size_t in_size)
+{
+	unsigned flags = 0;
+	struct fsxattr fa;
+	int res = 0;
+	if (in_size != (fsx ? sizeof(fa) : sizeof(flags)))
+		res = -EINVAL;
+	else if (fsx)
+		res = from_fsxattr(memcpy(&fa, in, sizeof(fa)), &flags);
+	else
+		memcpy(&flags, in, sizeof(flags));
+	struct caller c = caller(req);
+	if (!res)
+		res = registry_setflags(reg(req), node(req, ino), &c,
+					caller_caps(req), flags);
+	reply_ioctl(req, res, NULL, 0);
+}
+
+/*
+ * File flags, the only ioctls: the kernel sends these four (with an int,
+ * or a struct fsxattr) from its own FS_IOC_GETFLAGS / SETFLAGS /
+ * FSGETXATTR / FSSETXATTR, after checking ownership and
+ * CAP_LINUX_IMMUTABLE against the flags it asked for first; the core
+ * checks again with the caller's capabilities. Any other command, the
+ * 32-bit FS_IOC32_* numbers a program may send raw included, is ENOTTY.
+ */
+static void op_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		     void *arg, struct fuse_file_info *fi, unsigned flags,
+		     const void *in, size_t in_size, size_t out_size)
+{
+	(void)arg;
+	(void)fi;
+	(void)flags;
+	(void)out_size; /* the kernel sizes it from cmd */
+	if (cmd == FS_IOC_GETFLAGS || cmd == FS_IOC_FSGETXATTR)
+		get_flags(req, ino, cmd == FS_IOC_FSGETXATTR);
+	else if (cmd == FS_IOC_SETFLAGS || cmd == FS_IOC_FSSETXATTR)
+		set_flags(req, ino, cmd == FS_IOC_FSSETXATTR, in, in_size);
+	else
+		reply_err(req, -ENOTTY);
 }
 
 /* SEEK_DATA and SEEK_HOLE; the kernel answers the other whences. */
@@ -686,4 +832,5 @@ const struct fuse_lowlevel_ops shmapfs_ops = {
     .removexattr = op_removexattr,
     .fallocate = op_fallocate,
     .lseek = op_lseek,
+    .ioctl = op_ioctl,
 };

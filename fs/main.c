@@ -30,6 +30,7 @@
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bdi.h"
@@ -409,9 +410,13 @@ static void sync_mount(const char *mountpoint, const sigset_t *usr1,
 	pid_t pid;
 	if (posix_spawn(&pid, "/bin/sync", NULL, NULL, argv, environ) != 0)
 		return;
-	struct timespec tick = {0, 10 * 1000 * 1000};
-	for (unsigned n = 0; waitpid(pid, NULL, WNOHANG) == 0; n++) {
-		if (limit_s && n >= limit_s * 100) {
+	struct timespec tick = {0, 10 * 1000 * 1000}, start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (waitpid(pid, NULL, WNOHANG) == 0) {
+		/* By the clock: on a loaded machine a tick takes longer (a
+		 * count of 1000 ticks was seen to last 25 s). */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (limit_s && now.tv_sec - start.tv_sec >= (time_t)limit_s) {
 			kill(pid, SIGKILL); /* reaped by waitpid(): no zombie */
 			waitpid(pid, NULL, 0);
 			return;
@@ -518,9 +523,10 @@ static rlim_t nr_open(void)
 }
 
 /*
- * Only mappings open at the same moment hold a descriptor; raise the
- * limit as far as allowed: to fs.nr_open where the daemon may raise its
- * hard limit (CAP_SYS_RESOURCE), else to the hard limit.
+ * Mappings in use hold a descriptor each up to half the limit, and none
+ * past it (residency.c parks them): raise it as far as allowed, so that
+ * most keep theirs: to fs.nr_open where the daemon may raise its hard
+ * limit (CAP_SYS_RESOURCE), else to the hard limit.
  */
 static void raise_fd_limit(void)
 {

@@ -13,6 +13,11 @@ HARNESS_OBJ := $(BUILD)/tests/harness/mount.o $(BUILD)/tests/harness/util.o
 UNIT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/unit/check_*.c))
 MOUNT_TESTS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/check_*.c))
 TEST_HELPERS := $(patsubst %.c,$(BUILD)/%,$(wildcard tests/mount/helpers/*.c))
+# LD_PRELOAD shims that tests run the daemon or shmapctl under, beside the
+# helpers: built without the sanitizers (a sanitized program finds their
+# runtime behind the shim).
+TEST_SHIMS := $(patsubst tests/shims/%.c,$(BUILD)/tests/mount/helpers/%.so,\
+	$(wildcard tests/shims/*.c))
 
 $(BUILD)/tests/%.o: CFLAGS += $(PKGS_CHECK) -Itests/harness -Ifs/core -Ifs \
 	-Ilib
@@ -27,7 +32,7 @@ $(BUILD)/tests/unit/check_exclusive: $(BUILD)/fs/exclusive.o \
 		$(BUILD)/fs/fan_thread.o
 # The registry's unit tests, one program per group, share a fixture.
 REGISTRY_GROUPS := lifetime namespace attributes capacity data xattr faults \
-	concurrency differential
+	concurrency differential flags
 $(patsubst %,$(BUILD)/tests/unit/check_%,$(REGISTRY_GROUPS)): \
 	$(BUILD)/tests/unit/registry_fixture.o
 
@@ -37,11 +42,23 @@ $(BUILD)/tests/mount/check_%: $(BUILD)/tests/mount/check_%.o $(HARNESS_OBJ)
 $(BUILD)/tests/mount/helpers/%: $(BUILD)/tests/mount/helpers/%.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lrt
 
+$(BUILD)/tests/mount/helpers/%.so: tests/shims/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 $(WARN) -D_GNU_SOURCE -O2 -fPIC -shared -o $@ $< -ldl
+
+# Tests that run a program under a shim.
+$(BUILD)/tests/mount/check_transport: \
+	| $(BUILD)/tests/mount/helpers/fuse_eio.so
+$(BUILD)/tests/mount/check_killpriv: \
+	| $(BUILD)/tests/mount/helpers/fail_chmod.so
+$(BUILD)/tests/ctl/check_shmapctl: \
+	| $(BUILD)/tests/mount/helpers/change_on_read.so
+
 .PHONY: check-unit check-mount
 check-unit: $(UNIT_TESTS)
 	tests/run-tests.sh $(UNIT_TESTS)
 
-check-mount: $(MOUNT_TESTS) $(TEST_HELPERS) $(SHMAPFS)
+check-mount: $(MOUNT_TESTS) $(TEST_HELPERS) $(TEST_SHIMS) $(SHMAPFS)
 	SHMAPFS_BIN=$(SHMAPFS) TEST_HELPERS=$(BUILD)/tests/mount/helpers \
 		$(RUN_MOUNT_TESTS) $(MOUNT_TESTS)
 

@@ -50,7 +50,10 @@ int registry_getattr(struct registry *r, struct node *n, struct stat *st)
  * Clear set-user-ID, and set-group-ID where it means "set group" (group
  * execute on), as a write, truncate or chown by an unprivileged caller
  * must. The kernel asks us to (FUSE_HANDLE_KILLPRIV_V2, see fs/fuse_io.h).
- * Lock held.
+ * 1 if the mode changed, 0 if there was nothing to clear, -errno if the
+ * backing file's mode could not be changed: then neither changed, and the
+ * caller fails, as the kernel fails a write whose file_remove_privs()
+ * fails. Lock held.
  */
 int kill_suid_sgid_locked(struct registry *r, struct node *n)
 {
@@ -59,8 +62,9 @@ int kill_suid_sgid_locked(struct registry *r, struct node *n)
 		kill |= S_ISGID;
 	if (S_ISDIR(n->type) || !(n->mode & kill))
 		return 0;
-	if (backing_chmod(r, n, n->mode & ~kill) < 0)
-		return 0;
+	int res = backing_chmod(r, n, n->mode & ~kill);
+	if (res < 0)
+		return res;
 	n->mode &= ~kill;
 	now(&n->ctime);
 	return 1;
@@ -71,7 +75,7 @@ void node_trim_store_locked(struct registry *r, struct node *n)
 	struct stat st;
 	/* A shared store is written by others too: its size is the truth
 	 * (node_catch_up_locked). */
-	if (n->direct || fstat(n->store->fd, &st) < 0 ||
+	if (n->direct || node_store_stat(r, n, &st) < 0 ||
 	    (uint64_t)st.st_size <= n->size)
 		return;
 	int res =
@@ -214,11 +218,17 @@ int registry_setattr(struct registry *r, struct node *n,
 	 * it cannot be undone; then what cannot fail but on a failing
 	 * backing filesystem. A failed step undoes the owner and mode. */
 	struct attr_undo undo = {.uid = n->uid, .gid = n->gid, .perm = n->mode};
-	if (q->valid & (SET_UID | SET_GID)) {
+	res = flags_check_setattr(n, q->valid);
+	if (!res && (q->valid & (SET_UID | SET_GID))) {
 		res = change_owner_locked(r, n,
 					  q->valid & SET_UID ? q->uid : n->uid,
 					  q->valid & SET_GID ? q->gid : n->gid);
 		undo.owner = !res;
+	}
+	if (!res && (q->valid & SET_KILL_SUIDGID) && !(q->valid & SET_MODE)) {
+		res = kill_suid_sgid_locked(r, n);
+		undo.mode = res > 0;
+		res = res < 0 ? res : 0;
 	}
 	if (!res && (q->valid & SET_SIZE))
 		res = node_resize_locked(r, n, q->size);
@@ -233,8 +243,6 @@ int registry_setattr(struct registry *r, struct node *n,
 		res = change_times_locked(r, n, q);
 	if (res < 0)
 		undo_attrs_locked(r, n, &undo);
-	if (!res && (q->valid & SET_KILL_SUIDGID) && !(q->valid & SET_MODE))
-		kill_suid_sgid_locked(r, n);
 	if (!res)
 		now(&n->ctime);
 	if (!res && (q->valid & SET_CTIME))
@@ -251,9 +259,9 @@ int registry_setattr(struct registry *r, struct node *n,
 int registry_kill_suid_sgid(struct registry *r, struct node *n)
 {
 	pthread_rwlock_wrlock(&n->lock);
-	int changed = kill_suid_sgid_locked(r, n);
+	int res = kill_suid_sgid_locked(r, n);
 	pthread_rwlock_unlock(&n->lock);
-	return changed;
+	return res;
 }
 
 int registry_statfs(struct registry *r, struct statvfs *st)

@@ -28,6 +28,14 @@ struct backing_ops {
 	/* Make a new entry's object: store, backing file, directory... */
 	int (*create)(struct registry *r, struct node *dir, const char *name,
 		      struct node *n);
+	/* Make an unnamed mapping's object (open(2) with O_TMPFILE in dir);
+	 * it may leave n's store open (n->store), and must where the store
+	 * has no name to be opened by. Undone by node_free(). */
+	int (*create_unnamed)(struct registry *r, struct node *dir,
+			      struct node *n);
+	/* Give an unnamed mapping, in use, its first name (tmpfile.c). */
+	int (*name_unnamed)(struct registry *r, struct node *n,
+			    struct node *dir, const char *name);
 	/* Undo a create() whose name could not be added. */
 	void (*undo_create)(struct registry *r, struct node *dir,
 			    const char *name, struct node *n);
@@ -46,8 +54,9 @@ struct backing_ops {
 		       const struct timespec ts[2]);
 	int (*setxattr)(struct registry *r, struct node *n, const char *name,
 			const void *value, size_t size);
-	/* Open an idle mapping's store as it is now; close one, any. */
-	int (*open_store)(struct registry *r, struct node *n,
+	/* Open an idle mapping's store as it is now, parked if park and the
+	 * kind can (store.h); close one, any. */
+	int (*open_store)(struct registry *r, struct node *n, int park,
 			  struct store **out);
 	void (*close_store)(struct registry *r, struct store *s);
 	/* Stat an idle mapping's store (-ENOENT: it has none). */
@@ -81,11 +90,26 @@ extern const struct backing_ops backing_tmpfs, backing_memfd, backing_dir;
 /* backing_dir.c: a descriptor for the attributes of an idle mapping's
  * backing file (its lock is not needed for them), or -errno. */
 int backing_dir_open_attrs(struct node *n);
+/* backing_dir.c: 1 if name, in the root of a backing directory, is the
+ * hidden store of an unnamed mapping (none of the mount's names). */
+int backing_dir_is_hidden(const char *name);
 
 static inline int backing_create(struct registry *r, struct node *dir,
 				 const char *name, struct node *n)
 {
 	return r->backing->create(r, dir, name, n);
+}
+
+static inline int backing_create_unnamed(struct registry *r, struct node *dir,
+					 struct node *n)
+{
+	return r->backing->create_unnamed(r, dir, n);
+}
+
+static inline int backing_name_unnamed(struct registry *r, struct node *n,
+				       struct node *dir, const char *name)
+{
+	return r->backing->name_unnamed(r, n, dir, name);
 }
 
 static inline void backing_undo_create(struct registry *r, struct node *dir,

@@ -2,7 +2,9 @@
  * The backing directory of a file-backed mount (the table backing_dir,
  * see backing.h): every change of names and metadata mirrored onto it,
  * and each mapping's store a backing file opened and locked while the
- * mapping is in use. The mount-time scan is in scan.c.
+ * mapping is in use (parked, where the daemon may open a pinned file
+ * again: held by its pin, opened at each use). The mount-time scan is in
+ * scan.c.
  *
  * The backing directory is a boundary: every access goes through a
  * directory descriptor the daemon holds (the root's, or a subdirectory's
@@ -33,11 +35,14 @@ static int file_open_flags(struct registry *r)
 	       O_NOCTTY;
 }
 
-/* Own fd as n's store (locking it), or fail and close it. */
-static int adopt(struct registry *r, int fd, struct store **out)
+/* Own fd as n's store (locking it; parked: pinning and closing it), or
+ * fail and close it. */
+static int adopt(struct registry *r, int fd, int park, struct store **out)
 {
 	struct store *s;
-	int res = store_file_adopt(fd, &s);
+	int res = park ? store_file_adopt_parked(
+			     fd, r->cfg.read_only ? O_RDONLY : O_RDWR, &s)
+		       : store_file_adopt(fd, &s);
 	if (res < 0) {
 		close(fd);
 		return res;
@@ -57,9 +62,10 @@ static int adopt(struct registry *r, int fd, struct store **out)
  * under its name behind our back. Never block on a fifo, never adopt
  * anything but a regular file.
  */
-static int open_regular(struct registry *r, int dirfd, const char *name)
+static int open_regular(struct registry *r, int dirfd, const char *name,
+			int flags)
 {
-	int fd = openat(dirfd, name, file_open_flags(r) | O_NONBLOCK);
+	int fd = openat(dirfd, name, flags | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	struct stat st;
@@ -82,17 +88,19 @@ static int open_regular(struct registry *r, int dirfd, const char *name)
 
 /* Make s's file exclusive for exactly as long as it is locked; if that
  * cannot be, close s: a mapping is never served unguarded. */
-static int guard(struct registry *r, struct dentry *d, struct store *s)
+static int guard(struct registry *r, const char *name, struct store *s)
 {
 	if (!r->cfg.guard_store)
 		return 0;
-	int res = r->cfg.guard_store(r->cfg.guard_ctx, s->fd);
+	int fd = store_fd_get(s);
+	int res = fd < 0 ? fd : r->cfg.guard_store(r->cfg.guard_ctx, fd);
+	store_fd_put(s, fd);
 	if (res == 0)
 		return 0;
 	reg_log(r, LOG_WARNING,
 		"mapping '%s' refused: cannot make its backing file exclusive: "
 		"%s",
-		d->name, strerror(-res));
+		name, strerror(-res));
 	store_destroy(s);
 	return -EBUSY;
 }
@@ -153,26 +161,34 @@ static int held_elsewhere(struct registry *r, struct dentry *d, int res)
 	return -EBUSY;
 }
 
-static int dir_open_store(struct registry *r, struct node *n,
+/* A parked store's own open is read-only: the pin that keeps it counts
+ * as nobody's write (each use opens it as file_open_flags() says). */
+static int dir_open_store(struct registry *r, struct node *n, int park,
 			  struct store **out)
 {
 	/* An unlinked backing file is gone once nobody uses it. */
 	struct dentry *d = n->aliases;
 	if (!d)
 		return -ENOENT;
-	int fd = open_regular(r, d->dir->dirfd, d->name);
+	park = park && r->pins_reachable;
+	int flags = file_open_flags(r);
+	if (park)
+		flags = (flags & ~O_ACCMODE) | O_RDONLY;
+	int fd = open_regular(r, d->dir->dirfd, d->name, flags);
 	if (fd < 0)
 		return held_elsewhere(r, d, fd);
-	int res = adopt(r, fd, out);
+	int res = adopt(r, fd, park, out);
 	if (res < 0)
 		return held_elsewhere(r, d, res);
-	return guard(r, d, *out);
+	return guard(r, d->name, *out);
 }
 
 static void dir_close_store(struct registry *r, struct store *s)
 {
-	if (r->cfg.unguard_store)
-		r->cfg.unguard_store(r->cfg.guard_ctx, s->fd);
+	int fd = r->cfg.unguard_store ? store_fd_get(s) : -1;
+	if (fd >= 0)
+		r->cfg.unguard_store(r->cfg.guard_ctx, fd);
+	store_fd_put(s, fd);
 	store_destroy(s);
 }
 
@@ -247,6 +263,121 @@ static int dir_create(struct registry *r, struct node *dir, const char *name,
 	return res;
 }
 
+/*
+ * An unnamed mapping (O_TMPFILE) keeps its store in an unnamed file of
+ * the backing directory: O_TMPFILE there too, so that a daemon that dies
+ * leaves nothing behind, and its first name is one linkat(2), atomic, and
+ * as durable as any other name. Where the backing filesystem has no
+ * O_TMPFILE (EOPNOTSUPP; EISDIR from a kernel without it), the store is a
+ * file under a hidden name in the root of the backing directory (n->hidden:
+ * the root can never be removed, as a subdirectory holding it could not),
+ * named by link and unlink, and removed when the mapping dies unnamed; the
+ * scan at mount removes what a daemon that died left there. A name in
+ * another filesystem below the backing directory then fails (EXDEV).
+ */
+#define HIDDEN_PREFIX ".shmapfs-tmpfile."
+#define HIDDEN_LEN    (sizeof(HIDDEN_PREFIX) + 32)
+
+/* The daemon's pid in it: another mount of the directory numbers its
+ * nodes alike. */
+static void hidden_name(const struct node *n, char name[HIDDEN_LEN])
+{
+	snprintf(name, HIDDEN_LEN, HIDDEN_PREFIX "%d.%llx", (int)getpid(),
+		 (unsigned long long)n->ino);
+}
+
+int backing_dir_is_hidden(const char *name)
+{
+	return strncmp(name, HIDDEN_PREFIX, sizeof(HIDDEN_PREFIX) - 1) == 0;
+}
+
+/* The store's file under its hidden name (n->hidden), or -errno. */
+static int open_hidden(struct registry *r, struct node *n)
+{
+	char name[HIDDEN_LEN];
+	hidden_name(n, name);
+	unlinkat(r->cfg.backing_dirfd, name, 0); /* left by a dead daemon */
+	int fd = openat(r->cfg.backing_dirfd, name,
+			O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC,
+			n->mode & 07777);
+	if (fd < 0)
+		return -errno;
+	n->hidden = 1;
+	return fd;
+}
+
+/* An unnamed file in dir, or -1 and errno. For tests only:
+ * SHMAPFS_TEST_NO_BACKING_TMPFILE in the environment makes it fail as on a
+ * filesystem without O_TMPFILE. */
+static int open_unnamed(int dirfd, mode_t mode)
+{
+	if (getenv("SHMAPFS_TEST_NO_BACKING_TMPFILE")) {
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	return openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+}
+
+static int dir_create_unnamed(struct registry *r, struct node *dir,
+			      struct node *n)
+{
+	int fd = open_unnamed(dir->dirfd, n->mode & 07777);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR))
+		fd = open_hidden(r, n);
+	else if (fd < 0)
+		fd = -errno;
+	if (fd < 0)
+		return fd;
+	chown_new(-1, NULL, fd, n);
+	/* Which object it is: the one its names will show (revalidate.c). */
+	struct stat st;
+	if (fstat(fd, &st) == 0) {
+		n->bdev = st.st_dev;
+		n->bino = st.st_ino;
+	}
+	struct store *s;
+	/* Never parked: an unnamed file has no name to open it again by, so
+	 * it keeps its descriptor, and counts among those that do. */
+	int res = adopt(r, fd, 0, &s); /* fd now owned by the store */
+	if (res == 0)
+		res = guard(r, "(unnamed)", s);
+	if (res == 0) {
+		n->store = s; /* n is new: nobody else sees it yet */
+		n->resident = 1;
+		atomic_fetch_add(&r->resident, 1);
+	}
+	return res;
+}
+
+/* linkat(2) of an open file: by descriptor needs CAP_DAC_READ_SEARCH (on
+ * kernels before 6.10), through /proc does not. */
+static int link_open_file(int fd, int dirfd, const char *name)
+{
+	if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != ENOENT && errno != EPERM)
+		return -errno;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, path, dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static int dir_name_unnamed(struct registry *r, struct node *n,
+			    struct node *dir, const char *name)
+{
+	if (!n->hidden)
+		return link_open_file(n->store->fd, dir->dirfd, name);
+	char hidden[HIDDEN_LEN];
+	hidden_name(n, hidden);
+	if (linkat(r->cfg.backing_dirfd, hidden, dir->dirfd, name, 0) < 0)
+		return -errno;
+	unlinkat(r->cfg.backing_dirfd, hidden, 0);
+	n->hidden = 0;
+	return 0;
+}
+
 static void dir_undo_create(struct registry *r, struct node *dir,
 			    const char *name, struct node *n)
 {
@@ -282,12 +413,24 @@ static int dir_rename(struct registry *r, struct node *dir, const char *name,
 	return 0;
 }
 
-/* The descriptor that stands for n, or -1 (symlinks, fifos, ...). */
-static int node_fd(struct node *n)
+/* The descriptor that stands for n in *fd, or -1 (symlinks, fifos, ...;
+ * an idle mapping); 0 or -errno. Give it back with node_fd_put(). */
+static int node_fd_get(struct node *n, int *fd)
 {
-	if (S_ISDIR(n->type))
-		return n->dirfd;
-	return n->store ? n->store->fd : -1;
+	*fd = S_ISDIR(n->type) ? n->dirfd : -1;
+	if (S_ISDIR(n->type) || !n->store)
+		return 0;
+	int got = store_fd_get(n->store);
+	if (got < 0)
+		return got;
+	*fd = got;
+	return 0;
+}
+
+static void node_fd_put(struct node *n, int fd)
+{
+	if (!S_ISDIR(n->type) && n->store)
+		store_fd_put(n->store, fd);
 }
 
 static int dir_chmod(struct registry *r, struct node *n, mode_t mode)
@@ -295,13 +438,16 @@ static int dir_chmod(struct registry *r, struct node *n, mode_t mode)
 	(void)r;
 	if (S_ISLNK(n->type))
 		return 0;
-	int fd = node_fd(n);
-	int res = fd >= 0 ? fchmod(fd, mode)
-		  : n->aliases
-		      ? fchmodat(n->aliases->dir->dirfd, n->aliases->name, mode,
-				 AT_SYMLINK_NOFOLLOW)
-		      : 0;
-	return res < 0 ? -errno : 0;
+	int fd, res = node_fd_get(n, &fd);
+	if (fd >= 0)
+		res = fchmod(fd, mode) < 0 ? -errno : 0;
+	else if (res == 0 && n->aliases)
+		res = fchmodat(n->aliases->dir->dirfd, n->aliases->name, mode,
+			       AT_SYMLINK_NOFOLLOW) < 0
+			  ? -errno
+			  : 0;
+	node_fd_put(n, fd);
+	return res;
 }
 
 static int dir_chown(struct registry *r, struct node *n, uid_t uid, gid_t gid)
@@ -309,26 +455,32 @@ static int dir_chown(struct registry *r, struct node *n, uid_t uid, gid_t gid)
 	(void)r;
 	if (geteuid() != 0)
 		return 0;
-	int fd = node_fd(n);
-	int res = fd >= 0 ? fchown(fd, uid, gid)
-		  : n->aliases
-		      ? fchownat(n->aliases->dir->dirfd, n->aliases->name, uid,
-				 gid, AT_SYMLINK_NOFOLLOW)
-		      : 0;
-	return res < 0 ? -errno : 0;
+	int fd, res = node_fd_get(n, &fd);
+	if (fd >= 0)
+		res = fchown(fd, uid, gid) < 0 ? -errno : 0;
+	else if (res == 0 && n->aliases)
+		res = fchownat(n->aliases->dir->dirfd, n->aliases->name, uid,
+			       gid, AT_SYMLINK_NOFOLLOW) < 0
+			  ? -errno
+			  : 0;
+	node_fd_put(n, fd);
+	return res;
 }
 
 static int dir_utimens(struct registry *r, struct node *n,
 		       const struct timespec ts[2])
 {
 	(void)r;
-	int fd = node_fd(n);
-	int res = fd >= 0 ? futimens(fd, ts)
-		  : n->aliases
-		      ? utimensat(n->aliases->dir->dirfd, n->aliases->name, ts,
-				  AT_SYMLINK_NOFOLLOW)
-		      : 0;
-	return res < 0 ? -errno : 0;
+	int fd, res = node_fd_get(n, &fd);
+	if (fd >= 0)
+		res = futimens(fd, ts) < 0 ? -errno : 0;
+	else if (res == 0 && n->aliases)
+		res = utimensat(n->aliases->dir->dirfd, n->aliases->name, ts,
+				AT_SYMLINK_NOFOLLOW) < 0
+			  ? -errno
+			  : 0;
+	node_fd_put(n, fd);
+	return res;
 }
 
 int backing_dir_open_attrs(struct node *n)
@@ -344,18 +496,22 @@ static int dir_setxattr(struct registry *r, struct node *n, const char *name,
 			const void *value, size_t size)
 {
 	(void)r;
-	int fd = node_fd(n), tmp = -1;
+	int fd, tmp = -1, res = node_fd_get(n, &fd);
+	if (res < 0)
+		return res;
 	if (fd < 0)
 		fd = tmp = backing_dir_open_attrs(n);
 	if (fd < 0)
 		return fd;
-	int res = value ? fsetxattr(fd, name, value, size, 0)
-			: fremovexattr(fd, name);
+	res = value ? fsetxattr(fd, name, value, size, 0)
+		    : fremovexattr(fd, name);
 	if (res < 0 && !value && errno == ENODATA)
 		res = 0;
 	res = res < 0 ? -errno : 0;
 	if (tmp >= 0)
 		close(tmp);
+	else
+		node_fd_put(n, fd);
 	return res;
 }
 
@@ -363,7 +519,9 @@ static int dir_setxattr(struct registry *r, struct node *n, const char *name,
  * Several mounts may serve one backing directory (two containers on one
  * host, or hosts on a cluster filesystem): the lock on each mapping's
  * file is the arbiter, and each mount takes in what the others change
- * (revalidate.c). The daemon keeps no state of its own in the directory.
+ * (revalidate.c). The daemon's only own files there, the hidden stores
+ * of unnamed mappings, carry its pid in their names, so that no other
+ * mount takes or removes one while it lives.
  */
 static int dir_init(struct registry *r)
 {
@@ -371,6 +529,7 @@ static int dir_init(struct registry *r)
 	 * (the options refuse them here). */
 	r->cfg.quota = (struct quota_config){0};
 	r->counts_capacity = 0;
+	r->pins_reachable = store_pins_reachable();
 	return 0;
 }
 
@@ -387,8 +546,12 @@ static int dir_stat_store(struct registry *r, struct node *n, struct stat *st)
 
 static void dir_forget_store(struct registry *r, struct node *n)
 {
-	(void)r;
-	(void)n; /* the backing file is the mapping's name */
+	/* The backing file is the mapping's name; one never named goes. */
+	if (n->hidden) {
+		char name[HIDDEN_LEN];
+		hidden_name(n, name);
+		unlinkat(r->cfg.backing_dirfd, name, 0);
+	}
 }
 
 /* An unlinked backing file lives only while open: keep it for the
@@ -417,6 +580,8 @@ static int dir_sync_all(struct registry *r)
 const struct backing_ops backing_dir = {
     .init = dir_init,
     .create = dir_create,
+    .create_unnamed = dir_create_unnamed,
+    .name_unnamed = dir_name_unnamed,
     .undo_create = dir_undo_create,
     .link = dir_link,
     .remove = dir_remove,

@@ -77,6 +77,30 @@ static int memfd_create_store(struct registry *r, struct node *dir,
 	return res;
 }
 
+/* An unnamed mapping's store is made as any other's: in memory a store
+ * never had the mapping's name. */
+static int tmpfs_create_unnamed(struct registry *r, struct node *dir,
+				struct node *n)
+{
+	return tmpfs_create(r, dir, "", n);
+}
+
+static int memfd_create_unnamed(struct registry *r, struct node *dir,
+				struct node *n)
+{
+	return memfd_create_store(r, dir, "(unnamed)", n);
+}
+
+static int mem_name_unnamed(struct registry *r, struct node *n,
+			    struct node *dir, const char *name)
+{
+	(void)r;
+	(void)n;
+	(void)dir;
+	(void)name;
+	return 0;
+}
+
 /* Names, modes, owners and extended attributes are the nodes' alone; the
  * store of a node that failed to get its name goes with the node. */
 static void mem_undo_create(struct registry *r, struct node *dir,
@@ -155,24 +179,31 @@ static int mem_utimens(struct registry *r, struct node *n,
 {
 	if (!n->direct)
 		return 0;
-	int res;
-	if (n->store) {
-		res = futimens(n->store->fd, t);
-	} else {
+	if (!n->store) {
 		char name[STORE_NAME_LEN];
 		store_name(n, name);
-		res =
-		    utimensat(r->cfg.store_dirfd, name, t, AT_SYMLINK_NOFOLLOW);
+		return utimensat(r->cfg.store_dirfd, name, t,
+				 AT_SYMLINK_NOFOLLOW) < 0
+			   ? -errno
+			   : 0;
 	}
-	return res < 0 ? -errno : 0;
+	int fd = store_fd_get(n->store);
+	if (fd < 0)
+		return fd;
+	int res = futimens(fd, t) < 0 ? -errno : 0;
+	store_fd_put(n->store, fd);
+	return res;
 }
 
-static int tmpfs_open_store(struct registry *r, struct node *n,
+/* A parked store is reached by its name, which only its node's death
+ * takes away. */
+static int tmpfs_open_store(struct registry *r, struct node *n, int park,
 			    struct store **out)
 {
 	char name[STORE_NAME_LEN];
 	store_name(n, name);
-	int res = store_named_open(r->cfg.store_dirfd, name, out);
+	int res = park ? store_named_park(r->cfg.store_dirfd, name, out)
+		       : store_named_open(r->cfg.store_dirfd, name, out);
 	if (res == 0 && (res = store_wrap_faults(r->cfg.fault_write,
 						 r->cfg.fault_resize, out)) < 0)
 		store_destroy(*out);
@@ -180,11 +211,12 @@ static int tmpfs_open_store(struct registry *r, struct node *n,
 }
 
 /* A memfd is never idle: its data dies with its descriptor. */
-static int memfd_open_store(struct registry *r, struct node *n,
+static int memfd_open_store(struct registry *r, struct node *n, int park,
 			    struct store **out)
 {
 	(void)r;
 	(void)n;
+	(void)park;
 	(void)out;
 	return -ENOENT;
 }
@@ -285,15 +317,17 @@ static int mem_sync_all(struct registry *r)
 /* What both kinds of memory do alike: names and metadata are the nodes'
  * alone. */
 #define MEM_COMMON                                                             \
-	.undo_create = mem_undo_create, .link = mem_link,                      \
-	.remove = mem_remove, .rename = mem_rename, .chmod = mem_chmod,        \
-	.chown = mem_chown, .utimens = mem_utimens, .setxattr = mem_setxattr,  \
-	.close_store = mem_close_store, .sync_all = mem_sync_all
+	.undo_create = mem_undo_create, .name_unnamed = mem_name_unnamed,      \
+	.link = mem_link, .remove = mem_remove, .rename = mem_rename,          \
+	.chmod = mem_chmod, .chown = mem_chown, .utimens = mem_utimens,        \
+	.setxattr = mem_setxattr, .close_store = mem_close_store,              \
+	.sync_all = mem_sync_all
 
 const struct backing_ops backing_tmpfs = {
     MEM_COMMON,
     .init = tmpfs_init,
     .create = tmpfs_create,
+    .create_unnamed = tmpfs_create_unnamed,
     .open_store = tmpfs_open_store,
     .stat_store = tmpfs_stat_store,
     .forget_store = tmpfs_forget_store,
@@ -305,6 +339,7 @@ const struct backing_ops backing_memfd = {
     MEM_COMMON,
     .init = memfd_init,
     .create = memfd_create_store,
+    .create_unnamed = memfd_create_unnamed,
     .open_store = memfd_open_store,
     .stat_store = memfd_stat_store,
     .forget_store = memfd_forget_store,

@@ -167,7 +167,12 @@ static uint64_t sparse_need_locked(struct registry *r, struct node *n,
 	if (!r->counts_capacity || size == 0)
 		return 0;
 	uint64_t end = off + size;
-	uint64_t holes = hole_bytes(n->store->fd, off, end);
+	/* A parked store that cannot be opened now counts as holes: then
+	 * too much is reserved, never too little. */
+	int fd = store_fd_get(n->store);
+	uint64_t holes = fd < 0 ? PAGE_ROUND(end) - (off & ~(uint64_t)4095)
+				: hole_bytes(fd, off, end);
+	store_fd_put(n->store, fd);
 	/* SEEK_HOLE shows fallocated pages not yet written as holes: below
 	 * the size, a change adds at most the pages the store lacks there. */
 	uint64_t start = off & ~(uint64_t)4095, last = PAGE_ROUND(end);
@@ -183,7 +188,12 @@ static uint64_t sparse_need_locked(struct registry *r, struct node *n,
 static void sparse_recount_locked(struct registry *r, struct node *n)
 {
 	struct stat st;
-	if (!r->counts_capacity || !n->store || fstat(n->store->fd, &st) < 0)
+	if (!r->counts_capacity || !n->store)
+		return;
+	int fd = store_fd_get(n->store);
+	int res = fd < 0 || fstat(fd, &st) < 0 ? -1 : 0;
+	store_fd_put(n->store, fd);
+	if (res < 0)
 		return;
 	uint64_t held = (uint64_t)st.st_blocks * 512;
 	if (held > n->charged)

@@ -62,6 +62,10 @@ enum shmap_protect {
 /* On the root, read-only: what the mount enforces of exclusive backing
  * files (registry_config.exclusive_state). */
 #define SHMAP_XATTR_EXCLUSIVE "user.shmap.exclusive"
+/* Where a file-backed mount keeps a file's flags (flags.c), in its
+ * backing file or directory: lsattr's letters ("i", "ad", ...). Reserved:
+ * chattr changes it, setfattr may not. */
+#define SHMAP_XATTR_FLAGS "user.shmap.flags"
 /* On the root, read-only: the data path the mount took. */
 #define SHMAP_XATTR_DATA_PATH "user.shmap.data_path"
 /* On the root of a mount with quotas, read-only: the limits. */
@@ -82,6 +86,10 @@ struct registry_config {
 	 * fault_open_err (tests of what a failed open leaves); 0: off. */
 	unsigned fault_open;
 	int fault_open_err;
+	/* Stores that keep a descriptor of the daemon's at once; past it,
+	 * a store opened is parked and opened again at each use (store.h).
+	 * 0: half the daemon's RLIMIT_NOFILE, read at each open. */
+	unsigned resident_max;
 	/*
 	 * Direct access, optional (all NULL/0: never). share_store makes a
 	 * store's descriptor reachable by the kernel, which then serves reads,
@@ -167,6 +175,7 @@ enum {
 	SET_MTIME_NOW = 1 << 7,
 	SET_CTIME = 1 << 8,
 	SET_KILL_SUIDGID = 1 << 9, /* as an unprivileged chown/truncate */
+	SET_BY_FD = 1 << 10,	   /* through an open file (ftruncate) */
 };
 
 struct setattr_req {
@@ -232,7 +241,8 @@ int registry_setattr(struct registry *r, struct node *n,
 		     const struct setattr_req *req, struct stat *st);
 int registry_statfs(struct registry *r, struct statvfs *st);
 /* Clear set-ID bits as an unprivileged write must (the kernel asks);
- * 1 if the mode changed. */
+ * 1 if the mode changed, 0 if not, -errno if the backing file's mode
+ * could not be changed (then nothing changed: fail the write). */
 int registry_kill_suid_sgid(struct registry *r, struct node *n);
 
 /* Data (data.c). flags are open(2)'s. */
@@ -248,6 +258,14 @@ int registry_share(struct registry *r, struct node *n);
 int registry_create(struct registry *r, struct node *dir, const char *name,
 		    mode_t mode, int flags, const struct caller *c,
 		    struct node **out, struct stat *st);
+/*
+ * open(2) with O_TMPFILE in dir (tmpfile.c): a new regular file with no
+ * name, open (flags as open(2)'s), handed out with one lookup reference
+ * as by create. Without O_EXCL in flags, registry_link() may name it once.
+ */
+int registry_tmpfile(struct registry *r, struct node *dir, mode_t mode,
+		     int flags, const struct caller *c, struct node **out,
+		     struct stat *st);
 /* A copying read, for callers with no descriptor to splice to (tests,
  * tools); the daemon itself uses registry_read_fd(). */
 int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
@@ -256,7 +274,8 @@ int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
  * Where a read of size bytes at off can be spliced from: the mapping
  * object's descriptor and the length within the file (0 at the end). The
  * descriptor stays valid while the caller's file is open; without an open
- * file the store may be closed (-EBUSY).
+ * file the store may be closed (-EBUSY). Give it back with
+ * registry_store_fd_put() once read.
  */
 int registry_read_fd(struct registry *r, struct node *n, size_t size,
 		     uint64_t off, int *fd, size_t *len);
@@ -265,6 +284,9 @@ int registry_write(struct registry *r, struct node *n, const void *buf,
 int registry_fallocate(struct registry *r, struct node *n, int mode,
 		       uint64_t off, uint64_t len);
 int registry_fsync(struct registry *r, struct node *n, int datasync);
+/* fsync a directory: its backing directory, so that the names in it are
+ * on disk (a file-backed mount); nothing to do for a memory-backed one. */
+int registry_fsyncdir(struct registry *r, struct node *n, int datasync);
 /* lseek(2)'s SEEK_DATA / SEEK_HOLE from off, as tmpfs answers (holes.c):
  * the offset found, or -ENXIO at or past the end, or where no data
  * follows. */
@@ -288,6 +310,18 @@ int registry_listxattr_for(struct registry *r, struct node *n, int trusted,
 int registry_removexattr(struct registry *r, struct node *n,
 			 const struct caller *c, const char *name);
 const char *protect_name(enum shmap_protect p);
+
+/*
+ * File flags (flags.c), as FS_IOC_GETFLAGS / FS_IOC_SETFLAGS carry them
+ * (FS_*_FL bits): the ones tmpfs keeps, immutable, append-only, nodump and
+ * noatime, on regular files and directories (-ENOTTY on others). Setting
+ * them asks for the owner or CAP_FOWNER, and changing immutable or
+ * append-only for CAP_LINUX_IMMUTABLE (-EPERM), as the capabilities in
+ * caps (1 << CAP_*, the caller's effective set) say; others: -EOPNOTSUPP.
+ */
+int registry_getflags(struct registry *r, struct node *n, unsigned *flags);
+int registry_setflags(struct registry *r, struct node *n,
+		      const struct caller *c, uint64_t caps, unsigned flags);
 int protect_parse(const char *s, size_t len, enum shmap_protect *out);
 
 /*
@@ -344,8 +378,10 @@ void registry_sweep(struct registry *r);
  */
 int registry_watch_views(struct registry *r, const char *mountpoint);
 
-/* The descriptor of an open regular file's store (valid while the
- * caller's file is open), or -EBADF if it has none. */
+/* A descriptor of an open regular file's store (valid while the caller's
+ * file is open), or -EBADF if it has none; give it back with
+ * registry_store_fd_put() (a parked store's is opened for the caller). */
 int registry_store_fd(struct registry *r, struct node *n);
+void registry_store_fd_put(struct registry *r, struct node *n, int fd);
 
 #endif

@@ -17,6 +17,7 @@
 #include <linux/falloc.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 static int is_write_open(int flags)
 {
@@ -42,7 +43,8 @@ int registry_open(struct registry *r, struct node *n, int flags)
 		pthread_rwlock_wrlock(&n->lock);
 	else
 		pthread_rwlock_rdlock(&n->lock);
-	if (writing && n->protect != SHMAP_PROTECT_READWRITE)
+	res = flags_check_open(n, flags);
+	if (!res && writing && n->protect != SHMAP_PROTECT_READWRITE)
 		res = -EACCES;
 	if (!res && trunc && n->size)
 		res = node_resize_locked(r, n, 0);
@@ -66,7 +68,11 @@ int registry_share(struct registry *r, struct node *n)
 		return 0;
 	pthread_rwlock_wrlock(&n->lock);
 	if (n->share == 0 && n->store) {
-		int handle = r->cfg.share_store(r->cfg.share_ctx, n->store->fd);
+		/* The kernel keeps its own hold of the file. */
+		int fd = store_fd_get(n->store);
+		int handle =
+		    fd < 0 ? fd : r->cfg.share_store(r->cfg.share_ctx, fd);
+		store_fd_put(n->store, fd);
 		n->share = handle > 0 ? handle : -1;
 		n->direct |= handle > 0;
 	}
@@ -184,7 +190,10 @@ int registry_read_fd(struct registry *r, struct node *n, size_t size,
 	pthread_rwlock_rdlock(&n->lock);
 	int res = n->store ? 0 : -EBUSY;
 	if (!res) {
-		*fd = n->store->fd;
+		*fd = store_fd_get(n->store);
+		res = *fd < 0 ? *fd : 0;
+	}
+	if (!res) {
 		if (off < n->size)
 			*len = size < n->size - off ? size
 						    : (size_t)(n->size - off);
@@ -285,6 +294,8 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 	uint64_t end = off + len, taken = 0;
 	int grow = !(mode & FALLOC_FL_KEEP_SIZE) && end > n->size;
 	res = n->store ? 0 : -EBUSY;
+	if (!res)
+		res = flags_check_fallocate(n, mode);
 	if (!res && n->protect != SHMAP_PROTECT_READWRITE)
 		res = -EACCES;
 	/* Space is reserved by size: nothing is kept past the end. A punch
@@ -336,6 +347,20 @@ int registry_fsync(struct registry *r, struct node *n, int datasync)
 	int res = s->ops->sync(s, datasync);
 	if (res < 0)
 		reg_log(r, LOG_ERR, "syncing inode %llu: %s",
+			(unsigned long long)n->ino, strerror(-res));
+	return res;
+}
+
+int registry_fsyncdir(struct registry *r, struct node *n, int datasync)
+{
+	/* dirfd is set when the directory is made and closed when its node
+	 * dies, which the kernel's reference keeps from happening now. */
+	if (n->dirfd < 0)
+		return 0; /* memory-backed: nothing below to write */
+	int res =
+	    (datasync ? fdatasync(n->dirfd) : fsync(n->dirfd)) < 0 ? -errno : 0;
+	if (res < 0)
+		reg_log(r, LOG_ERR, "syncing directory inode %llu: %s",
 			(unsigned long long)n->ino, strerror(-res));
 	return res;
 }

@@ -29,7 +29,13 @@ static int seek_in_store(struct store *s, uint64_t size, uint64_t off,
 {
 	if (off >= size)
 		return -ENXIO;
-	off_t pos = lseek(s->fd, (off_t)off, whence);
+	int fd = store_fd_get(s);
+	if (fd < 0)
+		return fd;
+	off_t pos = lseek(fd, (off_t)off, whence);
+	int err = errno;
+	store_fd_put(s, fd);
+	errno = err;
 	if (pos < 0) {
 		/* ENXIO: no data from off to the store's end. A store
 		 * shorter than the file (never, but cheap to say) has a

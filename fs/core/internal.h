@@ -100,6 +100,13 @@ struct node {
 	struct watch_handle *wh;
 	struct node *watch_prev;
 	struct node *watch_next;
+	/* Made by O_TMPFILE without O_EXCL and never named yet: link may
+	 * give it its first name (tmpfile.c). */
+	int linkable;
+	/* File-backed, made by O_TMPFILE where the backing filesystem has
+	 * none: its store sits under a hidden name until it is named
+	 * (backing_dir.c). */
+	int hidden;
 
 	/* Guarded by lock: */
 	pthread_rwlock_t lock;
@@ -110,6 +117,8 @@ struct node {
 	struct timespec atime, mtime, ctime;
 	uint64_t size; /* regular file's size: what is reserved */
 	enum shmap_protect protect;
+	unsigned flags;	  /* file flags, FS_*_FL; changed under registry.lock
+			   * too, so that a name operation sees them still */
 	int sparse;	  /* else committed: capacity reserved by size */
 	uint64_t charged; /* a sparse mapping's pages stored, counted */
 	struct xattr *xattrs;
@@ -118,6 +127,9 @@ struct node {
 	 * always for a memfd), else NULL: see residency.c. Set and cleared
 	 * under registry.lock too. */
 	struct store *store;
+	/* The store holds a descriptor, counted in registry.resident
+	 * (residency.c); guarded by registry.lock. */
+	int resident;
 	int share;  /* direct-access handle; 0: not asked, -1: refused */
 	int direct; /* was ever shared: the store knows size and times */
 };
@@ -150,11 +162,18 @@ struct registry {
 	 * registry_new. */
 	const struct backing_ops *backing;
 	int counts_capacity;
+	/* The daemon may open a backing file again through its pin, so
+	 * file-backed stores can be parked (store.h); immutable after
+	 * registry_new. */
+	int pins_reachable;
 	struct node *root;	   /* immutable */
 	atomic_uint_fast64_t used; /* bytes reserved, if counted (charge.c) */
 	atomic_uint_fast64_t next_ino;
 	atomic_uint_fast64_t fd_warned_at; /* monotonic s of the last warning */
 	atomic_uint store_opens;	   /* counted for cfg.fault_open */
+	/* Stores holding a descriptor of their own (residency.c): past half
+	 * the daemon's RLIMIT_NOFILE, stores opened are parked. */
+	atomic_uint resident;
 
 	pthread_mutex_t lock;		/* see the top of this file */
 	struct dentry **buckets;	/* guarded by lock */
@@ -174,6 +193,7 @@ struct registry {
 	dev_t views_dev;
 	int leases_see_readers;
 	atomic_int views_warned; /* a failed look at views was logged */
+	atomic_int watch_warned; /* a directory not watched was logged */
 };
 
 /*
@@ -183,11 +203,12 @@ struct registry {
  *   registry.c                 make and free a registry (registry.h)
  *   scan.c                     a backing directory, read at mount
  *   data.c  holes.c  whiteout.c  open, create, read, write, fallocate,
- *                              fsync; SEEK_DATA/SEEK_HOLE; rename leaving
- *                              a whiteout
+ *   tmpfile.c                  fsync; SEEK_DATA/SEEK_HOLE; rename leaving
+ *                              a whiteout; O_TMPFILE's unnamed mappings
  *   revalidate.c               the registry brought in line with the
  *                              backing directory (the truth) again
  *   namespace.c  xattr.c       names; extended attributes and protection
+ *   flags.c                    file flags (chattr), and what they forbid
  *   attr.c                     stat, setattr, resize, statfs
  *   node.c                     a node's life: alloc, hold, drop, put, free
  *   residency.c                a store open only while its mapping is used
@@ -330,12 +351,32 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 /* xattr.c: 1 if name is in a namespace shmapfs stores (user., security.,
  * trusted.) */
 int xattr_name_stored(const char *name);
-/* xattr.c: forget n's attributes, protection included, in memory only
- * (n->lock held or unshared) */
+/* xattr.c: forget n's attributes, protection and file flags included, in
+ * memory only (n->lock held or unshared) */
 void xattr_clear_local(struct node *n);
 /* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size);
+
+/* flags.c: what a node's file flags forbid, as the VFS forbids it on tmpfs
+ * (-EPERM; 0: allowed). n->lock held, or registry.lock, under which
+ * registry_setflags() changes them too. */
+int flags_check_open(const struct node *n, int open_flags);
+int flags_check_setattr(const struct node *n, unsigned valid);
+/* setxattr, removexattr, link: neither immutable nor append-only. */
+int flags_check_change(const struct node *n);
+/* A new name in dir (create, link, rename to a name that is free). */
+int flags_check_dir_add(const struct node *dir);
+/* Taking n's name away from dir (unlink, rmdir, rename from, rename
+ * over). */
+int flags_check_remove(const struct node *dir, const struct node *n);
+int flags_check_fallocate(const struct node *n, int mode);
+/* SHMAP_XATTR_FLAGS, as a backing file keeps it. */
+int flags_is_attr(const char *name);
+int flags_set_local(struct node *n, const void *value, size_t size);
+/* A new entry n in dir takes dir's nodump and noatime, as on tmpfs, and
+ * keeps them in its backing object (registry.lock held). */
+int flags_inherit_locked(struct registry *r, struct node *dir, struct node *n);
 
 /* namespace.c */
 void snapshot_free_all_locked(struct registry *r);
@@ -364,6 +405,12 @@ int entry_object_locked(struct registry *r, struct node *dir, const char *name,
 int dir_listing_open(int dirfd, DIR **out);
 /* Watch a directory node that has its descriptor (if the mount watches). */
 void dir_watch_locked(struct registry *r, struct node *n);
+
+/* namespace.c: whether dir takes new names (registry.lock held), and
+ * the owner and mode a new entry of c in dir gets. */
+int dir_check_locked(struct registry *r, struct node *dir);
+void inherit_owner(struct node *dir, const struct caller *c, mode_t *mode,
+		   gid_t *gid);
 
 /* scan.c: take in what a backing directory holds, as the registry is
  * made (nothing without one). */

@@ -17,10 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Fill st from n, taking n's lock (shared). */
+/* Fill st from n, taking n's lock (shared unless n must catch up with
+ * writes the kernel made to its store: a name given to a mapping written
+ * through passthrough, an O_TMPFILE one above all, must not tell the
+ * kernel a stale size). */
 static void node_stat(struct registry *r, struct node *n, struct stat *st)
 {
-	pthread_rwlock_rdlock(&n->lock);
+	node_lock_for_stat(r, n);
 	node_stat_locked(r, n, st);
 	pthread_rwlock_unlock(&n->lock);
 }
@@ -41,7 +44,7 @@ static void touch_ctime(struct node *n)
 }
 
 /* A directory that still has a name (or is the root) takes new names. */
-static int dir_check_locked(struct registry *r, struct node *dir)
+int dir_check_locked(struct registry *r, struct node *dir)
 {
 	if (!S_ISDIR(dir->type))
 		return -ENOTDIR;
@@ -88,8 +91,8 @@ void registry_forget(struct registry *r, struct node *n, uint64_t nlookup)
 }
 
 /* The group of a new entry: the directory's if it is set-group-ID. */
-static void inherit_owner(struct node *dir, const struct caller *c,
-			  mode_t *mode, gid_t *gid)
+void inherit_owner(struct node *dir, const struct caller *c, mode_t *mode,
+		   gid_t *gid)
 {
 	pthread_rwlock_rdlock(&dir->lock);
 	*gid = c->gid;
@@ -127,6 +130,8 @@ static int entry_make_locked(struct registry *r, struct node *dir,
 	int res = dir_check_locked(r, dir);
 	if (!res && dentry_find(r, dir, name))
 		res = -EEXIST;
+	if (!res)
+		res = flags_check_dir_add(dir);
 	if (!res && !(e->d = dentry_new(r, name)))
 		res = -ENOMEM;
 	if (!res)
@@ -196,8 +201,12 @@ static int new_entry(struct registry *r, struct node *dir, const char *name,
 	struct entry_made e;
 	res = entry_make_locked(r, dir, name, mode, rdev, target, c->uid, gid,
 				&e);
-	if (!res && open_flags &&
-	    (res = node_open_new_locked(r, e.n, *open_flags)) < 0)
+	/* Then what may fail once the name is there: the flags it inherits
+	 * (kept in the backing object, found by name), and the open. */
+	if (!res && (res = flags_inherit_locked(r, dir, e.n)) < 0)
+		entry_undo_locked(r, dir, &e);
+	else if (!res && open_flags &&
+		 (res = node_open_new_locked(r, e.n, *open_flags)) < 0)
 		entry_undo_locked(r, dir, &e);
 	if (!res)
 		entry_commit_locked(r, dir, &e, out, st);
@@ -264,20 +273,28 @@ int registry_link(struct registry *r, struct node *n, struct node *dir,
 		return -EROFS;
 	pthread_mutex_lock(&r->lock);
 	res = dir_check_locked(r, dir);
-	if (!res && !n->aliases)
-		res = -ENOENT; /* no new names for an unlinked mapping */
+	/* No new names for an unlinked mapping; but a first one for an
+	 * unnamed mapping made to take one (tmpfile.c). */
+	if (!res && !n->aliases && !n->linkable)
+		res = -ENOENT;
 	if (!res && dentry_find(r, dir, name))
 		res = -EEXIST;
+	if (!res)
+		res = flags_check_dir_add(dir);
+	if (!res)
+		res = flags_check_change(n);
 	/* Allocate before the backing directory changes: a failure then
 	 * changes nothing anywhere. */
 	struct dentry *fresh = NULL;
 	if (!res && !(fresh = dentry_new(r, name)))
 		res = -ENOMEM;
 	if (!res)
-		res = backing_link(r, n->aliases, dir, name);
+		res = n->aliases ? backing_link(r, n->aliases, dir, name)
+				 : backing_name_unnamed(r, n, dir, name);
 	if (res < 0)
 		dentry_free_unlinked(fresh);
 	if (!res) {
+		n->linkable = 0;
 		dentry_link(r, fresh, dir, n);
 		n->lookups++;
 		touch_ctime(n);
@@ -301,6 +318,8 @@ static int remove_entry(struct registry *r, struct node *dir, const char *name,
 	if (!res && !d)
 		res = -ENOENT;
 	struct node *n = d ? d->node : NULL;
+	if (!res)
+		res = flags_check_remove(dir, n);
 	if (!res && want_dir && !S_ISDIR(n->type))
 		res = -ENOTDIR;
 	if (!res && !want_dir && S_ISDIR(n->type))
@@ -372,6 +391,18 @@ static int rename_check(struct registry *r, struct dentry *d, struct dentry *nd,
 	return 0;
 }
 
+/* vfs_rename(): the old name is taken away (may_delete), and the new
+ * one too if it exists, else made (may_create). */
+static int rename_flags_check(struct dentry *d, struct dentry *nd,
+			      struct node *newdir)
+{
+	int res = flags_check_remove(d->dir, d->node);
+	if (!res)
+		res = nd ? flags_check_remove(newdir, nd->node)
+			 : flags_check_dir_add(newdir);
+	return res;
+}
+
 static void alias_unlink(struct node *n, struct dentry *d)
 {
 	struct dentry **pp = &n->aliases;
@@ -427,6 +458,8 @@ int registry_rename(struct registry *r, struct node *dir, const char *name,
 		nd = dentry_find(r, newdir, newname);
 	if (!res && nd && nd->node == d->node)
 		goto out; /* two names of one node: nothing to do */
+	if (!res)
+		res = rename_flags_check(d, nd, newdir);
 	if (!res)
 		res = rename_check(r, d, nd, newdir, flags);
 	/* The new name is allocated before anything changes, on disk or

@@ -75,6 +75,7 @@ int registry_new(const struct registry_config *cfg, struct registry **out)
 	r->backing = backing_kind(cfg);
 	atomic_init(&r->used, 0);
 	atomic_init(&r->next_ino, 2);
+	atomic_init(&r->resident, 0);
 	r->nbuckets = 1024;
 	r->buckets = calloc(r->nbuckets, sizeof(*r->buckets));
 	int res = r->buckets ? 0 : -ENOMEM;

@@ -11,6 +11,18 @@
  * A memfd (a memory-backed registry given no store directory) is the one
  * exception: its data dies with its descriptor, so it stays open.
  *
+ * Nor do mappings in use bind the daemon to its RLIMIT_NOFILE: past half
+ * of it (cfg.resident_max), a store opened is parked (store.h): it holds
+ * no descriptor, and each use of it opens it again for as long as it
+ * lasts. With passthrough the kernel holds the file it serves from, so
+ * the daemon seldom needs one; on the fallback, each read and write of a
+ * parked store opens it. Whether a store is parked is decided as it
+ * opens and holds until it closes, so a descriptor in use is never
+ * closed under anyone. A parked backing file is held (and stays locked)
+ * by its pin, which the lease probe cannot tell from another's open: so
+ * it lingers after its release until the sweep finds no view, as on a
+ * filesystem without leases.
+ *
  * A file-backed mapping's lock must hold while any process has it open or
  * mapped. A view made through FUSE passthrough maps the backing file
  * itself and outlives the release. A write lease probe sees it only if
@@ -35,11 +47,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
-/* Out of descriptors: say so, at most once a second. */
+/* Out of descriptors (or of memory maps for pins): say so, at most once a
+ * second. */
 static void log_no_fds(struct registry *r, struct node *n, int res)
 {
 	struct timespec ts;
@@ -50,8 +64,10 @@ static void log_no_fds(struct registry *r, struct node *n, int res)
 					    (uint_fast64_t)ts.tv_sec))
 		return;
 	reg_log(r, LOG_WARNING,
-		"cannot open mapping (inode %llu): %s; mappings in use at "
-		"the same moment are limited by the daemon's RLIMIT_NOFILE",
+		"cannot open mapping (inode %llu): %s; file-backed mappings in "
+		"use at the same moment are limited by the daemon's "
+		"RLIMIT_NOFILE where it cannot park them (unprivileged), else "
+		"by its vm.max_map_count",
 		(unsigned long long)n->ino, strerror(-res));
 }
 
@@ -64,14 +80,32 @@ static int open_fault(struct registry *r)
 	return r->cfg.fault_open_err < 0 ? r->cfg.fault_open_err : -EIO;
 }
 
+/*
+ * Whether a store opened now is to be parked: past cfg.resident_max
+ * stores with a descriptor, or half the daemon's RLIMIT_NOFILE (the rest
+ * for directories, /dev/fuse, and the short opens of parked stores; read
+ * each time, as prlimit may change it). Never under injected faults: a
+ * faulty store mirrors its inner store's descriptor.
+ */
+static int store_should_park(struct registry *r)
+{
+	if (r->cfg.fault_write || r->cfg.fault_resize)
+		return 0;
+	rlim_t most = r->cfg.resident_max;
+	struct rlimit rl;
+	if (!most && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		most = rl.rlim_cur / 2;
+	return most && atomic_load(&r->resident) >= most;
+}
+
 /* Open n's store as it is now (registry.lock held). */
 static int store_open_locked(struct registry *r, struct node *n,
 			     struct store **out)
 {
 	int res = open_fault(r);
 	if (res == 0)
-		res = r->backing->open_store(r, n, out);
-	if (res == -EMFILE || res == -ENFILE)
+		res = r->backing->open_store(r, n, store_should_park(r), out);
+	if (res == -EMFILE || res == -ENFILE || res == -ENOMEM)
 		log_no_fds(r, n, res);
 	return res;
 }
@@ -152,6 +186,14 @@ static void node_unshare_locked(struct registry *r, struct node *n)
 		r->cfg.unshare_store(r->cfg.share_ctx, share);
 }
 
+/* n's store no longer counts among those with a descriptor. */
+static void node_unresident_locked(struct registry *r, struct node *n)
+{
+	if (n->resident)
+		atomic_fetch_sub(&r->resident, 1);
+	n->resident = 0;
+}
+
 /* Close n's store, now idle, and its handle with it. */
 static void node_close_store_locked(struct registry *r, struct node *n)
 {
@@ -161,6 +203,7 @@ static void node_close_store_locked(struct registry *r, struct node *n)
 	struct store *s = n->store;
 	n->store = NULL;
 	pthread_rwlock_unlock(&n->lock);
+	node_unresident_locked(r, n);
 	backing_close_store(r, s);
 }
 
@@ -341,6 +384,9 @@ int store_wake_locked(struct registry *r, struct node *n)
 	pthread_rwlock_wrlock(&n->lock);
 	n->store = s;
 	pthread_rwlock_unlock(&n->lock);
+	n->resident = !store_parked(s);
+	if (n->resident)
+		atomic_fetch_add(&r->resident, 1);
 	return 0;
 }
 
@@ -355,6 +401,7 @@ void store_end_locked(struct registry *r, struct node *n)
 	node_unlinger_locked(r, n);
 	if (n->share > 0)
 		r->cfg.unshare_store(r->cfg.share_ctx, n->share);
+	node_unresident_locked(r, n);
 	backing_close_store(r, n->store);
 	r->backing->forget_store(r, n);
 }
@@ -377,14 +424,30 @@ int registry_store_fd(struct registry *r, struct node *n)
 {
 	(void)r;
 	pthread_rwlock_rdlock(&n->lock);
-	int fd = n->store ? n->store->fd : -EBADF;
+	int fd = n->store ? store_fd_get(n->store) : -EBADF;
 	pthread_rwlock_unlock(&n->lock);
 	return fd;
 }
 
+/* The caller's file keeps the store open, so n->store is the one the
+ * descriptor came from. */
+void registry_store_fd_put(struct registry *r, struct node *n, int fd)
+{
+	(void)r;
+	pthread_rwlock_rdlock(&n->lock);
+	if (n->store)
+		store_fd_put(n->store, fd);
+	pthread_rwlock_unlock(&n->lock);
+}
+
 int node_store_stat(struct registry *r, struct node *n, struct stat *st)
 {
-	if (n->store)
-		return fstat(n->store->fd, st) < 0 ? -errno : 0;
-	return r->backing->stat_store(r, n, st);
+	if (!n->store)
+		return r->backing->stat_store(r, n, st);
+	int fd = store_fd_get(n->store);
+	if (fd < 0)
+		return fd;
+	int res = fstat(fd, st) < 0 ? -errno : 0;
+	store_fd_put(n->store, fd);
+	return res;
 }

@@ -12,7 +12,8 @@
  * was replaced; an entry takes its attributes from its backing object.
  *
  * Calls: xattr.c (xattr_set_local), node.c (alloc, put, free), dentry.c,
- * the kind of backing (backing_dir_open_attrs) and util.c.
+ * the kind of backing (backing_dir_open_attrs, backing_dir_is_hidden) and
+ * util.c.
  */
 #include "backing.h"
 #include "internal.h"
@@ -107,10 +108,12 @@ void dir_watch_locked(struct registry *r, struct node *n)
 	wh->hash = handle_hash(wh->type, wh->bytes, wh->len);
 	int res = r->cfg.watch_dir(r->cfg.watch_ctx, n->dirfd);
 	if (res < 0) {
-		reg_log(r, LOG_WARNING,
-			"cannot watch a backing directory: %s; its changes "
-			"are seen at lookups and opens",
-			strerror(-res));
+		if (!atomic_exchange(&r->watch_warned, 1))
+			reg_log(r, LOG_WARNING,
+				"cannot watch a backing directory: %s; the "
+				"changes of those not watched are seen at "
+				"lookups, opens, and listings a second old",
+				strerror(-res));
 		free(wh);
 		return;
 	}
@@ -270,6 +273,8 @@ static int name_sync_locked(struct registry *r, struct node *dir,
 {
 	if (dir->dirfd < 0 || name_check(name) < 0)
 		return 0;
+	if (dir == r->root && backing_dir_is_hidden(name))
+		return 0; /* an unnamed mapping's store, of some mount */
 	struct stat st;
 	int gone = fstatat(dir->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0;
 	if (gone && errno != ENOENT)
@@ -317,13 +322,20 @@ int registry_revalidate_name(struct registry *r, struct node *dir,
 	return res;
 }
 
+/* A directory the watcher could not mark (out of marks): its listing is
+ * looked at again once this old, as on a mount with no watcher. */
+#define UNWATCHED_DIR_MS 1000
+
 static int is_stale(struct registry *r, const struct node *n)
 {
 	if (!n->checked)
 		return 1;
-	if (r->cfg.actimeo_ms < 0)
+	int ms = r->cfg.actimeo_ms;
+	if (ms < 0 && S_ISDIR(n->type) && !n->wh)
+		ms = UNWATCHED_DIR_MS;
+	if (ms < 0)
 		return 0;
-	return now_ms() - n->checked >= (uint64_t)r->cfg.actimeo_ms;
+	return now_ms() - n->checked >= (uint64_t)ms;
 }
 
 int registry_revalidate_attr(struct registry *r, struct node *n, int force)

@@ -6,8 +6,10 @@
  * directory (the root has no descriptor) has nothing to scan.
  *
  * Calls: revalidate.c (an entry's attributes and object, as revalidation
- * takes a new one in), node.c (node_alloc, node_free), dentry.c.
+ * takes a new one in), node.c (node_alloc, node_free), dentry.c and
+ * backing_dir.c (backing_dir_is_hidden).
  */
+#include "backing.h"
 #include "internal.h"
 
 #include <dirent.h>
@@ -15,6 +17,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -71,11 +74,29 @@ static int scan_object(struct registry *r, struct node *dir, const char *name,
 	return res;
 }
 
+/* The hidden store of an unnamed mapping (backing_dir.c) is no name of
+ * the mount: one its daemon left when it died goes; one another mount of
+ * this directory uses (locked) stays. */
+static void scan_hidden(int dirfd, const char *name)
+{
+	int fd =
+	    openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		unlinkat(dirfd, name, 0);
+	close(fd);
+}
+
 static int scan_entry(struct registry *r, struct node *dir, const char *name,
 		      int depth, struct link_map *links)
 {
 	if (name_check(name) < 0)
 		return 0; /* ".", "..", or a name we cannot serve */
+	if (dir == r->root && backing_dir_is_hidden(name)) {
+		scan_hidden(dir->dirfd, name);
+		return 0;
+	}
 	struct stat st;
 	if (fstatat(dir->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;

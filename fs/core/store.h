@@ -12,6 +12,16 @@
  *
  * Stores carry no lock of their own: the node that owns a store serializes
  * writes and resizes under its lock (see internal.h).
+ *
+ * A store may be parked: made without a descriptor of the daemon's, so
+ * that mappings in use at once are not bounded by the daemon's
+ * RLIMIT_NOFILE (residency.c decides). Each use then opens it again for
+ * as long as it lasts (store_fd_get / store_fd_put), by a way that cannot
+ * reach another file: a tmpfs store by its private name, which nothing
+ * renames; a backing file through a one-page PROT_NONE mapping of it, the
+ * pin, which keeps the file open (and its flock held) without taking a
+ * descriptor, and which /proc/self/map_files opens again, renamed or
+ * unlinked (that takes CAP_SYS_ADMIN: store_pins_reachable()).
  */
 #ifndef SHMAPFS_STORE_H
 #define SHMAPFS_STORE_H
@@ -44,10 +54,30 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
-	int fd;	    /* the mapping object's descriptor, owned by the store */
-	int locked; /* fd holds a flock (an adopted backing file); set when
-		     * made, never changed */
+	/* The mapping object's descriptor, owned by the store, or -1 if the
+	 * store is parked. This and the ways below are immutable once the
+	 * store is made. */
+	int fd;
+	/* How a parked store is opened again: by name in dirfd (-1: not so),
+	 * or through pin (NULL: none; PIN_LEN bytes, owned), with flags. */
+	int dirfd;
+	char name[24];
+	void *pin;
+	int flags;
+	/* fd holds a flock (an adopted backing file): unlocked before it is
+	 * closed. */
+	int locked;
 };
+
+/* The descriptor of s to use now, or -errno: its own, or, if parked, one
+ * opened for the caller, who gives it back with store_fd_put(). */
+int store_fd_get(const struct store *s);
+void store_fd_put(const struct store *s, int fd);
+
+static inline int store_parked(const struct store *s)
+{
+	return s->fd < 0;
+}
 
 /* A new empty memfd store named for debugging. */
 int store_memfd_new(const char *name, struct store **out);
@@ -61,6 +91,9 @@ int store_memfd_new(const char *name, struct store **out);
  */
 int store_named_create(int dirfd, const char *name, struct store **out);
 int store_named_open(int dirfd, const char *name, struct store **out);
+/* The same store parked: no descriptor, opened by name at each use
+ * (-ENOENT if it is not there). */
+int store_named_park(int dirfd, const char *name, struct store **out);
 
 /*
  * Adopt fd, an open backing file, as a store: lock it with
@@ -68,6 +101,15 @@ int store_named_open(int dirfd, const char *name, struct store **out);
  * store owns fd; on failure the caller still does.
  */
 int store_file_adopt(int fd, struct store **out);
+/*
+ * The same, parked: fd is locked, pinned and closed (on success only), and
+ * each use opens the file again through the pin with flags (O_RDWR, or
+ * O_RDONLY). fd should be open read-only, so that it counts as nobody's
+ * write. -ENOMEM if the pin cannot be made (vm.max_map_count).
+ */
+int store_file_adopt_parked(int fd, int flags, struct store **out);
+/* 1 if this process may open a file again through its pin. */
+int store_pins_reachable(void);
 
 /*
  * Wrap inner so that its nth write (counting from 1) and its nth resize or
@@ -88,8 +130,10 @@ int store_wrap_faults(unsigned fail_write, unsigned fail_resize,
  * the store's file open for writing; probed with a write lease, which the
  * kernel grants only to the one writer. 0 if nobody else writes it, and
  * -errno where the probe cannot tell (leases off, fs.leases-enable=0, or a
- * filesystem without them): never take that for 0. Read-only opens are
- * invisible to it (without IMA's i_readcount).
+ * filesystem without them, or a pinned store: its pin is an open of the
+ * file the kernel counts, which no lease can tell from another's): never
+ * take that for 0. Read-only opens are invisible to it (without IMA's
+ * i_readcount).
  */
 int store_written_elsewhere(const struct store *s);
 

@@ -102,7 +102,8 @@ int store_faulty_wrap(struct store *inner, unsigned fail_write,
 	if (!f)
 		return -ENOMEM;
 	f->base.ops = &faulty_ops;
-	f->base.fd = inner->fd;
+	f->base.fd = inner->fd; /* never parked (residency.c) */
+	f->base.dirfd = -1;
 	f->inner = inner;
 	f->fail_write = fail_write;
 	f->fail_resize = fail_resize;

@@ -1,7 +1,9 @@
 /*
  * The two real stores: a memfd (memory-backed) and a locked backing file
  * (file-backed). Both are a descriptor with the same read and write paths;
- * they differ in how they grow, zero ranges, sync and die.
+ * they differ in how they grow, zero ranges, sync and die. Each operation
+ * takes the descriptor to use from store_fd_get(): a parked store's is
+ * opened for it (see store.h).
  *
  * Calls nothing else in the core.
  */
@@ -10,50 +12,91 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A pin maps one page: enough to keep the file, and never touched. */
+#define PIN_LEN 4096
+
+/* Open a pinned file again: /proc/self/map_files names it by the pin's
+ * place, whatever its name is now, even unlinked. */
+static int pin_open(const struct store *s)
+{
+	char path[64];
+	uintptr_t at = (uintptr_t)s->pin;
+	snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx",
+		 (unsigned long)at, (unsigned long)(at + PIN_LEN));
+	int fd = open(path, s->flags | O_CLOEXEC | O_NOCTTY);
+	return fd < 0 ? -errno : fd;
+}
+
+int store_fd_get(const struct store *s)
+{
+	if (s->fd >= 0)
+		return s->fd;
+	if (s->pin)
+		return pin_open(s);
+	if (s->dirfd < 0)
+		return -EBADF;
+	int fd = openat(s->dirfd, s->name, s->flags | O_CLOEXEC | O_NOFOLLOW);
+	return fd < 0 ? -errno : fd;
+}
+
+void store_fd_put(const struct store *s, int fd)
+{
+	if (fd >= 0 && fd != s->fd)
+		close(fd);
+}
+
 static ssize_t fd_pread(struct store *s, void *buf, size_t n, uint64_t off)
 {
+	int fd = store_fd_get(s);
+	if (fd < 0)
+		return fd;
 	size_t done = 0;
+	ssize_t res = 0;
 	while (done < n) {
-		ssize_t r = pread(s->fd, (char *)buf + done, n - done,
+		ssize_t r = pread(fd, (char *)buf + done, n - done,
 				  (off_t)(off + done));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return -errno;
-		if (r == 0)
+			res = -errno;
+		if (r <= 0)
 			break;
 		done += (size_t)r;
 	}
-	return (ssize_t)done;
+	store_fd_put(s, fd);
+	return res < 0 ? res : (ssize_t)done;
 }
 
 static ssize_t fd_pwrite(struct store *s, const void *buf, size_t n,
 			 uint64_t off)
 {
+	int fd = store_fd_get(s);
+	if (fd < 0)
+		return fd;
 	size_t done = 0;
-	while (done < n) {
-		ssize_t r = pwrite(s->fd, (const char *)buf + done, n - done,
+	ssize_t res = 0;
+	while (done < n && res == 0) {
+		ssize_t r = pwrite(fd, (const char *)buf + done, n - done,
 				   (off_t)(off + done));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO;
-		done += (size_t)r;
+			res = -errno;
+		else if (r == 0)
+			res = -EIO;
+		else
+			done += (size_t)r;
 	}
-	return (ssize_t)done;
-}
-
-static int fd_truncate(struct store *s, uint64_t size)
-{
-	return ftruncate(s->fd, (off_t)size) < 0 ? -errno : 0;
+	store_fd_put(s, fd);
+	return res < 0 ? res : (ssize_t)done;
 }
 
 /*
@@ -61,46 +104,65 @@ static int fd_truncate(struct store *s, uint64_t size)
  * filesystem can), so that a full filesystem shows as ENOSPC on the
  * truncate, not as a lost write-back or SIGBUS later.
  */
-static int fd_resize(struct store *s, uint64_t old_size, uint64_t size,
-		     int reserve)
+static int resize_fd(int fd, uint64_t old_size, uint64_t size, int reserve)
 {
 	if (reserve && size > old_size &&
-	    fallocate(s->fd, 0, (off_t)old_size, (off_t)(size - old_size)) == 0)
+	    fallocate(fd, 0, (off_t)old_size, (off_t)(size - old_size)) == 0)
 		return 0;
 	if (reserve && size > old_size && errno != EOPNOTSUPP)
 		return -errno;
-	return fd_truncate(s, size);
+	return ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+}
+
+static int fd_resize(struct store *s, uint64_t old_size, uint64_t size,
+		     int reserve)
+{
+	int fd = store_fd_get(s);
+	if (fd < 0)
+		return fd;
+	int res = resize_fd(fd, old_size, size, reserve);
+	store_fd_put(s, fd);
+	return res;
 }
 
 /*
  * Zero a range by punching a hole, then allocating it again (tmpfs and
  * memfd have no FALLOC_FL_ZERO_RANGE).
  */
-static int fd_zero_range(struct store *s, int keep_size, uint64_t off,
-			 uint64_t len)
+static int zero_range_fd(int fd, int keep_size, uint64_t off, uint64_t len)
 {
 	int keep = keep_size ? FALLOC_FL_KEEP_SIZE : 0;
-	if (fallocate(s->fd, FALLOC_FL_ZERO_RANGE | keep, (off_t)off,
+	if (fallocate(fd, FALLOC_FL_ZERO_RANGE | keep, (off_t)off,
 		      (off_t)len) == 0)
 		return 0;
 	if (errno != EOPNOTSUPP)
 		return -errno;
-	if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)off, (off_t)len) < 0 &&
 	    errno != EOPNOTSUPP)
 		return -errno;
-	if (fallocate(s->fd, keep, (off_t)off, (off_t)len) < 0)
+	if (fallocate(fd, keep, (off_t)off, (off_t)len) < 0)
+		return -errno;
+	return 0;
+}
+
+static int fallocate_fd(int fd, int mode, uint64_t off, uint64_t len)
+{
+	if (mode & FALLOC_FL_ZERO_RANGE)
+		return zero_range_fd(fd, mode & FALLOC_FL_KEEP_SIZE, off, len);
+	if (fallocate(fd, mode, (off_t)off, (off_t)len) < 0)
 		return -errno;
 	return 0;
 }
 
 static int fd_fallocate(struct store *s, int mode, uint64_t off, uint64_t len)
 {
-	if (mode & FALLOC_FL_ZERO_RANGE)
-		return fd_zero_range(s, mode & FALLOC_FL_KEEP_SIZE, off, len);
-	if (fallocate(s->fd, mode, (off_t)off, (off_t)len) < 0)
-		return -errno;
-	return 0;
+	int fd = store_fd_get(s);
+	if (fd < 0)
+		return fd;
+	int res = fallocate_fd(fd, mode, off, len);
+	store_fd_put(s, fd);
+	return res;
 }
 
 static int memfd_sync(struct store *s, int datasync)
@@ -110,19 +172,28 @@ static int memfd_sync(struct store *s, int datasync)
 	return 0;
 }
 
+/* Any descriptor of the file syncs it: the data is the inode's. */
 static int file_sync(struct store *s, int datasync)
 {
-	int r = datasync ? fdatasync(s->fd) : fsync(s->fd);
-	return r < 0 ? -errno : 0;
+	int fd = store_fd_get(s);
+	if (fd < 0)
+		return fd;
+	int res = (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+	store_fd_put(s, fd);
+	return res;
 }
 
 static int fd_blocks(struct store *s, uint64_t *blocks)
 {
+	int fd = store_fd_get(s);
+	if (fd < 0)
+		return fd;
 	struct stat st;
-	if (fstat(s->fd, &st) < 0)
-		return -errno;
-	*blocks = (uint64_t)st.st_blocks;
-	return 0;
+	int res = fstat(fd, &st) < 0 ? -errno : 0;
+	if (res == 0)
+		*blocks = (uint64_t)st.st_blocks;
+	store_fd_put(s, fd);
+	return res;
 }
 
 static void fd_destroy(struct store *s)
@@ -134,15 +205,21 @@ static void fd_destroy(struct store *s)
 	 * find it held still. flock(LOCK_UN) waits for the filesystem. But
 	 * first the flush a close does (closing a duplicate): it writes out
 	 * what views stored (with passthrough) and what the filesystem's
-	 * client holds back, so that the next holder reads all of it. */
-	if (s->locked) {
+	 * client holds back, so that the next holder reads all of it. A
+	 * parked store has no descriptor of its locked file: its lock goes
+	 * with the pin. */
+	if (s->locked && s->fd >= 0) {
 		int dup_fd = dup(s->fd);
 		if (dup_fd >= 0)
 			close(dup_fd);
 		flock(s->fd, LOCK_UN);
 	}
-	/* Closing the descriptor frees a memfd. */
-	close(s->fd);
+	/* Closing the descriptor (or unmapping the pin, the last hold of
+	 * the file) frees a memfd and drops a file's lock. */
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->pin)
+		munmap(s->pin, PIN_LEN);
 	free(s);
 }
 
@@ -171,9 +248,7 @@ static int store_new(const struct store_ops *ops, int fd, struct store **out)
 	struct store *s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->ops = ops;
-	s->fd = fd;
-	s->locked = 0;
+	*s = (struct store){.ops = ops, .fd = fd, .dirfd = -1};
 	*out = s;
 	return 0;
 }
@@ -213,13 +288,38 @@ int store_named_open(int dirfd, const char *name, struct store **out)
 			 out);
 }
 
+int store_named_park(int dirfd, const char *name, struct store **out)
+{
+	struct stat st;
+	if (strlen(name) >= sizeof((*out)->name))
+		return -ENAMETOOLONG;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EBUSY;
+	int res = store_new(&file_ops, -1, out);
+	if (res < 0)
+		return res;
+	(*out)->dirfd = dirfd;
+	(*out)->flags = O_RDWR;
+	strcpy((*out)->name, name);
+	return 0;
+}
+
 int store_written_elsewhere(const struct store *s)
 {
-	if (fcntl(s->fd, F_SETLEASE, F_WRLCK) == 0) {
-		fcntl(s->fd, F_SETLEASE, F_UNLCK);
-		return 0;
-	}
-	return errno == EAGAIN || errno == EBUSY ? 1 : -errno;
+	if (s->pin)
+		return -EOPNOTSUPP; /* the pin counts as an open */
+	int fd = store_fd_get(s);
+	if (fd < 0)
+		return fd;
+	int res = 0;
+	if (fcntl(fd, F_SETLEASE, F_WRLCK) == 0)
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+	else
+		res = errno == EAGAIN || errno == EBUSY ? 1 : -errno;
+	store_fd_put(s, fd);
+	return res;
 }
 
 int store_file_adopt(int fd, struct store **out)
@@ -232,4 +332,48 @@ int store_file_adopt(int fd, struct store **out)
 	else
 		(*out)->locked = 1;
 	return r;
+}
+
+/* Pin fd's file: a mapping holds the open file (and so its lock) as a
+ * descriptor would. Never accessed: PROT_NONE, private. */
+static void *pin_make(int fd)
+{
+	void *pin = mmap(NULL, PIN_LEN, PROT_NONE, MAP_PRIVATE, fd, 0);
+	return pin == MAP_FAILED ? NULL : pin;
+}
+
+int store_file_adopt_parked(int fd, int flags, struct store **out)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	void *pin = pin_make(fd);
+	int res = pin ? store_new(&file_ops, -1, out) : -ENOMEM;
+	if (res < 0) {
+		if (pin)
+			munmap(pin, PIN_LEN);
+		flock(fd, LOCK_UN);
+		return res;
+	}
+	(*out)->pin = pin;
+	(*out)->flags = flags;
+	close(fd); /* the pin holds the file, and the lock with it */
+	return 0;
+}
+
+int store_pins_reachable(void)
+{
+	int fd = memfd_create("shmapfs-pin-probe", MFD_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	struct store s = {
+	    .fd = -1, .dirfd = -1, .pin = pin_make(fd), .flags = O_RDONLY};
+	close(fd);
+	if (!s.pin)
+		return 0;
+	int again = pin_open(&s);
+	munmap(s.pin, PIN_LEN);
+	if (again < 0)
+		return 0;
+	close(again);
+	return 1;
 }

@@ -201,7 +201,10 @@ static int look_everywhere(struct search *s)
 	return res;
 }
 
-int views_find(dev_t dev, const uint64_t *inos, size_t n, unsigned char *found)
+/* Look for inos on dev: in every process's maps (fd -1), or in
+ * the maps open at fd. */
+static int search(dev_t dev, const uint64_t *inos, size_t n,
+		  unsigned char *found, int fd)
 {
 	memset(found, 0, n);
 	if (n == 0)
@@ -215,7 +218,18 @@ int views_find(dev_t dev, const uint64_t *inos, size_t n, unsigned char *found)
 	for (size_t i = 0; i < n; i++)
 		s.w[i] = (struct wanted){inos[i], i};
 	qsort(s.w, n, sizeof(*s.w), wanted_cmp);
-	int res = look_everywhere(&s);
+	int res = fd < 0 ? look_everywhere(&s) : look_at_maps(&s, fd);
 	free(s.w);
 	return res;
+}
+
+int views_find(dev_t dev, const uint64_t *inos, size_t n, unsigned char *found)
+{
+	return search(dev, inos, n, found, -1);
+}
+
+int views_find_in(int fd, dev_t dev, const uint64_t *inos, size_t n,
+		  unsigned char *found)
+{
+	return search(dev, inos, n, found, fd);
 }

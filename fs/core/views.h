@@ -36,4 +36,9 @@ int views_mount_dev(const char *mountpoint, dev_t *out);
  */
 int views_find(dev_t dev, const uint64_t *inos, size_t n, unsigned char *found);
 
+/* views_find() in one maps file, read from fd to its end (for tests: the
+ * lines as read() hands them, a line split between two reads). */
+int views_find_in(int fd, dev_t dev, const uint64_t *inos, size_t n,
+		  unsigned char *found);
+
 #endif

@@ -9,7 +9,10 @@
  * The root also has user.shmap.exclusive, user.shmap.data_path and
  * (with quotas) user.shmap.quota_limits, read-only: what the mount
  * enforces of exclusive backing files, the data path it took, its limits. The
- * root of a mount with quotas has user.shmap.quota (quota.c).
+ * root of a mount with quotas has user.shmap.quota (quota.c). A backing
+ * file's user.shmap.flags holds its file flags (flags.c), which only
+ * chattr changes; none of these may be changed while the node is immutable
+ * or append-only.
  *
  * Calls: node.c (a use while committing), charge.c (sparse or committed),
  * quota.c (user.shmap.quota), the kind of backing and util.c.
@@ -168,42 +171,79 @@ void xattr_clear_local(struct node *n)
 	n->xattrs = NULL;
 	n->xattr_bytes = 0;
 	n->protect = SHMAP_PROTECT_READWRITE;
+	n->flags = 0;
+}
+
+/* A user attribute's new value, made before anything changes, so that
+ * putting it in place (xattr_commit) cannot fail. */
+struct xattr_change {
+	struct xattr *fresh; /* a new entry, or NULL: the name exists */
+	void *value;
+	size_t size;
+};
+
+static int xattr_prepare(const char *name, int exists, const void *value,
+			 size_t size, struct xattr_change *c)
+{
+	*c = (struct xattr_change){.size = size};
+	c->value = malloc(size ? size : 1);
+	if (!c->value)
+		return -ENOMEM;
+	memcpy(c->value, value, size);
+	if (exists)
+		return 0;
+	c->fresh = calloc(1, sizeof(*c->fresh));
+	char *nm = strdup(name);
+	if (!c->fresh || !nm) {
+		free(c->fresh);
+		free(nm);
+		free(c->value);
+		return -ENOMEM;
+	}
+	c->fresh->name = nm;
+	return 0;
+}
+
+/* Put a prepared value in place (n->lock held for writing). */
+static void xattr_commit(struct node *n, const char *name,
+			 struct xattr_change *c)
+{
+	struct xattr **pp = xattr_find(n, name);
+	size_t old = *pp ? strlen(name) + (*pp)->size : 0;
+	if (!*pp)
+		*pp = c->fresh;
+	struct xattr *x = *pp;
+	free(x->value);
+	x->value = c->value;
+	x->size = c->size;
+	n->xattr_bytes = n->xattr_bytes - old + strlen(name) + c->size;
+}
+
+static void xattr_change_free(struct xattr_change *c)
+{
+	if (c->fresh)
+		free(c->fresh->name);
+	free(c->fresh);
+	free(c->value);
 }
 
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size)
 {
+	if (flags_is_attr(name))
+		return flags_set_local(n, value, size);
 	if (is_protect(n, name))
 		return protect_parse(value, size, &n->protect);
 	if (is_commit(n, name))
 		return commit_parse(value, size, &n->sparse);
-	struct xattr **pp = xattr_find(n, name);
-	size_t old = *pp ? strlen(name) + (*pp)->size : 0;
-	size_t need = strlen(name) + size;
 	if (xattr_fits(n, name, size) < 0)
 		return -ENOSPC;
-	void *v = malloc(size ? size : 1);
-	if (!v)
-		return -ENOMEM;
-	memcpy(v, value, size);
-	struct xattr *x = *pp;
-	if (!x) {
-		x = calloc(1, sizeof(*x));
-		char *nm = strdup(name);
-		if (!x || !nm) {
-			free(x);
-			free(nm);
-			free(v);
-			return -ENOMEM;
-		}
-		x->name = nm;
-		*pp = x;
-	}
-	free(x->value);
-	x->value = v;
-	x->size = size;
-	n->xattr_bytes = n->xattr_bytes - old + need;
-	return 0;
+	struct xattr_change c;
+	int res =
+	    xattr_prepare(name, *xattr_find(n, name) != NULL, value, size, &c);
+	if (res == 0)
+		xattr_commit(n, name, &c);
+	return res;
 }
 
 /* The namespaces tmpfs stores. The kernel has checked the caller's
@@ -284,6 +324,32 @@ static int commit_set_locked(struct registry *r, struct node *n,
 	return res;
 }
 
+/* Any other attribute, all or nothing: refused or made ready in memory
+ * first, then set on the backing file, then put in place, which cannot
+ * fail. n->lock held for writing. */
+static int user_attr_set_locked(struct registry *r, struct node *n,
+				const char *name, const void *value,
+				size_t size, int flags)
+{
+	int exists = *xattr_find(n, name) != NULL;
+	if ((flags & XATTR_CREATE) && exists)
+		return -EEXIST;
+	if ((flags & XATTR_REPLACE) && !exists)
+		return -ENODATA;
+	int res = xattr_fits(n, name, size);
+	struct xattr_change c;
+	if (res == 0)
+		res = xattr_prepare(name, exists, value, size, &c);
+	if (res < 0)
+		return res;
+	res = backing_setxattr(r, n, name, value, size);
+	if (res < 0)
+		xattr_change_free(&c);
+	else
+		xattr_commit(n, name, &c);
+	return res;
+}
+
 int registry_setxattr(struct registry *r, struct node *n,
 		      const struct caller *c, const char *name,
 		      const void *value, size_t size, int flags)
@@ -296,8 +362,10 @@ int registry_setxattr(struct registry *r, struct node *n,
 		return -EPERM; /* the mount option decides */
 	if (size > XATTR_SIZE_MAX)
 		return -E2BIG;
-	if (quota_is_attr(r, n, name))
-		return -EPERM; /* read-only, and reserved when quotas are off */
+	/* Read-only, and reserved when quotas are off; the file flags'
+	 * attribute changes only with them (chattr). */
+	if (quota_is_attr(r, n, name) || flags_is_attr(name))
+		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;
 	/* Committing allocates the store's pages: it must be open. */
@@ -305,7 +373,10 @@ int registry_setxattr(struct registry *r, struct node *n,
 	if (held && (res = node_hold(r, n)) < 0)
 		return res;
 	pthread_rwlock_wrlock(&n->lock);
-	if (is_protect(n, name)) {
+	res = flags_check_change(n); /* immutable or append-only */
+	if (res < 0) {
+		/* refused, as the VFS refuses it on tmpfs */
+	} else if (is_protect(n, name)) {
 		res = protect_set_locked(r, n, c, value, size, flags);
 	} else if (is_commit(n, name)) {
 		int sparse = 0;
@@ -314,17 +385,7 @@ int registry_setxattr(struct registry *r, struct node *n,
 		if (res == 0)
 			res = commit_set_locked(r, n, c, sparse);
 	} else {
-		int exists = *xattr_find(n, name) != NULL;
-		if ((flags & XATTR_CREATE) && exists)
-			res = -EEXIST;
-		else if ((flags & XATTR_REPLACE) && !exists)
-			res = -ENODATA;
-		else /* refuse here before the backing file takes it */
-			res = xattr_fits(n, name, size);
-		if (res == 0)
-			res = backing_setxattr(r, n, name, value, size);
-		if (res == 0)
-			res = xattr_set_local(n, name, value, size);
+		res = user_attr_set_locked(r, n, name, value, size, flags);
 	}
 	if (res == 0)
 		now(&n->ctime);
@@ -431,7 +492,8 @@ int registry_removexattr(struct registry *r, struct node *n,
 	if (res < 0)
 		return res;
 	char buf[ROOT_ATTR_MAX];
-	if (root_attr(r, n, name, buf) || quota_is_attr(r, n, name))
+	if (root_attr(r, n, name, buf) || quota_is_attr(r, n, name) ||
+	    flags_is_attr(name))
 		return -EPERM;
 	if (r->cfg.read_only)
 		return -EROFS;
@@ -439,7 +501,10 @@ int registry_removexattr(struct registry *r, struct node *n,
 	if (held && (res = node_hold(r, n)) < 0)
 		return res;
 	pthread_rwlock_wrlock(&n->lock);
-	if (is_commit(n, name)) {
+	res = flags_check_change(n);
+	if (res < 0) {
+		/* immutable or append-only: as the VFS refuses it */
+	} else if (is_commit(n, name)) {
 		res = commit_set_locked(r, n, c, r->cfg.sparse);
 	} else if (is_protect(n, name)) {
 		res = c->uid != 0 && c->uid != n->uid ? -EPERM : 0;

@@ -41,8 +41,9 @@ $(BUILD)/tests/ctl/check_%: $(BUILD)/tests/ctl/check_%.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CHECK) -lrt
 
 .PHONY: check-ctl
-check-ctl: $(CTL_TESTS) $(SHMAPCTL) $(SHMAPFS)
+check-ctl: $(CTL_TESTS) $(SHMAPCTL) $(SHMAPFS) $(TEST_SHIMS)
 	SHMAPFS_BIN=$(SHMAPFS) SHMAPCTL_BIN=$(SHMAPCTL) \
+		TEST_HELPERS=$(BUILD)/tests/mount/helpers \
 		$(RUN_MOUNT_TESTS) $(CTL_TESTS)
 	@out=$$(groff -man -ww -z lib/ctl/shmapctl.1 2>&1) && [ -z "$$out" ] || \
 		{ echo "lib/ctl/shmapctl.1: $$out" >&2; exit 1; }

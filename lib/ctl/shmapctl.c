@@ -188,6 +188,12 @@ static int cmd_quota(const struct opts *o)
 			fprintf(stderr, "shmapctl: %s: skipped: %s\n", paths[i],
 				strerror(-res));
 			res = 0;
+		} else if (res == -E2BIG) {
+			fprintf(stderr,
+				"shmapctl: %s: too many ids to list: "
+				"user.shmap.quota holds at most 64 KiB (some "
+				"3,000 ids); the quotas still hold\n",
+				paths[i]);
 		} else if (res < 0) {
 			fail(paths[i], res);
 		}

@@ -398,6 +398,10 @@ int ctl_show_quota(FILE *f, const struct ctl_mount *m, int json, int first)
 	if (!use)
 		return -ENOMEM;
 	ssize_t n = getxattr(m->path, "user.shmap.quota", use, 65536);
+	if (n < 0 && errno == E2BIG) { /* past its 64 KiB: say so, not "" */
+		free(use);
+		return -E2BIG;
+	}
 	use[n > 0 ? n : 0] = '\0';
 	if (json) {
 		fprintf(f, "%s\n {\"mount\": ", first ? "" : ",");

@@ -4,13 +4,16 @@
  * semaphore with waiters, which the table and the JSON must show exactly;
  * reading it all while a wait_all stress runs changes nothing; quotas;
  * one-line errors with exit code 1. The mount's data path (the runner
- * runs this on both) must be what the header says.
+ * runs this on both) must be what the header says. A file that changes
+ * while shmapctl reads it (a shim, tests/shims/change_on_read.c, changes
+ * it at that moment every time) is marked.
  */
 #include "shmap.h"
 #include "../lib/util.h"
 
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -552,6 +555,48 @@ START_TEST(unprivileged_sees_what_it_may)
 }
 END_TEST
 
+/* Run shmapctl under the shim that appends to the file named name while
+ * shmapctl reads it (between its two looks). */
+static int ctl_changing(char *out, const char *name, const char *args)
+{
+	ck_assert_int_eq(tpreload("change_on_read.so"), 0);
+	setenv("SHMAPFS_SHIM_CHANGE_NAME", name, 1);
+	int st = ctl(out, "%s", args);
+	tunpreload();
+	return st;
+}
+
+/* A mapping that grew while it was read is marked, in the table and the
+ * JSON, and shown as it was after; its neighbour is not marked. */
+START_TEST(marks_what_changed_while_read)
+{
+	char *out = out_buf(), args[PATH_MAX + 16];
+	shmap_t *m;
+	ck_assert_int_eq(shmap_create("moving", 4096, SHMAP_READWRITE, 0, &m),
+			 0);
+	ck_assert_int_eq(shmap_close(m), 0);
+	ck_assert_int_eq(shmap_create("still", 4096, SHMAP_READWRITE, 0, &m),
+			 0);
+	ck_assert_int_eq(shmap_close(m), 0);
+	snprintf(args, sizeof(args), "ls %s", lt_mnt.mnt);
+	ck_assert_int_eq(ctl_changing(out, "moving", args), 0);
+	ck_assert_has(row(out, "moving*"), "moving* mapping 4.0K ");
+	ck_assert_has(row(out, "still"), "still mapping 4.0K ");
+	snprintf(args, sizeof(args), "ls --json %s", lt_mnt.mnt);
+	ck_assert_int_eq(ctl_changing(out, "moving", args), 0);
+	ck_assert_has(line_of(out, "  {\"name\": \"moving\""),
+		      "\"size\": 4098, ");
+	ck_assert_has(line_of(out, "  {\"name\": \"moving\""),
+		      "\"changed\": true");
+	ck_assert_has(line_of(out, "  {\"name\": \"still\""),
+		      "\"changed\": false");
+	/* Without the shim nothing moves, and nothing is marked. */
+	ck_assert_int_eq(ctl(out, "ls %s", lt_mnt.mnt), 0);
+	ck_assert_has(row(out, "moving"), "moving mapping 4.0K ");
+	free(out);
+}
+END_TEST
+
 /* Quotas: usage against the limits, as repquota shows them. */
 START_TEST(quota_usage_against_limits)
 {
@@ -579,6 +624,35 @@ START_TEST(quota_usage_against_limits)
 }
 END_TEST
 
+/* More ids than user.shmap.quota can list: quota says so, exit 1. */
+START_TEST(quota_too_many_ids_said)
+{
+	char *out = out_buf(), path[PATH_MAX + 128];
+	ck_assert_int_eq(tmount_start(&lt_mnt, 0, "usrquota,grpquota"), 0);
+	int full = 0;
+	for (unsigned i = 0; i < 8000 && !full; i++) {
+		snprintf(path, sizeof(path), "%s/f%u", lt_mnt.mnt, i);
+		int fd = open(path, O_CREAT | O_WRONLY, 0644);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(fchown(fd, 4000000000u + i, 4000000000u + i),
+				 0);
+		close(fd);
+		full = i % 100 == 99 &&
+		       getxattr(lt_mnt.mnt, "user.shmap.quota", NULL, 0) < 0 &&
+		       errno == E2BIG;
+	}
+	ck_assert_msg(full, "user.shmap.quota never grew past 64 KiB");
+	ck_assert_int_eq(ctl(out, "quota %s", lt_mnt.mnt), 1);
+	snprintf(path, sizeof(path),
+		 "shmapctl: %s: too many ids to list: user.shmap.quota holds "
+		 "at most 64 KiB",
+		 lt_mnt.mnt);
+	ck_assert_has(out, path);
+	ck_assert_int_eq(tmount_stop(&lt_mnt), 0);
+	free(out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("shmapctl");
@@ -590,6 +664,7 @@ static Suite *suite(void)
 	tcase_add_test(t, reading_changes_nothing_under_wait_all);
 	tcase_add_test(t, reading_wakes_no_waiter);
 	tcase_add_test(t, errors);
+	tcase_add_test(t, marks_what_changed_while_read);
 	suite_add_tcase(s, t);
 	t = tcase_create("file");
 	tcase_add_checked_fixture(t, lt_setup_file, lt_teardown);
@@ -599,6 +674,7 @@ static Suite *suite(void)
 	t = tcase_create("quota");
 	tcase_set_timeout(t, 60);
 	tcase_add_test(t, quota_usage_against_limits);
+	tcase_add_test(t, quota_too_many_ids_said);
 	tcase_add_test(t, unprivileged_sees_what_it_may);
 	suite_add_tcase(s, t);
 	return s;

@@ -52,6 +52,30 @@ const char *tmount_daemon(void)
 	return realpath(bin, abs) ? abs : bin;
 }
 
+int tpreload(const char *shim)
+{
+	const char *dir = getenv("TEST_HELPERS");
+	char path[PATH_MAX], asan[4096];
+	snprintf(path, sizeof(path), "%s/%s",
+		 dir && *dir ? dir : "build/normal/tests/mount/helpers", shim);
+	if (access(path, R_OK) < 0)
+		return -errno;
+	/* A sanitized program finds its runtime behind the shim. */
+	const char *was = getenv("ASAN_OPTIONS");
+	if (!was || !strstr(was, "verify_asan_link_order=0")) {
+		snprintf(asan, sizeof(asan), "%s%sverify_asan_link_order=0",
+			 was ? was : "", was && *was ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
+	}
+	setenv("LD_PRELOAD", path, 1);
+	return 0;
+}
+
+void tunpreload(void)
+{
+	unsetenv("LD_PRELOAD");
+}
+
 static const char *join(char *buf, const char *dir, const char *rel)
 {
 	int n = snprintf(buf, PATH_MAX, "%s%s%s", dir, rel[0] ? "/" : "", rel);

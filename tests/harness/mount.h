@@ -57,6 +57,15 @@ const char *tmount_path_args(void);
 const char *tmount_daemon(void);
 
 /*
+ * Start the programs this process runs from now on (the daemon,
+ * shmapctl) with the LD_PRELOAD shim named shim (tests/shims, built into
+ * $TEST_HELPERS, else build/normal/tests/mount/helpers), until
+ * tunpreload(). -ENOENT if it was not built.
+ */
+int tpreload(const char *shim);
+void tunpreload(void);
+
+/*
  * Mount a fresh shmapfs. file_backed: 0 for memory-backed, 1 for a new
  * empty backing directory. opts: extra "-o" options, or NULL.
  */

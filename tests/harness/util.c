@@ -5,6 +5,7 @@
 #include "mount.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -57,6 +58,17 @@ int flock_free(const char *path)
 	int res = flock(fd, LOCK_EX | LOCK_NB);
 	close(fd);
 	return res == 0;
+}
+
+int count_entries_in(const char *path)
+{
+	DIR *d = opendir(path);
+	ck_assert_msg(d != NULL, "opendir %s: %s", path, strerror(errno));
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 void fill_pattern(void *buf, size_t len, uint32_t seed)

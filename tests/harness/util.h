@@ -22,6 +22,11 @@ ssize_t get_file(const char *path, void *buf, size_t size);
  * The file must exist (a Check assertion). */
 int flock_free(const char *path);
 
+/* The entries of directory path whose names do not begin with '.' (a
+ * Check assertion that it opens): with /proc/PID/fd, the descriptors a
+ * process holds. */
+int count_entries_in(const char *path);
+
 /* Fill buf with a pattern derived from seed (so corruption shows). */
 void fill_pattern(void *buf, size_t len, uint32_t seed);
 

@@ -8,6 +8,11 @@
  * EAGAIN; every file operation must still succeed, and the daemon must
  * exit 0 at unmount. (libfuse 3.14 ends its loop on an EAGAIN; a reader
  * that toggled the flag itself made the same happen.)
+ *
+ * And when the device keeps failing: the daemon runs under an LD_PRELOAD
+ * shim (tests/shims/fuse_eio.c) that makes its reads of /dev/fuse fail with EIO
+ * once a trigger file exists; after 100 such errors in a row it must say
+ * why, unmount itself and exit 4, by itself.
  */
 #include <check.h>
 #include <dirent.h>
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -31,6 +37,10 @@
 
 #define OPERATIONS 3000
 #define FLIP_S	   60 /* at most */
+/* The give-up takes about a second of errors, then the write-out waits at
+ * most 10 s for a sync that nothing answers. */
+#define GIVE_UP_WAIT_MS 60000
+#define EXIT_INTERNAL	4
 
 static struct tmount m;
 
@@ -169,12 +179,87 @@ START_TEST(serves_through_flipped_nonblock)
 }
 END_TEST
 
+/* Whether path is a mountpoint in /proc/self/mounts (without touching
+ * the mount itself, which may be dead). */
+static int listed_mounted(const char *path)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	ck_assert_ptr_nonnull(f);
+	char line[2 * PATH_MAX], dev[PATH_MAX], dir[PATH_MAX];
+	int found = 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%4095s %4095s", dev, dir) == 2 &&
+			!strcmp(dir, path);
+	fclose(f);
+	return found;
+}
+
+/* A child that asks the mount one thing, so that the daemon's idle
+ * reader wakes and reads (its request may never be answered). */
+static pid_t poke(void)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		struct stat st;
+		stat(tmount_path(&m, "poke"), &st);
+		_exit(0);
+	}
+	return pid;
+}
+
+static int log_has(const char *text)
+{
+	return tsh(10, "grep -qF '%s' '%s'", text, m.log) == 0;
+}
+
+START_TEST(gives_up_when_reads_keep_failing)
+{
+	char trigger[PATH_MAX];
+	snprintf(trigger, sizeof(trigger), "%s/eio-trigger.%d", test_tmpdir(),
+		 (int)getpid());
+	unlink(trigger);
+	ck_assert_int_eq(tpreload("fuse_eio.so"), 0);
+	setenv("SHMAPFS_SHIM_EIO_AFTER", trigger, 1);
+	int res = tmount_start(&m, 1, runs[_i]);
+	tunpreload();
+	ck_assert_int_eq(res, 0);
+	ck_assert_int_eq(put_file(tmount_path(&m, "kept"), "data", 4, 0644), 0);
+	ck_assert_int_eq(put_file(trigger, "", 0, 0644), 0);
+	pid_t poker = poke();
+	int st = twait(m.pid, GIVE_UP_WAIT_MS);
+	pid_t daemon = m.pid;
+	m.pid = -1;
+	if (st != EXIT_INTERNAL)
+		tsh(10, "tail -n 20 '%s' >&2", m.log);
+	if (st < 0) /* killed: its dead connection stays mounted */
+		umount2(m.mnt, MNT_DETACH);
+	/* Its request dies with the daemon's connection. */
+	ck_assert_int_ge(twait(poker, 10000), 0);
+	unlink(trigger);
+	ck_assert_msg(st == EXIT_INTERNAL, "daemon %d exit status %d",
+		      (int)daemon, st);
+	ck_assert(log_has("reading /dev/fuse: Input/output error (errno 5)"));
+	ck_assert(log_has("reading /dev/fuse failed 100 times in a row, last: "
+			  "Input/output error (errno 5); unmounting"));
+	ck_assert(log_has("cannot read requests any more: unmounting"));
+	ck_assert_msg(!listed_mounted(m.mnt), "%s still mounted", m.mnt);
+	/* The backing directory is whole: what was written is there. */
+	char buf[8];
+	ck_assert_int_eq(get_file(tmount_bpath(&m, "kept"), buf, sizeof(buf)),
+			 4);
+	ck_assert_int_eq(tsh(30, "rm -rf '%s'", m.root), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("transport");
 	TCase *tc = tcase_create("transport");
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, serves_through_flipped_nonblock, 0, 2);
+	tcase_add_loop_test(tc, gives_up_when_reads_keep_failing, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -287,6 +287,12 @@ START_TEST(o_creat_opens_what_is_there)
 }
 END_TEST
 
+static int lists_only_listed(const void *unused)
+{
+	(void)unused;
+	return listed(m.mnt, "only_listed");
+}
+
 /* A mount that has no watcher: what revalidation alone does. */
 static void mount_unwatched(const char *opts)
 {
@@ -317,6 +323,41 @@ START_TEST(actimeo_bounds_unwatched_changes)
 		      "seen after %lld %lld %lld", t1, t2, t3);
 	ck_assert(listed(m.mnt, "new"));
 	ck_assert(!listed(m.mnt, "gone"));
+	/* A listing alone (no lookup of the name) shows it too. */
+	ck_assert_int_eq(put_file(B("only_listed"), "l", 1, 0644), 0);
+	ck_assert(wait_for(lists_only_listed, NULL, 1000 + SEEN_MS) >= 0);
+}
+END_TEST
+
+static int fd_mode_is_0640(const void *fd)
+{
+	struct stat st;
+	return fstat(*(const int *)fd, &st) == 0 &&
+	       (st.st_mode & 07777) == 0640;
+}
+
+/* The same for a replaced name, and mode, owner and times; a stat of an
+ * open file (no lookup: getattr alone) too. */
+START_TEST(actimeo_bounds_unwatched_attributes)
+{
+	mount_unwatched("actimeo=1");
+	prepare("r", "old", _i);
+	prepare("m", "attrs", _i);
+	prepare("o", "open", _i);
+	int fd = open(P("o"), O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(chmod(B("o"), 0640), 0);
+	ck_assert(wait_for(fd_mode_is_0640, &fd, 1000 + SEEN_MS) >= 0);
+	ck_assert_int_eq(close(fd), 0);
+	ck_assert_int_eq(put_file(B("r.tmp"), "the new one", 11, 0600), 0);
+	ck_assert_int_eq(rename(B("r.tmp"), B("r")), 0);
+	ck_assert_int_eq(chmod(B("m"), 0640), 0);
+	ck_assert_int_eq(chown(B("m"), 1234, 4321), 0);
+	struct timespec ts[2] = {{1000000000, 0}, {1200000000, 0}};
+	ck_assert_int_eq(utimensat(AT_FDCWD, B("m"), ts, 0), 0);
+	struct want_attrs w = {P("m"), 0640, 1234, 4321, 1200000000};
+	ck_assert(wait_for(attrs_are, &w, 1000 + SEEN_MS) >= 0);
+	ck_assert(wait_for(holds_new, P("r"), 1000 + SEEN_MS) >= 0);
 }
 END_TEST
 
@@ -418,6 +459,7 @@ static Suite *truth_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, NULL, unmount);
 	tcase_add_loop_test(tc, actimeo_bounds_unwatched_changes, 0, 2);
+	tcase_add_loop_test(tc, actimeo_bounds_unwatched_attributes, 0, 2);
 	tcase_add_loop_test(tc, open_revalidates_unwatched, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;

@@ -11,9 +11,11 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -117,8 +119,11 @@ static const char *slurp(const char *path)
 	return buf;
 }
 
-static int reg_open_dir(const char *dir, int read_only, unsigned fault_write,
-			struct registry **out)
+/* With resident_max: how many stores keep a descriptor (0: the daemon's
+ * default). */
+static int reg_open_dir_with(const char *dir, int read_only,
+			     unsigned fault_write, unsigned resident_max,
+			     struct registry **out)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
@@ -129,9 +134,16 @@ static int reg_open_dir(const char *dir, int read_only, unsigned fault_write,
 	    .backing_dirfd = fd, /* the registry owns it from here */
 	    .read_only = read_only,
 	    .fault_write = fault_write,
+	    .resident_max = resident_max,
 	    .log = log_msg,
 	};
 	return registry_new(&cfg, out);
+}
+
+static int reg_open_dir(const char *dir, int read_only, unsigned fault_write,
+			struct registry **out)
+{
+	return reg_open_dir_with(dir, read_only, fault_write, 0, out);
 }
 
 static struct registry *reg_new(void)
@@ -1239,6 +1251,43 @@ START_TEST(xattr_refused_not_mirrored)
 }
 END_TEST
 
+/* A fault hook of this program's own, as fchmod's below: the core's
+ * strdup() is this one, which fails with ENOMEM while strdup_fails. */
+static int strdup_fails;
+
+char *strdup(const char *s)
+{
+	if (strdup_fails) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+	return p ? memcpy(p, s, n) : NULL;
+}
+
+/* No memory for a new attribute's name: the registry refuses it before
+ * the backing file takes it, and the two still agree. */
+START_TEST(xattr_no_memory_not_mirrored)
+{
+	plant_file(bp("m"), "m", 0644);
+	struct registry *r = reg_new();
+	struct node *m = look(r, registry_root(r), "m", NULL);
+	strdup_fails = 1;
+	int res = registry_setxattr(r, m, &ROOT, "user.new", "v", 1, 0);
+	strdup_fails = 0;
+	ck_assert_int_eq(res, -ENOMEM);
+	ck_assert_int_eq(getxattr(bp("m"), "user.new", NULL, 0), -1);
+	xattr_agrees(r, m, bp("m"), "user.new");
+	ck_assert_int_eq(registry_setxattr(r, m, &ROOT, "user.new", "v", 1, 0),
+			 0);
+	ck_assert_int_eq(getxattr(bp("m"), "user.new", NULL, 0), 1);
+	xattr_agrees(r, m, bp("m"), "user.new");
+	registry_forget(r, m, 1);
+	registry_free(r);
+}
+END_TEST
+
 /* A backing file locked elsewhere at the scan, then replaced by a fifo:
  * the later open must neither block on the fifo nor adopt it. */
 START_TEST(locked_file_swapped_for_fifo)
@@ -1266,6 +1315,221 @@ START_TEST(locked_file_swapped_for_fifo)
 }
 END_TEST
 
+/* Descriptors this process holds now. */
+static int fds_held(void)
+{
+	return count_entries_in("/proc/self/fd");
+}
+
+/* Past resident_max, a store is parked: it holds no descriptor, yet every
+ * use reaches its backing file, which stays locked, through a rename and
+ * an unlink of its name, until its release. */
+START_TEST(parked_store)
+{
+	plant_file(bp("a"), "alpha", 0644);
+	plant_file(bp("b"), "bravo", 0644);
+	struct registry *r = NULL;
+	ck_assert_int_eq(reg_open_dir_with(B, 0, 0, 1, &r), 0);
+	struct node *rt = registry_root(r);
+	struct node *a = look(r, rt, "a", NULL), *b = look(r, rt, "b", NULL);
+	ck_assert_int_eq(registry_open(r, a, O_RDWR), 0);
+	int before = fds_held();
+	ck_assert_int_eq(registry_open(r, b, O_RDWR), 0);
+	ck_assert_int_eq(fds_held(), before);
+	ck_assert(!flock_free(bp("b")));
+	expect_read(r, b, "bravo");
+	ck_assert_int_eq(registry_write(r, b, "B", 1, 0), 0);
+	ck_assert_str_eq(slurp(bp("b")), "Bravo");
+	struct stat st;
+	struct setattr_req q = {
+	    .valid = SET_SIZE | SET_MODE, .size = 3, .mode = 0600};
+	ck_assert_int_eq(registry_setattr(r, b, &q, &st), 0);
+	ck_assert_int_eq(stat(bp("b"), &st), 0);
+	ck_assert_int_eq(st.st_size, 3);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(registry_setxattr(r, b, &ROOT, "user.x", "v", 1, 0),
+			 0);
+	char v[4] = {0};
+	ck_assert_int_eq(getxattr(bp("b"), "user.x", v, sizeof(v)), 1);
+	ck_assert_int_eq(registry_fsync(r, b, 0), 0);
+	uint64_t at;
+	ck_assert_int_eq(registry_seek_data(r, b, 0, SEEK_DATA, &at), 0);
+	ck_assert_uint_eq(at, 0);
+	/* Renamed, then unlinked: still the same file, still locked. */
+	ck_assert_int_eq(registry_rename(r, rt, "b", rt, "c", 0), 0);
+	plant_file(bp("b"), "impostor", 0644);
+	ck_assert_int_eq(registry_write(r, b, "C", 1, 0), 0);
+	ck_assert_str_eq(slurp(bp("c")), "Cra");
+	ck_assert_str_eq(slurp(bp("b")), "impostor");
+	ck_assert(!flock_free(bp("c")));
+	int keep = open(bp("c"), O_RDONLY);
+	ck_assert_int_ge(keep, 0);
+	ck_assert_int_eq(registry_unlink(r, rt, "c"), 0);
+	ck_assert_int_eq(registry_write(r, b, "D", 1, 1), 0);
+	expect_read(r, b, "CDa");
+	ck_assert_int_eq(flock(keep, LOCK_EX | LOCK_NB), -1);
+	ck_assert_int_eq(fds_held(), before + 1);
+	registry_release(r, b, O_RDWR);
+	registry_forget(r, b, 1);
+	ck_assert_int_eq(flock(keep, LOCK_EX | LOCK_NB), 0);
+	close(keep);
+	registry_release(r, a, O_RDWR);
+	registry_forget(r, a, 1);
+	registry_free(r);
+}
+END_TEST
+
+/*
+ * A fault hook of this program's own: the core's fchmod() and fchmodat()
+ * are these (a program's own definitions come before the C library's).
+ * Once chmod_fail_at is set, its chmod_fail_at-th call fails with EIO.
+ */
+static unsigned chmod_calls, chmod_fail_at;
+
+static void fail_nth_chmod(unsigned nth)
+{
+	chmod_calls = 0;
+	chmod_fail_at = nth;
+}
+
+static int chmod_fails(void)
+{
+	if (!chmod_fail_at || ++chmod_calls != chmod_fail_at)
+		return 0;
+	errno = EIO;
+	return 1;
+}
+
+int fchmod(int fd, mode_t mode)
+{
+	return chmod_fails() ? -1 : (int)syscall(SYS_fchmod, fd, mode);
+}
+
+int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+	static int (*next)(int, const char *, mode_t, int);
+	if (!next)
+		next = (int (*)(int, const char *, mode_t, int))dlsym(
+		    RTLD_NEXT, "fchmodat");
+	return chmod_fails() ? -1 : next(dirfd, path, mode, flags);
+}
+
+/* The mode of f in the registry and of its backing file, which must
+ * agree. */
+static mode_t agreed_mode(struct registry *r, struct node *f)
+{
+	struct stat st, bst;
+	ck_assert_int_eq(registry_getattr(r, f, &st), 0);
+	ck_assert_int_eq(stat(bp("f"), &bst), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, bst.st_mode & 07777);
+	return st.st_mode & 07777;
+}
+
+/*
+ * Set-ID bits a write, truncate or chown must clear, when the backing
+ * file's chmod fails: the call fails with its error and nothing changes,
+ * in memory or on the backing file (the kernel fails a write whose
+ * file_remove_privs() fails).
+ */
+START_TEST(kill_suid_sgid_failure_changes_nothing)
+{
+	struct registry *r = reg_new();
+	struct node *f;
+	struct stat st, bst;
+	ck_assert_int_eq(registry_create(r, registry_root(r), "f", 0644, O_RDWR,
+					 &USER, &f, &st),
+			 0);
+	struct setattr_req q = {.valid = SET_MODE, .mode = 06775};
+	ck_assert_int_eq(registry_setattr(r, f, &q, &st), 0);
+	fail_nth_chmod(1);
+	ck_assert_int_eq(registry_kill_suid_sgid(r, f), -EIO);
+	ck_assert_uint_eq(agreed_mode(r, f), 06775);
+	/* A truncate: the size stays too. */
+	fail_nth_chmod(1);
+	q = (struct setattr_req){.valid = SET_SIZE | SET_KILL_SUIDGID,
+				 .size = 10000};
+	ck_assert_int_eq(registry_setattr(r, f, &q, &st), -EIO);
+	ck_assert_uint_eq(agreed_mode(r, f), 06775);
+	ck_assert_int_eq(registry_getattr(r, f, &st), 0);
+	ck_assert_int_eq(stat(bp("f"), &bst), 0);
+	ck_assert_int_eq(st.st_size, 0);
+	ck_assert_int_eq(bst.st_size, 0);
+	/* A chown: the owner goes back (the second chmod, the undo's,
+	 * works). */
+	if (geteuid() == 0) {
+		fail_nth_chmod(1);
+		q = (struct setattr_req){.valid = SET_UID | SET_GID |
+						  SET_KILL_SUIDGID,
+					 .uid = 4321,
+					 .gid = 8765};
+		ck_assert_int_eq(registry_setattr(r, f, &q, &st), -EIO);
+		ck_assert_uint_eq(agreed_mode(r, f), 06775);
+		ck_assert_int_eq(registry_getattr(r, f, &st), 0);
+		ck_assert_int_eq(stat(bp("f"), &bst), 0);
+		ck_assert_uint_eq(st.st_uid, USER.uid);
+		ck_assert_uint_eq(bst.st_uid, USER.uid);
+	}
+	/* Without the fault both clear. */
+	fail_nth_chmod(0);
+	ck_assert_int_eq(registry_kill_suid_sgid(r, f), 1);
+	ck_assert_uint_eq(agreed_mode(r, f), 0775);
+	registry_release(r, f, O_RDWR);
+	registry_forget(r, f, 1);
+	registry_free(r);
+}
+END_TEST
+
+/* Our descriptor open on the directory at path (the registry's), or -1. */
+static int fd_open_on(const char *path)
+{
+	char want[PATH_MAX], link[300], got[PATH_MAX];
+	ck_assert_ptr_nonnull(realpath(path, want));
+	DIR *d = opendir("/proc/self/fd");
+	ck_assert_ptr_nonnull(d);
+	int found = -1;
+	struct dirent *e;
+	while (found < 0 && (e = readdir(d))) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", e->d_name);
+		ssize_t n = readlink(link, got, sizeof(got) - 1);
+		if (n <= 0)
+			continue;
+		got[n] = '\0';
+		if (!strcmp(got, want) && atoi(e->d_name) != dirfd(d))
+			found = atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/* fsyncdir syncs the backing directory and returns its error: the
+ * registry's descriptor for it is made, for a moment, one that cannot be
+ * synced (a pipe: EINVAL). */
+START_TEST(fsyncdir_syncs_backing_dir)
+{
+	ck_assert_int_eq(mkdir(bp("d"), 0755), 0);
+	struct registry *r = reg_new();
+	struct node *d = look(r, registry_root(r), "d", NULL);
+	ck_assert_int_eq(registry_fsyncdir(r, d, 0), 0);
+	ck_assert_int_eq(registry_fsyncdir(r, d, 1), 0);
+	int fd = fd_open_on(bp("d")), saved = dup(fd), p[2];
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pipe(p), 0);
+	ck_assert_int_eq(dup2(p[1], fd), fd);
+	int res = registry_fsyncdir(r, d, 0);
+	int datasync_res = registry_fsyncdir(r, d, 1);
+	ck_assert_int_eq(dup2(saved, fd), fd);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_int_eq(res, -EINVAL);
+	ck_assert_int_eq(datasync_res, -EINVAL);
+	ck_assert_ptr_nonnull(strstr(logged, "syncing directory inode "));
+	ck_assert_int_eq(registry_fsyncdir(r, d, 0), 0);
+	registry_forget(r, d, 1);
+	registry_free(r);
+}
+END_TEST
+
 static Suite *backing_suite(void)
 {
 	Suite *s = suite_create("backing");
@@ -1281,7 +1545,9 @@ static Suite *backing_suite(void)
 	      locked_backing_file_keeps_protect, free_releases_locks, NULL}},
 	    {"mirror",
 	     {mirror_namespace, mirror_attributes, xattr_refused_not_mirrored,
-	      data_and_sync, read_only_registry, fault_write_backing, NULL}},
+	      xattr_no_memory_not_mirrored, data_and_sync, read_only_registry,
+	      fault_write_backing, fsyncdir_syncs_backing_dir,
+	      kill_suid_sgid_failure_changes_nothing, NULL}},
 	    {"boundary",
 	     {boundary_symlinks, boundary_swapped_after_scan,
 	      boundary_chmod_swapped_fifo, locked_file_swapped_for_fifo, NULL}},
@@ -1289,6 +1555,7 @@ static Suite *backing_suite(void)
 	    {"revalidate",
 	     {revalidate_takes_in_direct_changes, revalidate_listing,
 	      create_opens_what_the_dir_holds, NULL}},
+	    {"parked", {parked_store, NULL}},
 	};
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);

@@ -171,6 +171,18 @@ START_TEST(fallocate_modes)
 }
 END_TEST
 
+/* A memory-backed directory has nothing below it to sync: fsyncdir
+ * succeeds (check_backing tests a backing directory's). */
+START_TEST(fsyncdir_memory_backed)
+{
+	struct node *d = mkdir_(R, root(), "d");
+	ck_assert_int_eq(registry_fsyncdir(R, d, 0), 0);
+	ck_assert_int_eq(registry_fsyncdir(R, d, 1), 0);
+	ck_assert_int_eq(registry_fsyncdir(R, root(), 0), 0);
+	registry_forget(R, d, 1);
+}
+END_TEST
+
 int main(void)
 {
 	TCase *tc = registry_tcase("data", 30);
@@ -178,5 +190,6 @@ int main(void)
 	tcase_add_test(tc, empty_write_past_eof);
 	tcase_add_test(tc, open_trunc);
 	tcase_add_test(tc, fallocate_modes);
+	tcase_add_test(tc, fsyncdir_memory_backed);
 	return registry_run(tc);
 }

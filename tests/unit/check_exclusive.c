@@ -21,7 +21,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -411,6 +413,43 @@ START_TEST(views_unknown_device_cannot_tell)
 }
 END_TEST
 
+/*
+ * Maps read in pieces: the line that names the view is split between two
+ * reads at every place in turn (a SOCK_SEQPACKET socket hands one message
+ * to each read), and the view is found each time, the other ino never.
+ */
+START_TEST(views_line_split_between_reads)
+{
+	static const char before[] =
+	    "00400000-00452000 r-xp 00000000 08:02 173521 /usr/bin/dbus\n"
+	    "7f10c0000000-7f10c0001000 rw-s 00000000 00:2d 99999 /mnt/y\n";
+	static const char line[] =
+	    "7f10c0200000-7f10c0300000 rw-s 00001000 00:2d 4242 /mnt/x y\n";
+	static const char after[] = "7ffd1000-7ffd2000 rw-p 00000000 00:00 0 "
+				    "[stack]\n";
+	uint64_t inos[2] = {4242, 99};
+	for (size_t k = 1; k < sizeof(line) - 1; k++) {
+		int sv[2];
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+		char first[sizeof(before) + sizeof(line)];
+		int len = snprintf(first, sizeof(first), "%s%.*s", before,
+				   (int)k, line);
+		ck_assert_int_eq(write(sv[1], first, (size_t)len), len);
+		char second[sizeof(line) + sizeof(after)];
+		len = snprintf(second, sizeof(second), "%s%s", line + k, after);
+		ck_assert_int_eq(write(sv[1], second, (size_t)len), len);
+		close(sv[1]);
+		unsigned char found[2] = {7, 7};
+		ck_assert_int_eq(
+		    views_find_in(sv[0], makedev(0, 0x2d), inos, 2, found), 0);
+		close(sv[0]);
+		ck_assert_msg(found[0] == 1 && found[1] == 0,
+			      "split after %zu bytes: found %d %d", k, found[0],
+			      found[1]);
+	}
+}
+END_TEST
+
 /* The device of a mount, from mountinfo, its name escaped there. */
 START_TEST(mount_dev_from_mountinfo)
 {
@@ -461,6 +500,7 @@ static Suite *exclusive_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, views_found_in_maps);
 	tcase_add_test(tc, views_unknown_device_cannot_tell);
+	tcase_add_test(tc, views_line_split_between_reads);
 	tcase_add_test(tc, mount_dev_from_mountinfo);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the calls that shmapfs answers as tmpfs does (issue 21),
  * on a memory-backed registry: SEEK_DATA / SEEK_HOLE from the store
- * (holes.c), and rename with RENAME_WHITEOUT (whiteout.c).
+ * (holes.c), rename with RENAME_WHITEOUT (whiteout.c), and unnamed
+ * mappings for O_TMPFILE (tmpfile.c).
  */
 #include "registry.h"
 #include "util.h"
@@ -11,7 +12,9 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <string.h>
 #include <unistd.h>
 
 #define PAGE 4096u
@@ -129,6 +132,109 @@ START_TEST(rename_leaves_whiteout)
 }
 END_TEST
 
+static struct node *tmpfile(struct registry *r, int flags, struct stat *st)
+{
+	struct node *n = NULL;
+	ck_assert_int_eq(registry_tmpfile(r, registry_root(r), 0640,
+					  O_RDWR | O_TMPFILE | flags, &OWNER,
+					  &n, st),
+			 0);
+	return n;
+}
+
+static uint64_t used_bytes(struct registry *r)
+{
+	struct statvfs sv;
+	ck_assert_int_eq(registry_statfs(r, &sv), 0);
+	return (uint64_t)(sv.f_blocks - sv.f_bfree) * sv.f_frsize;
+}
+
+static uint64_t used_nodes(struct registry *r)
+{
+	struct statvfs sv;
+	ck_assert_int_eq(registry_statfs(r, &sv), 0);
+	return sv.f_files - sv.f_ffree;
+}
+
+/* An unnamed mapping: no name, nlink 0, the caller's; link names it once,
+ * with its data; a second name is an ordinary link. */
+START_TEST(tmpfile_named_by_link)
+{
+	struct registry *r = reg_new();
+	struct node *root = registry_root(r);
+	struct stat st;
+	struct node *n = tmpfile(r, 0, &st);
+	ck_assert_int_eq(st.st_nlink, 0);
+	ck_assert_int_eq(st.st_mode, S_IFREG | 0640);
+	ck_assert_int_eq(st.st_uid, OWNER.uid);
+	struct dir_snapshot *snap;
+	ck_assert_int_eq(registry_opendir(r, root, &snap), 0);
+	ck_assert_int_eq(snap->count, 2); /* "." and ".." */
+	registry_closedir(snap);
+	ck_assert_int_eq(registry_write(r, n, "data", 4, 0), 0);
+	ck_assert_int_eq(registry_link(r, n, root, "a", &st), 0);
+	ck_assert_int_eq(st.st_nlink, 1);
+	ck_assert_int_eq(st.st_size, 4);
+	ck_assert_int_eq(registry_link(r, n, root, "b", &st), 0);
+	ck_assert_int_eq(st.st_nlink, 2);
+	drop(r, n);
+	registry_forget(r, n, 2); /* the two links' references */
+	struct node *a = NULL;
+	ck_assert_int_eq(registry_lookup(r, root, "a", &a, &st), 0);
+	ck_assert_int_eq(st.st_size, 4);
+	char buf[4];
+	size_t got = 0;
+	ck_assert_int_eq(registry_open(r, a, O_RDONLY), 0);
+	ck_assert_int_eq(registry_read(r, a, buf, 4, 0, &got), 0);
+	ck_assert_int_eq(got, 4);
+	ck_assert_int_eq(memcmp(buf, "data", 4), 0);
+	registry_release(r, a, O_RDONLY);
+	/* Unnamed again, it takes no name back (tmpfs: ENOENT). */
+	ck_assert_int_eq(registry_unlink(r, root, "a"), 0);
+	ck_assert_int_eq(registry_unlink(r, root, "b"), 0);
+	ck_assert_int_eq(registry_link(r, a, root, "c", &st), -ENOENT);
+	registry_forget(r, a, 1);
+	registry_free(r);
+}
+END_TEST
+
+/* With O_EXCL it never takes a name. */
+START_TEST(tmpfile_excl_takes_no_name)
+{
+	struct registry *r = reg_new();
+	struct stat st;
+	struct node *n = tmpfile(r, O_EXCL, &st);
+	ck_assert_int_eq(registry_link(r, n, registry_root(r), "a", &st),
+			 -ENOENT);
+	struct node *a = NULL;
+	ck_assert_int_eq(registry_lookup(r, registry_root(r), "a", &a, &st),
+			 -ENOENT);
+	drop(r, n);
+	registry_free(r);
+}
+END_TEST
+
+/* Never named, it goes after its release and forget, and gives back what
+ * it held: its entry and its pages. */
+START_TEST(tmpfile_freed_unnamed)
+{
+	struct registry *r = reg_new();
+	uint64_t bytes = used_bytes(r), nodes = used_nodes(r);
+	struct stat st;
+	struct node *n = tmpfile(r, 0, &st);
+	static char page[4 * PAGE];
+	ck_assert_int_eq(registry_write(r, n, page, sizeof(page), 0), 0);
+	ck_assert_uint_eq(used_bytes(r), bytes + sizeof(page));
+	ck_assert_uint_eq(used_nodes(r), nodes + 1);
+	registry_release(r, n, O_RDWR);
+	ck_assert_uint_eq(used_nodes(r), nodes + 1); /* the kernel knows it */
+	registry_forget(r, n, 1);
+	ck_assert_uint_eq(used_bytes(r), bytes);
+	ck_assert_uint_eq(used_nodes(r), nodes);
+	registry_free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("tmpfs_calls");
@@ -136,6 +242,9 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, seek_one_byte);
 	tcase_add_test(tc, rename_leaves_whiteout);
+	tcase_add_test(tc, tmpfile_named_by_link);
+	tcase_add_test(tc, tmpfile_excl_takes_no_name);
+	tcase_add_test(tc, tmpfile_freed_unnamed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,10 +1,10 @@
 /*
  * What the unit tests of the core registry share (check_lifetime.c,
  * check_namespace.c, check_attributes.c, check_capacity.c, check_data.c,
- * check_xattr.c, check_faults.c, check_concurrency.c and
- * check_differential.c, one Check program per group): the registry under
- * test (R, a memory-backed registry made afresh for each test), the callers,
- * and helpers that make, look up and read nodes with assertions.
+ * check_xattr.c, check_faults.c, check_concurrency.c,
+ * check_differential.c and check_flags.c, one Check program per group): the
+ * registry under test (R, a memory-backed registry made afresh for each test),
+ * the callers, and helpers that make, look up and read nodes with assertions.
  */
 #ifndef SHMAPFS_REGISTRY_FIXTURE_H
 #define SHMAPFS_REGISTRY_FIXTURE_H
