@@ -12,6 +12,8 @@
 #   make check      build and run every test, then again under ASan/UBSan,
 #                   and the core's unit tests under ThreadSanitizer
 #   make bench      run the benchmark (tests/bench)
+#   make check-cluster  two hosts on one GlusterFS volume (tests/cluster;
+#                   not in make check, .ci/run runs it)
 #   make deb        Debian packages in build/deb (mk/deb.mk); make check-deb
 #                   tries them on a fresh Debian chroot (.ci/run does)
 #   make format / make format-check
@@ -70,6 +72,7 @@ include fs/fs.mk
 -include lib/lib.mk
 include tests/tests.mk
 -include tests/bench/bench.mk
+-include tests/cluster/cluster.mk
 -include tests/stress/stress.mk
 -include tests/fuzz/fuzz.mk
 -include mount-helpers/helpers.mk

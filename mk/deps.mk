@@ -5,7 +5,7 @@
 DEB_PACKAGES := build-essential pkg-config libfuse3-dev fuse3 check \
 	clang-format clang libclang-rt-14-dev attr util-linux python3 fio \
 	valgrind procps psmisc shellcheck groff-base stress-ng e2fsprogs mount \
-	libcap2-bin
+	libcap2-bin glusterfs-server glusterfs-client
 
 deps:
 	@missing=""; \

@@ -64,6 +64,9 @@ struct store {
 	char name[24];
 	void *pin;
 	int flags;
+	/* fd holds a flock (an adopted backing file): unlocked before it is
+	 * closed. */
+	int locked;
 };
 
 /* The descriptor of s to use now, or -errno: its own, or, if parked, one

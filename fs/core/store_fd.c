@@ -198,6 +198,22 @@ static int fd_blocks(struct store *s, uint64_t *blocks)
 
 static void fd_destroy(struct store *s)
 {
+	/* Let go of the lock before the close: on a FUSE filesystem (a
+	 * cluster filesystem's client such as GlusterFS's) close() drops it
+	 * only when the kernel's asynchronous release gets there, so an open
+	 * of the file right after, by this daemon or another host's, would
+	 * find it held still. flock(LOCK_UN) waits for the filesystem. But
+	 * first the flush a close does (closing a duplicate): it writes out
+	 * what views stored (with passthrough) and what the filesystem's
+	 * client holds back, so that the next holder reads all of it. A
+	 * parked store has no descriptor of its locked file: its lock goes
+	 * with the pin. */
+	if (s->locked && s->fd >= 0) {
+		int dup_fd = dup(s->fd);
+		if (dup_fd >= 0)
+			close(dup_fd);
+		flock(s->fd, LOCK_UN);
+	}
 	/* Closing the descriptor (or unmapping the pin, the last hold of
 	 * the file) frees a memfd and drops a file's lock. */
 	if (s->fd >= 0)
@@ -313,6 +329,8 @@ int store_file_adopt(int fd, struct store **out)
 	int r = store_new(&file_ops, fd, out);
 	if (r < 0)
 		flock(fd, LOCK_UN);
+	else
+		(*out)->locked = 1;
 	return r;
 }
 

@@ -9,6 +9,7 @@ a signal or a crash of the daemon.
   load OFF LEN     answer "ok TEXT" with LEN bytes read through the view
   pwrite OFF TEXT  write() TEXT at OFF through the open file descriptor
   msync            flush the view (msync MS_SYNC)
+  closefd          close the descriptor, keep the view
   close            unmap and close (dirty pages stay in the page cache)
   exit             leave
 
@@ -40,9 +41,13 @@ def run(state, words):
     if cmd == "msync":
         state["map"].flush()
         return "ok"
+    if cmd == "closefd":
+        os.close(state.pop("fd"))
+        return "ok"
     if cmd == "close":
         state["map"].close()
-        os.close(state["fd"])
+        if "fd" in state:
+            os.close(state.pop("fd"))
         return "ok"
     if cmd == "exit":
         sys.exit(0)
