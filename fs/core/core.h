@@ -144,13 +144,13 @@ struct registry_config {
 	 * Creates and opens always look at it; lookups, getattr and opendir
 	 * look again once their last look is actimeo_ms old (0: always;
 	 * lookups always, unless watched); -1: never, a watcher reports every
-	 * change (watch_dir).
+	 * change (mark_dir).
 	 */
 	int actimeo_ms;
 	/* Watch a backing directory (dirfd, borrowed) for changes made by
 	 * others, reported to registry_backing_event(); NULL: no watcher.
 	 * Called with registry.lock held; returns 0 or -errno. */
-	int (*watch_dir)(void *ctx, int dirfd);
+	int (*mark_dir)(void *ctx, int dirfd);
 	void *watch_ctx;
 	/* Where the core reports events a person wants to know about. */
 	void (*log)(void *ctx, int level, const char *msg);
@@ -346,7 +346,7 @@ int registry_revalidate_attr(struct registry *r, struct node *n, int force);
 /* dir's whole listing: if older than actimeo, or never looked at. */
 int registry_revalidate_dir(struct registry *r, struct node *dir);
 /*
- * A watcher's report (see watch_dir): something happened to name (NULL
+ * A watcher's report (see mark_dir): something happened to name (NULL
  * or ".": the directory itself) in the watched directory whose file
  * handle is (type, bytes, len); data_only: only a file's contents (a
  * write, which for a mapping in use here is this mount's own). Takes it
@@ -383,5 +383,9 @@ int registry_watch_views(struct registry *r, const char *mountpoint);
  * registry_store_fd_put() (a parked store's is opened for the caller). */
 int registry_store_fd(struct registry *r, struct node *n);
 void registry_store_fd_put(struct registry *r, struct node *n, int fd);
+
+/* node.c: the number FUSE knows a node by (1 for the root), and back. */
+uint64_t registry_node_id(struct registry *r, struct node *n);
+struct node *registry_node(struct registry *r, uint64_t id);
 
 #endif

@@ -351,9 +351,9 @@ int node_resize_locked(struct registry *r, struct node *n, uint64_t size);
 /* xattr.c: 1 if name is in a namespace shmapfs stores (user., security.,
  * trusted.) */
 int xattr_name_stored(const char *name);
-/* xattr.c: forget n's attributes, protection and file flags included, in
+/* node.c: forget n's attributes, protection and file flags included, in
  * memory only (n->lock held or unshared) */
-void xattr_clear_local(struct node *n);
+void node_forget_xattrs(struct node *n);
 /* xattr.c: set n's attribute in memory only (n->lock held or unshared) */
 int xattr_set_local(struct node *n, const char *name, const void *value,
 		    size_t size);
@@ -403,8 +403,13 @@ int entry_object_locked(struct registry *r, struct node *dir, const char *name,
 			struct node *n);
 /* A listing of the directory dirfd (borrowed), from its start. */
 int dir_listing_open(int dirfd, DIR **out);
-/* Watch a directory node that has its descriptor (if the mount watches). */
+/* watched.c: watch a directory node that has its descriptor (if the
+ * mount watches); take it off the watched list; find one by the handle a
+ * report names (registry.lock held) */
 void dir_watch_locked(struct registry *r, struct node *n);
+void dir_unwatch_locked(struct registry *r, struct node *n);
+struct node *dir_find_watched_locked(struct registry *r, int type,
+				     const void *bytes, unsigned len);
 
 /* namespace.c: whether dir takes new names (registry.lock held), and
  * the owner and mode a new entry of c in dir gets. */

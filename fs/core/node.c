@@ -6,7 +6,8 @@
  *
  * Calls: charge.c (a mapping is charged from its birth to its death),
  * residency.c (a store opened with the first use, closed after the last,
- * gone with the node) and util.c.
+ * gone with the node), watched.c (a directory's watch goes with it) and
+ * util.c.
  */
 #include "internal.h"
 
@@ -64,21 +65,13 @@ void node_free(struct registry *r, struct node *n)
 		n->all_next->all_prev = n->all_prev;
 	if (n != r->root)
 		r->nnodes--;
-	if (n->wh) {
-		if (n->watch_prev)
-			n->watch_prev->watch_next = n->watch_next;
-		else
-			r->watched = n->watch_next;
-		if (n->watch_next)
-			n->watch_next->watch_prev = n->watch_prev;
-		free(n->wh);
-	}
+	dir_unwatch_locked(r, n);
 	if (S_ISREG(n->type)) /* a symlink's size reserves nothing */
 		charge_end_mapping(r, n);
 	store_end_locked(r, n);
 	if (n->dirfd >= 0)
 		close(n->dirfd);
-	xattr_clear_local(n);
+	node_forget_xattrs(n);
 	free(n->symlink);
 	pthread_rwlock_destroy(&n->lock);
 	free(n);
@@ -142,4 +135,30 @@ void node_drop(struct registry *r, struct node *n)
 	pthread_mutex_lock(&r->lock);
 	node_drop_locked(r, n);
 	pthread_mutex_unlock(&r->lock);
+}
+
+/* A node's id for the kernel: FUSE's root is 1, any other node its
+ * address, valid while the kernel holds a lookup of it. */
+uint64_t registry_node_id(struct registry *r, struct node *n)
+{
+	return n == r->root ? 1 : (uint64_t)(uintptr_t)n;
+}
+
+struct node *registry_node(struct registry *r, uint64_t id)
+{
+	return id == 1 ? r->root : (struct node *)(uintptr_t)id;
+}
+
+void node_forget_xattrs(struct node *n)
+{
+	for (struct xattr *x = n->xattrs, *next; x; x = next) {
+		next = x->next;
+		free(x->name);
+		free(x->value);
+		free(x);
+	}
+	n->xattrs = NULL;
+	n->xattr_bytes = 0;
+	n->protect = SHMAP_PROTECT_READWRITE;
+	n->flags = 0;
 }

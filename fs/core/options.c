@@ -4,7 +4,6 @@
  * configuration; see options.h.
  */
 #include "options.h"
-#include "registry.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -24,16 +24,6 @@ struct node *registry_root(struct registry *r)
 	return r->root;
 }
 
-uint64_t registry_node_id(struct registry *r, struct node *n)
-{
-	return n == r->root ? 1 : (uint64_t)(uintptr_t)n;
-}
-
-struct node *registry_node(struct registry *r, uint64_t id)
-{
-	return id == 1 ? r->root : (struct node *)(uintptr_t)id;
-}
-
 static int registry_init_root(struct registry *r)
 {
 	struct node *root;

@@ -22,8 +22,5 @@ int registry_sync_all(struct registry *r);
 void registry_free(struct registry *r);
 
 struct node *registry_root(struct registry *r);
-/* The number FUSE knows a node by (1 for the root), and back. */
-uint64_t registry_node_id(struct registry *r, struct node *n);
-struct node *registry_node(struct registry *r, uint64_t id);
 
 #endif

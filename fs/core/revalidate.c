@@ -11,13 +11,12 @@
  * name gone there goes here; a name whose backing object changed identity
  * was replaced; an entry takes its attributes from its backing object.
  *
- * Calls: xattr.c (xattr_set_local), node.c (alloc, put, free), dentry.c,
- * the kind of backing (backing_dir_open_attrs, backing_dir_is_hidden) and
- * util.c.
+ * Calls: xattr.c (xattr_set_local), node.c (alloc, put, free, ids),
+ * watched.c (which directory a report names), dentry.c, the kind of
+ * backing (backing_dir_open_attrs, backing_dir_is_hidden) and util.c.
  */
 #include "backing.h"
 #include "internal.h"
-#include "registry.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,10 +28,6 @@
 #include <sys/xattr.h>
 #include <syslog.h>
 #include <unistd.h>
-
-#ifndef AT_HANDLE_FID
-#define AT_HANDLE_FID 0x200 /* Linux 6.5: the handle fanotify reports */
-#endif
 
 #define DROP_DEPTH_MAX 256
 
@@ -73,56 +68,6 @@ int node_load_xattrs(struct registry *r, struct node *n, int fd)
 				p, (unsigned long long)n->ino, strerror(-res));
 	}
 	return 0;
-}
-
-static uint32_t handle_hash(int type, const unsigned char *b, unsigned len)
-{
-	uint32_t h = 2166136261u ^ (uint32_t)type;
-	for (unsigned i = 0; i < len; i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
-}
-
-/* Ask the watcher to watch directory n, and remember its handle, by
- * which the watcher's reports name it. A directory not watched is still
- * revalidated at lookups and opens. */
-void dir_watch_locked(struct registry *r, struct node *n)
-{
-	if (!r->cfg.watch_dir || n->dirfd < 0 || n->wh)
-		return;
-	struct {
-		struct file_handle fh;
-		unsigned char room[128];
-	} h = {.fh.handle_bytes = 128};
-	int mnt;
-	if (name_to_handle_at(n->dirfd, "", &h.fh, &mnt,
-			      AT_EMPTY_PATH | AT_HANDLE_FID) < 0 &&
-	    name_to_handle_at(n->dirfd, "", &h.fh, &mnt, AT_EMPTY_PATH) < 0)
-		return;
-	struct watch_handle *wh = malloc(sizeof(*wh) + h.fh.handle_bytes);
-	if (!wh)
-		return;
-	wh->type = h.fh.handle_type;
-	wh->len = h.fh.handle_bytes;
-	memcpy(wh->bytes, h.fh.f_handle, wh->len);
-	wh->hash = handle_hash(wh->type, wh->bytes, wh->len);
-	int res = r->cfg.watch_dir(r->cfg.watch_ctx, n->dirfd);
-	if (res < 0) {
-		if (!atomic_exchange(&r->watch_warned, 1))
-			reg_log(r, LOG_WARNING,
-				"cannot watch a backing directory: %s; the "
-				"changes of those not watched are seen at "
-				"lookups, opens, and listings a second old",
-				strerror(-res));
-		free(wh);
-		return;
-	}
-	n->wh = wh;
-	n->watch_prev = NULL;
-	n->watch_next = r->watched;
-	if (r->watched)
-		r->watched->watch_prev = n;
-	r->watched = n;
 }
 
 int entry_object_locked(struct registry *r, struct node *dir, const char *name,
@@ -230,7 +175,7 @@ static void node_reload_xattrs_locked(struct registry *r, struct node *n)
 		fd = tmp = backing_dir_open_attrs(n);
 	if (fd < 0)
 		return;
-	xattr_clear_local(n);
+	node_forget_xattrs(n);
 	(void)node_load_xattrs(r, n, fd);
 	if (tmp >= 0)
 		close(tmp);
@@ -477,24 +422,13 @@ int registry_revalidate_dir(struct registry *r, struct node *dir)
 	return res;
 }
 
-static struct node *watched_find_locked(struct registry *r, int type,
-					const void *bytes, unsigned len)
-{
-	uint32_t h = handle_hash(type, bytes, len);
-	for (struct node *n = r->watched; n; n = n->watch_next)
-		if (n->wh->hash == h && n->wh->type == type &&
-		    n->wh->len == len && !memcmp(n->wh->bytes, bytes, len))
-			return n;
-	return NULL;
-}
-
 int registry_backing_event(struct registry *r, int type, const void *bytes,
 			   unsigned len, const char *name, int data_only,
 			   uint64_t *dir_id, uint64_t *ino)
 {
 	*dir_id = *ino = 0;
 	pthread_mutex_lock(&r->lock);
-	struct node *dir = watched_find_locked(r, type, bytes, len);
+	struct node *dir = dir_find_watched_locked(r, type, bytes, len);
 	int res = dir && dir_usable(r, dir) ? 0 : -ENOENT;
 	if (res == 0) {
 		*dir_id = registry_node_id(r, dir);

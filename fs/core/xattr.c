@@ -160,20 +160,6 @@ static int xattr_fits(struct node *n, const char *name, size_t size)
 	return n->xattr_bytes - old + need <= SHMAP_XATTR_TOTAL ? 0 : -ENOSPC;
 }
 
-void xattr_clear_local(struct node *n)
-{
-	for (struct xattr *x = n->xattrs, *next; x; x = next) {
-		next = x->next;
-		free(x->name);
-		free(x->value);
-		free(x);
-	}
-	n->xattrs = NULL;
-	n->xattr_bytes = 0;
-	n->protect = SHMAP_PROTECT_READWRITE;
-	n->flags = 0;
-}
-
 /* A user attribute's new value, made before anything changes, so that
  * putting it in place (xattr_commit) cannot fail. */
 struct xattr_change {
