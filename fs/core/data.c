@@ -274,6 +274,22 @@ static int falloc_mode_check(int mode)
 	}
 }
 
+/*
+ * Where a fallocate from off to end stops, in a file of size bytes. tmpfs
+ * frees a page a punch covers whole and zeroes a page it covers in part.
+ * A punch that covers the last page to its end reaches there, so the page
+ * goes whole. One that ends past the end of the file but inside its last
+ * page stops at the end: a store on ext4 stretches a punch past its end
+ * to the end of that page and would free the page, which tmpfs keeps,
+ * zeroed, as data (SEEK_DATA finds it).
+ */
+static uint64_t punch_keep(int mode, uint64_t size, uint64_t end)
+{
+	if (mode & FALLOC_FL_PUNCH_HOLE && end >= PAGE_ROUND(size))
+		return PAGE_ROUND(size);
+	return size;
+}
+
 static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 			    uint64_t off, uint64_t len)
 {
@@ -298,11 +314,8 @@ static int fallocate_in_use(struct registry *r, struct node *n, int mode,
 		res = flags_check_fallocate(n, mode);
 	if (!res && n->protect != SHMAP_PROTECT_READWRITE)
 		res = -EACCES;
-	/* Space is reserved by size: nothing is kept past the end. A punch
-	 * reaches to the end of the last page, as on tmpfs, so that a page
-	 * it covers from off on goes whole. */
-	uint64_t keep =
-	    mode & FALLOC_FL_PUNCH_HOLE ? PAGE_ROUND(n->size) : n->size;
+	/* Space is reserved by size: nothing is kept past the end. */
+	uint64_t keep = punch_keep(mode, n->size, end);
 	if (!res && !grow && end > keep)
 		len = off < keep ? keep - off : 0;
 	if (!res && len && !(mode & FALLOC_FL_PUNCH_HOLE))
