@@ -316,7 +316,7 @@ static int build_registry(const struct cmdline *cl, struct logger *lg,
 		cfg.guard_ctx = fs->exclusive;
 	}
 	if (fs->watch) {
-		cfg.watch_dir = watch_dir;
+		cfg.mark_dir = watch_dir;
 		cfg.watch_ctx = fs->watch;
 	}
 	/* Without a watcher, local changes are seen within a second. */

@@ -3,7 +3,7 @@
  * directory (a user's cp, rm or chmod there, another shmapfs over the same
  * directory), reported at once. One fanotify group (FAN_CLASS_NOTIF with
  * FAN_REPORT_DFID_NAME: no CAP_SYS_ADMIN needed on Linux 5.13 and later)
- * marks each directory the registry knows (registry_config.watch_dir); a
+ * marks each directory the registry knows (registry_config.mark_dir); a
  * thread reads its events, has the core take each change in
  * (registry_backing_event()), and tells the kernel to forget what it
  * cached of it (fuse_lowlevel_notify_inval_entry / _inode), outside every
@@ -32,7 +32,7 @@ struct shmapfs;
  */
 int watch_new(struct watch **out);
 
-/* registry_config.watch_dir (ctx: the struct watch): mark dirfd's
+/* registry_config.mark_dir (ctx: the struct watch): mark dirfd's
  * directory for changes of its entries and of itself. */
 int watch_dir(void *ctx, int dirfd);
 
