@@ -38,7 +38,7 @@
 
 struct backing_ops;
 
-/* A directory's file handle, as fanotify reports it (revalidate.c). */
+/* A directory's file handle, as fanotify reports it (watched.c). */
 struct watch_handle {
 	uint32_t hash;
 	int type;
@@ -95,7 +95,7 @@ struct node {
 	/* Monotonic ms of the last look at the backing directory (a
 	 * directory's: its whole listing); 0: never (revalidate.c). */
 	uint64_t checked;
-	/* A watched directory's file handle (revalidate.c), and its place
+	/* A watched directory's file handle (watched.c), and its place
 	 * on registry.watched; NULL: not watched. */
 	struct watch_handle *wh;
 	struct node *watch_prev;
@@ -213,7 +213,8 @@ struct registry {
  *   node.c                     a node's life: alloc, hold, drop, put, free
  *   residency.c                a store open only while its mapping is used
  *   backing_mem.c backing_dir.c  the kinds of backing (backing.h)
- *   charge.c                   capacity, sparse pages and quotas, counted
+ *   charge.c  watched.c        capacity, sparse pages and quotas, counted;
+ *                              the directories a watcher watches
  *   quota.c  dentry.c  util.c  each id's usage; the names; log and clock
  *   views.c                    the processes' maps: views that outlive a close
  *   memlimit.c                 (for main.c) what fits in a memory cgroup
