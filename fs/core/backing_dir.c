@@ -2,8 +2,8 @@
  * The backing directory of a file-backed mount (the table backing_dir,
  * see backing.h): every change of names and metadata mirrored onto it,
  * and each mapping's store a backing file opened and locked while the
- * mapping is in use (parked, where the daemon may open a pinned file
- * again: held by its pin, opened at each use). The mount-time scan is in
+ * mapping is in use (parked: held by its pin, opened again at each use,
+ * through the pin or by name). The mount-time scan is in
  * scan.c.
  *
  * The backing directory is a boundary: every access goes through a
@@ -41,7 +41,8 @@ static int adopt(struct registry *r, int fd, int park, struct store **out)
 {
 	struct store *s;
 	int res = park ? store_file_adopt_parked(
-			     fd, r->cfg.read_only ? O_RDONLY : O_RDWR, &s)
+			     fd, r->cfg.read_only ? O_RDONLY : O_RDWR,
+			     !r->pins_reachable, &s)
 		       : store_file_adopt(fd, &s);
 	if (res < 0) {
 		close(fd);
@@ -170,7 +171,6 @@ static int dir_open_store(struct registry *r, struct node *n, int park,
 	struct dentry *d = n->aliases;
 	if (!d)
 		return -ENOENT;
-	park = park && r->pins_reachable;
 	int flags = file_open_flags(r);
 	if (park)
 		flags = (flags & ~O_ACCMODE) | O_RDONLY;
@@ -180,11 +180,20 @@ static int dir_open_store(struct registry *r, struct node *n, int park,
 	int res = adopt(r, fd, park, out);
 	if (res < 0)
 		return held_elsewhere(r, d, res);
+	store_set_name(*out, d->dir->dirfd, d->name);
 	return guard(r, d->name, *out);
 }
 
 static void dir_close_store(struct registry *r, struct store *s)
 {
+	unsigned stale = atomic_load(&s->stale);
+	if (stale)
+		reg_log(r, LOG_WARNING,
+			"%u uses of a mapping refused with ESTALE: its backing "
+			"file (inode %llu) was renamed, removed or replaced "
+			"behind the daemon's back, which could not open it "
+			"again by name",
+			stale, (unsigned long long)s->pin_ino);
 	int fd = r->cfg.unguard_store ? store_fd_get(s) : -1;
 	if (fd >= 0)
 		r->cfg.unguard_store(r->cfg.guard_ctx, fd);
