@@ -162,8 +162,8 @@ struct registry {
 	 * registry_new. */
 	const struct backing_ops *backing;
 	int counts_capacity;
-	/* The daemon may open a backing file again through its pin, so
-	 * file-backed stores can be parked (store.h); immutable after
+	/* The daemon may open a backing file again through its pin; else a
+	 * parked one is opened by name (store.h); immutable after
 	 * registry_new. */
 	int pins_reachable;
 	struct node *root;	   /* immutable */
