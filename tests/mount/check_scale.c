@@ -69,8 +69,10 @@ static void mount_file_unguarded(void)
 }
 
 /* File-backed as an unprivileged daemon runs it: its pins not reachable
- * through /proc/self/map_files, no watcher, no exclusive guard (all three
- * need CAP_SYS_ADMIN), so that a parked store is opened again by name. */
+ * through /proc/self/map_files, no exclusive guard (both need
+ * CAP_SYS_ADMIN), so that a parked store is opened again by name; and no
+ * watcher, so that a backing file replaced is not seen again before the
+ * test uses it. */
 static void mount_file_by_name(void)
 {
 	setenv("SHMAPFS_TEST_NO_MAP_FILES", "1", 1);
