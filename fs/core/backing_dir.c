@@ -12,7 +12,7 @@
  * '/', not "." or ".."), never following a symlink, so nothing planted in
  * the backing directory leads the daemon outside it.
  *
- * Calls: the stores (store.h) and util.c.
+ * Calls: the stores (store.h), dentry.c and util.c.
  */
 #include "backing.h"
 
@@ -403,10 +403,25 @@ static int dir_link(struct registry *r, struct dentry *old, struct node *dir,
 	return 0;
 }
 
+/*
+ * A parked file opened again by name keeps a descriptor before its last
+ * name goes, so that its uses still reach it (store.h). If that fails,
+ * the name goes all the same, and its uses fail with ESTALE.
+ */
+static void keep_if_last_name(struct registry *r, struct node *dir,
+			      const char *name)
+{
+	struct dentry *d = dentry_find(r, dir, name);
+	struct node *n = d ? d->node : NULL;
+	if (n && S_ISREG(n->type) && n->nlink == 1 && n->store)
+		(void)store_keep_open(n->store);
+}
+
 static int dir_remove(struct registry *r, struct node *dir, const char *name,
 		      int is_dir)
 {
-	(void)r;
+	if (!is_dir)
+		keep_if_last_name(r, dir, name);
 	if (unlinkat(dir->dirfd, name, is_dir ? AT_REMOVEDIR : 0) < 0)
 		return -errno;
 	return 0;
@@ -416,7 +431,8 @@ static int dir_rename(struct registry *r, struct node *dir, const char *name,
 		      struct node *newdir, const char *newname,
 		      unsigned int flags)
 {
-	(void)r;
+	if (!(flags & RENAME_EXCHANGE))
+		keep_if_last_name(r, newdir, newname);
 	if (renameat2(dir->dirfd, name, newdir->dirfd, newname, flags) < 0)
 		return -errno;
 	return 0;

@@ -23,7 +23,8 @@
  * descriptor, and which /proc/self/map_files opens again, renamed or
  * unlinked (that takes CAP_SYS_ADMIN: store_pins_reachable()). Without
  * it, the pin still holds the file and its lock, and each use opens the
- * file by its name in the registry, checked to be the file pinned.
+ * file by its name in the registry, checked to be the file pinned (or,
+ * once its last name went through the registry, a descriptor kept then).
  */
 #ifndef SHMAPFS_STORE_H
 #define SHMAPFS_STORE_H
@@ -81,6 +82,9 @@ struct store {
 	pthread_mutex_t link_lock;
 	int link_dirfd;
 	char link_name[256];
+	/* The file's descriptor kept when its last name went (-1: none),
+	 * owned; guarded by link_lock. */
+	int keep_fd;
 	atomic_uint stale;
 	/* fd holds a flock (an adopted backing file): unlocked before it is
 	 * closed. */
@@ -131,6 +135,10 @@ int store_file_adopt_parked(int fd, int flags, int by_name, struct store **out);
  * dirfd (dirfd -1: it has none). dirfd must stay open until the next call
  * or the store's end. registry.lock held. */
 void store_set_name(struct store *s, int dirfd, const char *name);
+/* The same store, whose file's last name is about to go: keep a
+ * descriptor of it from now on, so that uses still reach it; 0 or
+ * -errno (0 also for any other store). registry.lock held. */
+int store_keep_open(struct store *s);
 /* 1 if this process may open a file again through its pin (0 also if
  * SHMAPFS_TEST_NO_MAP_FILES is set: tests). */
 int store_pins_reachable(void);

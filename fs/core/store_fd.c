@@ -60,9 +60,13 @@ static int open_pinned_at(int dirfd, const char *name, const struct store *s)
 static int pin_open_by_name(struct store *s)
 {
 	pthread_mutex_lock(&s->link_lock);
-	int fd = s->link_dirfd < 0
-		     ? -ESTALE
-		     : open_pinned_at(s->link_dirfd, s->link_name, s);
+	int fd = -ESTALE;
+	if (s->keep_fd >= 0) {
+		fd = fcntl(s->keep_fd, F_DUPFD_CLOEXEC, 0);
+		fd = fd < 0 ? -errno : fd;
+	} else if (s->link_dirfd >= 0) {
+		fd = open_pinned_at(s->link_dirfd, s->link_name, s);
+	}
 	pthread_mutex_unlock(&s->link_lock);
 	if (fd == -ESTALE)
 		atomic_fetch_add(&s->stale, 1);
@@ -80,6 +84,21 @@ void store_set_name(struct store *s, int dirfd, const char *name)
 		s->link_dirfd = dirfd;
 	}
 	pthread_mutex_unlock(&s->link_lock);
+}
+
+int store_keep_open(struct store *s)
+{
+	if (!s->by_name)
+		return 0;
+	pthread_mutex_lock(&s->link_lock);
+	int res = 0;
+	if (s->keep_fd < 0 && s->link_dirfd >= 0) {
+		res = open_pinned_at(s->link_dirfd, s->link_name, s);
+		if (res >= 0)
+			s->keep_fd = res;
+	}
+	pthread_mutex_unlock(&s->link_lock);
+	return res < 0 ? res : 0;
 }
 
 int store_fd_get(struct store *s)
@@ -269,6 +288,8 @@ static void fd_destroy(struct store *s)
 		close(s->fd);
 	if (s->pin)
 		munmap(s->pin, PIN_LEN);
+	if (s->keep_fd >= 0)
+		close(s->keep_fd);
 	pthread_mutex_destroy(&s->link_lock);
 	free(s);
 }
@@ -298,8 +319,8 @@ static int store_new(const struct store_ops *ops, int fd, struct store **out)
 	struct store *s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	*s =
-	    (struct store){.ops = ops, .fd = fd, .dirfd = -1, .link_dirfd = -1};
+	*s = (struct store){
+	    .ops = ops, .fd = fd, .dirfd = -1, .link_dirfd = -1, .keep_fd = -1};
 	pthread_mutex_init(&s->link_lock, NULL);
 	*out = s;
 	return 0;

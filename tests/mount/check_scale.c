@@ -512,6 +512,40 @@ START_TEST(parked_by_name_renamed_and_replaced)
 }
 END_TEST
 
+/* Parked and opened again by name, a mapping still in use when its last
+ * name goes (unlinked, or renamed over) is still reached: the daemon kept
+ * a descriptor of its file as the name went. */
+START_TEST(parked_by_name_unlinked)
+{
+	open_past_half();
+	const char *names[2] = {"u", "v"};
+	int fds[2];
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(put_file(P(names[i]), "data", 4, 0644), 0);
+		fds[i] = open(P(names[i]), O_RDWR);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	ck_assert_int_lt(daemon_fds(), FD_LIMIT);
+	ck_assert_int_eq(unlink(P("u")), 0);
+	ck_assert_int_eq(put_file(P("w"), "other", 5, 0644), 0);
+	ck_assert_int_eq(rename(P("w"), P("v")), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(ftruncate(fds[i], 8192), 0);
+		ck_assert_int_eq(pwrite(fds[i], "DATA", 4, 4096), 4);
+		ck_assert_int_eq(fsync(fds[i]), 0);
+		char buf[4];
+		ck_assert_int_eq(pread(fds[i], buf, 4, 0), 4);
+		ck_assert_int_eq(memcmp(buf, "data", 4), 0);
+		struct stat st;
+		ck_assert_int_eq(fstat(fds[i], &st), 0);
+		ck_assert_int_eq(st.st_size, 8192);
+		ck_assert_int_eq(close(fds[i]), 0);
+	}
+	ck_assert_int_eq(backing_size("v"), 5);
+	close_past_half();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("scale");
@@ -551,6 +585,7 @@ static Suite *suite(void)
 	tcase_add_test(by_name, many_open_and_mapped);
 	tcase_add_test(by_name, parked_backing_locked_while_open);
 	tcase_add_test(by_name, parked_by_name_renamed_and_replaced);
+	tcase_add_test(by_name, parked_by_name_unlinked);
 	suite_add_tcase(s, by_name);
 	return s;
 }

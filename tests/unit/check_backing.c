@@ -1377,26 +1377,40 @@ static struct registry *parked_b_renamed(int by_name, struct node **a,
 	return r;
 }
 
-/* Through its pin, a parked store reaches its file unlinked too. */
-START_TEST(parked_store)
+/* A parked store reaches its file unlinked through the registry too:
+ * through its pin, or (by_name) through the descriptor it kept as the
+ * last name went. */
+static void parked_store_unlinked(int by_name)
 {
 	struct node *a, *b;
 	int before;
-	struct registry *r = parked_b_renamed(0, &a, &b, &before);
+	struct registry *r = parked_b_renamed(by_name, &a, &b, &before);
 	int keep = open(bp("c"), O_RDONLY);
 	ck_assert_int_ge(keep, 0);
 	ck_assert_int_eq(registry_unlink(r, registry_root(r), "c"), 0);
 	ck_assert_int_eq(registry_write(r, b, "D", 1, 1), 0);
 	expect_read(r, b, "CDa");
 	ck_assert_int_eq(flock(keep, LOCK_EX | LOCK_NB), -1);
-	ck_assert_int_eq(fds_held(), before + 1);
+	ck_assert_int_eq(fds_held(), before + 1 + by_name);
 	registry_release(r, b, O_RDWR);
 	registry_forget(r, b, 1);
 	ck_assert_int_eq(flock(keep, LOCK_EX | LOCK_NB), 0);
 	close(keep);
+	ck_assert_int_eq(fds_held(), before);
 	registry_release(r, a, O_RDWR);
 	registry_forget(r, a, 1);
 	registry_free(r);
+}
+
+START_TEST(parked_store)
+{
+	parked_store_unlinked(0);
+}
+END_TEST
+
+START_TEST(parked_store_by_name_unlinked)
+{
+	parked_store_unlinked(1);
 }
 END_TEST
 
@@ -1603,7 +1617,9 @@ static Suite *backing_suite(void)
 	    {"revalidate",
 	     {revalidate_takes_in_direct_changes, revalidate_listing,
 	      create_opens_what_the_dir_holds, NULL}},
-	    {"parked", {parked_store, parked_store_by_name, NULL}},
+	    {"parked",
+	     {parked_store, parked_store_by_name, parked_store_by_name_unlinked,
+	      NULL}},
 	};
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
