@@ -2,8 +2,8 @@
  * The backing directory of a file-backed mount (the table backing_dir,
  * see backing.h): every change of names and metadata mirrored onto it,
  * and each mapping's store a backing file opened and locked while the
- * mapping is in use (parked, where the daemon may open a pinned file
- * again: held by its pin, opened at each use). The mount-time scan is in
+ * mapping is in use (parked: held by its pin, opened again at each use,
+ * through the pin or by name). The mount-time scan is in
  * scan.c.
  *
  * The backing directory is a boundary: every access goes through a
@@ -12,7 +12,7 @@
  * '/', not "." or ".."), never following a symlink, so nothing planted in
  * the backing directory leads the daemon outside it.
  *
- * Calls: the stores (store.h) and util.c.
+ * Calls: the stores (store.h), dentry.c and util.c.
  */
 #include "backing.h"
 
@@ -41,7 +41,8 @@ static int adopt(struct registry *r, int fd, int park, struct store **out)
 {
 	struct store *s;
 	int res = park ? store_file_adopt_parked(
-			     fd, r->cfg.read_only ? O_RDONLY : O_RDWR, &s)
+			     fd, r->cfg.read_only ? O_RDONLY : O_RDWR,
+			     !r->pins_reachable, &s)
 		       : store_file_adopt(fd, &s);
 	if (res < 0) {
 		close(fd);
@@ -170,7 +171,6 @@ static int dir_open_store(struct registry *r, struct node *n, int park,
 	struct dentry *d = n->aliases;
 	if (!d)
 		return -ENOENT;
-	park = park && r->pins_reachable;
 	int flags = file_open_flags(r);
 	if (park)
 		flags = (flags & ~O_ACCMODE) | O_RDONLY;
@@ -180,11 +180,20 @@ static int dir_open_store(struct registry *r, struct node *n, int park,
 	int res = adopt(r, fd, park, out);
 	if (res < 0)
 		return held_elsewhere(r, d, res);
+	store_set_name(*out, d->dir->dirfd, d->name);
 	return guard(r, d->name, *out);
 }
 
 static void dir_close_store(struct registry *r, struct store *s)
 {
+	unsigned stale = atomic_load(&s->stale);
+	if (stale)
+		reg_log(r, LOG_WARNING,
+			"%u uses of a mapping refused with ESTALE: its backing "
+			"file (inode %llu) was renamed, removed or replaced "
+			"behind the daemon's back, which could not open it "
+			"again by name",
+			stale, (unsigned long long)s->pin_ino);
 	int fd = r->cfg.unguard_store ? store_fd_get(s) : -1;
 	if (fd >= 0)
 		r->cfg.unguard_store(r->cfg.guard_ctx, fd);
@@ -394,10 +403,25 @@ static int dir_link(struct registry *r, struct dentry *old, struct node *dir,
 	return 0;
 }
 
+/*
+ * A parked file opened again by name keeps a descriptor before its last
+ * name goes, so that its uses still reach it (store.h). If that fails,
+ * the name goes all the same, and its uses fail with ESTALE.
+ */
+static void keep_if_last_name(struct registry *r, struct node *dir,
+			      const char *name)
+{
+	struct dentry *d = dentry_find(r, dir, name);
+	struct node *n = d ? d->node : NULL;
+	if (n && S_ISREG(n->type) && n->nlink == 1 && n->store)
+		(void)store_keep_open(n->store);
+}
+
 static int dir_remove(struct registry *r, struct node *dir, const char *name,
 		      int is_dir)
 {
-	(void)r;
+	if (!is_dir)
+		keep_if_last_name(r, dir, name);
 	if (unlinkat(dir->dirfd, name, is_dir ? AT_REMOVEDIR : 0) < 0)
 		return -errno;
 	return 0;
@@ -407,7 +431,8 @@ static int dir_rename(struct registry *r, struct node *dir, const char *name,
 		      struct node *newdir, const char *newname,
 		      unsigned int flags)
 {
-	(void)r;
+	if (!(flags & RENAME_EXCHANGE))
+		keep_if_last_name(r, newdir, newname);
 	if (renameat2(dir->dirfd, name, newdir->dirfd, newname, flags) < 0)
 		return -errno;
 	return 0;

@@ -1,7 +1,8 @@
 /*
  * The table of names: dentries hashed by (directory, name), each on its
  * directory's list of entries (in order) and its node's list of names.
- * Called with registry.lock held; calls nothing else in the core.
+ * Called with registry.lock held; calls nothing else in the core but the
+ * stores (store.h), whose way back by name follows the names.
  */
 #include "internal.h"
 
@@ -79,6 +80,15 @@ void dentry_free_unlinked(struct dentry *d)
 	}
 }
 
+/* A store opened again by name follows its node's names (store.h). */
+static void store_follow_names(struct node *n)
+{
+	if (!n->store)
+		return;
+	struct dentry *d = n->aliases;
+	store_set_name(n->store, d ? d->dir->dirfd : -1, d ? d->name : NULL);
+}
+
 void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
 		 struct node *n)
 {
@@ -101,6 +111,7 @@ void dentry_link(struct registry *r, struct dentry *d, struct node *dir,
 	if (S_ISDIR(n->type))
 		dir->nlink++;
 	r->ndentries++;
+	store_follow_names(n);
 }
 
 int dentry_add(struct registry *r, struct node *dir, const char *name,
@@ -137,6 +148,7 @@ void dentry_remove(struct registry *r, struct dentry *d)
 	if (S_ISDIR(n->type))
 		d->dir->nlink--; /* its ".." */
 	r->ndentries--;
+	store_follow_names(n);
 	free(d->name);
 	free(d);
 }

@@ -15,6 +15,8 @@
  * grows and released when it shrinks or dies; it needs no lock.
  *   3. quota.lock (mutex, quota.c): each uid's and gid's usage, changed
  *      with the capacity; taken last, briefly.
+ *   store.link_lock (mutex, store.h): the name a parked backing file is
+ *      opened again by; a leaf, taken under either lock above or none.
  */
 #ifndef SHMAPFS_INTERNAL_H
 #define SHMAPFS_INTERNAL_H
@@ -162,8 +164,8 @@ struct registry {
 	 * registry_new. */
 	const struct backing_ops *backing;
 	int counts_capacity;
-	/* The daemon may open a backing file again through its pin, so
-	 * file-backed stores can be parked (store.h); immutable after
+	/* The daemon may open a backing file again through its pin; else a
+	 * parked one is opened by name (store.h); immutable after
 	 * registry_new. */
 	int pins_reachable;
 	struct node *root;	   /* immutable */

@@ -101,6 +101,10 @@ int registry_sync_all(struct registry *r)
 		if (!n->store)
 			continue;
 		int res = n->store->ops->sync(n->store, 0);
+		/* A parked store no name reaches now (store.h) is written
+		 * with its whole filesystem below. */
+		if (res == -ESTALE)
+			continue;
 		if (res < 0 && first == 0)
 			first = res;
 		if (res < 0)

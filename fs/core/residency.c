@@ -64,10 +64,9 @@ static void log_no_fds(struct registry *r, struct node *n, int res)
 					    (uint_fast64_t)ts.tv_sec))
 		return;
 	reg_log(r, LOG_WARNING,
-		"cannot open mapping (inode %llu): %s; file-backed mappings in "
-		"use at the same moment are limited by the daemon's "
-		"RLIMIT_NOFILE where it cannot park them (unprivileged), else "
-		"by its vm.max_map_count",
+		"cannot open mapping (inode %llu): %s; past half the "
+		"daemon's RLIMIT_NOFILE, mappings in use at the same moment "
+		"are limited by its vm.max_map_count (file-backed),",
 		(unsigned long long)n->ino, strerror(-res));
 }
 

@@ -21,11 +21,16 @@
  * renames; a backing file through a one-page PROT_NONE mapping of it, the
  * pin, which keeps the file open (and its flock held) without taking a
  * descriptor, and which /proc/self/map_files opens again, renamed or
- * unlinked (that takes CAP_SYS_ADMIN: store_pins_reachable()).
+ * unlinked (that takes CAP_SYS_ADMIN: store_pins_reachable()). Without
+ * it, the pin still holds the file and its lock, and each use opens the
+ * file by its name in the registry, checked to be the file pinned (or,
+ * once its last name went through the registry, a descriptor kept then).
  */
 #ifndef SHMAPFS_STORE_H
 #define SHMAPFS_STORE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -64,6 +69,23 @@ struct store {
 	char name[24];
 	void *pin;
 	int flags;
+	/* A pinned store this process cannot open through its pin
+	 * (unprivileged: store_pins_reachable() is 0) is opened by the name
+	 * the registry gives its file now, and used only if that is still
+	 * the file pinned (pin_dev, pin_ino; immutable): else the use fails
+	 * with ESTALE, and stale counts it. by_name is immutable; link_dirfd
+	 * (-1: no name, unlinked) and link_name are guarded by link_lock,
+	 * a leaf lock, set under registry.lock (store_set_name()). */
+	int by_name;
+	dev_t pin_dev;
+	ino_t pin_ino;
+	pthread_mutex_t link_lock;
+	int link_dirfd;
+	char link_name[256];
+	/* The file's descriptor kept when its last name went (-1: none),
+	 * owned; guarded by link_lock. */
+	int keep_fd;
+	atomic_uint stale;
 	/* fd holds a flock (an adopted backing file): unlocked before it is
 	 * closed. */
 	int locked;
@@ -71,7 +93,7 @@ struct store {
 
 /* The descriptor of s to use now, or -errno: its own, or, if parked, one
  * opened for the caller, who gives it back with store_fd_put(). */
-int store_fd_get(const struct store *s);
+int store_fd_get(struct store *s);
 void store_fd_put(const struct store *s, int fd);
 
 static inline int store_parked(const struct store *s)
@@ -103,12 +125,22 @@ int store_named_park(int dirfd, const char *name, struct store **out);
 int store_file_adopt(int fd, struct store **out);
 /*
  * The same, parked: fd is locked, pinned and closed (on success only), and
- * each use opens the file again through the pin with flags (O_RDWR, or
- * O_RDONLY). fd should be open read-only, so that it counts as nobody's
- * write. -ENOMEM if the pin cannot be made (vm.max_map_count).
+ * each use opens the file again with flags (O_RDWR, or O_RDONLY): through
+ * the pin, or by_name, by the name store_set_name() gave last. fd should
+ * be open read-only, so that it counts as nobody's write. -ENOMEM if the
+ * pin cannot be made (vm.max_map_count).
  */
-int store_file_adopt_parked(int fd, int flags, struct store **out);
-/* 1 if this process may open a file again through its pin. */
+int store_file_adopt_parked(int fd, int flags, int by_name, struct store **out);
+/* A pinned store opened by name (by_name): its file's name is now name in
+ * dirfd (dirfd -1: it has none). dirfd must stay open until the next call
+ * or the store's end. registry.lock held. */
+void store_set_name(struct store *s, int dirfd, const char *name);
+/* The same store, whose file's last name is about to go: keep a
+ * descriptor of it from now on, so that uses still reach it; 0 or
+ * -errno (0 also for any other store). registry.lock held. */
+int store_keep_open(struct store *s);
+/* 1 if this process may open a file again through its pin (0 also if
+ * SHMAPFS_TEST_NO_MAP_FILES is set: tests). */
 int store_pins_reachable(void);
 
 /*
@@ -135,7 +167,7 @@ int store_wrap_faults(unsigned fail_write, unsigned fail_resize,
  * take that for 0. Read-only opens are invisible to it (without IMA's
  * i_readcount).
  */
-int store_written_elsewhere(const struct store *s);
+int store_written_elsewhere(struct store *s);
 
 static inline void store_destroy(struct store *s)
 {

@@ -35,10 +35,78 @@ static int pin_open(const struct store *s)
 	return fd < 0 ? -errno : fd;
 }
 
-int store_fd_get(const struct store *s)
+/* Open the file at name in dirfd, if it is still the one pinned: else
+ * it was renamed or replaced behind the daemon's back, and the use fails
+ * rather than reach another file. Never blocks on a fifo put there. */
+static int open_pinned_at(int dirfd, const char *name, const struct store *s)
+{
+	int fd =
+	    openat(dirfd, name,
+		   s->flags | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	struct stat st;
+	int res = fstat(fd, &st) < 0 ? -errno : 0;
+	if (res == 0 && (st.st_dev != s->pin_dev || st.st_ino != s->pin_ino))
+		res = -ESTALE;
+	if (res == 0 && fcntl(fd, F_SETFL, 0) < 0)
+		res = -errno;
+	if (res < 0)
+		close(fd);
+	return res < 0 ? res : fd;
+}
+
+/* Open a pinned file again by the name the registry gives it now. */
+static int pin_open_by_name(struct store *s)
+{
+	pthread_mutex_lock(&s->link_lock);
+	int fd = -ESTALE;
+	if (s->keep_fd >= 0) {
+		fd = fcntl(s->keep_fd, F_DUPFD_CLOEXEC, 0);
+		fd = fd < 0 ? -errno : fd;
+	} else if (s->link_dirfd >= 0) {
+		fd = open_pinned_at(s->link_dirfd, s->link_name, s);
+	}
+	pthread_mutex_unlock(&s->link_lock);
+	if (fd == -ESTALE)
+		atomic_fetch_add(&s->stale, 1);
+	return fd;
+}
+
+void store_set_name(struct store *s, int dirfd, const char *name)
+{
+	if (!s->by_name)
+		return;
+	pthread_mutex_lock(&s->link_lock);
+	s->link_dirfd = -1;
+	if (dirfd >= 0 && strlen(name) < sizeof(s->link_name)) {
+		strcpy(s->link_name, name);
+		s->link_dirfd = dirfd;
+	}
+	pthread_mutex_unlock(&s->link_lock);
+}
+
+int store_keep_open(struct store *s)
+{
+	if (!s->by_name)
+		return 0;
+	pthread_mutex_lock(&s->link_lock);
+	int res = 0;
+	if (s->keep_fd < 0 && s->link_dirfd >= 0) {
+		res = open_pinned_at(s->link_dirfd, s->link_name, s);
+		if (res >= 0)
+			s->keep_fd = res;
+	}
+	pthread_mutex_unlock(&s->link_lock);
+	return res < 0 ? res : 0;
+}
+
+int store_fd_get(struct store *s)
 {
 	if (s->fd >= 0)
 		return s->fd;
+	if (s->pin && s->by_name)
+		return pin_open_by_name(s);
 	if (s->pin)
 		return pin_open(s);
 	if (s->dirfd < 0)
@@ -220,6 +288,9 @@ static void fd_destroy(struct store *s)
 		close(s->fd);
 	if (s->pin)
 		munmap(s->pin, PIN_LEN);
+	if (s->keep_fd >= 0)
+		close(s->keep_fd);
+	pthread_mutex_destroy(&s->link_lock);
 	free(s);
 }
 
@@ -248,7 +319,9 @@ static int store_new(const struct store_ops *ops, int fd, struct store **out)
 	struct store *s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	*s = (struct store){.ops = ops, .fd = fd, .dirfd = -1};
+	*s = (struct store){
+	    .ops = ops, .fd = fd, .dirfd = -1, .link_dirfd = -1, .keep_fd = -1};
+	pthread_mutex_init(&s->link_lock, NULL);
 	*out = s;
 	return 0;
 }
@@ -306,7 +379,7 @@ int store_named_park(int dirfd, const char *name, struct store **out)
 	return 0;
 }
 
-int store_written_elsewhere(const struct store *s)
+int store_written_elsewhere(struct store *s)
 {
 	if (s->pin)
 		return -EOPNOTSUPP; /* the pin counts as an open */
@@ -342,8 +415,11 @@ static void *pin_make(int fd)
 	return pin == MAP_FAILED ? NULL : pin;
 }
 
-int store_file_adopt_parked(int fd, int flags, struct store **out)
+int store_file_adopt_parked(int fd, int flags, int by_name, struct store **out)
 {
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
 		return errno == EWOULDBLOCK ? -EBUSY : -errno;
 	void *pin = pin_make(fd);
@@ -356,12 +432,18 @@ int store_file_adopt_parked(int fd, int flags, struct store **out)
 	}
 	(*out)->pin = pin;
 	(*out)->flags = flags;
+	(*out)->by_name = by_name;
+	(*out)->pin_dev = st.st_dev;
+	(*out)->pin_ino = st.st_ino;
 	close(fd); /* the pin holds the file, and the lock with it */
 	return 0;
 }
 
 int store_pins_reachable(void)
 {
+	/* For tests: the route of an unprivileged daemon, as root. */
+	if (getenv("SHMAPFS_TEST_NO_MAP_FILES"))
+		return 0;
 	int fd = memfd_create("shmapfs-pin-probe", MFD_CLOEXEC);
 	if (fd < 0)
 		return 0;

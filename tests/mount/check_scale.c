@@ -5,10 +5,14 @@
  * against it: past half of it the daemon parks their stores (no
  * descriptor; opened again at each use), so client processes hold 5,000
  * mappings open and mapped at once, coherent, with the daemon at 256. A
- * parked backing file stays locked while in use. An idle mapping keeps
- * its data, also what was stored through a view that outlived the last
- * descriptor. The limit is lowered here (prlimit on the daemon) so that a
- * few thousand mappings pass it; make bench runs the million.
+ * parked backing file stays locked while in use. The same where the pins
+ * cannot be opened again (an unprivileged daemon, played by
+ * SHMAPFS_TEST_NO_MAP_FILES): each use opens the file by name, follows a
+ * rename, and never touches an impostor put under its name. An idle
+ * mapping keeps its data, also what was stored through a view that
+ * outlived the last descriptor. The limit is lowered here (prlimit on the
+ * daemon) so that a few thousand mappings pass it; make bench runs the
+ * million.
  */
 #include <check.h>
 #include <dirent.h>
@@ -61,6 +65,22 @@ static void mount_file(void)
 static void mount_file_unguarded(void)
 {
 	ck_assert_int_eq(tmount_start(&m, 1, "noexclusive"), 0);
+	set_daemon_fd_limit(FD_LIMIT);
+}
+
+/* File-backed as an unprivileged daemon runs it: its pins not reachable
+ * through /proc/self/map_files, no exclusive guard (both need
+ * CAP_SYS_ADMIN), so that a parked store is opened again by name; and no
+ * watcher, so that a backing file replaced is not seen again before the
+ * test uses it. */
+static void mount_file_by_name(void)
+{
+	setenv("SHMAPFS_TEST_NO_MAP_FILES", "1", 1);
+	setenv("SHMAPFS_TEST_NO_WATCH", "1", 1);
+	int res = tmount_start(&m, 1, "noexclusive");
+	unsetenv("SHMAPFS_TEST_NO_MAP_FILES");
+	unsetenv("SHMAPFS_TEST_NO_WATCH");
+	ck_assert_int_eq(res, 0);
 	set_daemon_fd_limit(FD_LIMIT);
 }
 
@@ -373,11 +393,14 @@ START_TEST(idle_by_name)
 }
 END_TEST
 
+/* A name in the backing directory; two may be used at once. */
 static const char *backing(const char *name)
 {
-	static char buf[PATH_MAX + 64];
-	snprintf(buf, sizeof(buf), "%s/%s", m.backing, name);
-	return buf;
+	static char buf[2][PATH_MAX + 64];
+	static int i;
+	i ^= 1;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", m.backing, name);
+	return buf[i];
 }
 
 /* A backing file is locked while its mapping is open, and only then: an
@@ -416,20 +439,126 @@ START_TEST(backing_locked_while_open)
 }
 END_TEST
 
+static int past_half[FD_LIMIT];
+
+/* Hold FD_LIMIT mappings open, so that the daemon parks what opens next
+ * (past half its limit); let them go. */
+static void open_past_half(void)
+{
+	for (int i = 0; i < FD_LIMIT; i++) {
+		create_nth(i);
+		past_half[i] = open(nth(i), O_RDWR);
+		ck_assert_int_ge(past_half[i], 0);
+	}
+}
+
+static void close_past_half(void)
+{
+	for (int i = 0; i < FD_LIMIT; i++)
+		close(past_half[i]);
+}
+
 /* The same for a parked store (past half the daemon's limit): its pin
  * holds the lock, through a view that outlives the close, until the
  * view goes. */
 START_TEST(parked_backing_locked_while_open)
 {
-	static int fds[FD_LIMIT];
-	for (int i = 0; i < FD_LIMIT; i++) {
-		create_nth(i);
-		fds[i] = open(nth(i), O_RDWR);
+	open_past_half();
+	expect_locked_while_open();
+	close_past_half();
+}
+END_TEST
+
+/* The impostor put under a backing file's name is as it was put. */
+static void expect_impostor(const char *name)
+{
+	char buf[16] = {0};
+	ck_assert_int_eq(get_file(backing(name), buf, sizeof(buf) - 1), 8);
+	ck_assert_str_eq(buf, "impostor");
+}
+
+/* The size of a backing file, by name. */
+static off_t backing_size(const char *name)
+{
+	struct stat st;
+	ck_assert_int_eq(stat(backing(name), &st), 0);
+	return st.st_size;
+}
+
+/*
+ * Parked and opened again by name: a rename through the mount is followed.
+ * A backing file renamed behind the daemon's back is followed if the
+ * registry has seen the rename, else the use fails with ESTALE; once it
+ * is unlinked there, the use fails. An impostor put under its old name is
+ * never touched.
+ */
+START_TEST(parked_by_name_renamed_and_replaced)
+{
+	open_past_half();
+	ck_assert_int_eq(put_file(P("r"), "data", 4, 0644), 0);
+	int fd = open(P("r"), O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_lt(daemon_fds(), FD_LIMIT);
+	ck_assert_int_eq(rename(P("r"), P("s")), 0);
+	ck_assert_int_eq(ftruncate(fd, 8192), 0);
+	ck_assert_int_eq(pwrite(fd, "DATA", 4, 0), 4);
+	ck_assert_int_eq(backing_size("s"), 8192);
+	ck_assert(!flock_free(backing("s")));
+	/* Renamed and replaced behind the daemon's back. */
+	ck_assert_int_eq(rename(backing("s"), backing("t")), 0);
+	ck_assert_int_eq(put_file(backing("s"), "impostor", 8, 0644), 0);
+	int res = ftruncate(fd, 4096);
+	ck_assert_msg(res == 0 || errno == ESTALE, "ftruncate: %s",
+		      strerror(errno));
+	expect_impostor("s");
+	ck_assert_int_eq(backing_size("t"), res == 0 ? 4096 : 8192);
+	char buf[4];
+	ck_assert_int_eq(get_file(backing("t"), buf, 4), 4);
+	ck_assert_int_eq(memcmp(buf, "DATA", 4), 0);
+	ck_assert(!flock_free(backing("t")));
+	/* Unlinked there, and replaced: nothing to follow. */
+	ck_assert_int_eq(unlink(backing("t")), 0);
+	ck_assert_int_eq(put_file(backing("t"), "impostor", 8, 0644), 0);
+	ck_assert_int_eq(ftruncate(fd, 12288), -1);
+	ck_assert_int_eq(errno, ESTALE);
+	expect_impostor("s");
+	expect_impostor("t");
+	ck_assert_int_eq(close(fd), 0);
+	close_past_half();
+}
+END_TEST
+
+/* Parked and opened again by name, a mapping still in use when its last
+ * name goes (unlinked, or renamed over) is still reached: the daemon kept
+ * a descriptor of its file as the name went. */
+START_TEST(parked_by_name_unlinked)
+{
+	open_past_half();
+	const char *names[2] = {"u", "v"};
+	int fds[2];
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(put_file(P(names[i]), "data", 4, 0644), 0);
+		fds[i] = open(P(names[i]), O_RDWR);
 		ck_assert_int_ge(fds[i], 0);
 	}
-	expect_locked_while_open();
-	for (int i = 0; i < FD_LIMIT; i++)
-		close(fds[i]);
+	ck_assert_int_lt(daemon_fds(), FD_LIMIT);
+	ck_assert_int_eq(unlink(P("u")), 0);
+	ck_assert_int_eq(put_file(P("w"), "other", 5, 0644), 0);
+	ck_assert_int_eq(rename(P("w"), P("v")), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(ftruncate(fds[i], 8192), 0);
+		ck_assert_int_eq(pwrite(fds[i], "DATA", 4, 4096), 4);
+		ck_assert_int_eq(fsync(fds[i]), 0);
+		char buf[4];
+		ck_assert_int_eq(pread(fds[i], buf, 4, 0), 4);
+		ck_assert_int_eq(memcmp(buf, "data", 4), 0);
+		struct stat st;
+		ck_assert_int_eq(fstat(fds[i], &st), 0);
+		ck_assert_int_eq(st.st_size, 8192);
+		ck_assert_int_eq(close(fds[i]), 0);
+	}
+	ck_assert_int_eq(backing_size("v"), 5);
+	close_past_half();
 }
 END_TEST
 
@@ -464,6 +593,16 @@ static Suite *suite(void)
 	tcase_add_test(unguarded, backing_locked_while_open);
 	tcase_add_test(unguarded, parked_backing_locked_while_open);
 	suite_add_tcase(s, unguarded);
+
+	TCase *by_name = tcase_create("file-backed, parked opened by name");
+	tcase_add_checked_fixture(by_name, mount_file_by_name, unmount);
+	tcase_set_timeout(by_name, 180);
+	tcase_add_test(by_name, open_past_daemon_limit);
+	tcase_add_test(by_name, many_open_and_mapped);
+	tcase_add_test(by_name, parked_backing_locked_while_open);
+	tcase_add_test(by_name, parked_by_name_renamed_and_replaced);
+	tcase_add_test(by_name, parked_by_name_unlinked);
+	suite_add_tcase(s, by_name);
 	return s;
 }
 

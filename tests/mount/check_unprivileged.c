@@ -1,6 +1,8 @@
 /*
  * Mount test: an unprivileged user mounts shmapfs through fusermount3, uses
- * it and unmounts it, as with any FUSE filesystem (issue 2, behaviour 1).
+ * it and unmounts it, as with any FUSE filesystem (issue 2, behaviour 1);
+ * its file-backed daemon holds more mappings open and mapped at once than
+ * it has descriptors (issue 21).
  *
  * Debian's udev gives /dev/fuse mode 0666; a bare machine or container may
  * leave it 0600, so the test sets 0666 for its length and puts the old
@@ -15,8 +17,13 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "mount.h"
@@ -100,6 +107,92 @@ START_TEST(user_mounts_uses_unmounts)
 }
 END_TEST
 
+#define HELD	 200 /* mappings the user holds open and mapped */
+#define USER_FDS 64  /* the user's daemon's RLIMIT_NOFILE */
+
+/* As the user: hold HELD file-backed mappings open and mapped at once,
+ * each tagged through its view and read back with read(); one renamed
+ * while held, and written through the new name. Exits 0 if all is well,
+ * else the step that failed. */
+static void hold_as_user(const char *mnt)
+{
+	struct passwd *pw = getpwnam(USER);
+	if (!pw || setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0)
+		_exit(10);
+	alarm(60);
+	static int fds[HELD];
+	static int *views[HELD];
+	char path[PATH_MAX + 32];
+	for (int i = 0; i < HELD; i++) {
+		snprintf(path, sizeof(path), "%s/h%03d", mnt, i);
+		fds[i] = open(path, O_CREAT | O_RDWR, 0600);
+		if (fds[i] < 0 || ftruncate(fds[i], 4096) < 0)
+			_exit(11);
+		views[i] = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+				fds[i], 0);
+		if (views[i] == MAP_FAILED)
+			_exit(12);
+		views[i][0] = i;
+	}
+	for (int i = 0; i < HELD; i++) {
+		int tag = -1;
+		if (pread(fds[i], &tag, sizeof(tag), 0) != sizeof(tag) ||
+		    tag != i)
+			_exit(13);
+	}
+	char to[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/h%03d", mnt, HELD - 1);
+	snprintf(to, sizeof(to), "%s/renamed", mnt);
+	int tag = 4242;
+	if (rename(path, to) < 0 || ftruncate(fds[HELD - 1], 8192) < 0 ||
+	    pwrite(fds[HELD - 1], &tag, sizeof(tag), 4096) != sizeof(tag))
+		_exit(14);
+	_exit(0);
+}
+
+/* Run hold_as_user() in a child; its exit status. */
+static int held_by_user(const char *mnt)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		hold_as_user(mnt);
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+/* An unprivileged file-backed daemon parks backing files too (opened
+ * again by name): the user holds more mappings open and mapped than the
+ * daemon has descriptors. */
+START_TEST(user_daemon_holds_past_its_limit)
+{
+	char script[3 * PATH_MAX + 512];
+	snprintf(script, sizeof(script),
+		 "d=%s; \"$d/shmapfs\" \"$d/b\" \"$d/fm\"; "
+		 "prlimit --pid \"$(pgrep -f \"$d/fm\" | head -1)\" "
+		 "--nofile=%d:%d",
+		 dir, USER_FDS, USER_FDS);
+	ck_assert_int_eq(as_user(script), 0);
+	char mnt[PATH_MAX + 8];
+	snprintf(mnt, sizeof(mnt), "%s/fm", dir);
+	ck_assert_int_eq(held_by_user(mnt), 0);
+	char path[PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/b/renamed", dir);
+	int tag = 0;
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &tag, sizeof(tag), 4096), sizeof(tag));
+	ck_assert_int_eq(tag, 4242);
+	ck_assert_int_eq(pread(fd, &tag, sizeof(tag), 0), sizeof(tag));
+	ck_assert_int_eq(tag, HELD - 1);
+	close(fd);
+	snprintf(script, sizeof(script), "fusermount3 -u '%s/fm'", dir);
+	ck_assert_int_eq(as_user(script), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("unprivileged");
@@ -109,6 +202,7 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, user_mounts_uses_unmounts);
+	tcase_add_test(tc, user_daemon_holds_past_its_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1321,58 +1321,120 @@ static int fds_held(void)
 	return count_entries_in("/proc/self/fd");
 }
 
-/* Past resident_max, a store is parked: it holds no descriptor, yet every
- * use reaches its backing file, which stays locked, through a rename and
- * an unlink of its name, until its release. */
-START_TEST(parked_store)
+/*
+ * Past resident_max, a store is parked: it holds no descriptor, yet every
+ * use reaches its backing file, which stays locked, through a rename of
+ * its name. A registry over "a" and "b" that parks every store past the
+ * first: "a" opened, "b" parked, used, and renamed to "c" with an impostor
+ * put under "b". by_name: as if the pin could not be opened again (an
+ * unprivileged daemon, played by SHMAPFS_TEST_NO_MAP_FILES). *before: the
+ * descriptors held with "a" open.
+ */
+static struct registry *parked_b_renamed(int by_name, struct node **a,
+					 struct node **b, int *before)
 {
 	plant_file(bp("a"), "alpha", 0644);
 	plant_file(bp("b"), "bravo", 0644);
 	struct registry *r = NULL;
+	if (by_name)
+		setenv("SHMAPFS_TEST_NO_MAP_FILES", "1", 1);
 	ck_assert_int_eq(reg_open_dir_with(B, 0, 0, 1, &r), 0);
+	unsetenv("SHMAPFS_TEST_NO_MAP_FILES");
 	struct node *rt = registry_root(r);
-	struct node *a = look(r, rt, "a", NULL), *b = look(r, rt, "b", NULL);
-	ck_assert_int_eq(registry_open(r, a, O_RDWR), 0);
-	int before = fds_held();
-	ck_assert_int_eq(registry_open(r, b, O_RDWR), 0);
-	ck_assert_int_eq(fds_held(), before);
+	*a = look(r, rt, "a", NULL);
+	*b = look(r, rt, "b", NULL);
+	ck_assert_int_eq(registry_open(r, *a, O_RDWR), 0);
+	*before = fds_held();
+	ck_assert_int_eq(registry_open(r, *b, O_RDWR), 0);
+	ck_assert_int_eq(fds_held(), *before);
 	ck_assert(!flock_free(bp("b")));
-	expect_read(r, b, "bravo");
-	ck_assert_int_eq(registry_write(r, b, "B", 1, 0), 0);
+	expect_read(r, *b, "bravo");
+	ck_assert_int_eq(registry_write(r, *b, "B", 1, 0), 0);
 	ck_assert_str_eq(slurp(bp("b")), "Bravo");
 	struct stat st;
 	struct setattr_req q = {
 	    .valid = SET_SIZE | SET_MODE, .size = 3, .mode = 0600};
-	ck_assert_int_eq(registry_setattr(r, b, &q, &st), 0);
+	ck_assert_int_eq(registry_setattr(r, *b, &q, &st), 0);
 	ck_assert_int_eq(stat(bp("b"), &st), 0);
 	ck_assert_int_eq(st.st_size, 3);
 	ck_assert_int_eq(st.st_mode & 07777, 0600);
-	ck_assert_int_eq(registry_setxattr(r, b, &ROOT, "user.x", "v", 1, 0),
+	ck_assert_int_eq(registry_setxattr(r, *b, &ROOT, "user.x", "v", 1, 0),
 			 0);
 	char v[4] = {0};
 	ck_assert_int_eq(getxattr(bp("b"), "user.x", v, sizeof(v)), 1);
-	ck_assert_int_eq(registry_fsync(r, b, 0), 0);
+	ck_assert_int_eq(registry_fsync(r, *b, 0), 0);
 	uint64_t at;
-	ck_assert_int_eq(registry_seek_data(r, b, 0, SEEK_DATA, &at), 0);
+	ck_assert_int_eq(registry_seek_data(r, *b, 0, SEEK_DATA, &at), 0);
 	ck_assert_uint_eq(at, 0);
-	/* Renamed, then unlinked: still the same file, still locked. */
+	ck_assert_int_eq(fds_held(), *before);
+	/* Renamed: still the same file, still locked. */
 	ck_assert_int_eq(registry_rename(r, rt, "b", rt, "c", 0), 0);
 	plant_file(bp("b"), "impostor", 0644);
-	ck_assert_int_eq(registry_write(r, b, "C", 1, 0), 0);
+	ck_assert_int_eq(registry_write(r, *b, "C", 1, 0), 0);
 	ck_assert_str_eq(slurp(bp("c")), "Cra");
 	ck_assert_str_eq(slurp(bp("b")), "impostor");
 	ck_assert(!flock_free(bp("c")));
+	return r;
+}
+
+/* A parked store reaches its file unlinked through the registry too:
+ * through its pin, or (by_name) through the descriptor it kept as the
+ * last name went. */
+static void parked_store_unlinked(int by_name)
+{
+	struct node *a, *b;
+	int before;
+	struct registry *r = parked_b_renamed(by_name, &a, &b, &before);
 	int keep = open(bp("c"), O_RDONLY);
 	ck_assert_int_ge(keep, 0);
-	ck_assert_int_eq(registry_unlink(r, rt, "c"), 0);
+	ck_assert_int_eq(registry_unlink(r, registry_root(r), "c"), 0);
 	ck_assert_int_eq(registry_write(r, b, "D", 1, 1), 0);
 	expect_read(r, b, "CDa");
 	ck_assert_int_eq(flock(keep, LOCK_EX | LOCK_NB), -1);
-	ck_assert_int_eq(fds_held(), before + 1);
+	ck_assert_int_eq(fds_held(), before + 1 + by_name);
 	registry_release(r, b, O_RDWR);
 	registry_forget(r, b, 1);
 	ck_assert_int_eq(flock(keep, LOCK_EX | LOCK_NB), 0);
 	close(keep);
+	ck_assert_int_eq(fds_held(), before);
+	registry_release(r, a, O_RDWR);
+	registry_forget(r, a, 1);
+	registry_free(r);
+}
+
+START_TEST(parked_store)
+{
+	parked_store_unlinked(0);
+}
+END_TEST
+
+START_TEST(parked_store_by_name_unlinked)
+{
+	parked_store_unlinked(1);
+}
+END_TEST
+
+/* Opened by name, a parked store is used only if the name still leads to
+ * the file pinned: renamed and replaced behind the daemon's back, the use
+ * fails with ESTALE, and the impostor under the name is never touched. */
+START_TEST(parked_store_by_name)
+{
+	struct node *a, *b;
+	int before;
+	struct registry *r = parked_b_renamed(1, &a, &b, &before);
+	ck_assert_int_eq(rename(bp("c"), bp("d")), 0);
+	plant_file(bp("c"), "impostor", 0644);
+	ck_assert_int_eq(registry_write(r, b, "D", 1, 0), -ESTALE);
+	struct stat st;
+	struct setattr_req grow = {.valid = SET_SIZE, .size = 4096};
+	ck_assert_int_eq(registry_setattr(r, b, &grow, &st), -ESTALE);
+	ck_assert_str_eq(slurp(bp("c")), "impostor");
+	ck_assert_str_eq(slurp(bp("d")), "Cra");
+	ck_assert(!flock_free(bp("d")));
+	ck_assert_int_eq(fds_held(), before);
+	registry_release(r, b, O_RDWR);
+	registry_forget(r, b, 1);
+	ck_assert(flock_free(bp("d")));
 	registry_release(r, a, O_RDWR);
 	registry_forget(r, a, 1);
 	registry_free(r);
@@ -1555,7 +1617,9 @@ static Suite *backing_suite(void)
 	    {"revalidate",
 	     {revalidate_takes_in_direct_changes, revalidate_listing,
 	      create_opens_what_the_dir_holds, NULL}},
-	    {"parked", {parked_store, NULL}},
+	    {"parked",
+	     {parked_store, parked_store_by_name, parked_store_by_name_unlinked,
+	      NULL}},
 	};
 	for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
 		TCase *tc = tcase_create(groups[g].name);
