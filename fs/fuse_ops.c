@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #define MAX_REQUEST (MAX_REQUEST_KB * 1024u)
 
@@ -462,12 +463,16 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, res);
 		return;
 	}
+	/* Once replied to, the caller may close and n be freed: ask now
+	 * whether the descriptor is ours to close. */
+	int owned = registry_store_fd_owned(r, n, fd);
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(len);
 	bv.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	bv.buf[0].fd = fd;
 	bv.buf[0].pos = off;
 	fuse_reply_data(req, &bv, FUSE_BUF_SPLICE_MOVE);
-	registry_store_fd_put(r, n, fd);
+	if (owned)
+		close(fd);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,

@@ -275,7 +275,8 @@ int registry_read(struct registry *r, struct node *n, void *buf, size_t size,
  * object's descriptor and the length within the file (0 at the end). The
  * descriptor stays valid while the caller's file is open; without an open
  * file the store may be closed (-EBUSY). Give it back with
- * registry_store_fd_put() once read.
+ * registry_store_fd_put() once read, or, after the caller's file may have
+ * gone, as registry_store_fd_owned() says.
  */
 int registry_read_fd(struct registry *r, struct node *n, size_t size,
 		     uint64_t off, int *fd, size_t *len);
@@ -383,6 +384,11 @@ int registry_watch_views(struct registry *r, const char *mountpoint);
  * registry_store_fd_put() (a parked store's is opened for the caller). */
 int registry_store_fd(struct registry *r, struct node *n);
 void registry_store_fd_put(struct registry *r, struct node *n, int fd);
+/* 1 if fd, from registry_read_fd() or registry_store_fd(), was opened
+ * for the caller (a parked store's), who must then close(2) it; 0 if it
+ * is the store's own. For a caller that gives it back only after its
+ * reply, when n may be gone: ask while the caller's file keeps n. */
+int registry_store_fd_owned(struct registry *r, struct node *n, int fd);
 
 /* node.c: the number FUSE knows a node by (1 for the root), and back. */
 uint64_t registry_node_id(struct registry *r, struct node *n);

@@ -439,6 +439,15 @@ void registry_store_fd_put(struct registry *r, struct node *n, int fd)
 	pthread_rwlock_unlock(&n->lock);
 }
 
+int registry_store_fd_owned(struct registry *r, struct node *n, int fd)
+{
+	(void)r;
+	pthread_rwlock_rdlock(&n->lock);
+	int owned = fd >= 0 && (!n->store || fd != n->store->fd);
+	pthread_rwlock_unlock(&n->lock);
+	return owned;
+}
+
 int node_store_stat(struct registry *r, struct node *n, struct stat *st)
 {
 	if (!n->store)
