@@ -294,12 +294,11 @@ done
 # limit is their most not-page-cache plus 16 MiB: under load a daemon's
 # workers touch more of their 1 MiB request buffers, and its memory-backed
 # stores grow (up to 6 MiB a mount); 8 MiB got a daemon OOM-killed. The
-# clients' limit is their most not-page-cache plus 16 MiB, but 1 MiB below
-# the most usage seen (never less than the most not-page-cache plus 16
-# MiB: with passthrough a client that first touches a memory-backed
-# store's page is charged for it, and those stores grow past what the
-# warm-up saw, up to 6 MiB a mount; 8 MiB of room got an exerciser
-# OOM-killed). So no OOM kill, yet the kernel must reclaim page cache (the
+# clients' limit is their most not-page-cache plus 16 MiB (with
+# passthrough a client that first touches a memory-backed store's page is
+# charged for it, and those stores grow past what the warm-up saw, up to
+# 6 MiB a mount; 8 MiB of room got an exerciser OOM-killed). So no OOM
+# kill, yet the kernel must reclaim page cache (the
 # backing files', the FUSE inodes' on the fallback path, written back
 # through the daemons) and shrink the slabs whenever they grow; "limit
 # hit" in the
@@ -332,10 +331,6 @@ for g in 0 1; do
 	else
 		extra=$((n * 7 * quarantine_mib << 20))
 		limit[g]=$((most_fixed[g] + extra + (16 << 20)))
-		cap=$((most_usage[g] + extra - (1 << 20)))
-		floor=$((most_fixed[g] + extra + (16 << 20)))
-		((limit[g] > cap)) && limit[g]=$cap
-		((limit[g] < floor)) && limit[g]=$floor
 	fi
 	echo "${limit[$g]}" >"$(cg_file "${groups[$g]}" memory.limit_in_bytes \
 		memory.max)" || exit 1
