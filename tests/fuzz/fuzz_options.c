@@ -81,8 +81,20 @@ static void check_fuse_opts_order(const struct shmapfs_options *o,
 	}
 }
 
+/* Whether options_check() may refuse o on a mount as m says: quotas need
+ * memory, actimeo and shared a backing directory, and quotas refuse
+ * writeback caching. */
+static int refusable(const struct shmapfs_options *o,
+		     const struct mount_facts *m)
+{
+	int quotas = o->quota.usr || o->quota.grp;
+	return (m->file_backed && o->quota_given) ||
+	       (!m->file_backed && (o->actimeo_given || o->shared)) ||
+	       (quotas && o->writeback_cache);
+}
+
 /* options_check() on every kind of mount: a data path and its reason
- * agree; a file-backed mount refuses quotas, with a reason. */
+ * agree; a mount is refused, with a reason, only as refusable() says. */
 static void check_rules(struct shmapfs_options *o, const char *list)
 {
 	char err[256];
@@ -93,7 +105,7 @@ static void check_rules(struct shmapfs_options *o, const char *list)
 		int res = options_check(o, &m, err, sizeof(err));
 		if (res != 0 && (res != -EINVAL || !err[0]))
 			fail("options_check failed without a reason", list);
-		if (res != 0 && !(m.file_backed && o->quota_given))
+		if (res != 0 && !refusable(o, &m))
 			fail("options_check refused a good mount", list);
 		if (res == 0 && o->path.passthrough == (o->path.why != NULL))
 			fail("data path and its reason disagree", list);
