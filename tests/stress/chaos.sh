@@ -297,9 +297,8 @@ done
 # clients' limit is their most not-page-cache plus 24 MiB: with
 # passthrough a client that first touches a memory-backed store's page is
 # charged for it, and those stores and the clients' slabs grow past what
-# the warm-up saw (measured: up to 15 MiB more in 60 s, with this
-# session's daemon and with the one before it; 8 and 16 MiB of room got
-# an exerciser OOM-killed). So no OOM kill, yet the kernel must reclaim
+# the warm-up saw (measured: up to 15 MiB more in 60 s, with older
+# daemons too; 8 and 16 MiB of room got an exerciser OOM-killed). So no OOM kill, yet the kernel must reclaim
 # page cache (the
 # backing files', the FUSE inodes' on the fallback path, written back
 # through the daemons) and shrink the slabs whenever they grow; "limit
